@@ -1,0 +1,237 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// Config is the configuration shared by the library, the Lambda middleware
+// and the sfn-decrypt CLI. It is usually read from a JSON file with
+// LoadConfig; see the README for the file's shape.
+type Config struct {
+	// EncryptionContext is bound to every token, as KMS encryption
+	// context and as associated data. A reader must configure the same
+	// context to decrypt. Keys starting with "sfnenc:" or "aws-crypto-"
+	// are reserved.
+	EncryptionContext map[string]string `json:"encryptionContext,omitempty"`
+	// Keyrings by name.
+	Keyrings map[string]KeyringConfig `json:"keyrings"`
+	// Rules say what to encrypt, as which class, with which keyring.
+	Rules []Rule `json:"rules"`
+
+	// dir is the directory relative paths are resolved against.
+	dir string
+	// selectors[i] are the parsed selectors of Rules[i].
+	selectors [][]*fieldpath.Selector
+}
+
+// KeyringConfig names the keys of one keyring. Exactly one field is set.
+type KeyringConfig struct {
+	KMS *KMSKeyringConfig `json:"kms,omitempty"`
+	// InsecureLocalKeyset is the path of a cleartext Tink keyset file
+	// (relative to the configuration file). For development and tests
+	// only: anyone who reads the file can decrypt.
+	InsecureLocalKeyset string `json:"insecureLocalKeyset,omitempty"`
+}
+
+// KMSKeyringConfig names AWS KMS keys by key ARN.
+type KMSKeyringConfig struct {
+	// KeyARN makes and wraps data keys.
+	KeyARN string `json:"keyArn"`
+	// BreakGlassKeyARNs also wrap every data key, so that holders of any
+	// of them (in another account, say) can decrypt.
+	BreakGlassKeyARNs []string `json:"breakGlassKeyArns,omitempty"`
+}
+
+// Rule selects values to encrypt as one class.
+type Rule struct {
+	// Class names the kind of data (for example "contact"). It is bound
+	// to each token and to the KMS encryption context (key
+	// "sfnenc:class"), so that key policies can grant decryption per
+	// class.
+	Class string `json:"class"`
+	// Keyring names an entry of Config.Keyrings.
+	Keyring string `json:"keyring"`
+	// Select holds RFC 9535 JSONPath queries.
+	Select []string `json:"select"`
+	// Format is "native" (the default). Other formats are reserved.
+	Format string `json:"format,omitempty"`
+	// Pad, if over 1, pads each plaintext with spaces to a multiple of
+	// Pad bytes before sealing, so that tokens hide the exact length of
+	// values (up to 4096).
+	Pad int `json:"pad,omitempty"`
+}
+
+// ErrConfig marks configuration errors. A *ConfigError wraps it.
+var ErrConfig = errors.New("codec: bad configuration")
+
+// ConfigError says which part of a configuration is wrong.
+type ConfigError struct {
+	Field string // e.g. "rules[1].select[0]"
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("codec: configuration: %v", e.Err)
+	}
+	return fmt.Sprintf("codec: configuration: %s: %v", e.Field, e.Err)
+}
+
+// Unwrap returns ErrConfig and the cause.
+func (e *ConfigError) Unwrap() []error { return []error{ErrConfig, e.Err} }
+
+func cfgErr(field string, format string, args ...any) error {
+	return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// LoadConfig reads and checks a JSON configuration file. Relative paths in
+// it are resolved against the file's directory.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	c, err := parseConfig(data, filepath.Dir(path))
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) && ce.Field == "" {
+			ce.Field = path
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseConfig reads and checks a JSON configuration. Relative paths in it
+// are resolved against the working directory.
+func ParseConfig(data []byte) (*Config, error) {
+	return parseConfig(data, "")
+}
+
+func parseConfig(data []byte, dir string) (*Config, error) {
+	// Duplicate names would make the configuration mean two things.
+	if _, err := fieldpath.Scan(data, fieldpath.Limits{}); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	c := new(Config)
+	if err := dec.Decode(c); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &ConfigError{Err: errors.New("data after the configuration object")}
+	}
+	c.dir = dir
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks the configuration and parses its selectors. LoadConfig
+// and ParseConfig call it; call it yourself on a Config built in code.
+func (c *Config) Validate() error {
+	if err := format.ValidContext(c.EncryptionContext); err != nil {
+		return cfgErr("encryptionContext", "%v", err)
+	}
+	if len(c.Keyrings) == 0 {
+		return cfgErr("keyrings", "no keyrings")
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Keyrings)) {
+		if err := c.Keyrings[name].validate(); err != nil {
+			return cfgErr("keyrings."+name, "%v", err)
+		}
+	}
+	if len(c.Rules) == 0 {
+		return cfgErr("rules", "no rules")
+	}
+	classes := map[string]int{}
+	c.selectors = make([][]*fieldpath.Selector, len(c.Rules))
+	for i, r := range c.Rules {
+		field := fmt.Sprintf("rules[%d]", i)
+		if !format.ValidClass(r.Class) {
+			return cfgErr(field+".class", "invalid class name %q (1-63 of A-Z a-z 0-9 _ - ., starting with a letter or digit)", r.Class)
+		}
+		if j, dup := classes[r.Class]; dup {
+			return cfgErr(field+".class", "class %q is also the class of rules[%d]", r.Class, j)
+		}
+		classes[r.Class] = i
+		if _, ok := c.Keyrings[r.Keyring]; !ok {
+			return cfgErr(field+".keyring", "unknown keyring %q", r.Keyring)
+		}
+		switch r.Format {
+		case "", "native":
+		default:
+			return cfgErr(field+".format", "unknown format %q (want \"native\")", r.Format)
+		}
+		if r.Pad < 0 || r.Pad > 4096 {
+			return cfgErr(field+".pad", "pad %d out of range 0..4096", r.Pad)
+		}
+		if len(r.Select) == 0 {
+			return cfgErr(field+".select", "no selectors")
+		}
+		for j, expr := range r.Select {
+			s, err := fieldpath.Parse(expr)
+			if err != nil {
+				return cfgErr(fmt.Sprintf("%s.select[%d]", field, j), "%v", err)
+			}
+			c.selectors[i] = append(c.selectors[i], s)
+		}
+	}
+	return nil
+}
+
+func (k KeyringConfig) validate() error {
+	switch {
+	case k.KMS != nil && k.InsecureLocalKeyset != "":
+		return errors.New("set one of kms and insecureLocalKeyset, not both")
+	case k.KMS != nil:
+		arns := append([]string{k.KMS.KeyARN}, k.KMS.BreakGlassKeyARNs...)
+		if len(arns) > format.MaxWrappedKeys {
+			return fmt.Errorf("%d keys, at most %d", len(arns), format.MaxWrappedKeys)
+		}
+		seen := map[string]bool{}
+		for _, a := range arns {
+			if _, err := envelope.ParseKeyARN(a); err != nil {
+				return err
+			}
+			if seen[a] {
+				return fmt.Errorf("key %s appears twice", a)
+			}
+			seen[a] = true
+		}
+	case k.InsecureLocalKeyset != "":
+	default:
+		return errors.New("set kms or insecureLocalKeyset")
+	}
+	return nil
+}
+
+// Classes returns the classes of the rules, in rule order.
+func (c *Config) Classes() []string {
+	out := make([]string, len(c.Rules))
+	for i, r := range c.Rules {
+		out[i] = r.Class
+	}
+	return out
+}
+
+func (c *Config) path(p string) string {
+	if filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}

@@ -1,0 +1,249 @@
+package envelope
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Cache defaults. SECURITY.md explains the bound on uses.
+const (
+	DefaultMaxAge     = 5 * time.Minute
+	DefaultMaxUses    = 1 << 20 // tokens sealed under one data key
+	DefaultMaxBytes   = 1 << 30 // plaintext bytes sealed under one data key
+	DefaultMaxEntries = 1000
+
+	// HardMaxUses caps MaxUses: with random 96-bit nonces, 2^28 messages
+	// under one key keep the chance of a nonce collision below 2^-41.
+	HardMaxUses = 1 << 28
+)
+
+// CacheLimits bound how long and how much a cached data key is used. Zero
+// fields take the defaults; negative MaxAge means "do not cache".
+type CacheLimits struct {
+	MaxAge     time.Duration // age after which a key is no longer used
+	MaxUses    uint64        // tokens per data key (encrypt side); at most HardMaxUses
+	MaxBytes   uint64        // plaintext bytes per data key (encrypt side)
+	MaxEntries int           // entries kept; the oldest goes first
+}
+
+func (l CacheLimits) withDefaults() (CacheLimits, error) {
+	if l.MaxAge == 0 {
+		l.MaxAge = DefaultMaxAge
+	}
+	if l.MaxUses == 0 {
+		l.MaxUses = DefaultMaxUses
+	}
+	if l.MaxBytes == 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxEntries == 0 {
+		l.MaxEntries = DefaultMaxEntries
+	}
+	if l.MaxUses > HardMaxUses {
+		return l, fmt.Errorf("envelope: MaxUses %d is over the limit %d", l.MaxUses, HardMaxUses)
+	}
+	if l.MaxEntries < 0 {
+		return l, errors.New("envelope: negative MaxEntries")
+	}
+	return l, nil
+}
+
+// call is one keyring call in flight, shared by concurrent misses.
+type call struct {
+	done chan struct{}
+	key  *DataKey
+	err  error
+}
+
+// store is the map, limits and call coalescing shared by both caches.
+// Eviction is oldest-first by insertion.
+type store struct {
+	mu      sync.Mutex
+	limits  CacheLimits
+	now     func() time.Time
+	entries map[string]*entry
+	order   []string // insertion order, for eviction
+	flight  map[string]*call
+	stats   Stats
+}
+
+type entry struct {
+	key     *DataKey
+	created time.Time
+	uses    uint64
+	bytes   uint64
+}
+
+// Stats counts what a cache did.
+type Stats struct {
+	Hits, Misses, KeyringCalls uint64
+}
+
+func newStore(l CacheLimits) (*store, error) {
+	l, err := l.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &store{limits: l, now: time.Now, entries: map[string]*entry{}, flight: map[string]*call{}}, nil
+}
+
+func (s *store) put(id string, e *entry) {
+	if s.limits.MaxAge < 0 {
+		return
+	}
+	if _, ok := s.entries[id]; !ok {
+		s.order = append(s.order, id)
+	}
+	s.entries[id] = e
+	for len(s.entries) > s.limits.MaxEntries && len(s.order) > 0 {
+		old := s.order[0]
+		s.order = s.order[1:]
+		delete(s.entries, old)
+	}
+	// Drop ids of deleted entries from the order now and then.
+	if len(s.order) > 2*s.limits.MaxEntries+16 {
+		kept := s.order[:0]
+		for _, id := range s.order {
+			if _, ok := s.entries[id]; ok {
+				kept = append(kept, id)
+			}
+		}
+		s.order = kept
+	}
+}
+
+// get returns the key cached under id if it can take uses and bytes more,
+// counting them; otherwise it makes one fetch for all concurrent callers.
+func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch func(context.Context) (*DataKey, error)) (*DataKey, error) {
+	for {
+		s.mu.Lock()
+		if e, ok := s.entries[string(id)]; ok {
+			if s.now().Sub(e.created) < s.limits.MaxAge && e.uses+uses <= s.limits.MaxUses && e.bytes+bytes <= s.limits.MaxBytes {
+				e.uses += uses
+				e.bytes += bytes
+				s.stats.Hits++
+				s.mu.Unlock()
+				return e.key, nil
+			}
+			delete(s.entries, string(id)) // spent or expired
+		}
+		if c, ok := s.flight[string(id)]; ok {
+			s.mu.Unlock()
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+				return nil, &KeyError{Op: "cache", Kind: ErrUnavailable, Err: ctx.Err()}
+			}
+			if c.err == nil {
+				continue // the key is cached now; check that it fits our uses
+			}
+			if ctx.Err() == nil && (errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) {
+				continue // the caller that made the call gave up; we have not
+			}
+			return nil, c.err
+		}
+		key := string(id)
+		c := &call{done: make(chan struct{})}
+		s.flight[key] = c
+		s.stats.Misses++
+		s.stats.KeyringCalls++
+		s.mu.Unlock()
+
+		c.key, c.err = fetch(ctx)
+
+		s.mu.Lock()
+		delete(s.flight, key)
+		if c.err == nil {
+			s.put(key, &entry{key: c.key, created: s.now(), uses: uses, bytes: bytes})
+		}
+		s.mu.Unlock()
+		close(c.done)
+		return c.key, c.err
+	}
+}
+
+func (s *store) snapshot() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// EncryptCache hands out data keys for new tokens. A data key is reused for
+// (keyring, encryption context) until it reaches the age, uses or bytes
+// limit; then a new one is made. Safe for concurrent use.
+type EncryptCache struct{ s *store }
+
+// NewEncryptCache returns an encrypt-side cache with the given limits.
+func NewEncryptCache(l CacheLimits) (*EncryptCache, error) {
+	s, err := newStore(l)
+	if err != nil {
+		return nil, err
+	}
+	return &EncryptCache{s: s}, nil
+}
+
+// MaxUses returns the number of tokens one data key may seal.
+func (c *EncryptCache) MaxUses() uint64 { return c.s.limits.MaxUses }
+
+// DataKey returns a data key of kr for the encryption context ec that may
+// seal uses more tokens of bytes more plaintext bytes, and counts them
+// against it. partition must name kr and ec exactly (the codec uses the
+// keyring's name and the encoded context): keys are never shared between
+// partitions. uses must not exceed MaxUses.
+func (c *EncryptCache) DataKey(ctx context.Context, partition string, kr Keyring, ec map[string]string, uses, bytes uint64) (*DataKey, error) {
+	if uses > c.s.limits.MaxUses {
+		return nil, fmt.Errorf("envelope: %d uses requested, a data key allows %d", uses, c.s.limits.MaxUses)
+	}
+	if bytes > c.s.limits.MaxBytes {
+		return nil, fmt.Errorf("envelope: %d bytes requested, a data key allows %d", bytes, c.s.limits.MaxBytes)
+	}
+	return c.s.get(ctx, []byte(partition), uses, bytes, func(ctx context.Context) (*DataKey, error) {
+		secret, wrapped, err := kr.GenerateDataKey(ctx, ec)
+		if err != nil {
+			return nil, err
+		}
+		k, err := newDataKey(secret)
+		if err != nil {
+			return nil, err
+		}
+		k.wrapped = wrapped
+		return k, nil
+	})
+}
+
+// Stats returns counts of hits, misses and keyring calls so far.
+func (c *EncryptCache) Stats() Stats { return c.s.snapshot() }
+
+// DecryptCache remembers unwrapped data keys, keyed by the wrapped keys and
+// encryption context they were unwrapped from. Safe for concurrent use.
+type DecryptCache struct{ s *store }
+
+// NewDecryptCache returns a decrypt-side cache. MaxUses and MaxBytes do not
+// apply to it.
+func NewDecryptCache(l CacheLimits) (*DecryptCache, error) {
+	l.MaxUses, l.MaxBytes = HardMaxUses, 1<<62
+	s, err := newStore(l)
+	if err != nil {
+		return nil, err
+	}
+	return &DecryptCache{s: s}, nil
+}
+
+// DataKey returns the data key for id, unwrapping it with kr on a miss. id
+// must identify the wrapped keys and the encryption context exactly (the
+// codec uses the token header and the encoded context).
+func (c *DecryptCache) DataKey(ctx context.Context, id []byte, kr Keyring, wrapped []WrappedKey, ec map[string]string) (*DataKey, error) {
+	return c.s.get(ctx, id, 0, 0, func(ctx context.Context) (*DataKey, error) {
+		secret, err := kr.Unwrap(ctx, wrapped, ec)
+		if err != nil {
+			return nil, err
+		}
+		return newDataKey(secret)
+	})
+}
+
+// Stats returns counts of hits, misses and keyring calls so far.
+func (c *DecryptCache) Stats() Stats { return c.s.snapshot() }

@@ -1,0 +1,115 @@
+package envelope
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// DataKeySize is the size in bytes of a data key's secret.
+const DataKeySize = 32
+
+// HKDF labels. Changing one changes the format: they are part of SECURITY.md.
+const (
+	labelKey    = "sfnenc v1 envelope aes-256-gcm key"
+	labelCommit = "sfnenc v1 envelope key commitment"
+)
+
+// ErrOpen is returned when a sealed value fails to authenticate, or its key
+// commitment does not match the data key. Nothing more is said, on purpose.
+var ErrOpen = errors.New("envelope: message authentication failed")
+
+// DataKey is an unwrapped data key, ready to seal and open values. It keeps
+// only keys derived from the secret; the secret itself is zeroed once they
+// are derived. Formatting a DataKey never prints key material.
+type DataKey struct {
+	aead   cipher.AEAD
+	commit [format.CommitmentSize]byte
+	// wrapped is set on data keys made for encryption.
+	wrapped []WrappedKey
+}
+
+// newDataKey derives a DataKey from secret and then zeroes secret.
+func newDataKey(secret []byte) (*DataKey, error) {
+	defer clear(secret)
+	if len(secret) != DataKeySize {
+		return nil, fmt.Errorf("envelope: data key is %d bytes, want %d", len(secret), DataKeySize)
+	}
+	prk, err := hkdf.Extract(sha256.New, secret, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(prk)
+	ek, err := hkdf.Expand(sha256.New, prk, labelKey, 32)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(ek)
+	ck, err := hkdf.Expand(sha256.New, prk, labelCommit, format.CommitmentSize)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(ek)
+	if err != nil {
+		return nil, err
+	}
+	a, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	k := &DataKey{aead: a}
+	copy(k.commit[:], ck)
+	return k, nil
+}
+
+// Commitment returns the key commitment that a token carries next to its
+// sealed value.
+func (k *DataKey) Commitment() []byte { return k.commit[:] }
+
+// Wrapped returns the wrapped forms of a data key made for encryption.
+func (k *DataKey) Wrapped() []WrappedKey { return k.wrapped }
+
+// Seal appends a fresh random nonce and the sealed plaintext (ciphertext and
+// tag) to dst, binding aad.
+func (k *DataKey) Seal(dst, plaintext, aad []byte) []byte {
+	var nonce [format.NonceSize]byte
+	rand.Read(nonce[:]) // never fails (crypto/rand, Go 1.24+)
+	dst = append(dst, nonce[:]...)
+	return k.aead.Seal(dst, nonce[:], plaintext, aad)
+}
+
+// Open checks commitment against the data key in constant time, then opens
+// sealed (nonce, ciphertext and tag) with aad, appending the plaintext to
+// dst. Any failure is ErrOpen.
+func (k *DataKey) Open(dst, commitment, sealed, aad []byte) ([]byte, error) {
+	if !hmac.Equal(commitment, k.commit[:]) {
+		return nil, ErrOpen
+	}
+	if len(sealed) < format.NonceSize+format.TagSize {
+		return nil, ErrOpen
+	}
+	out, err := k.aead.Open(dst, sealed[:format.NonceSize], sealed[format.NonceSize:], aad)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return out, nil
+}
+
+// String returns a fixed text: a DataKey never formats its keys.
+func (k *DataKey) String() string { return "envelope.DataKey(redacted)" }
+
+// GoString is like String, for %#v.
+func (k *DataKey) GoString() string { return k.String() }
+
+// Format prints the fixed text for every verb.
+func (k *DataKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
+
+// randRead fills b from crypto/rand.
+func randRead(b []byte) (int, error) { return rand.Read(b) }

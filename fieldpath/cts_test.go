@@ -1,0 +1,119 @@
+package fieldpath
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// ctsPath is the RFC 9535 compliance test suite, read in place: the project
+// root's ../shared/jsonpath-cts/cts.json, seen from this package's directory.
+var ctsPath = filepath.Join("..", "..", "shared", "jsonpath-cts", "cts.json")
+
+type ctsCase struct {
+	Name            string          `json:"name"`
+	Selector        string          `json:"selector"`
+	Document        json.RawMessage `json:"document"` // raw, so number spelling survives
+	ResultPaths     []string        `json:"result_paths"`
+	ResultsPaths    [][]string      `json:"results_paths"`
+	InvalidSelector bool            `json:"invalid_selector"`
+}
+
+func loadCTS(tb testing.TB) []ctsCase {
+	tb.Helper()
+	data, err := os.ReadFile(ctsPath)
+	if errors.Is(err, os.ErrNotExist) {
+		tb.Skipf("compliance suite not found at %s (it lives outside the repository)", ctsPath)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var suite struct {
+		Tests []ctsCase `json:"tests"`
+	}
+	if err := json.Unmarshal(data, &suite); err != nil {
+		tb.Fatal(err)
+	}
+	return suite.Tests
+}
+
+// outermostPaths drops every normalized path of which another path in paths
+// is a strict prefix by segments, and sorts the rest. A normalized path reads
+// left to right without lookahead, so a complete path that is a string prefix
+// of another, followed there by '[', is a prefix by segments.
+func outermostPaths(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		inner := false
+		for _, q := range paths {
+			if len(q) < len(p) && strings.HasPrefix(p, q) && p[len(q)] == '[' {
+				inner = true
+				break
+			}
+		}
+		if !inner {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func TestCompliance(t *testing.T) {
+	cases := loadCTS(t)
+	var passed, failed, rejected int
+	for _, tc := range cases {
+		ok := t.Run(tc.Name, func(t *testing.T) {
+			sel, err := Parse(tc.Selector)
+			if tc.InvalidSelector {
+				if !errors.Is(err, ErrSelector) {
+					t.Fatalf("Parse(%q) = %v, want an error wrapping ErrSelector", tc.Selector, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tc.Selector, err)
+			}
+			d, err := Scan(tc.Document, Limits{})
+			if err != nil {
+				// Reported separately: a document the scanner refuses
+				// must be refused for a reason of its own, not skipped.
+				rejected++
+				t.Fatalf("Scan rejected the document: %v", err)
+			}
+			defer d.Release()
+			var got []string
+			for _, m := range d.Select([]*Selector{sel}) {
+				if m.Selector != 0 {
+					t.Errorf("match %+v: selector index, want 0", m)
+				}
+				got = append(got, d.NormalizedPath(m.Node))
+			}
+			got = outermostPaths(got)
+			alternatives := tc.ResultsPaths
+			if tc.ResultPaths != nil || alternatives == nil {
+				alternatives = [][]string{tc.ResultPaths}
+			}
+			var diff string
+			for _, want := range alternatives {
+				if diff = cmp.Diff(outermostPaths(want), got); diff == "" {
+					return
+				}
+			}
+			t.Errorf("Select(%q) mismatch (-want +got):\n%s", tc.Selector, diff)
+		})
+		if ok {
+			passed++
+		} else {
+			failed++
+		}
+	}
+	t.Logf("RFC 9535 compliance suite: %d of %d cases passed, %d failed, %d documents rejected by Scan",
+		passed, len(cases), failed, rejected)
+}

@@ -1,0 +1,164 @@
+package fieldpath
+
+import (
+	"strconv"
+)
+
+// Len returns the number of values (nodes) in the document. Nodes are
+// numbered 0 .. Len()-1 in document order; node 0 is the root.
+func (d *Document) Len() int { return len(d.t.nodes) }
+
+// Kind returns the JSON type of node n.
+func (d *Document) Kind(n int) Kind { return d.t.nodes[n].kind }
+
+// Raw returns the byte range src[start:end] of node n in the input given to
+// Scan, without surrounding whitespace (with the quotes of a string).
+func (d *Document) Raw(n int) (start, end int) {
+	nd := &d.t.nodes[n]
+	return int(nd.start), int(nd.end)
+}
+
+// Parent returns the node of the array or object that holds node n, or -1 for
+// the root.
+func (d *Document) Parent(n int) int { return int(d.t.nodes[n].parent) }
+
+// Pointer returns the RFC 6901 JSON Pointer of node n, e.g. "/a/0/b~1c" ("" for
+// the root). Member names are unescaped, then '~' is written "~0" and '/' "~1".
+func (d *Document) Pointer(n int) string { return d.t.pointer(d.src, int32(n)) }
+
+// NormalizedPath returns the RFC 9535 normalized path of node n, e.g.
+// "$['a'][0]" ("$" for the root).
+func (d *Document) NormalizedPath(n int) string {
+	t := d.t
+	b := []byte{'$'}
+	for _, c := range t.ancestry(int32(n)) {
+		nd := &t.nodes[c]
+		if t.nodes[nd.parent].kind == Array {
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(nd.key), 10)
+			b = append(b, ']')
+			continue
+		}
+		b = append(b, '[', '\'')
+		b = appendNormalizedName(b, t.name(d.src, nd))
+		b = append(b, '\'', ']')
+	}
+	return string(b)
+}
+
+// AppendString appends the content of String node n, with its escapes decoded,
+// to dst and returns the extended slice. For other kinds it returns dst
+// unchanged.
+func (d *Document) AppendString(dst []byte, n int) []byte {
+	nd := &d.t.nodes[n]
+	if nd.kind != String {
+		return dst
+	}
+	raw := d.src[nd.start+1 : nd.end-1]
+	if nd.flags&flagEscaped == 0 {
+		return append(dst, raw...)
+	}
+	return appendUnescaped(dst, raw)
+}
+
+// HasPrefix reports whether node n is a String whose decoded content begins
+// with prefix. It decodes no more of the string than it needs, and allocates
+// nothing for short prefixes.
+func (d *Document) HasPrefix(n int, prefix string) bool {
+	nd := &d.t.nodes[n]
+	if nd.kind != String {
+		return false
+	}
+	raw := d.src[nd.start+1 : nd.end-1]
+	if nd.flags&flagEscaped == 0 {
+		return len(raw) >= len(prefix) && string(raw[:len(prefix)]) == prefix
+	}
+	var buf [64]byte
+	dec := appendUnescapedN(buf[:0], raw, len(prefix))
+	return len(dec) >= len(prefix) && string(dec[:len(prefix)]) == prefix
+}
+
+// ancestry returns the path from the root to node n: the nodes below the root
+// that enclose n, outermost first, and n itself (empty for the root).
+func (t *tape) ancestry(n int32) []int32 {
+	depth := 0
+	for c := n; t.nodes[c].parent >= 0; c = t.nodes[c].parent {
+		depth++
+	}
+	path := make([]int32, depth)
+	for c := n; depth > 0; c = t.nodes[c].parent {
+		depth--
+		path[depth] = c
+	}
+	return path
+}
+
+// name returns the decoded name of object member nd.
+func (t *tape) name(src []byte, nd *node) []byte {
+	raw := src[nd.key:nd.keyEnd]
+	if nd.flags&flagKeyEscaped == 0 {
+		return raw
+	}
+	return appendUnescaped(nil, raw)
+}
+
+func (t *tape) pointer(src []byte, n int32) string {
+	var b []byte
+	for _, c := range t.ancestry(n) {
+		nd := &t.nodes[c]
+		b = append(b, '/')
+		if t.nodes[nd.parent].kind == Array {
+			b = strconv.AppendInt(b, int64(nd.key), 10)
+		} else {
+			b = appendPointerToken(b, t.name(src, nd))
+		}
+	}
+	return string(b)
+}
+
+// appendPointerToken appends name as an RFC 6901 reference token.
+func appendPointerToken(b, name []byte) []byte {
+	for _, c := range name {
+		switch c {
+		case '~':
+			b = append(b, '~', '0')
+		case '/':
+			b = append(b, '~', '1')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// appendNormalizedName appends name escaped as in an RFC 9535 normalized path
+// (section 2.7): ' and \ and control characters are escaped, the usual ones
+// by their short form, the others as \u00xx in lower-case hex.
+func appendNormalizedName(b, name []byte) []byte {
+	const hex = "0123456789abcdef"
+	for _, c := range name {
+		switch c {
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\'':
+			b = append(b, '\\', '\'')
+		case '\\':
+			b = append(b, '\\', '\\')
+		default:
+			if c < 0x20 {
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			} else {
+				b = append(b, c)
+			}
+		}
+	}
+	return b
+}

@@ -1,0 +1,347 @@
+// Package format is the one place where the sfnenc token wire format is
+// parsed and written. SECURITY.md ("Token format") is the specification; this
+// package follows it and knows nothing of keys or JSON.
+//
+// A token is the text Prefix followed by the unpadded base64url (RFC 4648
+// section 5) encoding of a binary body:
+//
+//	version  u8   = Version1
+//	mode     u8   = ModeEnvelope (other values are refused)
+//	class    u8 length (1..MaxClassLen) + ASCII bytes
+//	-- ModeEnvelope only --
+//	count    u8   number of wrapped keys (1..MaxWrappedKeys)
+//	count ×  { provider u8, keyID u16 length + bytes, ciphertext u16 length + bytes }
+//	commit   32 bytes, the key commitment
+//	nonce    12 bytes
+//	sealed   ciphertext || 16-byte tag (at least 16 bytes)
+//
+// Integers are big-endian. Everything before the nonce is the token's header;
+// the header followed by the encoded encryption context is the associated
+// data of the field's AEAD (see AssociatedData).
+package format
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Prefix starts every token. It never changes: later versions are told apart
+// by the version byte, so that a reader of an older version recognises a
+// newer token and refuses it instead of passing it on as ordinary text.
+const Prefix = "sfnenc:"
+
+// Version1 is the only format version.
+const Version1 = 0x01
+
+// Mode says how a token's data key is carried.
+type Mode uint8
+
+const (
+	// ModeEnvelope carries the data key wrapped by one or more keyrings,
+	// and seals the value with AES-256-GCM under keys derived by HKDF-SHA256.
+	ModeEnvelope Mode = 0x01
+	// ModeESDK carries an AWS Encryption SDK message (reserved).
+	ModeESDK Mode = 0x02
+)
+
+// Provider names the kind of key that wrapped a data key.
+type Provider uint8
+
+const (
+	// ProviderAWSKMS: KeyID is a KMS key ARN and Ciphertext a KMS CiphertextBlob.
+	ProviderAWSKMS Provider = 0x01
+	// ProviderInsecureLocal: KeyID names a local Tink keyset key and
+	// Ciphertext is that keyset's AEAD ciphertext of the data key.
+	ProviderInsecureLocal Provider = 0x02
+)
+
+func (p Provider) String() string {
+	switch p {
+	case ProviderAWSKMS:
+		return "aws-kms"
+	case ProviderInsecureLocal:
+		return "insecure-local"
+	}
+	return fmt.Sprintf("provider(0x%02x)", uint8(p))
+}
+
+// Sizes and limits of the format.
+const (
+	MaxClassLen      = 63
+	MaxWrappedKeys   = 16
+	MaxKeyIDLen      = 2048
+	MaxWrappedLen    = 6144
+	CommitmentSize = 32
+	NonceSize      = 12
+	TagSize        = 16
+)
+
+// ErrMalformed is returned for text that has the token prefix but is not a
+// well-formed token of a version and mode this package knows.
+var ErrMalformed = errors.New("malformed token")
+
+// ErrUnsupported is returned for a well-formed token prefix whose version or
+// mode this package does not know. It wraps ErrMalformed.
+var ErrUnsupported = fmt.Errorf("%w: unsupported version or mode", ErrMalformed)
+
+// WrappedKey is one encryption of a token's data key.
+type WrappedKey struct {
+	Provider   Provider
+	KeyID      string
+	Ciphertext []byte
+}
+
+// Token is a parsed token. Slices may alias the buffer it was parsed from.
+type Token struct {
+	Version byte
+	Mode    Mode
+	Class   string
+	Keys    []WrappedKey
+	// Header is the encoded header (version through commitment), the
+	// associated data's first part.
+	Header     []byte
+	Commitment []byte
+	// Payload is the nonce followed by the ciphertext and tag.
+	Payload []byte
+}
+
+// IsToken reports whether s claims to be a token (has the prefix). Such a
+// value must then parse and authenticate; it is never passed on silently.
+func IsToken(s []byte) bool {
+	return len(s) >= len(Prefix) && string(s[:len(Prefix)]) == Prefix
+}
+
+// ValidClass reports whether c is a valid class name: 1 to 63 bytes of
+// ASCII letters, digits, '_', '-' and '.', starting with a letter or digit.
+func ValidClass(c string) bool {
+	if len(c) == 0 || len(c) > MaxClassLen {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		b := c[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case i > 0 && (b == '_' || b == '-' || b == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// Decode parses the text form of a token (including the prefix). buf is
+// scratch space for the decoded body and may be nil; the returned token's
+// slices alias it.
+func Decode(text []byte, buf []byte) (*Token, error) {
+	if !IsToken(text) {
+		return nil, fmt.Errorf("%w: missing prefix", ErrMalformed)
+	}
+	enc := text[len(Prefix):]
+	n := b64.DecodedLen(len(enc))
+	// Reject what base64 would quietly skip (CR, LF) and any other
+	// non-canonical spelling: the encoding must be exactly the one we write.
+	if b64.EncodedLen(n) != len(enc) {
+		return nil, fmt.Errorf("%w: bad base64 length", ErrMalformed)
+	}
+	buf = slices.Grow(buf[:0], n)[:n]
+	m, err := b64.Decode(buf, enc)
+	if err != nil || m != n {
+		return nil, fmt.Errorf("%w: bad base64", ErrMalformed)
+	}
+	return Parse(buf[:m])
+}
+
+// Parse parses a token body (the decoded binary form).
+func Parse(b []byte) (*Token, error) {
+	t := new(Token)
+	if len(b) < 3 {
+		return nil, fmt.Errorf("%w: too short", ErrMalformed)
+	}
+	t.Version, t.Mode = b[0], Mode(b[1])
+	if t.Version != Version1 {
+		return nil, fmt.Errorf("%w (version %d)", ErrUnsupported, t.Version)
+	}
+	if t.Mode != ModeEnvelope {
+		return nil, fmt.Errorf("%w (mode %d)", ErrUnsupported, t.Mode)
+	}
+	r := reader{b: b, off: 2}
+	class := r.bytes8()
+	if r.err == nil && !ValidClass(string(class)) {
+		return nil, fmt.Errorf("%w: invalid class name", ErrMalformed)
+	}
+	t.Class = string(class)
+	count := int(r.u8())
+	if r.err == nil && (count < 1 || count > MaxWrappedKeys) {
+		return nil, fmt.Errorf("%w: %d wrapped keys", ErrMalformed, count)
+	}
+	if r.err == nil {
+		t.Keys = make([]WrappedKey, count)
+	}
+	for i := 0; i < count && r.err == nil; i++ {
+		p := Provider(r.u8())
+		id := r.bytes16(MaxKeyIDLen)
+		ct := r.bytes16(MaxWrappedLen)
+		if r.err != nil {
+			break
+		}
+		if p != ProviderAWSKMS && p != ProviderInsecureLocal {
+			return nil, fmt.Errorf("%w: unknown key provider %d", ErrMalformed, p)
+		}
+		if len(id) == 0 || len(ct) == 0 {
+			return nil, fmt.Errorf("%w: empty wrapped key", ErrMalformed)
+		}
+		t.Keys[i] = WrappedKey{Provider: p, KeyID: string(id), Ciphertext: ct}
+	}
+	t.Commitment = r.fixed(CommitmentSize)
+	if r.err != nil {
+		return nil, r.err
+	}
+	t.Header = b[:r.off]
+	t.Payload = b[r.off:]
+	if len(t.Payload) < NonceSize+TagSize {
+		return nil, fmt.Errorf("%w: truncated", ErrMalformed)
+	}
+	return t, nil
+}
+
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *reader) fixed(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b)-r.off < n {
+		r.err = fmt.Errorf("%w: truncated", ErrMalformed)
+		return nil
+	}
+	v := r.b[r.off : r.off+n]
+	r.off += n
+	return v
+}
+
+func (r *reader) u8() byte {
+	v := r.fixed(1)
+	if v == nil {
+		return 0
+	}
+	return v[0]
+}
+
+func (r *reader) bytes8() []byte {
+	return r.fixed(int(r.u8()))
+}
+
+func (r *reader) bytes16(max int) []byte {
+	l := r.fixed(2)
+	if l == nil {
+		return nil
+	}
+	n := int(binary.BigEndian.Uint16(l))
+	if n > max {
+		r.err = fmt.Errorf("%w: length %d over limit %d", ErrMalformed, n, max)
+		return nil
+	}
+	return r.fixed(n)
+}
+
+// AppendHeader appends the encoded envelope header for the given class,
+// wrapped keys and commitment. It panics on values that break the format's
+// limits, which callers validate at configuration time.
+func AppendHeader(dst []byte, class string, keys []WrappedKey, commitment []byte) []byte {
+	if !ValidClass(class) || len(keys) < 1 || len(keys) > MaxWrappedKeys || len(commitment) != CommitmentSize {
+		panic("format: invalid header fields")
+	}
+	dst = append(dst, Version1, byte(ModeEnvelope), byte(len(class)))
+	dst = append(dst, class...)
+	dst = append(dst, byte(len(keys)))
+	for _, k := range keys {
+		if len(k.KeyID) == 0 || len(k.KeyID) > MaxKeyIDLen || len(k.Ciphertext) == 0 || len(k.Ciphertext) > MaxWrappedLen {
+			panic("format: invalid wrapped key")
+		}
+		dst = append(dst, byte(k.Provider))
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(k.KeyID)))
+		dst = append(dst, k.KeyID...)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(k.Ciphertext)))
+		dst = append(dst, k.Ciphertext...)
+	}
+	return append(dst, commitment...)
+}
+
+// AppendText appends the text form of a token body to dst.
+func AppendText(dst, body []byte) []byte {
+	dst = append(dst, Prefix...)
+	return b64.AppendEncode(dst, body)
+}
+
+// TextLen is the length of the text form of a body of n bytes.
+func TextLen(n int) int { return len(Prefix) + b64.EncodedLen(n) }
+
+// ClassKey is the encryption context key under which a token's class is
+// bound. Keys starting with ReservedPrefix are refused in user contexts.
+const (
+	ClassKey       = "sfnenc:class"
+	ReservedPrefix = "sfnenc:"
+)
+
+// ValidContext checks an encryption context for use with tokens: keys are
+// non-empty, none uses a reserved prefix ("sfnenc:" for this format,
+// "aws-crypto-" for the AWS Encryption SDK), and each key and value fits a
+// u16 length.
+func ValidContext(ec map[string]string) error {
+	if len(ec) > 0xffff {
+		return errors.New("too many encryption context entries")
+	}
+	for k, v := range ec {
+		switch {
+		case k == "":
+			return errors.New("empty encryption context key")
+		case strings.HasPrefix(k, ReservedPrefix), strings.HasPrefix(k, "aws-crypto-"):
+			return fmt.Errorf("encryption context key %q uses a reserved prefix", k)
+		case len(k) > 0xffff || len(v) > 0xffff:
+			return fmt.Errorf("encryption context entry %q too long", k)
+		}
+	}
+	return nil
+}
+
+// KeyContext returns the context bound to a data key of the given class: the
+// configured context plus ClassKey. It is sent to KMS as the encryption
+// context and is part of every token's associated data.
+func KeyContext(ec map[string]string, class string) map[string]string {
+	m := make(map[string]string, len(ec)+1)
+	for k, v := range ec {
+		m[k] = v
+	}
+	m[ClassKey] = class
+	return m
+}
+
+// AppendContext appends the canonical encoding of an encryption context:
+// u16 count, then for each entry in byte-wise order of keys, u16 key length,
+// key, u16 value length, value.
+func AppendContext(dst []byte, ec map[string]string) []byte {
+	keys := make([]string, 0, len(ec))
+	for k := range ec {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(keys)))
+	for _, k := range keys {
+		v := ec[k]
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(k)))
+		dst = append(dst, k...)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(v)))
+		dst = append(dst, v...)
+	}
+	return dst
+}
