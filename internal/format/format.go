@@ -71,10 +71,10 @@ func (p Provider) String() string {
 
 // Sizes and limits of the format.
 const (
-	MaxClassLen      = 63
-	MaxWrappedKeys   = 16
-	MaxKeyIDLen      = 2048
-	MaxWrappedLen    = 6144
+	MaxClassLen    = 63
+	MaxWrappedKeys = 16
+	MaxKeyIDLen    = 2048
+	MaxWrappedLen  = 6144
 	CommitmentSize = 32
 	NonceSize      = 12
 	TagSize        = 16
