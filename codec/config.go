@@ -186,7 +186,7 @@ func (c *Config) Validate() error {
 		for j, expr := range r.Select {
 			s, err := fieldpath.Parse(expr)
 			if err != nil {
-				return cfgErr(fmt.Sprintf("%s.select[%d]", field, j), "%v", err)
+				return &ConfigError{Field: fmt.Sprintf("%s.select[%d]", field, j), Err: err}
 			}
 			c.selectors[i] = append(c.selectors[i], s)
 		}

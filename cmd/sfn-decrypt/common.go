@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/envelope"
+)
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: sfn-decrypt COMMAND [FLAGS] [ARGS]
+
+Encrypts and decrypts sfnenc tokens in JSON, under your own AWS credentials
+and KMS permissions. Region, profile, credentials and endpoints come from the
+standard AWS configuration (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_KMS, ...).
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run 'sfn-decrypt COMMAND --help' for a command's flags.
+
+Exit codes:
+  0  success
+  1  any other failure (input unreadable or not JSON, KMS unreachable, ...)
+  2  usage or configuration error
+  3  a token failed to authenticate or could not be decrypted
+`)
+}
+
+func (e *env) errorf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "sfn-decrypt: error: "+format+"\n", args...)
+}
+
+func (e *env) infof(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "sfn-decrypt: "+format+"\n", args...)
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// common flags of every command that builds a codec.
+type commonFlags struct {
+	config  string
+	profile string
+	region  string
+	classes multiFlag
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet, withClass bool) {
+	fs.StringVar(&c.config, "config", "", "configuration `FILE` (JSON); required")
+	fs.StringVar(&c.profile, "profile", "", "AWS shared configuration `PROFILE` (default: AWS_PROFILE or default)")
+	fs.StringVar(&c.region, "region", "", "AWS `REGION` for API calls (KMS calls use each key ARN's region)")
+	if withClass {
+		fs.Var(&c.classes, "class", "decrypt only tokens of `CLASS` (repeatable); others stay as they are")
+	}
+}
+
+func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sfn-decrypt %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses and reports the exit code to use if parsing ended the
+// command (help or a usage error).
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// awsConfig loads the standard AWS configuration with the command's
+// profile, region and application id.
+func (c *commonFlags) awsConfig(ctx context.Context, appID string) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if c.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(c.profile))
+	}
+	if c.region != "" {
+		opts = append(opts, config.WithRegion(c.region))
+	}
+	if appID != "" {
+		opts = append(opts, config.WithAppID(appID))
+	}
+	return config.LoadDefaultConfig(ctx, opts...)
+}
+
+// newCodec loads the configuration and builds a codec whose KMS clients use
+// the command's AWS configuration. It prints the error and returns the exit
+// code on failure.
+func (c *commonFlags) newCodec(ctx context.Context, e *env, appID string) (*codec.Codec, int) {
+	if c.config == "" {
+		e.errorf("--config is required")
+		return nil, exitUsage
+	}
+	cfg, err := codec.LoadConfig(c.config)
+	if err != nil {
+		e.errorf("%v", err)
+		return nil, exitUsage
+	}
+	opts := []codec.Option{}
+	if len(c.classes) > 0 {
+		opts = append(opts, codec.WithClasses(c.classes...))
+	}
+	// The AWS configuration is loaded lazily, by region, only if a KMS
+	// keyring needs it.
+	var awsErr error
+	var clients func(string) envelope.KMSClient
+	opts = append(opts, codec.WithKMSClients(func(region string) envelope.KMSClient {
+		if clients == nil && awsErr == nil {
+			var ac aws.Config
+			ac, awsErr = c.awsConfig(ctx, appID)
+			if awsErr == nil {
+				clients = envelope.KMSClients(ac)
+			}
+		}
+		if awsErr != nil {
+			return nil
+		}
+		return clients(region)
+	}))
+	cd, err := codec.New(ctx, cfg, opts...)
+	if awsErr != nil {
+		e.errorf("AWS configuration: %v", awsErr)
+		return nil, exitUsage
+	}
+	if err != nil {
+		e.errorf("%v", err)
+		return nil, exitUsage
+	}
+	return cd, 0
+}
+
+// readInput reads the named file, or stdin for "" or "-".
+func (e *env) readInput(name string) ([]byte, error) {
+	if name == "" || name == "-" {
+		return io.ReadAll(e.stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// exitFor maps a codec error to an exit code.
+func exitFor(err error) int {
+	var te *codec.TokenError
+	switch {
+	case errors.As(err, &te) && (errors.Is(err, envelope.ErrUnavailable) || isGenerate(err)):
+		return exitFail
+	case errors.As(err, &te):
+		return exitTokens
+	case errors.Is(err, codec.ErrConfig):
+		return exitUsage
+	}
+	return exitFail
+}
+
+func isGenerate(err error) bool {
+	var ke *envelope.KeyError
+	return errors.As(err, &ke) && (ke.Op == "generate" || ke.Op == "wrap")
+}
+
+// writeOutput writes a document and a final newline if it lacks one.
+func (e *env) writeOutput(b []byte) error {
+	if _, err := e.stdout.Write(b); err != nil {
+		return err
+	}
+	if !bytes.HasSuffix(b, []byte("\n")) {
+		_, err := io.WriteString(e.stdout, "\n")
+		return err
+	}
+	return nil
+}

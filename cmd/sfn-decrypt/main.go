@@ -1,0 +1,70 @@
+// Command sfn-decrypt encrypts and decrypts sfnenc tokens in JSON documents
+// and AWS Step Functions execution histories, under the caller's own AWS
+// credentials and KMS permissions.
+//
+// Usage:
+//
+//	sfn-decrypt encrypt --config FILE [INPUT]
+//	sfn-decrypt decrypt --config FILE [--class C]... [INPUT]
+//
+// Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
+// 1 any other failure, 2 usage or configuration error, 3 a token failed to
+// authenticate or could not be decrypted.
+package main
+
+import (
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitUsage  = 2
+	exitTokens = 3
+)
+
+type command struct {
+	name, summary string
+	run           func(e *env, args []string) int
+}
+
+// env is what a command may touch: the streams, and the environment
+// (read through getenv so tests can run commands in-process).
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func commands() []command {
+	return []command{
+		{"encrypt", "encrypt the selected fields of a JSON document", cmdEncrypt},
+		{"decrypt", "decrypt every token in a JSON document", cmdDecrypt},
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	if len(args) == 0 {
+		usage(e.stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(e.stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(e, args[1:])
+		}
+	}
+	e.errorf("unknown command %q (run 'sfn-decrypt help')", args[0])
+	return exitUsage
+}

@@ -1,0 +1,368 @@
+package kmstest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/sfnenc/sfnenc/internal/testbin"
+)
+
+const (
+	region    = "eu-west-2"
+	accountID = "111122223333"
+
+	// Dummy credentials: local-kms does not check signatures, but the SDK
+	// needs credentials to sign with.
+	accessKeyID     = "AKIDKMSTEST"
+	secretAccessKey = "kmstest-dummy-secret"
+
+	// startTimeout bounds the wait for local-kms to report its port.
+	startTimeout = 60 * time.Second
+	// logLines is how many lines of local-kms output are kept for the log of
+	// a failed test.
+	logLines = 200
+)
+
+// seedKey is a symmetric key seeded into every server. The key material is
+// fixed so that ciphertexts are reproducible across runs; it protects
+// nothing but test data.
+type seedKey struct {
+	name, id, material string
+}
+
+var seedKeys = []seedKey{
+	{"primary", "347f55c5-5c7a-4ae6-902c-4b58b88623e4", "6799c583aaa98723376af8c00f5e61c95ea3ad193447c3c3abb62a15cee42f0d"},
+	{"breakglass", "748b3751-3a46-407f-9543-4a38819cbcfd", "850f4701ac06fcba190ffe7763bf9fc314332de4acc51318ac42abd0917b9322"},
+	{"other", "39444886-16d9-4554-a80e-ce3038df4ada", "e1e8057f6ca923a8054f1c29dd435439e5f6203cf83aa5bff3090bbb93c26304"},
+}
+
+// seedYAML returns the local-kms seed file for seedKeys.
+func seedYAML() string {
+	var b strings.Builder
+	b.WriteString("Keys:\n  Symmetric:\n    Aes:\n")
+	for _, k := range seedKeys {
+		fmt.Fprintf(&b, "      - Metadata:\n          KeyId: %s\n          Description: sfnenc test key %s\n        BackingKeys:\n          - %s\n", k.id, k.name, k.material)
+	}
+	b.WriteString("Aliases:\n")
+	for _, k := range seedKeys {
+		fmt.Fprintf(&b, "  - AliasName: alias/sfnenc-%s\n    TargetKeyId: %s\n", k.name, k.id)
+	}
+	return b.String()
+}
+
+// Server is a local-kms process behind a counting, fault-injecting proxy.
+// Its methods are safe for concurrent use.
+type Server struct {
+	proxy   *httptest.Server
+	backend *url.URL // local-kms itself, for measurements in tests
+	forward *httputil.ReverseProxy
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the local-kms process has exited
+	closing chan struct{} // closed when the test ends, to end injected delays
+	log     *lineLog
+
+	stopOnce sync.Once
+
+	mu     sync.Mutex
+	counts map[string]int
+	faults []*activeFault
+}
+
+var (
+	ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	startedRe  = regexp.MustCompile(`Local KMS started on \S*:(\d+)`)
+)
+
+// Start runs a fresh local-kms process, seeded with the fixed keys, and a
+// proxy in front of it. Both stop when the test ends. Start fails the test
+// if the server does not come up, and skips it (fails it with CI=true) if
+// the local-kms binary is unavailable.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	bin := testbin.Path(tb, "local-kms")
+	dir := tb.TempDir()
+	seedPath := filepath.Join(dir, "seed.yaml")
+	dataPath := filepath.Join(dir, "data")
+	if err := os.WriteFile(seedPath, []byte(seedYAML()), 0o600); err != nil {
+		tb.Fatalf("kmstest: %v", err)
+	}
+	if err := os.Mkdir(dataPath, 0o700); err != nil {
+		tb.Fatalf("kmstest: %v", err)
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		tb.Fatalf("kmstest: %v", err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = []string{
+		"PORT=0", // local-kms picks a free port and logs it
+		"KMS_REGION=" + region,
+		"KMS_ACCOUNT_ID=" + accountID,
+		"KMS_DATA_PATH=" + dataPath,
+		"KMS_SEED_PATH=" + seedPath,
+	}
+	cmd.Stdout = w
+	cmd.Stderr = w
+	killWithParent(cmd)
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		tb.Fatalf("kmstest: starting local-kms: %v", err)
+	}
+
+	s := &Server{
+		cmd:     cmd,
+		exited:  make(chan struct{}),
+		closing: make(chan struct{}),
+		log:     &lineLog{},
+		counts:  make(map[string]int),
+	}
+	go func() {
+		cmd.Wait()
+		close(s.exited)
+	}()
+	tb.Cleanup(func() {
+		s.close()
+		if tb.Failed() {
+			tb.Logf("kmstest: local-kms output:\n%s", s.log)
+		}
+	})
+
+	port := make(chan string, 1)
+	go s.log.read(r, port)
+	var backend *url.URL
+	select {
+	case p := <-port:
+		backend = &url.URL{Scheme: "http", Host: "127.0.0.1:" + p}
+	case <-s.exited:
+		tb.Fatalf("kmstest: local-kms exited before listening: %v\n%s", cmd.ProcessState, s.log)
+	case <-time.After(startTimeout):
+		tb.Fatalf("kmstest: local-kms did not report its port within %v\n%s", startTimeout, s.log)
+	}
+
+	s.forward = &httputil.ReverseProxy{
+		Rewrite:        func(pr *httputil.ProxyRequest) { pr.SetURL(backend) },
+		Transport:      &http.Transport{MaxIdleConnsPerHost: 64}, // no proxy from the environment
+		ModifyResponse: rewriteResponse,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			// What a gateway answers when its backend is gone.
+			http.Error(w, "kmstest: local-kms unreachable", http.StatusBadGateway)
+		},
+	}
+	s.backend = backend
+	s.proxy = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	return s
+}
+
+// close ends injected delays and stops the proxy and the process.
+func (s *Server) close() {
+	select {
+	case <-s.closing:
+		return
+	default:
+		close(s.closing)
+	}
+	if s.proxy != nil {
+		s.proxy.Close()
+		s.forward.Transport.(*http.Transport).CloseIdleConnections()
+	}
+	s.Stop()
+}
+
+// Endpoint returns the URL of the proxy, http://127.0.0.1:<port>, which
+// clients use as the KMS endpoint.
+func (s *Server) Endpoint() string { return s.proxy.URL }
+
+// Region returns the AWS region of the server and its keys, "eu-west-2".
+func (s *Server) Region() string { return region }
+
+// KeyARN returns the ARN of the seeded key called name: "primary",
+// "breakglass" or "other". The ARN is the same in every run. It panics for
+// any other name.
+func (s *Server) KeyARN(name string) string {
+	return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", region, accountID, lookupKey(name).id)
+}
+
+// AliasARN returns the ARN of the alias alias/sfnenc-<name> of the seeded
+// key called name. It panics for a name that KeyARN does not know.
+func (s *Server) AliasARN(name string) string {
+	return fmt.Sprintf("arn:aws:kms:%s:%s:alias/sfnenc-%s", region, accountID, lookupKey(name).name)
+}
+
+func lookupKey(name string) seedKey {
+	for _, k := range seedKeys {
+		if k.name == name {
+			return k
+		}
+	}
+	panic(fmt.Sprintf("kmstest: no seeded key named %q", name))
+}
+
+// Env returns environment variables, in "KEY=value" form, that point the
+// AWS SDKs of a subprocess at the server with dummy credentials and no
+// shared configuration files or instance metadata. Append them to the
+// environment the subprocess would otherwise get, so that they win:
+//
+//	cmd.Env = append(os.Environ(), srv.Env()...)
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL_KMS=" + s.Endpoint(),
+		"AWS_REGION=" + region,
+		"AWS_DEFAULT_REGION=" + region,
+		"AWS_ACCESS_KEY_ID=" + accessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + secretAccessKey,
+		"AWS_SESSION_TOKEN=",
+		"AWS_PROFILE=",
+		"AWS_DEFAULT_PROFILE=",
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// Config returns an aws-sdk-go-v2 configuration for KMS clients of the
+// server, loaded by config.LoadDefaultConfig with the server's region, dummy
+// static credentials, no shared configuration files, and the proxy as base
+// endpoint. The base endpoint applies to every service client made from the
+// configuration, so use it for KMS clients only. optFns are applied after
+// those settings. Config fails the test if loading fails.
+func (s *Server) Config(tb testing.TB, optFns ...func(*config.LoadOptions) error) aws.Config {
+	tb.Helper()
+	// The developer's shared configuration files stay out. A profile named
+	// by AWS_PROFILE must exist, though, or loading fails: give it an empty
+	// section of its own.
+	configFiles := []string{}
+	if p := os.Getenv("AWS_PROFILE"); p != "" {
+		section := "[profile " + p + "]\n"
+		if p == "default" {
+			section = "[default]\n"
+		}
+		f := filepath.Join(tb.TempDir(), "aws-config")
+		if err := os.WriteFile(f, []byte(section), 0o600); err != nil {
+			tb.Fatalf("kmstest: %v", err)
+		}
+		configFiles = []string{f}
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")),
+		config.WithBaseEndpoint(s.Endpoint()),
+		config.WithSharedConfigFiles(configFiles),
+		config.WithSharedCredentialsFiles([]string{}),
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), append(opts, optFns...)...)
+	if err != nil {
+		tb.Fatalf("kmstest: loading AWS config: %v", err)
+	}
+	return cfg
+}
+
+// Requests returns the number of requests the proxy has received for the
+// KMS operation op ("GenerateDataKey", "Decrypt", "Encrypt", ...), or for
+// all operations if op is "". Requests answered by an injected fault and
+// requests made after Stop count too.
+func (s *Server) Requests(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if op != "" {
+		return s.counts[op]
+	}
+	n := 0
+	for _, c := range s.counts {
+		n += c
+	}
+	return n
+}
+
+// ResetCounts sets every request count to zero.
+func (s *Server) ResetCounts() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.counts)
+}
+
+// Stop kills the local-kms process and waits for it to exit, to simulate
+// an outage: the proxy stays up and answers every later request with HTTP
+// 502. Stop may be called more than once.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		s.cmd.Process.Kill()
+		<-s.exited
+	})
+}
+
+// serveHTTP counts a request and forwards it, or answers it with a fault.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	op := r.Header.Get("X-Amz-Target")
+	if i := strings.LastIndexByte(op, '.'); i >= 0 {
+		op = op[i+1:]
+	}
+	s.mu.Lock()
+	s.counts[op]++
+	f, ok := s.takeFault(op)
+	s.mu.Unlock()
+	if !ok {
+		s.forward.ServeHTTP(w, r)
+		return
+	}
+	s.applyFault(w, r, f)
+}
+
+// lineLog keeps the last lines of the local-kms output, without colour
+// codes.
+type lineLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// read copies lines from r until EOF and sends the port on port once
+// local-kms reports it.
+func (l *lineLog) read(r io.ReadCloser, port chan<- string) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	sent := false
+	for sc.Scan() {
+		line := ansiEscape.ReplaceAllString(sc.Text(), "")
+		l.mu.Lock()
+		l.lines = append(l.lines, strings.TrimRight(line, " "))
+		if len(l.lines) > logLines {
+			l.lines = l.lines[len(l.lines)-logLines:]
+		}
+		l.mu.Unlock()
+		if m := startedRe.FindStringSubmatch(line); m != nil && !sent {
+			port <- m[1]
+			sent = true
+		}
+	}
+	// Drain anything the scanner gave up on, so the process never blocks
+	// writing its log.
+	io.Copy(io.Discard, r)
+}
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}

@@ -1,0 +1,5 @@
+//go:build !sfnenc_hello
+
+package main
+
+const tagged = "untagged"
