@@ -1,0 +1,72 @@
+# sfnenc developer targets. None needs Docker or the internet beyond the Go
+# module proxy and the npm registry.
+
+GO       ?= go
+BIN      := bin
+TOOLS    := $(BIN)/local-kms $(BIN)/aws-lambda-rie $(BIN)/staticcheck $(BIN)/benchstat
+FUZZTIME ?= 30s
+COUNT    ?= 6
+
+.PHONY: all build tools node-deps test test-short lint bench fuzz fuzz-short demo quickstart clean
+
+all: lint test
+
+# Developer tools pinned in tools/go.mod, built into bin/.
+tools: $(TOOLS)
+
+$(BIN)/local-kms: tools/go.mod tools/go.sum
+	$(GO) build -C tools -o ../$(BIN)/ github.com/nsmithuk/local-kms
+$(BIN)/aws-lambda-rie: tools/go.mod tools/go.sum
+	$(GO) build -C tools -o ../$(BIN)/ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+$(BIN)/staticcheck: tools/go.mod tools/go.sum
+	$(GO) build -C tools -o ../$(BIN)/ honnef.co/go/tools/cmd/staticcheck
+$(BIN)/benchstat: tools/go.mod tools/go.sum
+	$(GO) build -C tools -o ../$(BIN)/ golang.org/x/perf/cmd/benchstat
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/sfn-decrypt
+
+$(BIN)/sfn-decrypt: build
+
+# npm packages of the end-to-end harness, pinned by package-lock.json.
+node-deps:
+	@for d in $$(git ls-files '*package-lock.json' | xargs -r -n1 dirname); do \
+	  if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules ]; then \
+	    echo "npm ci in $$d"; npm ci --prefix $$d --no-audit --no-fund || exit 1; fi; \
+	done
+
+# The test command the README gives and CI runs.
+test: tools node-deps
+	$(GO) test -race -count=1 ./...
+
+test-short:
+	$(GO) test -short ./...
+
+lint: $(BIN)/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+bench: $(BIN)/benchstat
+	$(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./... | tee bench.txt
+	$(BIN)/benchstat bench.txt
+
+# Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
+fuzz:
+	@set -e; for t in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' . | sed 's/func //' | sort -u); do \
+	  pkg=$$(grep -rlE "^func $$t\(" --include='*_test.go' . | head -1 | xargs dirname); \
+	  echo "== $$pkg $$t ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+fuzz-short:
+	$(MAKE) fuzz FUZZTIME=10s
+
+# The main job, end to end on loopback, no AWS account.
+demo: quickstart
+
+quickstart: $(BIN)/local-kms build
+	./scripts/quickstart.sh
+
+clean:
+	rm -rf $(BIN) bench.txt
