@@ -412,6 +412,10 @@ func padTo(b []byte, pad int) []byte {
 	return b
 }
 
+// noBase is the pointer prefix of a top-level document. Inside a decrypted
+// token, the prefix is the token's pointer, computed only for errors.
+func noBase() string { return "" }
+
 // maxTokenNesting bounds tokens inside decrypted tokens.
 const maxTokenNesting = 16
 
@@ -422,7 +426,7 @@ const maxTokenNesting = 16
 // *TokenError; nothing is returned.
 func (c *Codec) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
 	d := decryptor{c: c, ctx: ctx}
-	out, err := d.run(src, "", 0)
+	out, err := d.run(src, noBase, 0)
 	clear(d.pt)
 	if err != nil {
 		return nil, err
@@ -443,7 +447,7 @@ func cloneIfSame(out, src []byte) []byte {
 // decrypted. err is set only for an invalid document.
 func (c *Codec) DecryptPartial(ctx context.Context, src []byte) (out []byte, failed []*TokenError, err error) {
 	d := decryptor{c: c, ctx: ctx, lenient: true}
-	out, err = d.run(src, "", 0)
+	out, err = d.run(src, noBase, 0)
 	clear(d.pt)
 	if err != nil {
 		return nil, nil, err
@@ -457,12 +461,12 @@ type decryptor struct {
 	lenient bool
 	failed  []*TokenError
 	// scratch, reused across tokens
-	text, body, id, aad, pt []byte
+	text, body, id, pt []byte
 }
 
 // run decrypts the tokens in src. If there are none to replace, it returns
 // src itself.
-func (d *decryptor) run(src []byte, base string, level int) ([]byte, error) {
+func (d *decryptor) run(src []byte, base func() string, level int) ([]byte, error) {
 	doc, err := d.c.scan(src)
 	if err != nil {
 		return nil, err
@@ -505,9 +509,9 @@ func (d *decryptor) run(src []byte, base string, level int) ([]byte, error) {
 
 // token decrypts one token. It returns nil, nil for a token of a class that
 // is not to be decrypted.
-func (d *decryptor) token(text []byte, doc *fieldpath.Document, n int, base string, level int) ([]byte, *TokenError) {
+func (d *decryptor) token(text []byte, doc *fieldpath.Document, n int, base func() string, level int) ([]byte, *TokenError) {
 	fail := func(class string, err error) *TokenError {
-		return &TokenError{Pointer: base + doc.Pointer(n), Class: class, Err: err}
+		return &TokenError{Pointer: base() + doc.Pointer(n), Class: class, Err: err}
 	}
 	tok, err := format.Decode(text, d.body)
 	if err != nil {
@@ -535,7 +539,7 @@ func (d *decryptor) token(text []byte, doc *fieldpath.Document, n int, base stri
 	// A nested run must not share our scratch buffers. Its result may
 	// alias d.pt, which the caller copies before the next token.
 	inner := decryptor{c: d.c, ctx: d.ctx, lenient: d.lenient}
-	val, err := inner.run(pt, base+doc.Pointer(n), level+1)
+	val, err := inner.run(pt, func() string { return base() + doc.Pointer(n) }, level+1)
 	clear(inner.pt)
 	d.failed = append(d.failed, inner.failed...)
 	if err != nil {

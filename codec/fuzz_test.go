@@ -38,7 +38,7 @@ func vectorSeeds(f *testing.F) [][]byte {
 	return seeds
 }
 
-func fuzzKeyring(f *testing.F) envelope.Keyring {
+func testKeyring(f testing.TB) envelope.Keyring {
 	kr, err := envelope.LoadInsecureLocalKeyset("../testdata/keys/insecure-test-keyset.json")
 	if err != nil {
 		f.Fatal(err)
@@ -54,7 +54,7 @@ func FuzzRoundTrip(f *testing.F) {
 		sels := []string{"$..*", "$.ssn", "$..ssn", "$[*]", "$", "$..[0]", "$[?@.name]"}
 		f.Add(s, sels[i%len(sels)])
 	}
-	kr := fuzzKeyring(f)
+	kr := testKeyring(f)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, doc []byte, selector string) {
 		cfg := &Config{
@@ -101,7 +101,7 @@ func FuzzDecrypt(f *testing.F) {
 	for _, s := range vectorSeeds(f) {
 		f.Add(s)
 	}
-	kr := fuzzKeyring(f)
+	kr := testKeyring(f)
 	ctx := context.Background()
 	cfg := &Config{
 		EncryptionContext: map[string]string{"app": "sfnenc-vectors", "stage": "test"},
