@@ -9,9 +9,8 @@
 //
 // Parse compiles a JSONPath query into a Selector; Document.Select runs a list
 // of selectors and returns the outermost selected nodes in document order.
-// Document.AppendString and Document.HasPrefix read string values with their
-// escapes decoded; Document.Pointer and Document.NormalizedPath name a node
-// for messages.
+// Document.AppendString reads a string value with its escapes decoded;
+// Document.Pointer and Document.NormalizedPath name a node for messages.
 //
 // Errors from Scan are *DocumentError values that wrap ErrSyntax,
 // ErrDuplicateName, ErrInvalidUTF8, ErrTooDeep or ErrTooLarge; they give the

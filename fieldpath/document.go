@@ -61,23 +61,6 @@ func (d *Document) AppendString(dst []byte, n int) []byte {
 	return appendUnescaped(dst, raw)
 }
 
-// HasPrefix reports whether node n is a String whose decoded content begins
-// with prefix. It decodes no more of the string than it needs, and allocates
-// nothing for short prefixes.
-func (d *Document) HasPrefix(n int, prefix string) bool {
-	nd := &d.t.nodes[n]
-	if nd.kind != String {
-		return false
-	}
-	raw := d.src[nd.start+1 : nd.end-1]
-	if nd.flags&flagEscaped == 0 {
-		return len(raw) >= len(prefix) && string(raw[:len(prefix)]) == prefix
-	}
-	var buf [64]byte
-	dec := appendUnescapedN(buf[:0], raw, len(prefix))
-	return len(dec) >= len(prefix) && string(dec[:len(prefix)]) == prefix
-}
-
 // ancestry returns the path from the root to node n: the nodes below the root
 // that enclose n, outermost first, and n itself (empty for the root).
 func (t *tape) ancestry(n int32) []int32 {

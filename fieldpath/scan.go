@@ -2,9 +2,11 @@ package fieldpath
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -85,7 +87,8 @@ func (k Kind) String() string {
 type node struct {
 	start, end int32 // the value's bytes: src[start:end]
 	// For a member of an object, the name's bytes without the quotes are
-	// src[key:keyEnd]. For an element of an array, key is its index.
+	// src[key:keyEnd] (keyEnd > 0). For an element of an array, key is its
+	// index and keyEnd is 0, as both are for the root.
 	key, keyEnd int32
 	parent      int32 // -1 for the root
 	next        int32 // the first node after this value's subtree
@@ -195,15 +198,48 @@ type scanner struct {
 	maxDepth int
 }
 
-// Error reasons for scanString.
+// reason says why Scan rejects a document; see reasons.
+type reason uint8
+
 const (
-	strOK = iota
-	strEOF
-	strControl
-	strEscape
-	strUTF8
-	strSurrogate
+	rOK reason = iota
+	rEOF
+	rValue
+	rLiteral
+	rNumber
+	rTrailing
+	rObjectSep
+	rArraySep
+	rName
+	rColon
+	rUnterminated
+	rControl
+	rEscape
+	rSurrogate
+	rUTF8
+	rTooDeep
 )
+
+var reasons = [...]struct {
+	err error
+	msg string
+}{
+	rEOF:          {ErrSyntax, "unexpected end of input"},
+	rValue:        {ErrSyntax, "expected a value"},
+	rLiteral:      {ErrSyntax, "invalid literal"},
+	rNumber:       {ErrSyntax, "invalid number"},
+	rTrailing:     {ErrSyntax, "data after the top-level value"},
+	rObjectSep:    {ErrSyntax, "expected ',' or '}'"},
+	rArraySep:     {ErrSyntax, "expected ',' or ']'"},
+	rName:         {ErrSyntax, "expected an object member name"},
+	rColon:        {ErrSyntax, "expected ':' after an object member name"},
+	rUnterminated: {ErrSyntax, "unterminated string"},
+	rControl:      {ErrSyntax, "control character in string"},
+	rEscape:       {ErrSyntax, "invalid escape in string"},
+	rSurrogate:    {ErrInvalidUTF8, "unpaired UTF-16 surrogate escape"},
+	rUTF8:         {ErrInvalidUTF8, ""},
+	rTooDeep:      {ErrTooDeep, ""},
+}
 
 // run scans s.src into s.t.nodes. It is one loop rather than a recursive
 // descent: the nesting is kept on s.t.stack, so deep input costs no Go stack.
@@ -236,17 +272,17 @@ func (s *scanner) run() error {
 			nodes[parent].count++
 		}
 		if len(stack) > s.maxDepth {
-			return s.fail(nodes, i, ErrTooDeep, idx)
+			return s.fail(nodes, i, rTooDeep, idx)
 		}
 		if i >= n {
-			return s.fail(nodes, i, fmt.Errorf("%w: unexpected end of input", ErrSyntax), idx)
+			return s.fail(nodes, i, rEOF, idx)
 		}
 		nd := &nodes[idx]
 		switch c := src[i]; c {
 		case '"':
-			j, esc, code := scanString(src, i+1)
-			if code != strOK {
-				return s.failString(nodes, j, code, idx)
+			j, esc, r := scanString(src, i+1)
+			if r != rOK {
+				return s.fail(nodes, j, r, idx)
 			}
 			nd.kind, nd.end = String, int32(j)
 			nd.flags |= esc
@@ -277,29 +313,29 @@ func (s *scanner) run() error {
 			continue
 		case 't':
 			if n-i < 4 || string(src[i:i+4]) != "true" {
-				return s.fail(nodes, i, fmt.Errorf("%w: invalid literal", ErrSyntax), idx)
+				return s.fail(nodes, i, rLiteral, idx)
 			}
 			i += 4
 			nd.kind, nd.end = True, int32(i)
 		case 'f':
 			if n-i < 5 || string(src[i:i+5]) != "false" {
-				return s.fail(nodes, i, fmt.Errorf("%w: invalid literal", ErrSyntax), idx)
+				return s.fail(nodes, i, rLiteral, idx)
 			}
 			i += 5
 			nd.kind, nd.end = False, int32(i)
 		case 'n':
 			if n-i < 4 || string(src[i:i+4]) != "null" {
-				return s.fail(nodes, i, fmt.Errorf("%w: invalid literal", ErrSyntax), idx)
+				return s.fail(nodes, i, rLiteral, idx)
 			}
 			i += 4
 			nd.kind, nd.end = Null, int32(i)
 		default:
 			if c != '-' && c-'0' > 9 {
-				return s.fail(nodes, i, fmt.Errorf("%w: expected a value", ErrSyntax), idx)
+				return s.fail(nodes, i, rValue, idx)
 			}
 			j, ok := scanNumber(src, i)
 			if !ok {
-				return s.fail(nodes, j, fmt.Errorf("%w: invalid number", ErrSyntax), idx)
+				return s.fail(nodes, j, rNumber, idx)
 			}
 			i = j
 			nd.kind, nd.end = Number, int32(i)
@@ -311,14 +347,14 @@ func (s *scanner) run() error {
 			i = skipSpace(src, i)
 			if len(stack) == 0 {
 				if i != n {
-					return s.fail(nodes, i, fmt.Errorf("%w: data after the top-level value", ErrSyntax), -1)
+					return s.fail(nodes, i, rTrailing, -1)
 				}
 				return nil
 			}
 			top := &stack[len(stack)-1]
 			p := top.node
 			if i >= n {
-				return s.fail(nodes, i, fmt.Errorf("%w: unexpected end of input", ErrSyntax), p)
+				return s.fail(nodes, i, rEOF, p)
 			}
 			c := src[i]
 			if c == ',' {
@@ -342,9 +378,9 @@ func (s *scanner) run() error {
 				continue
 			}
 			if nodes[p].kind == Object {
-				return s.fail(nodes, i, fmt.Errorf("%w: expected ',' or '}'", ErrSyntax), p)
+				return s.fail(nodes, i, rObjectSep, p)
 			}
-			return s.fail(nodes, i, fmt.Errorf("%w: expected ',' or ']'", ErrSyntax), p)
+			return s.fail(nodes, i, rArraySep, p)
 		}
 	}
 }
@@ -355,17 +391,25 @@ func (s *scanner) run() error {
 func (s *scanner) member(nodes []node, f *frame, i int) (key, keyEnd int32, flags uint8, next int, err error) {
 	src := s.src
 	if i >= len(src) || src[i] != '"' {
-		return 0, 0, 0, 0, s.fail(nodes, i, fmt.Errorf("%w: expected an object member name", ErrSyntax), f.node)
+		return 0, 0, 0, 0, s.fail(nodes, i, rName, f.node)
 	}
-	j, esc, code := scanString(src, i+1)
-	if code != strOK {
-		return 0, 0, 0, 0, s.failString(nodes, j, code, f.node)
+	j, esc, r := scanString(src, i+1)
+	if r != rOK {
+		return 0, 0, 0, 0, s.fail(nodes, j, r, f.node)
 	}
 	key, keyEnd = int32(i+1), int32(j-1)
 	if esc != 0 {
 		flags = flagKeyEscaped
 	}
-	if s.duplicate(nodes, f, key, keyEnd, esc != 0) {
+	// Fast path: while an object is small and its names have no escapes, a
+	// name whose bloom bit is not yet set is new.
+	fast := false
+	if esc == 0 && !f.slow && !f.hashed && nodes[f.node].count < hashMin {
+		bit := nameBit(src[key:keyEnd])
+		fast = f.mask&bit == 0
+		f.mask |= bit
+	}
+	if !fast && s.duplicate(nodes, f, key, keyEnd, esc != 0) {
 		name := src[key:keyEnd]
 		if esc != 0 {
 			name = appendUnescaped(nil, name)
@@ -376,32 +420,21 @@ func (s *scanner) member(nodes []node, f *frame, i int) (key, keyEnd int32, flag
 	}
 	j = skipSpace(src, j)
 	if j >= len(src) || src[j] != ':' {
-		return 0, 0, 0, 0, s.fail(nodes, j, fmt.Errorf("%w: expected ':' after an object member name", ErrSyntax), f.node)
+		return 0, 0, 0, 0, s.fail(nodes, j, rColon, f.node)
 	}
 	return key, keyEnd, flags, skipSpace(src, j+1), nil
 }
 
 // duplicate reports whether the object of frame f already has a member named
-// src[key:keyEnd] (raw, escaped if esc), and records the name otherwise.
+// src[key:keyEnd] (raw, escaped if esc), and records the name otherwise. The
+// caller has tried the bloom mask (see frame) where it applies.
 func (s *scanner) duplicate(nodes []node, f *frame, key, keyEnd int32, esc bool) bool {
 	src := s.src
 	obj := f.node
-	raw := src[key:keyEnd]
-	if !f.hashed && nodes[obj].count < hashMin {
-		if !esc && !f.slow {
-			bit := nameBit(raw)
-			if f.mask&bit == 0 {
-				f.mask |= bit
-				return false
-			}
-		}
-		if esc {
-			f.slow = true
-		}
-	}
-	name := raw
+	name := src[key:keyEnd]
 	if esc {
-		s.t.buf2 = appendUnescaped(s.t.buf2[:0], raw)
+		f.slow = true
+		s.t.buf2 = appendUnescaped(s.t.buf2[:0], name)
 		name = s.t.buf2
 	}
 	end := int32(len(nodes))
@@ -414,9 +447,10 @@ func (s *scanner) duplicate(nodes []node, f *frame, key, keyEnd int32, esc bool)
 				s.t.names.add(obj, c, s.nameOf(&nodes[c], &s.t.buf1))
 			}
 		}
-		// The member's node will be appended next, at index end.
+		// The member's node will be appended next, at index end. The set
+		// holds members of other objects too, whose hashes may collide.
 		return s.t.names.addUnique(obj, end, name, func(c int32) bool {
-			return bytes.Equal(s.nameOf(&nodes[c], &s.t.buf1), name)
+			return nodes[c].parent == obj && bytes.Equal(s.nameOf(&nodes[c], &s.t.buf1), name)
 		})
 	}
 	for c := obj + 1; c < end; c = nodes[c].next {
@@ -522,30 +556,17 @@ func (h *nameSet) grow() {
 
 // fail builds the *DocumentError for an error at offset off while reading the
 // value of node loc (-1: outside the top-level value).
-func (s *scanner) fail(nodes []node, off int, err error, loc int32) error {
+func (s *scanner) fail(nodes []node, off int, r reason, loc int32) error {
 	s.t.nodes = nodes
 	ptr := ""
 	if loc >= 0 {
 		ptr = s.t.pointer(s.src, loc)
 	}
-	return &DocumentError{Offset: off, Pointer: ptr, Err: err}
-}
-
-func (s *scanner) failString(nodes []node, off int, code int, loc int32) error {
-	var err error
-	switch code {
-	case strEOF:
-		err = fmt.Errorf("%w: unterminated string", ErrSyntax)
-	case strControl:
-		err = fmt.Errorf("%w: control character in string", ErrSyntax)
-	case strEscape:
-		err = fmt.Errorf("%w: invalid escape in string", ErrSyntax)
-	case strSurrogate:
-		err = fmt.Errorf("%w: unpaired UTF-16 surrogate escape", ErrInvalidUTF8)
-	default:
-		err = ErrInvalidUTF8
+	err := reasons[r].err
+	if msg := reasons[r].msg; msg != "" {
+		err = fmt.Errorf("%w: %s", err, msg)
 	}
-	return s.fail(nodes, off, err, loc)
+	return &DocumentError{Offset: off, Pointer: ptr, Err: err}
 }
 
 // skipSpace returns the offset of the first byte at or after i that is not
@@ -571,19 +592,27 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
+// special returns a word whose lowest set bit is the high bit of the first
+// byte of x (in little-endian order) that is not plain, or 0 if all eight are
+// plain. The usual "has a zero byte" tests can also mark bytes after the
+// first match (by borrows), never before it.
+func special(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return ((x-ones*0x20) & ^x | (q-ones) & ^q | (b-ones) & ^b | x) & (ones * 0x80)
+}
+
 // scanString scans a string whose opening quote is at src[i-1]. It returns
 // the offset just past the closing quote and flagEscaped if the string holds
 // an escape; on failure, the offset of the offending byte and a reason.
-func scanString(src []byte, i int) (int, uint8, int) {
+func scanString(src []byte, i int) (int, uint8, reason) {
 	var esc uint8
 	for {
 		// Most bytes are plain ASCII; go through them eight at a time.
 		for i+8 <= len(src) {
-			if !plain[src[i]] || !plain[src[i+1]] || !plain[src[i+2]] || !plain[src[i+3]] {
-				break
-			}
-			if !plain[src[i+4]] || !plain[src[i+5]] || !plain[src[i+6]] || !plain[src[i+7]] {
-				i += 4
+			if m := special(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
@@ -592,15 +621,15 @@ func scanString(src []byte, i int) (int, uint8, int) {
 			i++
 		}
 		if i >= len(src) {
-			return i, 0, strEOF
+			return i, 0, rUnterminated
 		}
 		switch c := src[i]; {
 		case c == '"':
-			return i + 1, esc, strOK
+			return i + 1, esc, rOK
 		case c == '\\':
 			esc = flagEscaped
 			if i+1 >= len(src) {
-				return i, 0, strEOF
+				return i, 0, rUnterminated
 			}
 			switch src[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -609,7 +638,7 @@ func scanString(src []byte, i int) (int, uint8, int) {
 				r := hex4(src, i+2)
 				switch {
 				case r < 0:
-					return i, 0, strEscape
+					return i, 0, rEscape
 				case r >= 0xd800 && r < 0xdc00:
 					// A high surrogate must be followed by an escaped low one.
 					if i+12 <= len(src) && src[i+6] == '\\' && src[i+7] == 'u' {
@@ -618,22 +647,22 @@ func scanString(src []byte, i int) (int, uint8, int) {
 							continue
 						}
 					}
-					return i, 0, strSurrogate
+					return i, 0, rSurrogate
 				case r >= 0xdc00 && r < 0xe000:
-					return i, 0, strSurrogate
+					return i, 0, rSurrogate
 				}
 				i += 6
 			default:
-				return i, 0, strEscape
+				return i, 0, rEscape
 			}
 		case c < 0x20:
-			return i, 0, strControl
+			return i, 0, rControl
 		default:
 			// Non-ASCII: DecodeRune rejects overlong forms, surrogates and
 			// values above U+10FFFF.
 			r, size := utf8.DecodeRune(src[i:])
 			if r == utf8.RuneError && size == 1 {
-				return i, 0, strUTF8
+				return i, 0, rUTF8
 			}
 			i += size
 		}
@@ -707,25 +736,12 @@ func scanNumber(src []byte, i int) (int, bool) {
 // appendUnescaped appends the decoded content of raw, the bytes between the
 // quotes of a string that Scan has validated.
 func appendUnescaped(dst, raw []byte) []byte {
-	return appendUnescapedN(dst, raw, math.MaxInt)
-}
-
-// appendUnescapedN is appendUnescaped that stops once it has appended at least
-// limit bytes.
-func appendUnescapedN(dst, raw []byte, limit int) []byte {
-	stop := len(dst) + min(limit, math.MaxInt-len(dst))
-	for len(raw) > 0 && len(dst) < stop {
+	for len(raw) > 0 {
 		i := bytes.IndexByte(raw, '\\')
 		if i < 0 {
-			i = len(raw)
-		}
-		if room := stop - len(dst); i > room {
-			return append(dst, raw[:room]...)
+			return append(dst, raw...)
 		}
 		dst = append(dst, raw[:i]...)
-		if i == len(raw) {
-			return dst
-		}
 		c := raw[i+1]
 		raw = raw[i+2:]
 		switch c {

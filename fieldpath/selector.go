@@ -1,7 +1,6 @@
 package fieldpath
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 
@@ -14,7 +13,7 @@ import (
 // A query without filter selectors runs directly on a Document's tape. A query
 // with a filter anywhere runs on the document decoded to Go values, with
 // numbers as float64 (so filters compare numbers by value, 1 == 1.0, and to
-// double precision).
+// double precision). A Selector may be used by several goroutines at once.
 type Selector struct {
 	expr string
 	path *jsonpath.Path
@@ -60,7 +59,7 @@ func Parse(expr string) (s *Selector, err error) {
 				cs.slices = append(cs.slices, sel)
 			case spec.WildcardSelector:
 				cs.wildcard = true
-			default: // *spec.FilterSelector
+			default: // *spec.FilterSelector: run by the query library
 				s.filter = true
 			}
 		}
@@ -84,36 +83,43 @@ type Match struct{ Node, Selector int }
 // selected is dropped (with "$..*", only the root's children remain), since
 // a value that is replaced as a whole has no parts left to replace.
 func (d *Document) Select(sels []*Selector) []Match {
-	var all []Match
-	sorted := true
+	var all, merged []Match
 	for si, s := range sels {
+		var nodes []int32
 		if s.filter {
-			for _, ln := range s.path.SelectLocated(d.decoded()) {
-				if n := d.locate(ln.Path); n >= 0 {
-					all = append(all, Match{Node: int(n), Selector: si})
-				}
-			}
-			sorted = false
+			nodes = d.selectFiltered(s)
+		} else {
+			nodes = d.eval(s.segs)
+		}
+		if len(nodes) == 0 {
 			continue
 		}
-		if len(all) > 0 {
-			sorted = false
-		}
-		for _, n := range d.eval(s.segs) {
-			all = append(all, Match{Node: int(n), Selector: si})
-		}
-	}
-	if !sorted {
-		slices.SortFunc(all, func(a, b Match) int {
-			if c := cmp.Compare(a.Node, b.Node); c != 0 {
-				return c
+		if len(all) == 0 {
+			all = make([]Match, 0, len(nodes))
+			for _, n := range nodes {
+				all = append(all, Match{Node: int(n), Selector: si})
 			}
-			return cmp.Compare(a.Selector, b.Selector)
-		})
+			continue
+		}
+		// Merge two lists in document order; on a tie the earlier
+		// selector, already in all, wins.
+		merged = slices.Grow(merged[:0], len(all)+len(nodes))
+		i := 0
+		for _, n := range nodes {
+			for i < len(all) && all[i].Node < int(n) {
+				merged = append(merged, all[i])
+				i++
+			}
+			if i < len(all) && all[i].Node == int(n) {
+				continue
+			}
+			merged = append(merged, Match{Node: int(n), Selector: si})
+		}
+		merged = append(merged, all[i:]...)
+		all, merged = merged, all
 	}
 	// In document order, a node's descendants follow it directly: drop the
-	// nodes before the end of the last kept node's subtree (this also drops
-	// repeats, which sort after the lowest selector index).
+	// nodes before the end of the last kept node's subtree.
 	nodes := d.t.nodes
 	out := all[:0]
 	cover := 0
@@ -125,6 +131,23 @@ func (d *Document) Select(sels []*Selector) []Match {
 		cover = int(nodes[m.Node].next)
 	}
 	return out
+}
+
+// selectFiltered runs a query that has a filter with the query library, on the
+// decoded document, and returns the selected nodes in document order without
+// repeats.
+func (d *Document) selectFiltered(s *Selector) []int32 {
+	t := d.t
+	set := t.setA[:0]
+	for _, ln := range s.path.SelectLocated(d.decoded()) {
+		if n := d.locate(ln.Path); n >= 0 {
+			set = append(set, n)
+		}
+	}
+	slices.Sort(set)
+	set = slices.Compact(set)
+	t.setA = set
+	return set
 }
 
 // eval runs the segments of a filter-free query on the tape and returns the
@@ -152,8 +175,17 @@ func (d *Document) eval(segs []segment) []int32 {
 					continue
 				}
 				covered = nodes[p].next
+				if seg.onlyNames() {
+					// The common "$..name": look at object members only.
+					for c := p + 1; c < covered; c++ {
+						if nd := &nodes[c]; nd.keyEnd != 0 && d.hasName(seg, nd) {
+							next = append(next, c)
+						}
+					}
+					continue
+				}
 				for c := p + 1; c < covered; c++ {
-					if d.matches(seg, c) {
+					if d.matches(seg, &nodes[c]) {
 						next = append(next, c)
 					}
 				}
@@ -166,7 +198,7 @@ func (d *Document) eval(segs []segment) []int32 {
 					continue
 				}
 				for c := p + 1; c < nd.next; c = nodes[c].next {
-					if d.matches(seg, c) {
+					if d.matches(seg, &nodes[c]) {
 						// Children of nested inputs interleave.
 						if len(next) > 0 && c <= next[len(next)-1] {
 							inOrder = false
@@ -189,23 +221,23 @@ func (d *Document) eval(segs []segment) []int32 {
 	return cur
 }
 
-// matches reports whether a selector of seg selects node c from its parent.
-func (d *Document) matches(seg *segment, c int32) bool {
+func (seg *segment) onlyNames() bool {
+	return !seg.wildcard && len(seg.indexes) == 0 && len(seg.slices) == 0
+}
+
+// matches reports whether a selector of seg selects node nd (not the root)
+// from its parent.
+func (d *Document) matches(seg *segment, nd *node) bool {
 	if seg.wildcard {
 		return true
 	}
-	nodes := d.t.nodes
-	nd := &nodes[c]
-	p := &nodes[nd.parent]
-	if p.kind == Object {
-		for _, name := range seg.names {
-			if d.nameIs(nd, name) {
-				return true
-			}
-		}
+	if nd.keyEnd != 0 { // an object member
+		return d.hasName(seg, nd)
+	}
+	if len(seg.indexes) == 0 && len(seg.slices) == 0 {
 		return false
 	}
-	pos, length := int(nd.key), int(p.count)
+	pos, length := int(nd.key), int(d.t.nodes[nd.parent].count)
 	for _, i := range seg.indexes {
 		if i < 0 {
 			i += length
@@ -231,12 +263,35 @@ func (d *Document) matches(seg *segment, c int32) bool {
 	return false
 }
 
+// hasName reports whether object member nd has one of the names of seg.
+func (d *Document) hasName(seg *segment, nd *node) bool {
+	if nd.flags&flagKeyEscaped != 0 {
+		for _, name := range seg.names {
+			if d.escapedNameIs(nd, name) {
+				return true
+			}
+		}
+		return false
+	}
+	raw := d.src[nd.key:nd.keyEnd]
+	for _, name := range seg.names {
+		if len(name) == len(raw) && string(raw) == name {
+			return true
+		}
+	}
+	return false
+}
+
 // nameIs reports whether object member nd is named name.
 func (d *Document) nameIs(nd *node, name string) bool {
-	raw := d.src[nd.key:nd.keyEnd]
 	if nd.flags&flagKeyEscaped == 0 {
-		return string(raw) == name
+		return string(d.src[nd.key:nd.keyEnd]) == name
 	}
+	return d.escapedNameIs(nd, name)
+}
+
+func (d *Document) escapedNameIs(nd *node, name string) bool {
+	raw := d.src[nd.key:nd.keyEnd]
 	// An escape is at least as long as the character it stands for.
 	if len(raw) < len(name) {
 		return false
