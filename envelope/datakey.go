@@ -103,13 +103,13 @@ func (k *DataKey) Open(dst, commitment, sealed, aad []byte) ([]byte, error) {
 }
 
 // String returns a fixed text: a DataKey never formats its keys.
-func (k *DataKey) String() string { return "envelope.DataKey(redacted)" }
+func (k DataKey) String() string { return "envelope.DataKey(redacted)" }
 
 // GoString is like String, for %#v.
-func (k *DataKey) GoString() string { return k.String() }
+func (k DataKey) GoString() string { return k.String() }
 
 // Format prints the fixed text for every verb.
-func (k *DataKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
+func (k DataKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
 // randRead fills b from crypto/rand.
 func randRead(b []byte) (int, error) { return rand.Read(b) }

@@ -1,0 +1,63 @@
+package envelope
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/internal/kmstest"
+)
+
+func TestKMSKeyring(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	client := kms.NewFromConfig(srv.Config(t, config.WithRetryMaxAttempts(1)))
+	primary, err := NewKMS(client, srv.KeyARN("primary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, err := NewKMS(client, srv.KeyARN("breakglass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewKMS(client, srv.AliasARN("primary")); err == nil {
+		t.Error("NewKMS accepted an alias ARN")
+	}
+	ec := map[string]string{"app": "x", format.ClassKey: "contact"}
+	secret, wrapped, err := Multi(primary, bg).GenerateDataKey(ctx, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wrapped) != 2 || wrapped[0].KeyID != srv.KeyARN("primary") || wrapped[1].KeyID != srv.KeyARN("breakglass") {
+		t.Fatalf("wrapped keys %v %v", wrapped[0].KeyID, wrapped[1].KeyID)
+	}
+	srv.ResetCounts()
+	// Each keyring decrypts only the wrapped key made by its own key,
+	// naming that key: one Decrypt call each.
+	for _, kr := range []*KMSKeyring{primary, bg} {
+		got, err := kr.Unwrap(ctx, wrapped, ec)
+		if err != nil || !bytes.Equal(got, secret) {
+			t.Errorf("%s: Unwrap: %v", kr.KeyARN(), err)
+		}
+	}
+	if got := srv.Requests("Decrypt"); got != 2 {
+		t.Errorf("Decrypt calls = %d, want 2", got)
+	}
+	other, _ := NewKMS(client, srv.KeyARN("other"))
+	if _, err := other.Unwrap(ctx, wrapped, ec); !errors.Is(err, ErrNoKey) {
+		t.Errorf("other key: %v, want ErrNoKey", err)
+	}
+	// A wrapped key that claims to be the other key's: KMS refuses it.
+	lying := []WrappedKey{{Provider: ProviderAWSKMS, KeyID: srv.KeyARN("other"), Ciphertext: wrapped[0].Ciphertext}}
+	if _, err := other.Unwrap(ctx, lying, ec); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("mislabelled wrapped key: %v, want ErrInvalidKey", err)
+	}
+	var ke *KeyError
+	if _, err := primary.Unwrap(ctx, wrapped, map[string]string{"app": "y"}); !errors.As(err, &ke) || ke.KeyID != srv.KeyARN("primary") || ke.Op != "unwrap" {
+		t.Errorf("context mismatch: %v", err)
+	}
+}
