@@ -46,8 +46,8 @@ func TestDataKeySealOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name             string
-		key              *DataKey
+		name            string
+		key             *DataKey
 		commit, ct, aad []byte
 	}{
 		{"other associated data", k, k.Commitment(), sealed, []byte("other")},

@@ -19,9 +19,11 @@ import (
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: sfn-decrypt COMMAND [FLAGS] [ARGS]
 
-Encrypts and decrypts sfnenc tokens in JSON, under your own AWS credentials
-and KMS permissions. Region, profile, credentials and endpoints come from the
-standard AWS configuration (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_KMS, ...).
+Encrypts and decrypts sfnenc tokens in JSON and in AWS Step Functions
+execution histories, under your own AWS credentials and KMS permissions.
+Region, profile, credentials and endpoints come from the standard AWS
+configuration (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_KMS,
+AWS_ENDPOINT_URL_SFN, ...).
 
 Commands:
 `)
@@ -36,6 +38,8 @@ Exit codes:
   1  any other failure (input unreadable or not JSON, KMS unreachable, ...)
   2  usage or configuration error
   3  a token failed to authenticate or could not be decrypted
+  4  the Step Functions API failed (history: no such execution, access
+     denied, throttled past the retries, invalid or truncated response)
 `)
 }
 
@@ -64,15 +68,17 @@ type commonFlags struct {
 func (c *commonFlags) register(fs *flag.FlagSet, withClass bool) {
 	fs.StringVar(&c.config, "config", "", "configuration `FILE` (JSON); required")
 	fs.StringVar(&c.profile, "profile", "", "AWS shared configuration `PROFILE` (default: AWS_PROFILE or default)")
-	fs.StringVar(&c.region, "region", "", "AWS `REGION` for API calls (KMS calls use each key ARN's region)")
+	fs.StringVar(&c.region, "region", "", "AWS `REGION` for API calls (KMS and Step Functions calls go to the region of the key or execution ARN)")
 	if withClass {
 		fs.Var(&c.classes, "class", "decrypt only tokens of `CLASS` (repeatable); others stay as they are")
 	}
 }
 
+// newFlagSet returns a flag set whose messages are held until parsing ends:
+// see parseFlags.
 func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(new(bytes.Buffer))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sfn-decrypt %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
@@ -80,10 +86,28 @@ func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
+// flushUsage writes the help to stdout if it was asked for, or a usage
+// error to stderr.
+func flushUsage(e *env, fs *flag.FlagSet, err error) {
+	buf, ok := fs.Output().(*bytes.Buffer)
+	if !ok {
+		return
+	}
+	defer buf.Reset()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		e.stdout.Write(buf.Bytes())
+	case err != nil:
+		e.errorf("%v (run 'sfn-decrypt %s --help')", err, fs.Name())
+	}
+}
+
 // parseFlags parses and reports the exit code to use if parsing ended the
 // command (help or a usage error).
-func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
+func parseFlags(e *env, fs *flag.FlagSet, args []string) (int, bool) {
+	err := fs.Parse(args)
+	flushUsage(e, fs, err)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK, false
 		}

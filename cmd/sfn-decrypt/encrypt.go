@@ -8,7 +8,7 @@ func cmdEncrypt(e *env, args []string) int {
 	var cf commonFlags
 	fs := newFlagSet(e, "encrypt", "encrypt --config FILE [INPUT]\n\nEncrypts the fields the configuration's rules select in the JSON document\nINPUT (a file, or - or nothing for stdin) and writes it to stdout.")
 	cf.register(fs, false)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseFlags(e, fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 1 {
@@ -41,7 +41,7 @@ func cmdDecrypt(e *env, args []string) int {
 	var cf commonFlags
 	fs := newFlagSet(e, "decrypt", "decrypt --config FILE [--class CLASS]... [INPUT]\n\nDecrypts every token in the JSON document INPUT (a file, or - or nothing\nfor stdin) and writes it to stdout. Nothing is written if any token fails.")
 	cf.register(fs, true)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseFlags(e, fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 1 {

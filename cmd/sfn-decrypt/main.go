@@ -6,10 +6,13 @@
 //
 //	sfn-decrypt encrypt --config FILE [INPUT]
 //	sfn-decrypt decrypt --config FILE [--class C]... [INPUT]
+//	sfn-decrypt history --config FILE --reason TEXT [--output json|text] [--class C]...
+//		(--execution-arn ARN | FILE | - | --state-machine-arn ARN [--status S] [--since TIME])
 //
 // Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
 // 1 any other failure, 2 usage or configuration error, 3 a token failed to
-// authenticate or could not be decrypted.
+// authenticate or could not be decrypted, 4 the Step Functions API failed
+// (history only).
 package main
 
 import (
@@ -27,6 +30,7 @@ const (
 	exitFail   = 1
 	exitUsage  = 2
 	exitTokens = 3
+	exitAPI    = 4
 )
 
 type command struct {
@@ -40,17 +44,20 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// terminal reports whether a stream is a terminal (for progress).
+	terminal func(io.Writer) bool
 }
 
 func commands() []command {
 	return []command{
 		{"encrypt", "encrypt the selected fields of a JSON document", cmdEncrypt},
 		{"decrypt", "decrypt every token in a JSON document", cmdDecrypt},
+		{"history", "print execution histories with their tokens decrypted", cmdHistory},
 	}
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, terminal: isTerminal}
 	if len(args) == 0 {
 		usage(e.stderr)
 		return exitUsage
