@@ -72,15 +72,18 @@ type Codec struct {
 
 	ctxMu    sync.Mutex
 	ctxBytes map[string][]byte // class -> encoded key context, for classes without a rule
+
+	esdkReader envelope.MessageSealer // nil without WithESDK
 }
 
 type rule struct {
 	class     string
 	kr        envelope.Keyring
 	pad       int
-	kctx      map[string]string // key context: configured context + class
-	ctxBytes  []byte            // its canonical encoding
-	partition string            // encrypt cache partition: keyring name + ctxBytes
+	kctx      map[string]string      // key context: configured context + class
+	ctxBytes  []byte                 // its canonical encoding
+	partition string                 // encrypt cache partition: keyring name + ctxBytes
+	esdk      envelope.MessageSealer // set for rules of format "esdk"
 }
 
 // Option configures a Codec.
@@ -94,6 +97,15 @@ type options struct {
 	decLimits  envelope.CacheLimits
 	docLimits  fieldpath.Limits
 	setClasses bool
+	esdk       func(keyARNs []string) (envelope.MessageSealer, error)
+}
+
+// WithESDK enables rules of format "esdk" and the decryption of tokens of
+// that mode, with sealers made by newSealer for a list of KMS key ARNs
+// (esdk.Factory makes it). Without it, a configuration with such a rule is
+// refused, and such tokens fail to decrypt with envelope.ErrNoKey.
+func WithESDK(newSealer func(keyARNs []string) (envelope.MessageSealer, error)) Option {
+	return func(o *options) error { o.esdk = newSealer; return nil }
 }
 
 // WithKMSClients sets how KMS clients are made, by region (see
@@ -180,6 +192,20 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 		all = append(all, krs[name])
 	}
 	c.reader = envelope.Union(all...)
+	if o.esdk != nil {
+		var arns []string
+		for _, name := range sortedKeys(cfg.Keyrings) {
+			if k := cfg.Keyrings[name].KMS; k != nil {
+				arns = append(arns, k.KeyARN)
+				arns = append(arns, k.BreakGlassKeyARNs...)
+			}
+		}
+		if len(arns) > 0 {
+			if c.esdkReader, err = o.esdk(slices.Compact(slices.Sorted(slices.Values(arns)))); err != nil {
+				return nil, &ConfigError{Field: "keyrings", Err: err}
+			}
+		}
+	}
 	for i, r := range cfg.Rules {
 		kctx := format.KeyContext(cfg.EncryptionContext, r.Class)
 		cb := format.AppendContext(nil, kctx)
@@ -190,6 +216,15 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 			kctx:      kctx,
 			ctxBytes:  cb,
 			partition: r.Keyring + "\x00" + string(cb),
+		}
+		if r.Format == "esdk" {
+			if o.esdk == nil {
+				return nil, &ConfigError{Field: fmt.Sprintf("rules[%d].format", i), Err: errors.New("format \"esdk\" needs codec.WithESDK (see package envelope/esdk)")}
+			}
+			k := cfg.Keyrings[r.Keyring].KMS
+			if ru.esdk, err = o.esdk(append([]string{k.KeyARN}, k.BreakGlassKeyARNs...)); err != nil {
+				return nil, &ConfigError{Field: fmt.Sprintf("rules[%d]", i), Err: err}
+			}
 		}
 		c.rules = append(c.rules, ru)
 		c.byClass[r.Class] = ru
@@ -331,6 +366,9 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 	outLen := len(src)
 	for ri, cs := range chunks {
 		r := c.rules[ri]
+		if r.esdk != nil {
+			continue // each message makes its own data key
+		}
 		for _, ch := range cs {
 			dk, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, ch.uses, ch.bytes)
 			if err != nil {
@@ -340,6 +378,9 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		}
 	}
 	for _, e := range edits {
+		if c.rules[e.rule].esdk != nil {
+			continue // sizes unknown; append grows out
+		}
 		s := sealers[e.rule][e.chunk]
 		outLen += 2 + format.TextLen(len(s.header)+format.NonceSize+padded(e.end-e.start, c.rules[e.rule].pad)+format.TagSize) - (e.end - e.start)
 	}
@@ -348,9 +389,17 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 	var body, pt []byte
 	for _, e := range edits {
 		out = append(out, src[last:e.start]...)
-		s := sealers[e.rule][e.chunk]
-		pt = padTo(append(pt[:0], src[e.start:e.end]...), c.rules[e.rule].pad)
-		body = s.dk.Seal(append(body[:0], s.header...), pt, s.aad)
+		r := c.rules[e.rule]
+		pt = padTo(append(pt[:0], src[e.start:e.end]...), r.pad)
+		if r.esdk != nil {
+			if body, err = c.sealESDK(ctx, r, body[:0], pt); err != nil {
+				clear(pt)
+				return nil, err
+			}
+		} else {
+			s := sealers[e.rule][e.chunk]
+			body = s.dk.Seal(append(body[:0], s.header...), pt, s.aad)
+		}
 		out = append(out, '"')
 		out = format.AppendText(out, body)
 		out = append(out, '"')
@@ -376,6 +425,13 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 	doc.Release()
 	pt := padTo(bytes.Clone(value), r.pad)
 	defer clear(pt)
+	if r.esdk != nil {
+		body, err := c.sealESDK(ctx, r, nil, pt)
+		if err != nil {
+			return "", err
+		}
+		return string(format.AppendText(nil, body)), nil
+	}
 	dk, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, 1, uint64(len(pt)))
 	if err != nil {
 		return "", &TokenError{Class: class, Err: err}
@@ -383,6 +439,15 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 	s := newSealer(r, dk)
 	body := s.dk.Seal(append([]byte(nil), s.header...), pt, s.aad)
 	return string(format.AppendText(nil, body)), nil
+}
+
+// sealESDK appends a ModeESDK token body for pt to dst.
+func (c *Codec) sealESDK(ctx context.Context, r *rule, dst, pt []byte) ([]byte, error) {
+	msg, err := r.esdk.Encrypt(ctx, pt, r.kctx)
+	if err != nil {
+		return nil, &TokenError{Class: r.class, Err: err}
+	}
+	return append(format.AppendESDKHeader(dst, r.class), msg...), nil
 }
 
 // sealer holds what every token of one rule and data key shares.
@@ -525,16 +590,30 @@ func (d *decryptor) token(text []byte, doc *fieldpath.Document, n int, base func
 		return nil, fail(tok.Class, fmt.Errorf("%w: tokens nested over %d levels", ErrMalformedToken, maxTokenNesting))
 	}
 	kctx, cb := d.c.keyContext(tok.Class)
-	d.id = append(append(d.id[:0], tok.Header...), cb...)
-	dk, err := d.c.dec.DataKey(d.ctx, d.id, d.c.reader, tok.Keys, kctx)
-	if err != nil {
-		return nil, fail(tok.Class, err)
+	var pt []byte
+	if tok.Mode == format.ModeESDK {
+		if d.c.esdkReader == nil {
+			return nil, fail(tok.Class, fmt.Errorf("%w: AWS Encryption SDK tokens need codec.WithESDK", envelope.ErrNoKey))
+		}
+		pt, err = d.c.esdkReader.Decrypt(d.ctx, tok.Payload, kctx)
+		if errors.Is(err, envelope.ErrOpen) {
+			return nil, fail(tok.Class, fmt.Errorf("%w: %w", ErrAuthentication, err))
+		}
+		if err != nil {
+			return nil, fail(tok.Class, err)
+		}
+	} else {
+		d.id = append(append(d.id[:0], tok.Header...), cb...)
+		dk, err := d.c.dec.DataKey(d.ctx, d.id, d.c.reader, tok.Keys, kctx)
+		if err != nil {
+			return nil, fail(tok.Class, err)
+		}
+		pt, err = dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.id) // id is header || context: the associated data
+		if err != nil {
+			return nil, fail(tok.Class, ErrAuthentication)
+		}
+		d.pt = pt[:0]
 	}
-	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.id) // id is header || context: the associated data
-	if err != nil {
-		return nil, fail(tok.Class, ErrAuthentication)
-	}
-	d.pt = pt[:0]
 	pt = bytes.TrimRight(pt, " \t\r\n") // padding
 	// A nested run must not share our scratch buffers. Its result may
 	// alias d.pt, which the caller copies before the next token.

@@ -65,7 +65,9 @@ type Rule struct {
 	Keyring string `json:"keyring"`
 	// Select holds RFC 9535 JSONPath queries.
 	Select []string `json:"select"`
-	// Format is "native" (the default). Other formats are reserved.
+	// Format is "native" (the default) or "esdk": each token is then an
+	// AWS Encryption SDK message that other ESDK clients can decrypt
+	// (KMS keyrings only; slower and larger, see the README).
 	Format string `json:"format,omitempty"`
 	// Pad, if over 1, pads each plaintext with spaces to a multiple of
 	// Pad bytes before sealing, so that tokens hide the exact length of
@@ -174,8 +176,12 @@ func (c *Config) Validate() error {
 		}
 		switch r.Format {
 		case "", "native":
+		case "esdk":
+			if c.Keyrings[r.Keyring].KMS == nil {
+				return cfgErr(field+".format", "format \"esdk\" needs a kms keyring; %q is not one", r.Keyring)
+			}
 		default:
-			return cfgErr(field+".format", "unknown format %q (want \"native\")", r.Format)
+			return cfgErr(field+".format", "unknown format %q (want \"native\" or \"esdk\")", r.Format)
 		}
 		if r.Pad < 0 || r.Pad > 4096 {
 			return cfgErr(field+".pad", "pad %d out of range 0..4096", r.Pad)

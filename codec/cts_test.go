@@ -97,7 +97,7 @@ func TestCompliance(t *testing.T) {
 			}
 			var got []string
 			for n := 0; n < doc.Len(); n++ {
-				if doc.Kind(n) == fieldpath.String && doc.HasPrefix(n, "sfnenc:") {
+				if doc.Kind(n) == fieldpath.String && strings.HasPrefix(string(doc.AppendString(nil, n)), "sfnenc:") {
 					got = append(got, doc.NormalizedPath(n))
 				}
 			}

@@ -191,3 +191,13 @@ func (u union) Wrap(context.Context, []byte, map[string]string) ([]WrappedKey, e
 func (u union) Unwrap(ctx context.Context, wrapped []WrappedKey, ec map[string]string) ([]byte, error) {
 	return unwrapFirst(ctx, u, wrapped, ec)
 }
+
+// MessageSealer seals each value as a self-contained message that carries
+// its own wrapped data key: the AWS Encryption SDK message format (package
+// envelope/esdk). Decrypt must refuse a message whose encryption context is
+// not exactly ec. Errors wrap ErrNoKey, ErrDenied, ErrInvalidKey,
+// ErrUnavailable or ErrOpen.
+type MessageSealer interface {
+	Encrypt(ctx context.Context, plaintext []byte, ec map[string]string) ([]byte, error)
+	Decrypt(ctx context.Context, msg []byte, ec map[string]string) ([]byte, error)
+}

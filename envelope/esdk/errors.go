@@ -2,14 +2,18 @@ package esdk
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	mpltypes "github.com/aws/aws-cryptographic-material-providers-library/releases/go/mpl/awscryptographymaterialproviderssmithygeneratedtypes"
 	esdktypes "github.com/aws/aws-encryption-sdk/releases/go/encryption-sdk/awscryptographyencryptionsdksmithygeneratedtypes"
 	"github.com/aws/smithy-go"
+	"github.com/sfnenc/sfnenc/envelope"
 )
 
-// Sentinel errors, for errors.Is. Every error from New, Encrypt and Decrypt
+// Sentinel errors, for errors.Is. Those a reader can meet wrap the
+// matching envelope errors (ErrNoKey, ErrInvalidKey, ErrUnavailable,
+// ErrOpen), so that callers of the codec need not know this package. Every error from New, Encrypt and Decrypt
 // wraps one of them, except ctx.Err() when the context ends first and an
 // Encrypt failure inside the ESDK that none of them describes. KMS errors
 // behind a failure stay reachable with errors.As, for example as
@@ -27,27 +31,27 @@ var (
 	// ErrUnsupportedMessage reports a message that is not an AWS Encryption
 	// SDK message of format version 2 with algorithm suite 0x0478, has a
 	// malformed header, or carries more encrypted data keys than allowed.
-	ErrUnsupportedMessage = errors.New("esdk: unsupported message")
+	ErrUnsupportedMessage = fmt.Errorf("esdk: unsupported message: %w", envelope.ErrOpen)
 
 	// ErrContextMismatch reports a message whose encryption context is not
 	// exactly the one the caller expects.
-	ErrContextMismatch = errors.New("esdk: encryption context mismatch")
+	ErrContextMismatch = fmt.Errorf("esdk: encryption context mismatch: %w", envelope.ErrInvalidKey)
 
 	// ErrNoMatchingKey reports that none of the configured keys could
 	// decrypt a data key of the message: the message names none of them, or
 	// KMS refused each attempt as a wrong key, a damaged wrapped key, a
 	// disabled or missing key, or denied access.
-	ErrNoMatchingKey = errors.New("esdk: no configured key could decrypt the data key")
+	ErrNoMatchingKey = fmt.Errorf("esdk: no configured key could decrypt the data key: %w", envelope.ErrNoKey)
 
 	// ErrKMS reports a KMS request that failed for a reason other than the
 	// key itself (throttling, an internal error, the network, a response
 	// the keyring rejects), or on encrypt any KMS failure: retrying may
 	// succeed.
-	ErrKMS = errors.New("esdk: KMS request failed")
+	ErrKMS = fmt.Errorf("esdk: KMS request failed: %w", envelope.ErrUnavailable)
 
 	// ErrAuthentication reports a message whose header or body did not
 	// authenticate: it was altered or truncated.
-	ErrAuthentication = errors.New("esdk: message authentication failed")
+	ErrAuthentication = fmt.Errorf("esdk: message authentication failed: %w", envelope.ErrOpen)
 )
 
 // opError is the error Encrypt and Decrypt return for a failure inside the

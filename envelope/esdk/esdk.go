@@ -3,6 +3,7 @@ package esdk
 import (
 	"context"
 	"fmt"
+	"github.com/sfnenc/sfnenc/envelope"
 	"maps"
 	"regexp"
 	"strings"
@@ -319,4 +320,18 @@ func compareContext(want, got map[string]string) error {
 		}
 	}
 	return fmt.Errorf("%w", ErrContextMismatch)
+}
+
+// Factory returns a function that makes Sealers over cfg for given key
+// ARNs, as envelope.MessageSealer values, for codec.WithESDK. Sealers made
+// by it accept messages with up to 16 encrypted data keys.
+func Factory(cfg aws.Config, opts ...Option) func(keyARNs []string) (envelope.MessageSealer, error) {
+	return func(keyARNs []string) (envelope.MessageSealer, error) {
+		o := append([]Option{WithMaxEncryptedDataKeys(16)}, opts...)
+		s, err := New(cfg, keyARNs, o...)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 }

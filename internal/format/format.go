@@ -8,7 +8,8 @@
 //	version  u8   = Version1
 //	mode     u8   = ModeEnvelope (other values are refused)
 //	class    u8 length (1..MaxClassLen) + ASCII bytes
-//	-- ModeEnvelope only --
+//	-- ModeESDK: the rest is an AWS Encryption SDK message --
+//	-- ModeEnvelope: --
 //	count    u8   number of wrapped keys (1..MaxWrappedKeys)
 //	count ×  { provider u8, keyID u16 length + bytes, ciphertext u16 length + bytes }
 //	commit   32 bytes, the key commitment
@@ -44,7 +45,8 @@ const (
 	// ModeEnvelope carries the data key wrapped by one or more keyrings,
 	// and seals the value with AES-256-GCM under keys derived by HKDF-SHA256.
 	ModeEnvelope Mode = 0x01
-	// ModeESDK carries an AWS Encryption SDK message (reserved).
+	// ModeESDK carries an AWS Encryption SDK message (suite 0x0478) whose
+	// encryption context holds the key context.
 	ModeESDK Mode = 0x02
 )
 
@@ -167,15 +169,27 @@ func Parse(b []byte) (*Token, error) {
 	if t.Version != Version1 {
 		return nil, fmt.Errorf("%w (version %d)", ErrUnsupported, t.Version)
 	}
-	if t.Mode != ModeEnvelope {
+	if t.Mode != ModeEnvelope && t.Mode != ModeESDK {
 		return nil, fmt.Errorf("%w (mode %d)", ErrUnsupported, t.Mode)
 	}
 	r := reader{b: b, off: 2}
 	class := r.bytes8()
-	if r.err == nil && !ValidClass(string(class)) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if !ValidClass(string(class)) {
 		return nil, fmt.Errorf("%w: invalid class name", ErrMalformed)
 	}
 	t.Class = string(class)
+	if t.Mode == ModeESDK {
+		// The rest is an AWS Encryption SDK message, which carries its
+		// own data keys and authenticates itself.
+		t.Header, t.Payload = b[:r.off], b[r.off:]
+		if len(t.Payload) == 0 {
+			return nil, fmt.Errorf("%w: empty message", ErrMalformed)
+		}
+		return t, nil
+	}
 	count := int(r.u8())
 	if r.err == nil && (count < 1 || count > MaxWrappedKeys) {
 		return nil, fmt.Errorf("%w: %d wrapped keys", ErrMalformed, count)
@@ -275,6 +289,16 @@ func AppendHeader(dst []byte, class string, keys []WrappedKey, commitment []byte
 		dst = append(dst, k.Ciphertext...)
 	}
 	return append(dst, commitment...)
+}
+
+// AppendESDKHeader appends the header of a ModeESDK token: version, mode
+// and class. The AWS Encryption SDK message follows it.
+func AppendESDKHeader(dst []byte, class string) []byte {
+	if !ValidClass(class) {
+		panic("format: invalid class")
+	}
+	dst = append(dst, Version1, byte(ModeESDK), byte(len(class)))
+	return append(dst, class...)
 }
 
 // AppendText appends the text form of a token body to dst.

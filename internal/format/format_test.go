@@ -43,7 +43,7 @@ func TestParseRefuses(t *testing.T) {
 		{"empty", nil, ErrMalformed},
 		{"version 2", mod(func(b []byte) []byte { b[0] = 2; return b }), ErrUnsupported},
 		{"version 0", mod(func(b []byte) []byte { b[0] = 0; return b }), ErrUnsupported},
-		{"mode 2", mod(func(b []byte) []byte { b[1] = 2; return b }), ErrUnsupported},
+		{"mode 3", mod(func(b []byte) []byte { b[1] = 3; return b }), ErrUnsupported},
 		{"class length 0", mod(func(b []byte) []byte { b[2] = 0; return b }), ErrMalformed},
 		{"class with a space", mod(func(b []byte) []byte { b[4] = ' '; return b }), ErrMalformed},
 		{"no wrapped keys", mod(func(b []byte) []byte { b[3+7] = 0; return b }), ErrMalformed},
@@ -108,7 +108,12 @@ func FuzzDecode(f *testing.F) {
 		if got := AppendText(nil, body); !bytes.Equal(got, text) {
 			t.Fatalf("re-encoded %q, want %q", got, text)
 		}
-		again := AppendHeader(nil, tok.Class, tok.Keys, tok.Commitment)
+		var again []byte
+		if tok.Mode == ModeESDK {
+			again = AppendESDKHeader(nil, tok.Class)
+		} else {
+			again = AppendHeader(nil, tok.Class, tok.Keys, tok.Commitment)
+		}
 		if !bytes.Equal(again, tok.Header) {
 			t.Fatalf("header re-encodes differently")
 		}

@@ -1,0 +1,130 @@
+package codec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/esdk"
+	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/internal/kmstest"
+)
+
+func esdkConfig(t *testing.T, srv *kmstest.Server, ec string) *Config {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(fmt.Sprintf(`{"encryptionContext":%s,
+		"keyrings":{"main":{"kms":{"keyArn":%q,"breakGlassKeyArns":[%q]}}},
+		"rules":[{"class":"identity","keyring":"main","select":["$..ssn"],"format":"esdk"},
+		         {"class":"contact","keyring":"main","select":["$..phone"]}]}`, ec, srv.KeyARN("primary"), srv.KeyARN("breakglass"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestESDKMode(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	ac := srv.Config(t, config.WithRetryMaxAttempts(1))
+	withKMS := WithKMSClients(envelope.KMSClients(ac))
+	c, err := New(ctx, esdkConfig(t, srv, `{"app":"esdk-test"}`), withKMS, WithESDK(esdk.Factory(ac)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := []byte(`{"a":{"ssn":"` + canarySSN + `","phone":"` + canaryPhone + `"},"b":{"ssn":12}}`)
+	enc, err := c.Encrypt(ctx, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNoCanary(t, "encrypted", string(enc))
+	toks := tokenRE.FindAll(enc, -1)
+	modes := []format.Mode{}
+	for _, tk := range toks {
+		tok, err := format.Decode(tk[1:len(tk)-1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		modes = append(modes, tok.Mode)
+	}
+	if want := []format.Mode{format.ModeESDK, format.ModeEnvelope, format.ModeESDK}; fmt.Sprint(modes) != fmt.Sprint(want) {
+		t.Errorf("token modes %v, want %v", modes, want)
+	}
+	dec, err := c.Decrypt(ctx, enc)
+	if err != nil || !bytes.Equal(dec, doc) {
+		t.Fatalf("round trip: %v\n%s", err, dec)
+	}
+
+	t.Run("the raw message decrypts with the ESDK and the key context", func(t *testing.T) {
+		tok, err := format.Decode(toks[0][1:len(toks[0])-1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := esdk.New(ac, []string{srv.KeyARN("breakglass")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := s.Decrypt(ctx, tok.Payload, map[string]string{"app": "esdk-test", "sfnenc:class": "identity"})
+		if err != nil || string(pt) != `"`+canarySSN+`"` {
+			t.Fatalf("raw message: %v", err)
+		}
+	})
+	t.Run("without WithESDK the token is not decrypted", func(t *testing.T) {
+		cfg := esdkConfig(t, srv, `{"app":"esdk-test"}`)
+		cfg.Rules = cfg.Rules[1:]
+		plain, err := New(ctx, cfg, withKMS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := plain.Decrypt(ctx, enc); !errors.Is(err, envelope.ErrNoKey) {
+			t.Errorf("err = %v, want ErrNoKey", err)
+		}
+		out, failed, err := plain.DecryptPartial(ctx, enc)
+		if err != nil || len(failed) != 2 || !bytes.Contains(out, []byte(canaryPhone)) {
+			t.Errorf("DecryptPartial: %v, %d failed", err, len(failed))
+		}
+	})
+	t.Run("another encryption context", func(t *testing.T) {
+		other, err := New(ctx, esdkConfig(t, srv, `{"app":"other"}`), withKMS, WithESDK(esdk.Factory(ac)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = other.Decrypt(ctx, []byte(`[`+string(toks[0])+`]`))
+		if !errors.Is(err, envelope.ErrInvalidKey) {
+			t.Errorf("err = %v, want ErrInvalidKey", err)
+		}
+	})
+	t.Run("class changed", func(t *testing.T) {
+		tok, _ := format.Decode(toks[0][1:len(toks[0])-1], nil)
+		moved := append(format.AppendESDKHeader(nil, "contact"), tok.Payload...)
+		_, err := c.Decrypt(ctx, []byte(`["`+string(format.AppendText(nil, moved))+`"]`))
+		if !errors.Is(err, envelope.ErrInvalidKey) {
+			t.Errorf("err = %v, want ErrInvalidKey", err)
+		}
+	})
+	t.Run("altered message", func(t *testing.T) {
+		tok, _ := format.Decode(toks[0][1:len(toks[0])-1], nil)
+		body := append(bytes.Clone(tok.Header), tok.Payload...)
+		body[len(body)-1] ^= 1
+		_, err := c.Decrypt(ctx, []byte(`["`+string(format.AppendText(nil, body))+`"]`))
+		if !errors.Is(err, ErrAuthentication) {
+			t.Errorf("err = %v, want ErrAuthentication", err)
+		}
+	})
+}
+
+func TestESDKConfiguration(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	if _, err := New(ctx, esdkConfig(t, srv, `{}`), WithKMSClients(envelope.KMSClients(srv.Config(t)))); !errors.Is(err, ErrConfig) {
+		t.Errorf("esdk rule without WithESDK: %v", err)
+	}
+	_, err := ParseConfig([]byte(`{"keyrings":{"dev":{"insecureLocalKeyset":"k.json"}},
+		"rules":[{"class":"c","keyring":"dev","select":["$.a"],"format":"esdk"}]}`))
+	if !errors.Is(err, ErrConfig) {
+		t.Errorf("esdk rule on a local keyring: %v", err)
+	}
+}
