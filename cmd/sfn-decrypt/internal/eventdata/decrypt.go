@@ -1,0 +1,369 @@
+// Package eventdata decrypts the sfnenc tokens in the data of AWS Step
+// Functions events and renders events as a readable timeline. It serves every
+// source of events the sfn-decrypt command reads: execution history (from
+// GetExecutionHistory or a saved file) and CloudWatch Logs, whose events carry
+// the same details.
+//
+// Step Functions stores a state's input, output, task parameters, error cause
+// and assigned variables as JSON text inside JSON strings, so a token is
+// usually inside a string, not a string of its own. Decryptor.Text decrypts
+// the tokens in one such string: JSON text with tokens inside it, a string
+// that is a token, or plain text with tokens in it. Decryptor.Value applies
+// Text to every string of a JSON value (an event), keeping every other byte.
+// Tokens that cannot be decrypted stay as they are and are reported as
+// Failure values.
+//
+// Timeline writes events as text: one line per event (id, time, type, state)
+// and its details, with JSON data pretty-printed and every token that was not
+// decrypted marked with the reason.
+package eventdata
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// Decrypter decrypts the tokens of a JSON document, leaving those it cannot
+// decrypt in place. *codec.Codec implements it.
+type Decrypter interface {
+	DecryptPartial(ctx context.Context, src []byte) ([]byte, []*codec.TokenError, error)
+}
+
+// Failure is a token that was left in place because it could not be
+// decrypted. It names where the token is and why, never a value.
+type Failure struct {
+	// Field is the JSON Pointer of the string that holds the token, in the
+	// value given to Decryptor.Value ("" when the string was given to
+	// Decryptor.Text).
+	Field string
+	// Pointer is the JSON Pointer of the token in the JSON text of the
+	// string ("" if the string is not JSON or is the token itself). Where
+	// the token is in a string of that JSON text that holds JSON text in
+	// turn, the pointers of each level are joined by '#', as in
+	// "/error/Cause#/errorMessage".
+	Pointer string
+	// Class is the token's class, if the token could be parsed.
+	Class string
+	// Token is the token's text, as it stays in the output.
+	Token string
+	// Err says why; it wraps the codec and envelope sentinels
+	// (envelope.ErrDenied, codec.ErrAuthentication, ...).
+	Err error
+}
+
+// Reason is a short human reason for the failure, such as "KMS denied
+// access to the key".
+func (f Failure) Reason() string {
+	switch {
+	case errors.Is(f.Err, envelope.ErrDenied):
+		return "KMS denied access to the key"
+	case errors.Is(f.Err, envelope.ErrInvalidKey):
+		return "wrong key or encryption context"
+	case errors.Is(f.Err, envelope.ErrNoKey):
+		return "no configured key can unwrap it"
+	case errors.Is(f.Err, envelope.ErrUnavailable):
+		return "KMS unavailable"
+	case errors.Is(f.Err, codec.ErrAuthentication):
+		return "failed authentication (altered, or another context or class)"
+	case errors.Is(f.Err, codec.ErrMalformedToken):
+		return "malformed token"
+	}
+	return "cannot decrypt"
+}
+
+// Unavailable reports whether the token failed because the key service
+// could not be reached or throttled past the retries, rather than because the
+// caller may not or cannot decrypt it.
+func (f Failure) Unavailable() bool { return errors.Is(f.Err, envelope.ErrUnavailable) }
+
+// Where names the token's position: the field's pointer and, if the field
+// holds JSON, the token's pointer inside it.
+func (f Failure) Where() string {
+	w := f.Field
+	if w == "" {
+		w = "(value)"
+	}
+	if f.Pointer != "" {
+		w += " at " + f.Pointer
+	}
+	return w
+}
+
+// Decryptor decrypts tokens in event data with a Decrypter.
+type Decryptor struct {
+	c Decrypter
+}
+
+// NewDecryptor returns a Decryptor that decrypts with c.
+func NewDecryptor(c Decrypter) *Decryptor { return &Decryptor{c: c} }
+
+// eventLimits bound one event (or log message): Step Functions limits data to
+// 256 KiB per field, which escaping can grow several times.
+var eventLimits = fieldpath.Limits{MaxSize: 64 << 20, MaxDepth: 256}
+
+// maxNesting bounds JSON text inside strings inside JSON text (as a
+// caught error's Cause in a state's output) that Text looks into.
+const maxNesting = 8
+
+// Value decrypts the tokens in every string of the JSON value src (an event,
+// say) with Text, and returns it with those strings replaced; every other byte
+// stays as it was. If nothing changes it returns src itself. Failures name the
+// string by its JSON Pointer in src. The error is set only if src is not JSON.
+func (d *Decryptor) Value(ctx context.Context, src []byte) ([]byte, []Failure, error) {
+	return d.strings(ctx, src, 0, false)
+}
+
+// strings applies Text to the strings of the JSON text src that may hold a
+// token, and sets Field of each failure to the string's pointer. With
+// skipTokens it leaves alone strings that are tokens (already tried).
+func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipTokens bool) ([]byte, []Failure, error) {
+	doc, err := fieldpath.Scan(src, eventLimits)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer doc.Release()
+	var out, buf, content []byte
+	var fails []Failure
+	last := 0
+	for n := 0; n < doc.Len(); n++ {
+		if doc.Kind(n) != fieldpath.String {
+			continue
+		}
+		start, end := doc.Raw(n)
+		raw := src[start+1 : end-1]
+		if bytes.IndexByte(raw, '\\') < 0 {
+			content = raw
+		} else {
+			buf = doc.AppendString(buf[:0], n)
+			content = buf
+		}
+		if !mayHoldToken(content) || skipTokens && bytes.HasPrefix(content, []byte(format.Prefix)) {
+			continue
+		}
+		text, fs := d.text(ctx, content, depth)
+		if len(fs) > 0 {
+			field := doc.Pointer(n)
+			for i := range fs {
+				fs[i].Field = field
+			}
+			fails = append(fails, fs...)
+		}
+		if sameSlice(text, content) {
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(src)+len(text))
+		}
+		out = append(out, src[last:start]...)
+		out = AppendString(out, text)
+		last = end
+	}
+	if out == nil {
+		return src, fails, nil
+	}
+	return append(out, src[last:]...), fails, nil
+}
+
+// Text decrypts the tokens in one string's content s and returns the new
+// content (s itself if nothing changed) and the tokens left in place:
+//
+//   - if s is JSON text (as Step Functions stores input, output, parameters
+//     and, often, cause), every token in it is replaced by its value, and so
+//     are tokens in strings of it that hold JSON text or plain text in turn
+//     (such as the Cause of a caught error in a state's output);
+//   - otherwise (plain text, such as an error cause, or a string that is a
+//     token) each token in the text is replaced: by the string it holds, or by
+//     the JSON text of any other value.
+func (d *Decryptor) Text(ctx context.Context, s []byte) ([]byte, []Failure) {
+	return d.text(ctx, s, 0)
+}
+
+func (d *Decryptor) text(ctx context.Context, s []byte, depth int) ([]byte, []Failure) {
+	if !mayHoldToken(s) {
+		return s, nil
+	}
+	out, fails, err := d.decryptJSON(ctx, s)
+	if err != nil {
+		return d.plainText(ctx, s)
+	}
+	if depth+1 >= maxNesting || !bytes.Contains(out, []byte(format.Prefix)) && !bytes.Contains(out, []byte(`\u`)) {
+		return out, fails
+	}
+	// Strings of the JSON text that hold tokens further in.
+	inner, fs, err := d.strings(ctx, out, depth+1, true)
+	if err != nil {
+		return out, fails
+	}
+	for _, f := range fs {
+		if f.Pointer != "" {
+			f.Pointer = f.Field + "#" + f.Pointer
+		} else {
+			f.Pointer = f.Field
+		}
+		f.Field = ""
+		fails = append(fails, f)
+	}
+	if sameSlice(inner, out) {
+		return out, fails
+	}
+	return inner, fails
+}
+
+// decryptJSON decrypts the JSON text s and fills in the text of each failed
+// token. It returns s itself if nothing changed.
+func (d *Decryptor) decryptJSON(ctx context.Context, s []byte) ([]byte, []Failure, error) {
+	out, terrs, err := d.c.DecryptPartial(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if bytes.Equal(out, s) {
+		out = s
+	}
+	if len(terrs) == 0 {
+		return out, nil, nil
+	}
+	tokens := tokensByPointer(out)
+	fails := make([]Failure, len(terrs))
+	for i, te := range terrs {
+		fails[i] = Failure{Pointer: te.Pointer, Class: te.Class, Token: tokens[te.Pointer], Err: te.Err}
+	}
+	return out, fails, nil
+}
+
+// plainText replaces each token in text that is not JSON.
+func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure) {
+	var out []byte
+	var fails []Failure
+	last := 0
+	for i := 0; i < len(s); {
+		j := bytes.Index(s[i:], []byte(format.Prefix))
+		if j < 0 {
+			break
+		}
+		start := i + j
+		end := start + len(format.Prefix)
+		for end < len(s) && isBase64URL(s[end]) {
+			end++
+		}
+		i = end
+		if end == start+len(format.Prefix) {
+			continue // the prefix alone, as prose may mention it
+		}
+		tok := s[start:end]
+		quoted := make([]byte, 0, len(tok)+2)
+		quoted = append(append(append(quoted, '"'), tok...), '"')
+		val, fs, err := d.decryptJSON(ctx, quoted)
+		if err != nil {
+			continue // cannot happen: a quoted run of base64url is JSON
+		}
+		fails = append(fails, fs...)
+		if sameSlice(val, quoted) {
+			continue // left in place: failed, or a class not to decrypt
+		}
+		if val[0] == '"' {
+			var str string
+			if json.Unmarshal(val, &str) == nil {
+				val = []byte(str)
+			}
+		}
+		if out == nil {
+			out = make([]byte, 0, len(s))
+		}
+		out = append(out, s[last:start]...)
+		out = append(out, val...)
+		last = end
+	}
+	for i := range fails {
+		fails[i].Pointer = "" // the token, not a place in JSON
+	}
+	if out == nil {
+		return s, fails
+	}
+	return append(out, s[last:]...), fails
+}
+
+// tokensByPointer maps the JSON Pointer of each string in doc that claims to
+// be a token to its text.
+func tokensByPointer(doc []byte) map[string]string {
+	m := map[string]string{}
+	fd, err := fieldpath.Scan(doc, eventLimits)
+	if err != nil {
+		return m
+	}
+	defer fd.Release()
+	var buf []byte
+	for n := 0; n < fd.Len(); n++ {
+		if fd.Kind(n) != fieldpath.String {
+			continue
+		}
+		if buf = fd.AppendString(buf[:0], n); bytes.HasPrefix(buf, []byte(format.Prefix)) {
+			m[fd.Pointer(n)] = string(buf)
+		}
+	}
+	return m
+}
+
+// mayHoldToken reports whether s may hold a token: the prefix, or a \u
+// escape that might spell it inside JSON text.
+func mayHoldToken(s []byte) bool {
+	return bytes.Contains(s, []byte(format.Prefix)) || bytes.Contains(s, []byte(`\u`))
+}
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+func sameSlice(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// AppendString appends s as a JSON string (quoted, with the escapes JSON
+// requires and no others) to dst.
+func AppendString(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	last := 0
+	for i, c := range s {
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[last:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		last = i + 1
+	}
+	dst = append(dst, s[last:]...)
+	return append(dst, '"')
+}
+
+// Describe is the one-line description of a failure for diagnostics, as
+// "<where>, class <c>: <reason> (<detail>)". It holds no value.
+func (f Failure) Describe() string {
+	s := f.Where()
+	if f.Class != "" {
+		s += ", class " + f.Class
+	}
+	s += ": " + f.Reason()
+	if f.Err != nil {
+		s += fmt.Sprintf(" (%v)", f.Err)
+	}
+	return s
+}

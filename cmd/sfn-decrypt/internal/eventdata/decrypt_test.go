@@ -1,0 +1,207 @@
+package eventdata
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/envelope"
+)
+
+const canary = "CANARY-078-05-1120"
+
+func newCodec(t *testing.T, opts ...codec.Option) *codec.Codec {
+	t.Helper()
+	ks, err := filepath.Abs("../../../../testdata/keys/insecure-test-keyset.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := codec.ParseConfig([]byte(`{"encryptionContext":{"app":"test"},"keyrings":{"dev":{"insecureLocalKeyset":"` + ks + `"}},
+		"rules":[{"class":"identity","keyring":"dev","select":["$..ssn"]},{"class":"contact","keyring":"dev","select":["$..email"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := codec.New(context.Background(), cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func token(t *testing.T, c *codec.Codec, class, value string) string {
+	t.Helper()
+	tok, err := c.EncryptValue(context.Background(), class, []byte(value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// tampered alters a token's sealed part, so that it fails authentication.
+func tampered(tok string) string {
+	b := []byte(tok)
+	i := len(b) - 5
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+func TestText(t *testing.T) {
+	c := newCodec(t)
+	d := NewDecryptor(c)
+	ssn := token(t, c, "identity", `"`+canary+`"`)
+	obj := token(t, c, "identity", `{"ssn": "`+canary+`", "n": 1}`)
+	email := token(t, c, "contact", `"ada@example.com"`)
+	bad := tampered(ssn)
+	// A token whose prefix is written with a JSON escape.
+	escaped := `sfn\u0065nc:` + strings.TrimPrefix(email, "sfnenc:")
+
+	type failure struct{ Pointer, Class, Token, Reason string }
+	tests := []struct {
+		name, in, want string
+		fails          []failure
+	}{
+		{"no token", `{"a": 1}`, `{"a": 1}`, nil},
+		{"plain text", `gateway timeout`, `gateway timeout`, nil},
+		{"the prefix alone", `tokens start with sfnenc: and more`, `tokens start with sfnenc: and more`, nil},
+		{"JSON, bytes kept", "{ \"ssn\" :  \"" + ssn + "\" ,\n \"b\": [1, 2.50] }", "{ \"ssn\" :  \"" + canary + "\" ,\n \"b\": [1, 2.50] }", nil},
+		{"JSON string that is a token", `"` + ssn + `"`, `"` + canary + `"`, nil},
+		{"string that is a token holding a string", ssn, canary, nil},
+		{"string that is a token holding an object", obj, `{"ssn": "` + canary + `", "n": 1}`, nil},
+		{"tokens in plain text", "card of " + ssn + " declined; mail " + email + ".", "card of " + canary + " declined; mail ada@example.com.", nil},
+		{"escaped prefix in JSON", `{"e":"` + escaped + `"}`, `{"e":"ada@example.com"}`, nil},
+		{"JSON in a string in JSON", `{"error":{"Cause":"{\"errorMessage\":\"` + ssn + `\"}"}}`, `{"error":{"Cause":"{\"errorMessage\":\"` + canary + `\"}"}}`, nil},
+		{"JSON in a string in JSON, failed", `{"error":{"Cause":"{\"m\":\"` + bad + `\"}"}}`, `{"error":{"Cause":"{\"m\":\"` + bad + `\"}"}}`,
+			[]failure{{"/error/Cause#/m", "identity", bad, "failed authentication (altered, or another context or class)"}}},
+		{"plain text in a string in JSON", `{"Cause":"declined: ` + ssn + `"}`, `{"Cause":"declined: ` + canary + `"}`, nil},
+		{"failed token in JSON", `{"ssn":"` + bad + `","e":"` + email + `"}`, `{"ssn":"` + bad + `","e":"ada@example.com"}`,
+			[]failure{{"/ssn", "identity", bad, "failed authentication (altered, or another context or class)"}}},
+		{"failed token in text", "x " + bad + " y", "x " + bad + " y", []failure{{"", "identity", bad, "failed authentication (altered, or another context or class)"}}},
+		{"malformed token in text", "cut sfnenc:AQEI", "cut sfnenc:AQEI", []failure{{"", "", "sfnenc:AQEI", "malformed token"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, fails := d.Text(context.Background(), []byte(tt.in))
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("text mismatch (-want +got):\n%s", diff)
+			}
+			var gotF []failure
+			for _, f := range fails {
+				gotF = append(gotF, failure{f.Pointer, f.Class, f.Token, f.Reason()})
+				assertNoCanary(t, f.Describe())
+			}
+			if diff := cmp.Diff(tt.fails, gotF); diff != "" {
+				t.Errorf("failures mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTextUnchangedIsSame(t *testing.T) {
+	d := NewDecryptor(newCodec(t))
+	for _, in := range []string{`{"a":"b"}`, `plain`, `{"u":"\u00e9"}`} {
+		b := []byte(in)
+		got, _ := d.Text(context.Background(), b)
+		if !sameSlice(got, b) {
+			t.Errorf("Text(%q) did not return its input", in)
+		}
+	}
+}
+
+func TestTextClasses(t *testing.T) {
+	all := newCodec(t)
+	d := NewDecryptor(newCodec(t, codec.WithClasses("contact")))
+	ssn := token(t, all, "identity", `"`+canary+`"`)
+	email := token(t, all, "contact", `"ada@example.com"`)
+	in := `{"ssn":"` + ssn + `","email":"` + email + `"}`
+	got, fails := d.Text(context.Background(), []byte(in))
+	if want := `{"ssn":"` + ssn + `","email":"ada@example.com"}`; string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if len(fails) != 0 {
+		t.Errorf("failures for a class not requested: %v", fails)
+	}
+}
+
+func TestValue(t *testing.T) {
+	c := newCodec(t)
+	d := NewDecryptor(c)
+	ssn := token(t, c, "identity", `"`+canary+`"`)
+	bad := tampered(ssn)
+	input := string(AppendString(nil, []byte(`{"ssn":"`+ssn+`"}`)))
+	output := string(AppendString(nil, []byte(`{"ssn":"`+bad+`"}`)))
+	wantInput := string(AppendString(nil, []byte(`{"ssn":"`+canary+`"}`)))
+	ev := `{"id": 3, "type": "Future", "futureEventDetails": {"input": ` + input + `, "output": ` + output + `, "cause": "` + ssn + `", "n": 1.50}}`
+	got, fails, err := d.Value(context.Background(), []byte(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id": 3, "type": "Future", "futureEventDetails": {"input": ` + wantInput + `, "output": ` + output + `, "cause": "` + canary + `", "n": 1.50}}`
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Errorf("mismatch (-want +got):\n%s", diff)
+	}
+	if len(fails) != 1 || fails[0].Field != "/futureEventDetails/output" || fails[0].Pointer != "/ssn" || fails[0].Token != bad {
+		t.Errorf("failures = %+v", fails)
+	}
+	if _, _, err := d.Value(context.Background(), []byte(`{"a":`)); err == nil {
+		t.Error("Value accepted invalid JSON")
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"uo\te`, "line\nbreak\r\ttab", "\x00\x1f\x7f", "é €\u2028 <&>"} {
+		b := AppendString(nil, []byte(s))
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("AppendString(%q) = %s: %v", s, b, err)
+		}
+		if got != s {
+			t.Errorf("round trip of %q gave %q", s, got)
+		}
+		if bytes.Contains(b, []byte(`\u003c`)) {
+			t.Errorf("AppendString(%q) escapes HTML: %s", s, b)
+		}
+	}
+}
+
+func TestReason(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{&envelope.KeyError{Kind: envelope.ErrDenied}, "KMS denied access to the key"},
+		{&envelope.KeyError{Kind: envelope.ErrInvalidKey}, "wrong key or encryption context"},
+		{envelope.ErrNoKey, "no configured key can unwrap it"},
+		{&envelope.KeyError{Kind: envelope.ErrUnavailable}, "KMS unavailable"},
+		{codec.ErrAuthentication, "failed authentication (altered, or another context or class)"},
+		{fmt.Errorf("%w: x", codec.ErrMalformedToken), "malformed token"},
+		{errors.New("other"), "cannot decrypt"},
+	}
+	for _, tt := range tests {
+		f := Failure{Err: tt.err}
+		if got := f.Reason(); got != tt.want {
+			t.Errorf("Reason for %v = %q, want %q", tt.err, got, tt.want)
+		}
+		if f.Unavailable() != (tt.want == "KMS unavailable") {
+			t.Errorf("Unavailable for %v = %v", tt.err, f.Unavailable())
+		}
+	}
+}
+
+func assertNoCanary(t *testing.T, s string) {
+	t.Helper()
+	if strings.Contains(s, canary) {
+		t.Errorf("holds the canary: %s", s)
+	}
+}

@@ -1,0 +1,335 @@
+package eventdata
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// Event is one Step Functions event as Timeline renders it: a history event
+// or a log event, after decryption.
+type Event struct {
+	ID, PreviousID int64
+	// Time is when the event happened; if it is zero, TimeText is shown.
+	Time     time.Time
+	TimeText string
+	// Type is the event type, such as "TaskStateEntered".
+	Type string
+	// Details is the JSON object of the event's details (the history's
+	// ...EventDetails member, a log event's details), or nil.
+	Details []byte
+	// Failures are the tokens in Details that were left in place.
+	Failures []Failure
+}
+
+// Timeline writes events as a readable text timeline: per event a line with
+// its id, time, type and state name, then its details, with JSON data
+// pretty-printed and every token that is still there marked with the reason.
+// It is not safe for concurrent use.
+type Timeline struct {
+	w      *bufio.Writer
+	states map[int64]eventState // by event id, per execution
+	open   []openState          // states entered and not exited
+}
+
+type eventState struct {
+	name   string
+	exited bool
+}
+
+type openState struct{ kind, name string }
+
+// NewTimeline returns a Timeline that writes to w.
+func NewTimeline(w io.Writer) *Timeline {
+	return &Timeline{w: bufio.NewWriter(w), states: map[int64]eventState{}}
+}
+
+// Heading starts a new execution (or source) with a title line, such as its
+// ARN. Event ids are per execution, so it also forgets earlier state names.
+func (t *Timeline) Heading(title string) error {
+	clear(t.states)
+	t.open = t.open[:0]
+	fmt.Fprintf(t.w, "== %s\n", title)
+	return t.w.Flush()
+}
+
+const (
+	detailIndent = "        "
+	timeLayout   = "2006-01-02T15:04:05.000Z07:00"
+)
+
+// Write writes one event. Events of an execution are expected in id order,
+// so that each event can be given the state it belongs to.
+func (t *Timeline) Write(e *Event) error {
+	state := t.stateOf(e)
+	ts := e.TimeText
+	if !e.Time.IsZero() {
+		ts = e.Time.UTC().Format(timeLayout)
+	}
+	line := fmt.Sprintf("%6d  %s  %-28s  %s", e.ID, ts, e.Type, state)
+	fmt.Fprintln(t.w, strings.TrimRight(line, " "))
+	r := renderer{w: t.w, fails: e.Failures, marked: make([]bool, len(e.Failures))}
+	if len(e.Details) > 0 {
+		r.details(e.Details, state)
+	}
+	for i, f := range e.Failures {
+		if !r.marked[i] {
+			fmt.Fprintf(t.w, "%s# NOT DECRYPTED: %s\n", detailIndent, f.short())
+		}
+	}
+	return t.w.Flush()
+}
+
+// stateOf finds the state an event belongs to. The entered and exited
+// events of a state and Map iteration events name it. Other events of a
+// state type (ParallelStateSucceeded, TaskStateAborted, MapRunStarted, ...)
+// belong to the innermost state of that type that was entered and has not
+// exited; task, activity and Lambda events to the state of the event they
+// follow, unless that one exited; execution events to none.
+func (t *Timeline) stateOf(e *Event) string {
+	named := func() string {
+		var d struct {
+			Name *string `json:"name"`
+		}
+		if json.Unmarshal(e.Details, &d) == nil && d.Name != nil {
+			return *d.Name
+		}
+		return ""
+	}
+	innermost := func(kind string) int {
+		for i := len(t.open) - 1; i >= 0; i-- {
+			if t.open[i].kind == kind {
+				return i
+			}
+		}
+		return -1
+	}
+	kind, verb, isState := strings.Cut(e.Type, "State")
+	prev, hasPrev := t.states[e.PreviousID]
+	var state string
+	exited := false
+	switch {
+	case strings.HasPrefix(e.Type, "Execution"):
+	case strings.HasPrefix(e.Type, "MapRun"):
+		// A Map Run follows the events of its Map state.
+		if hasPrev && prev.name != "" && !prev.exited {
+			state = prev.name
+		} else if i := innermost("Map"); i >= 0 {
+			state = t.open[i].name
+		}
+	case strings.HasPrefix(e.Type, "MapIteration"):
+		state = named()
+	case isState && verb == "Entered":
+		state = named()
+		t.open = append(t.open, openState{kind, state})
+	case isState && verb == "Exited":
+		state = named()
+		exited = true
+		for i := len(t.open) - 1; i >= 0; i-- {
+			if t.open[i] == (openState{kind, state}) {
+				t.open = slices.Delete(t.open, i, i+1)
+				break
+			}
+		}
+	case isState && kind != "":
+		if i := innermost(kind); i >= 0 {
+			state = t.open[i].name
+			if verb == "Aborted" {
+				t.open = slices.Delete(t.open, i, i+1) // it will not exit
+			}
+		}
+	default:
+		if hasPrev && !prev.exited {
+			state = prev.name
+		}
+	}
+	if len(t.states) < 1<<20 {
+		t.states[e.ID] = eventState{state, exited}
+	}
+	return state
+}
+
+func (f Failure) short() string {
+	s := f.Where()
+	if f.Class != "" {
+		s += " (class " + f.Class + ")"
+	}
+	return s + ": " + f.Reason()
+}
+
+type renderer struct {
+	w      *bufio.Writer
+	fails  []Failure
+	marked []bool
+}
+
+type member struct {
+	name string
+	raw  json.RawMessage
+}
+
+// members returns the members of a JSON object in their order.
+func members(obj []byte) []member {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var ms []member
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ms
+		}
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return ms
+		}
+		ms = append(ms, member{name, raw})
+	}
+	return ms
+}
+
+// details writes the members of a details object. The <field>Details
+// objects that only say whether a field was truncated become a note on the
+// field.
+func (r *renderer) details(obj []byte, state string) {
+	ms := members(obj)
+	truncated := map[string]bool{}
+	skip := map[string]bool{}
+	for _, m := range ms {
+		if !strings.HasSuffix(m.name, "Details") {
+			continue
+		}
+		var d map[string]any
+		if json.Unmarshal(m.raw, &d) != nil || len(d) != 1 {
+			continue
+		}
+		if v, ok := d["truncated"].(bool); ok {
+			skip[m.name] = true
+			truncated[strings.TrimSuffix(m.name, "Details")] = v
+		}
+	}
+	for _, m := range ms {
+		if skip[m.name] {
+			continue
+		}
+		if m.name == "name" && state != "" && string(m.raw) == string(AppendString(nil, []byte(state))) {
+			continue // shown on the event's line
+		}
+		label := m.name
+		if truncated[m.name] {
+			label += " (truncated by Step Functions)"
+		}
+		r.member(detailIndent, label, m.raw)
+	}
+}
+
+// member writes one labelled JSON value.
+func (r *renderer) member(indent, label string, raw json.RawMessage) {
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			r.line(indent, label+": "+string(raw))
+			return
+		}
+		r.text(indent, label, s)
+	case '{':
+		ms := members(raw)
+		if len(ms) == 0 {
+			r.line(indent, label+": {}")
+			return
+		}
+		r.line(indent, label+":")
+		for _, m := range ms {
+			r.member(indent+"  ", m.name, m.raw)
+		}
+	default:
+		var b bytes.Buffer
+		if json.Compact(&b, raw) == nil {
+			raw = b.Bytes()
+		}
+		r.line(indent, label+": "+string(raw))
+	}
+}
+
+// text writes a string value: JSON objects and arrays pretty-printed, other
+// text as it is.
+func (r *renderer) text(indent, label, s string) {
+	t := strings.TrimSpace(s)
+	if t != "" && (t[0] == '{' || t[0] == '[') && json.Valid([]byte(t)) {
+		var b bytes.Buffer
+		if json.Indent(&b, []byte(t), "", "  ") == nil {
+			r.line(indent, label+":")
+			for _, l := range strings.Split(b.String(), "\n") {
+				r.line(indent+"  ", l)
+			}
+			return
+		}
+	}
+	if !strings.Contains(s, "\n") {
+		r.line(indent, label+": "+s)
+		return
+	}
+	r.line(indent, label+":")
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		r.line(indent+"  ", l)
+	}
+}
+
+// line writes one line, followed by a mark for every token in it.
+func (r *renderer) line(indent, s string) {
+	r.w.WriteString(indent)
+	r.w.WriteString(s)
+	for i := 0; ; {
+		j := strings.Index(s[i:], format.Prefix)
+		if j < 0 {
+			break
+		}
+		start := i + j
+		end := start + len(format.Prefix)
+		for end < len(s) && isBase64URL(s[end]) {
+			end++
+		}
+		i = end
+		if end == start+len(format.Prefix) {
+			continue
+		}
+		r.w.WriteString("  # NOT DECRYPTED")
+		r.w.WriteString(r.reason(s[start:end]))
+	}
+	r.w.WriteByte('\n')
+}
+
+// reason says why the token tok is still there.
+func (r *renderer) reason(tok string) string {
+	found := ""
+	for i, f := range r.fails {
+		if f.Token == tok {
+			r.marked[i] = true
+			if found == "" {
+				if f.Class != "" {
+					found = " (class " + f.Class + "): " + f.Reason()
+				} else {
+					found = ": " + f.Reason()
+				}
+			}
+		}
+	}
+	if found != "" {
+		return found
+	}
+	t, err := format.Decode([]byte(tok), nil)
+	if err != nil {
+		return ": malformed token"
+	}
+	return " (class " + t.Class + "): class not requested"
+}

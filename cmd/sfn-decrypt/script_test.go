@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestScript runs the command as a user does, from the scripts in
+// testdata/script. Each script's work directory has:
+//
+//   - history/ and keys/: the history fixtures and the insecure test
+//     keysets (links to ../../testdata);
+//   - the AWS environment of a machine with dummy credentials and no shared
+//     configuration;
+//   - if the script has a file sfn.json (a recording, see sfnServer): a
+//     local Step Functions endpoint serving it, as AWS_ENDPOINT_URL_SFN, that
+//     logs each request to sfn-requests.log.
+//
+// The command "exit N PROG ARGS..." runs PROG and checks that it exits
+// with code N; its stdout and stderr can then be checked as usual.
+func TestScript(t *testing.T) {
+	testdata, err := filepath.Abs("../../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			for _, d := range []string{"history", "keys"} {
+				if err := os.Symlink(filepath.Join(testdata, d), filepath.Join(e.WorkDir, d)); err != nil {
+					return err
+				}
+			}
+			for _, kv := range [][2]string{
+				{"AWS_REGION", "eu-west-2"}, {"AWS_ACCESS_KEY_ID", "AKIDTEST"}, {"AWS_SECRET_ACCESS_KEY", "secret"},
+				{"AWS_CONFIG_FILE", os.DevNull}, {"AWS_SHARED_CREDENTIALS_FILE", os.DevNull}, {"AWS_EC2_METADATA_DISABLED", "true"},
+			} {
+				e.Setenv(kv[0], kv[1])
+			}
+			rec := filepath.Join(e.WorkDir, "sfn.json")
+			b, err := os.ReadFile(rec)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			var r recording
+			if err := json.Unmarshal(b, &r); err != nil {
+				return err
+			}
+			log, err := os.Create(filepath.Join(e.WorkDir, "sfn-requests.log"))
+			if err != nil {
+				return err
+			}
+			srv, err := newSFNServer(r, e.WorkDir, log)
+			if err != nil {
+				return err
+			}
+			e.Defer(func() { srv.Close(); log.Close() })
+			e.Setenv("AWS_ENDPOINT_URL_SFN", srv.URL)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exit": cmdExit,
+		},
+	})
+}
+
+// cmdExit runs a program and checks its exit code.
+func cmdExit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exit CODE PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exit code %q: %v", args[0], err)
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("%v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
