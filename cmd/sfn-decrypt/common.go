@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/esdk"
 )
 
 func usage(w io.Writer) {
@@ -149,22 +150,34 @@ func (c *commonFlags) newCodec(ctx context.Context, e *env, appID string) (*code
 	if len(c.classes) > 0 {
 		opts = append(opts, codec.WithClasses(c.classes...))
 	}
-	// The AWS configuration is loaded lazily, by region, only if a KMS
-	// keyring needs it.
+	// The AWS configuration is loaded lazily, only if a KMS keyring or
+	// the ESDK mode needs it.
 	var awsErr error
-	var clients func(string) envelope.KMSClient
-	opts = append(opts, codec.WithKMSClients(func(region string) envelope.KMSClient {
-		if clients == nil && awsErr == nil {
-			var ac aws.Config
-			ac, awsErr = c.awsConfig(ctx, appID)
-			if awsErr == nil {
-				clients = envelope.KMSClients(ac)
+	var ac *aws.Config
+	loadAWS := func() bool {
+		if ac == nil && awsErr == nil {
+			var cfg aws.Config
+			if cfg, awsErr = c.awsConfig(ctx, appID); awsErr == nil {
+				ac = &cfg
 			}
 		}
-		if awsErr != nil {
+		return awsErr == nil
+	}
+	var clients func(string) envelope.KMSClient
+	opts = append(opts, codec.WithKMSClients(func(region string) envelope.KMSClient {
+		if !loadAWS() {
 			return nil
 		}
+		if clients == nil {
+			clients = envelope.KMSClients(*ac)
+		}
 		return clients(region)
+	}))
+	opts = append(opts, codec.WithESDK(func(keyARNs []string) (envelope.MessageSealer, error) {
+		if !loadAWS() {
+			return nil, awsErr
+		}
+		return esdk.Factory(*ac)(keyARNs)
 	}))
 	cd, err := codec.New(ctx, cfg, opts...)
 	if awsErr != nil {
