@@ -527,6 +527,7 @@ type decryptor struct {
 	failed  []*TokenError
 	// scratch, reused across tokens
 	text, body, id, pt []byte
+	tok                format.Token
 }
 
 // run decrypts the tokens in src. If there are none to replace, it returns
@@ -578,11 +579,11 @@ func (d *decryptor) token(text []byte, doc *fieldpath.Document, n int, base func
 	fail := func(class string, err error) *TokenError {
 		return &TokenError{Pointer: base() + doc.Pointer(n), Class: class, Err: err}
 	}
-	tok, err := format.Decode(text, d.body)
-	if err != nil {
+	tok := &d.tok
+	var err error
+	if d.body, err = tok.Decode(text, d.body); err != nil {
 		return nil, fail("", fmt.Errorf("%w: %w", ErrMalformedToken, err))
 	}
-	d.body = tok.Header[:0]
 	if d.c.allow != nil && !d.c.allow[tok.Class] {
 		return nil, nil
 	}
@@ -615,8 +616,15 @@ func (d *decryptor) token(text []byte, doc *fieldpath.Document, n int, base func
 		d.pt = pt[:0]
 	}
 	pt = bytes.TrimRight(pt, " \t\r\n") // padding
-	// A nested run must not share our scratch buffers. Its result may
-	// alias d.pt, which the caller copies before the next token.
+	if !bytes.Contains(pt, []byte(format.Prefix)) {
+		// No token inside: the value only needs to be valid JSON. It
+		// may alias d.pt, which the caller copies before the next token.
+		if err := fieldpath.Valid(pt, d.c.limits); err != nil {
+			return nil, fail(tok.Class, fmt.Errorf("%w: value is not valid JSON", ErrAuthentication))
+		}
+		return pt, nil
+	}
+	// A nested run must not share our scratch buffers.
 	inner := decryptor{c: d.c, ctx: d.ctx, lenient: d.lenient}
 	val, err := inner.run(pt, func() string { return base() + doc.Pointer(n) }, level+1)
 	clear(inner.pt)

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sfnenc/sfnenc/internal/format"
 )
@@ -79,10 +80,12 @@ func (k *DataKey) Wrapped() []WrappedKey { return k.wrapped }
 // Seal appends a fresh random nonce and the sealed plaintext (ciphertext and
 // tag) to dst, binding aad.
 func (k *DataKey) Seal(dst, plaintext, aad []byte) []byte {
-	var nonce [format.NonceSize]byte
-	rand.Read(nonce[:]) // never fails (crypto/rand, Go 1.24+)
-	dst = append(dst, nonce[:]...)
-	return k.aead.Seal(dst, nonce[:], plaintext, aad)
+	// The nonce goes straight into dst: no allocation per token. Seal
+	// writes after it, so nonce and output do not overlap.
+	n := len(dst)
+	dst = slices.Grow(dst, format.NonceSize+len(plaintext)+format.TagSize)[:n+format.NonceSize]
+	rand.Read(dst[n:]) // never fails (crypto/rand, Go 1.24+)
+	return k.aead.Seal(dst, dst[n:], plaintext, aad)
 }
 
 // Open checks commitment against the data key in constant time, then opens

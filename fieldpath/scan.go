@@ -139,6 +139,15 @@ type Document struct {
 // Errors are of type *DocumentError and wrap ErrSyntax, ErrDuplicateName,
 // ErrInvalidUTF8, ErrTooDeep or ErrTooLarge. The Document refers to src.
 func Scan(src []byte, lim Limits) (*Document, error) {
+	t, err := scanTape(src, lim)
+	if err != nil {
+		return nil, err
+	}
+	return &Document{src: src, t: t}, nil
+}
+
+// scanTape checks src and records its values on a tape from the pool.
+func scanTape(src []byte, lim Limits) (*tape, error) {
 	if maxSize := lim.maxSize(); len(src) > maxSize {
 		return nil, &DocumentError{
 			Offset: maxSize,
@@ -156,7 +165,18 @@ func Scan(src []byte, lim Limits) (*Document, error) {
 		t.release()
 		return nil, err
 	}
-	return &Document{src: src, t: t}, nil
+	return t, nil
+}
+
+// Valid reports whether src is a document Scan would accept, with the same
+// errors, without keeping a Document. It does not allocate once warm.
+func Valid(src []byte, lim Limits) error {
+	t, err := scanTape(src, lim)
+	if err != nil {
+		return err
+	}
+	t.release()
+	return nil
 }
 
 // Release returns the document's internal buffers for reuse by later calls to

@@ -358,3 +358,18 @@ func TestSpecial(t *testing.T) {
 		check(w)
 	}
 }
+
+func TestValidAgreesWithScan(t *testing.T) {
+	for _, doc := range []string{`{"a":[1,2,{"b":null}]}`, `{"a":1,"a":2}`, `[1,`, "\"\xff\"", `"ok"`} {
+		_, scanErr := Scan([]byte(doc), Limits{})
+		validErr := Valid([]byte(doc), Limits{})
+		if (scanErr == nil) != (validErr == nil) || (scanErr != nil && scanErr.Error() != validErr.Error()) {
+			t.Errorf("%q: Scan error %v, Valid error %v", doc, scanErr, validErr)
+		}
+	}
+	doc := []byte(`{"a":[1,2,{"b":"x"}]}`)
+	Valid(doc, Limits{})
+	if n := testing.AllocsPerRun(100, func() { Valid(doc, Limits{}) }); n != 0 && !raceEnabled {
+		t.Errorf("Valid allocates %.0f times per call", n)
+	}
+}

@@ -141,61 +141,81 @@ var b64 = base64.RawURLEncoding.Strict()
 // scratch space for the decoded body and may be nil; the returned token's
 // slices alias it.
 func Decode(text []byte, buf []byte) (*Token, error) {
+	t := new(Token)
+	if _, err := t.Decode(text, buf); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Decode is like the function Decode, into t: it reuses t's storage, and
+// keeps t's strings where they are equal to the new ones, so decoding many
+// tokens of one data key does not allocate. It returns buf, grown, for
+// reuse; t aliases it.
+func (t *Token) Decode(text []byte, buf []byte) ([]byte, error) {
 	if !IsToken(text) {
-		return nil, fmt.Errorf("%w: missing prefix", ErrMalformed)
+		return buf, fmt.Errorf("%w: missing prefix", ErrMalformed)
 	}
 	enc := text[len(Prefix):]
 	n := b64.DecodedLen(len(enc))
 	// Reject what base64 would quietly skip (CR, LF) and any other
 	// non-canonical spelling: the encoding must be exactly the one we write.
 	if b64.EncodedLen(n) != len(enc) {
-		return nil, fmt.Errorf("%w: bad base64 length", ErrMalformed)
+		return buf, fmt.Errorf("%w: bad base64 length", ErrMalformed)
 	}
 	buf = slices.Grow(buf[:0], n)[:n]
 	m, err := b64.Decode(buf, enc)
 	if err != nil || m != n {
-		return nil, fmt.Errorf("%w: bad base64", ErrMalformed)
+		return buf, fmt.Errorf("%w: bad base64", ErrMalformed)
 	}
-	return Parse(buf[:m])
+	return buf, t.Parse(buf[:m])
 }
 
 // Parse parses a token body (the decoded binary form).
 func Parse(b []byte) (*Token, error) {
 	t := new(Token)
+	if err := t.Parse(b); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Parse is like the function Parse, into t, reusing t's storage as Decode
+// does.
+func (t *Token) Parse(b []byte) error {
 	if len(b) < 3 {
-		return nil, fmt.Errorf("%w: too short", ErrMalformed)
+		return fmt.Errorf("%w: too short", ErrMalformed)
 	}
 	t.Version, t.Mode = b[0], Mode(b[1])
+	t.Header, t.Commitment, t.Payload = nil, nil, nil
 	if t.Version != Version1 {
-		return nil, fmt.Errorf("%w (version %d)", ErrUnsupported, t.Version)
+		return fmt.Errorf("%w (version %d)", ErrUnsupported, t.Version)
 	}
 	if t.Mode != ModeEnvelope && t.Mode != ModeESDK {
-		return nil, fmt.Errorf("%w (mode %d)", ErrUnsupported, t.Mode)
+		return fmt.Errorf("%w (mode %d)", ErrUnsupported, t.Mode)
 	}
 	r := reader{b: b, off: 2}
 	class := r.bytes8()
 	if r.err != nil {
-		return nil, r.err
+		return r.err
 	}
 	if !ValidClass(string(class)) {
-		return nil, fmt.Errorf("%w: invalid class name", ErrMalformed)
+		return fmt.Errorf("%w: invalid class name", ErrMalformed)
 	}
-	t.Class = string(class)
+	t.Class = reuse(t.Class, class)
+	t.Keys = t.Keys[:0]
 	if t.Mode == ModeESDK {
 		// The rest is an AWS Encryption SDK message, which carries its
 		// own data keys and authenticates itself.
 		t.Header, t.Payload = b[:r.off], b[r.off:]
 		if len(t.Payload) == 0 {
-			return nil, fmt.Errorf("%w: empty message", ErrMalformed)
+			return fmt.Errorf("%w: empty message", ErrMalformed)
 		}
-		return t, nil
+		return nil
 	}
 	count := int(r.u8())
 	if r.err == nil && (count < 1 || count > MaxWrappedKeys) {
-		return nil, fmt.Errorf("%w: %d wrapped keys", ErrMalformed, count)
-	}
-	if r.err == nil {
-		t.Keys = make([]WrappedKey, count)
+		return fmt.Errorf("%w: %d wrapped keys", ErrMalformed, count)
 	}
 	for i := 0; i < count && r.err == nil; i++ {
 		p := Provider(r.u8())
@@ -205,23 +225,35 @@ func Parse(b []byte) (*Token, error) {
 			break
 		}
 		if p != ProviderAWSKMS && p != ProviderInsecureLocal {
-			return nil, fmt.Errorf("%w: unknown key provider %d", ErrMalformed, p)
+			return fmt.Errorf("%w: unknown key provider %d", ErrMalformed, p)
 		}
 		if len(id) == 0 || len(ct) == 0 {
-			return nil, fmt.Errorf("%w: empty wrapped key", ErrMalformed)
+			return fmt.Errorf("%w: empty wrapped key", ErrMalformed)
 		}
-		t.Keys[i] = WrappedKey{Provider: p, KeyID: string(id), Ciphertext: ct}
+		var old string
+		if i < cap(t.Keys) {
+			old = t.Keys[:i+1][i].KeyID
+		}
+		t.Keys = append(t.Keys, WrappedKey{Provider: p, KeyID: reuse(old, id), Ciphertext: ct})
 	}
 	t.Commitment = r.fixed(CommitmentSize)
 	if r.err != nil {
-		return nil, r.err
+		return r.err
 	}
 	t.Header = b[:r.off]
 	t.Payload = b[r.off:]
 	if len(t.Payload) < NonceSize+TagSize {
-		return nil, fmt.Errorf("%w: truncated", ErrMalformed)
+		return fmt.Errorf("%w: truncated", ErrMalformed)
 	}
-	return t, nil
+	return nil
+}
+
+// reuse returns old if it spells b, else a new string.
+func reuse(old string, b []byte) string {
+	if old == string(b) {
+		return old
+	}
+	return string(b)
 }
 
 type reader struct {
