@@ -29,6 +29,9 @@ var (
 	// failed authentication (altered, or bound to another context or
 	// class), or the decrypted value is not JSON.
 	ErrAuthentication = errors.New("codec: token failed authentication")
+	// ErrOutputTooLarge: the encrypted document would be larger than the
+	// size limit, so that Decrypt would refuse it. Nothing is returned.
+	ErrOutputTooLarge = errors.New("codec: encrypted document would exceed the size limit")
 	// ErrUnknownClass: EncryptValue was asked for a class no rule has.
 	ErrUnknownClass = errors.New("codec: unknown class")
 )
@@ -384,6 +387,9 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		s := sealers[e.rule][e.chunk]
 		outLen += 2 + format.TextLen(len(s.header)+format.NonceSize+padded(e.end-e.start, c.rules[e.rule].pad)+format.TagSize) - (e.end - e.start)
 	}
+	if outLen > c.maxSize() {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, outLen, c.maxSize())
+	}
 	out := make([]byte, 0, outLen)
 	last := 0
 	var body, pt []byte
@@ -407,7 +413,18 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 	}
 	clear(pt)
 	out = append(out, src[last:]...)
+	if len(out) > c.maxSize() { // ESDK tokens' sizes are known only now
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, len(out), c.maxSize())
+	}
 	return out, nil
+}
+
+// maxSize is the document size limit in force.
+func (c *Codec) maxSize() int {
+	if c.limits.MaxSize > 0 {
+		return c.limits.MaxSize
+	}
+	return fieldpath.DefaultMaxSize
 }
 
 // EncryptValue returns the token (its text, without JSON quotes) for one

@@ -50,6 +50,14 @@ func TestParseRefuses(t *testing.T) {
 		{"17 wrapped keys", mod(func(b []byte) []byte { b[3+7] = 17; return b }), ErrMalformed},
 		{"unknown provider", mod(func(b []byte) []byte { b[3+7+1] = 9; return b }), ErrMalformed},
 		{"key id length past the end", mod(func(b []byte) []byte { b[3+7+2] = 0xff; return b }), ErrMalformed},
+		{"key id length over the limit, with the bytes present", func() []byte {
+			b := append([]byte{Version1, byte(ModeEnvelope), 1, 'c', 1, byte(ProviderAWSKMS), 0xff, 0xff}, make([]byte, 0xffff+100)...)
+			return b
+		}(), ErrMalformed},
+		{"wrapped key length over the limit, with the bytes present", func() []byte {
+			b := []byte{Version1, byte(ModeEnvelope), 1, 'c', 1, byte(ProviderAWSKMS), 0, 1, 'k', 0xff, 0xff}
+			return append(b, make([]byte, 0xffff+100)...)
+		}(), ErrMalformed},
 		{"truncated in the commitment", body[:len(body)-NonceSize-TagSize-4-1], ErrMalformed},
 		{"payload shorter than nonce and tag", body[:len(body)-5], ErrMalformed},
 	}

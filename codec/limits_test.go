@@ -1,0 +1,61 @@
+package codec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sfnenc/sfnenc/fieldpath"
+)
+
+// TestResourceLimits: documents at and beyond the size and depth limits,
+// and a selector that matches 100,000 values, end in a result or a clear
+// error, in bounded time and memory.
+func TestResourceLimits(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(t, `[{"class":"all","keyring":"dev","select":["$.many[*]","$.ssn"]}]`)
+
+	pad := func(n int) []byte { // a document of exactly n bytes
+		head, tail := `{"x":"`, `"}`
+		return []byte(head + strings.Repeat("a", n-len(head)-len(tail)) + tail)
+	}
+	if _, err := c.Decrypt(ctx, pad(fieldpath.DefaultMaxSize)); err != nil {
+		t.Errorf("a document at the size limit: %v", err)
+	}
+	if _, err := c.Decrypt(ctx, pad(fieldpath.DefaultMaxSize+1)); !errors.Is(err, fieldpath.ErrTooLarge) {
+		t.Errorf("a document over the size limit: %v", err)
+	}
+	nest := func(depth int) []byte {
+		return []byte(strings.Repeat("[", depth) + "1" + strings.Repeat("]", depth))
+	}
+	if _, err := c.Encrypt(ctx, nest(fieldpath.DefaultMaxDepth)); err != nil {
+		t.Errorf("nesting at the limit: %v", err)
+	}
+	if _, err := c.Encrypt(ctx, nest(fieldpath.DefaultMaxDepth+1)); !errors.Is(err, fieldpath.ErrTooDeep) {
+		t.Errorf("nesting over the limit: %v", err)
+	}
+
+	// 100,000 selected values: the encrypted document (about 24 MB) is
+	// over the 4 MiB limit, so Encrypt refuses before sealing anything...
+	many := []byte(`{"many":[` + strings.TrimSuffix(strings.Repeat("1,", 100000), ",") + `]}`)
+	out, err := c.Encrypt(ctx, many)
+	if out != nil || !errors.Is(err, ErrOutputTooLarge) {
+		t.Fatalf("100,000 values under the default limit: %v", err)
+	}
+	// ...and with a limit that allows it, all of them are encrypted and
+	// come back.
+	big := newLocal(t, `[{"class":"all","keyring":"dev","select":["$.many[*]"]}]`, WithLimits(fieldpath.Limits{MaxSize: 64 << 20}))
+	enc, err := big.Encrypt(ctx, many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(enc, []byte(`"sfnenc:`)); n != 100000 {
+		t.Errorf("%d tokens, want 100000", n)
+	}
+	dec, err := big.Decrypt(ctx, enc)
+	if err != nil || !bytes.Equal(dec, many) {
+		t.Errorf("round trip of 100,000 values: %v", err)
+	}
+}
