@@ -1,0 +1,85 @@
+// Package lambdamw wraps an AWS Lambda handler written with
+// github.com/aws/aws-lambda-go so that AWS Step Functions only ever passes
+// ciphertext for the selected fields of its payloads, while the handler works
+// on plaintext.
+//
+// For each invocation the middleware decrypts the tokens in the event (all of
+// them, or only those of the classes the function needs to know), calls the
+// handler, encrypts its result by the rules of the configuration and returns
+// it. Tokens of classes the function may not decrypt reach the handler as
+// they are, and come back byte for byte if the handler returns them. The
+// change to a handler is two lines:
+//
+//	import "github.com/sfnenc/sfnenc/lambdamw"
+//
+//	lambda.Start(lambdamw.Wrap(handler))
+//
+// Wrap takes the typed signature func(context.Context, TIn) (TOut, error);
+// WrapFunc takes any other signature that lambda.Start accepts; WrapHandler
+// wraps a lambda.Handler that works on raw bytes.
+//
+// # Configuration
+//
+// The middleware is configured once per execution environment, when Wrap
+// runs (at cold start): it reads the configuration, builds the codec with its
+// KMS clients and key caches, and reuses them for every invocation. Options
+// given in code win over the environment; where neither says anything, the
+// default applies. The environment variables are:
+//
+//	SFNENC_CONFIG_FILE  path of the configuration file (JSON, as read by
+//	                    codec.LoadConfig); relative to the working
+//	                    directory, which is the function's code directory
+//	SFNENC_CONFIG       the configuration itself, inline JSON; set at most
+//	                    one of SFNENC_CONFIG_FILE and SFNENC_CONFIG
+//	SFNENC_CLASSES      comma-separated classes this function may decrypt;
+//	                    "-" for none; unset: every class it holds keys for.
+//	                    If WithClasses is also given, only classes named by
+//	                    both are decrypted.
+//	SFNENC_ERROR_CLASS  class under which a handler's error message is
+//	                    encrypted; unset: the message is redacted
+//	SFNENC_LOG_LEVEL    debug, info (default), warn or error; if unset,
+//	                    AWS_LAMBDA_LOG_LEVEL is used
+//
+// The standard AWS configuration (region, credentials, and endpoint
+// variables such as AWS_ENDPOINT_URL_KMS) reaches the KMS clients unchanged.
+//
+// # Errors
+//
+// A handler's error reaches Step Functions with the error type name the
+// Lambda runtime would have reported without the middleware (the Go type
+// name of the error, or the Type of a messages.InvokeResponse_Error), so
+// Retry and Catch rules that match it keep working. Its message, which Step
+// Functions records in the execution history as the cause, is replaced by a
+// token of the class WithErrorClass names (the token holds the message as a
+// JSON string), or by RedactedMessage. A panic in the handler is reported the
+// same way, with the type name of the panic value and a stack trace of code
+// locations; as the runtime does for any panic, the process then exits and
+// Lambda starts a new one.
+//
+// A failure of the middleware itself fails the invocation with one of the
+// error type names ErrorTypeConfig, ErrorTypeDecrypt, ErrorTypeEncrypt,
+// ErrorTypeKeyUnavailable or ErrorTypeResultTooLarge. Step Functions matches
+// ErrorEquals against these names exactly, so a state machine can, for
+// example, retry "sfnenc.KeyServiceUnavailable" and catch
+// "sfnenc.DecryptError".
+//
+// # Guarantees
+//
+// The middleware fails closed: if the result cannot be encrypted, the
+// invocation fails and nothing of the result is returned. A result longer
+// than MaxResultSize bytes after encryption fails with
+// ErrorTypeResultTooLarge rather than with States.DataLimitExceeded in the
+// next state. KMS calls run under the invocation's context, with a deadline
+// a margin before the function's (see WithDeadlineMargin), so retries stop in
+// time for the middleware to report the failure. Error messages and logs
+// name JSON Pointers, classes, key ARNs, counts and durations, never a value.
+//
+// # Logs
+//
+// Each invocation writes one structured log record (log/slog, JSON, to
+// standard error by default) with the classes and numbers of tokens
+// decrypted, passed through and encrypted, the KMS calls and cache hits it
+// caused, the sizes of event and result, and durations. Under concurrent
+// invocations in one process the KMS and cache figures of one record may
+// include those of another.
+package lambdamw

@@ -1,0 +1,158 @@
+package lambdamw
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/sfnenc/sfnenc/envelope"
+)
+
+// Error type names of the middleware's own failures, as the Lambda runtime
+// reports them in errorType and Step Functions in the Error of a failed task.
+// They are public API: Retry and Catch match ErrorEquals against them
+// exactly (no prefix or pattern matching).
+const (
+	// ErrorTypeConfig: the middleware has no usable configuration (none
+	// given, unreadable, invalid, or options that contradict each other),
+	// so it cannot decrypt or encrypt. Retrying does not help.
+	ErrorTypeConfig = "sfnenc.ConfigError"
+	// ErrorTypeDecrypt: the event is not a JSON document, or holds a
+	// token that cannot be decrypted: malformed, altered, made under
+	// another encryption context, or wrapped by no key this function may
+	// use (KMS refused it: access denied, disabled key, wrong key).
+	ErrorTypeDecrypt = "sfnenc.DecryptError"
+	// ErrorTypeEncrypt: the handler's result cannot be encrypted (it is
+	// not a JSON document the codec accepts, or KMS refused to make a data
+	// key). Nothing of the result is returned.
+	ErrorTypeEncrypt = "sfnenc.EncryptError"
+	// ErrorTypeKeyUnavailable: KMS could not be reached, throttled the
+	// requests past the retries, or did not answer before the deadline
+	// margin, while decrypting the event or encrypting the result. A
+	// Retry with backoff may help.
+	ErrorTypeKeyUnavailable = "sfnenc.KeyServiceUnavailable"
+	// ErrorTypeResultTooLarge: the encrypted result is longer than
+	// MaxResultSize bytes, which Step Functions would refuse with
+	// States.DataLimitExceeded.
+	ErrorTypeResultTooLarge = "sfnenc.ResultTooLarge"
+)
+
+// MaxResultSize is the Step Functions limit on a payload, in bytes. A
+// result longer than this after encryption fails with
+// ErrorTypeResultTooLarge.
+const MaxResultSize = 262144
+
+// RedactedMessage replaces the message of a handler's error or panic when no
+// error class is configured, or when the message could not be encrypted.
+const RedactedMessage = "lambdamw: error message redacted"
+
+// failure is a middleware failure, reported with one of the ErrorType
+// names. Its message names paths, classes, key ARNs and sizes only.
+func failure(typ string, format string, args ...any) messages.InvokeResponse_Error {
+	return messages.InvokeResponse_Error{Type: typ, Message: fmt.Sprintf(format, args...)}
+}
+
+// codecFailure reports a codec error of the given direction ("decrypt
+// event" or "encrypt result"), with the error type its cause deserves.
+func codecFailure(typ, what string, err error) messages.InvokeResponse_Error {
+	if unavailable(err) {
+		typ = ErrorTypeKeyUnavailable
+	}
+	return failure(typ, "lambdamw: %s: %v", what, err)
+}
+
+func unavailable(err error) bool {
+	return errors.Is(err, envelope.ErrUnavailable) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// typeName returns the error type name the Lambda runtime reports for a
+// value returned as an error or passed to panic: the name of its type, or of
+// the type it points to.
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return ""
+	}
+	if t.Kind() == reflect.Pointer {
+		return t.Elem().Name()
+	}
+	return t.Name()
+}
+
+// handlerFailure turns a handler's error into the error the runtime reports:
+// the type name the runtime would report for err itself, and the message
+// encrypted or redacted.
+func (m *middleware) handlerFailure(ctx context.Context, err error) (messages.InvokeResponse_Error, bool) {
+	var out messages.InvokeResponse_Error
+	if ire, ok := err.(messages.InvokeResponse_Error); ok {
+		out = ire
+	} else {
+		out = messages.InvokeResponse_Error{Type: typeName(err), Message: err.Error()}
+	}
+	var sealed bool
+	out.Message, sealed = m.sealMessage(ctx, out.Message)
+	return out, sealed
+}
+
+// panicFailure turns a recovered panic value into the error the runtime
+// reports, as handlerFailure does for errors, with a stack trace of code
+// locations only. The process should exit afterwards, as it would without
+// the middleware.
+func (m *middleware) panicFailure(ctx context.Context, v any, stack []*messages.InvokeResponse_Error_StackFrame) (messages.InvokeResponse_Error, bool) {
+	out := messages.InvokeResponse_Error{Type: typeName(v), Message: fmt.Sprintf("%v", v), StackTrace: stack}
+	if ire, ok := v.(messages.InvokeResponse_Error); ok {
+		out = ire
+		if out.StackTrace == nil {
+			out.StackTrace = stack
+		}
+	}
+	out.ShouldExit = true
+	var sealed bool
+	out.Message, sealed = m.sealMessage(ctx, out.Message)
+	return out, sealed
+}
+
+// sealMessage returns a token of the error class holding msg as a JSON
+// string, or RedactedMessage if there is no error class or encryption
+// fails. It reports whether the message was encrypted.
+func (m *middleware) sealMessage(ctx context.Context, msg string) (string, bool) {
+	if m.errorClass == "" {
+		return RedactedMessage, false
+	}
+	js, err := json.Marshal(msg)
+	if err != nil {
+		return RedactedMessage, false
+	}
+	tok, err := m.codec.EncryptValue(ctx, m.errorClass, js)
+	clear(js)
+	if err != nil {
+		m.logger.LogAttrs(ctx, levelError, "lambdamw: error message not encrypted; redacted instead",
+			errAttr(err))
+		return RedactedMessage, false
+	}
+	return tok, true
+}
+
+// stackTrace records the stack of the goroutine that panicked, from inside
+// the deferred function that recovered, as file, line and function names.
+func stackTrace() []*messages.InvokeResponse_Error_StackFrame {
+	pcs := make([]uintptr, 32)
+	// Skip runtime.Callers, stackTrace and the deferred function.
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	var out []*messages.InvokeResponse_Error_StackFrame
+	for {
+		f, more := frames.Next()
+		out = append(out, &messages.InvokeResponse_Error_StackFrame{Path: f.File, Line: int32(f.Line), Label: f.Function})
+		if !more {
+			break
+		}
+	}
+	return out
+}

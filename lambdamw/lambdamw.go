@@ -1,0 +1,428 @@
+package lambdamw
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/sfnenc/sfnenc/codec"
+)
+
+// innerFunc is a handler reduced to bytes in, bytes out.
+type innerFunc func(ctx context.Context, payload []byte) ([]byte, error)
+
+// Wrap returns a lambda.Handler that decrypts the event, decodes it as TIn,
+// calls h, encodes its result as JSON and encrypts it (see the package
+// documentation). Events are decoded and results encoded as lambda.Start
+// does for a handler function. Pass the result to lambda.Start:
+//
+//	lambda.Start(lambdamw.Wrap(handler))
+//
+// Wrap reads the environment and builds the codec once, when it is called;
+// a configuration error is logged then, and every invocation fails with
+// ErrorTypeConfig.
+func Wrap[TIn, TOut any](h func(context.Context, TIn) (TOut, error), opts ...Option) lambda.Handler {
+	if h == nil {
+		return newMiddleware(nil, append(opts, fail(errors.New("nil handler"))))
+	}
+	return newMiddleware(func(ctx context.Context, payload []byte) ([]byte, error) {
+		var in TIn
+		if err := decodeEvent(payload, &in); err != nil {
+			return nil, err
+		}
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return encodeResult(out)
+	}, opts)
+}
+
+// WrapFunc is Wrap for a handler of any signature that lambda.Start accepts:
+// it takes no arguments, a context.Context, an event, or both, and returns
+// nothing, an error, or a value and an error. A handler that returns no value
+// returns the JSON null. A lambda.Handler is wrapped as by WrapHandler. An
+// invalid signature fails every invocation with ErrorTypeConfig.
+func WrapFunc(handler any, opts ...Option) lambda.Handler {
+	inner, err := reflectHandler(handler)
+	if err != nil {
+		opts = append(opts, fail(err))
+	}
+	return newMiddleware(inner, opts)
+}
+
+// WrapHandler returns a lambda.Handler that decrypts the event, passes it to
+// h as bytes, and encrypts the bytes h returns, which must be a JSON
+// document.
+func WrapHandler(h lambda.Handler, opts ...Option) lambda.Handler {
+	if h == nil {
+		return newMiddleware(nil, append(opts, fail(errors.New("nil handler"))))
+	}
+	return newMiddleware(h.Invoke, opts)
+}
+
+func fail(err error) Option {
+	return func(o *options) { o.errs = append(o.errs, err) }
+}
+
+// middleware is the lambda.Handler that Wrap returns. It is safe for
+// concurrent invocations.
+type middleware struct {
+	inner      innerFunc
+	codec      *codec.Codec
+	errorClass string
+	margin     time.Duration
+	logger     *slog.Logger
+	initErr    error // reported as ErrorTypeConfig by every invocation
+	classes    classCache
+}
+
+func newMiddleware(inner innerFunc, opts []Option) *middleware {
+	start := time.Now()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	m := &middleware{inner: inner, logger: o.logger, margin: DefaultDeadlineMargin}
+	level, levelErr := logLevel()
+	if m.logger == nil {
+		m.logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		if levelErr != nil {
+			m.logger.LogAttrs(context.Background(), slog.LevelWarn, "lambdamw: "+levelErr.Error())
+		}
+	}
+	attrs, err := m.setup(&o)
+	if err != nil {
+		m.initErr = err
+		m.logger.LogAttrs(context.Background(), slog.LevelError, "lambdamw: not configured; every invocation fails",
+			slog.String("errorType", ErrorTypeConfig), errAttr(err))
+		return m
+	}
+	attrs = append(attrs, msAttr("setupMs", time.Since(start)))
+	m.logger.LogAttrs(context.Background(), slog.LevelInfo, "lambdamw: ready", attrs...)
+	return m
+}
+
+// setup builds the codec from the options and the environment, and returns
+// what the start-up log record says about it.
+func (m *middleware) setup(o *options) ([]slog.Attr, error) {
+	if err := errors.Join(o.errs...); err != nil {
+		return nil, fmt.Errorf("lambdamw: %w", err)
+	}
+	if o.setMargin {
+		m.margin = o.margin
+	}
+	m.errorClass = os.Getenv(EnvErrorClass)
+	if o.setErrorClass {
+		m.errorClass = o.errorClass
+	}
+	var envClasses []string
+	envSet := false
+	if v, ok := os.LookupEnv(EnvClasses); ok && v != "" {
+		c, err := parseClasses(v)
+		if err != nil {
+			return nil, fmt.Errorf("lambdamw: %w", err)
+		}
+		envClasses, envSet = c, true
+	}
+
+	var attrs []slog.Attr
+	if o.codec != nil {
+		switch {
+		case o.config != nil || o.configFile != "":
+			return nil, errors.New("lambdamw: WithCodec cannot be combined with WithConfig or WithConfigFile")
+		case len(o.codecOpts) > 0:
+			return nil, errors.New("lambdamw: WithCodec cannot be combined with WithCodecOptions")
+		case o.setClasses:
+			return nil, errors.New("lambdamw: WithCodec cannot be combined with WithClasses; build the codec with codec.WithClasses")
+		case envSet:
+			return nil, fmt.Errorf("lambdamw: %s cannot apply to a codec given with WithCodec; build the codec with codec.WithClasses", EnvClasses)
+		}
+		m.codec = o.codec
+		attrs = append(attrs, slog.String("config", "WithCodec"))
+		if m.errorClass != "" {
+			attrs = append(attrs, slog.String("errorClass", m.errorClass))
+		}
+		return attrs, nil
+	}
+
+	cfg, source, err := loadConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	if m.errorClass != "" && !slices.Contains(cfg.Classes(), m.errorClass) {
+		return nil, fmt.Errorf("lambdamw: error class %q is not a class of the configuration", m.errorClass)
+	}
+	copts := slices.Clone(o.codecOpts)
+	var classes []string
+	restricted := o.setClasses || envSet
+	switch {
+	case o.setClasses && envSet:
+		classes = intersect(o.classes, envClasses)
+	case o.setClasses:
+		classes = o.classes
+	case envSet:
+		classes = envClasses
+	}
+	if restricted {
+		copts = append(copts, codec.WithClasses(classes...))
+	}
+	c, err := codec.New(context.Background(), cfg, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("lambdamw: %w", err)
+	}
+	m.codec = c
+	attrs = append(attrs, slog.String("config", source), slog.Any("ruleClasses", cfg.Classes()))
+	if restricted {
+		attrs = append(attrs, slog.Any("decryptClasses", classes))
+	} else {
+		attrs = append(attrs, slog.String("decryptClasses", "all"))
+	}
+	if m.errorClass != "" {
+		attrs = append(attrs, slog.String("errorClass", m.errorClass))
+	} else {
+		attrs = append(attrs, slog.String("errorClass", "(redacted)"))
+	}
+	return attrs, nil
+}
+
+// loadConfig finds the configuration: code options first, then the
+// environment. It returns where it came from, for the log.
+func loadConfig(o *options) (*codec.Config, string, error) {
+	switch {
+	case o.config != nil && o.configFile != "":
+		return nil, "", errors.New("lambdamw: set one of WithConfig and WithConfigFile, not both")
+	case o.config != nil:
+		return o.config, "WithConfig", nil
+	case o.configFile != "":
+		cfg, err := codec.LoadConfig(o.configFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("lambdamw: %w", err)
+		}
+		return cfg, "WithConfigFile " + o.configFile, nil
+	}
+	file, inline := os.Getenv(EnvConfigFile), os.Getenv(EnvConfig)
+	switch {
+	case file != "" && inline != "":
+		return nil, "", fmt.Errorf("lambdamw: set one of %s and %s, not both", EnvConfigFile, EnvConfig)
+	case file != "":
+		cfg, err := codec.LoadConfig(file)
+		if err != nil {
+			return nil, "", fmt.Errorf("lambdamw: %s: %w", EnvConfigFile, err)
+		}
+		return cfg, EnvConfigFile + " " + file, nil
+	case inline != "":
+		cfg, err := codec.ParseConfig([]byte(inline))
+		if err != nil {
+			return nil, "", fmt.Errorf("lambdamw: %s: %w", EnvConfig, err)
+		}
+		return cfg, EnvConfig, nil
+	}
+	return nil, "", fmt.Errorf("lambdamw: no configuration: set %s or %s, or use WithConfigFile, WithConfig or WithCodec",
+		EnvConfigFile, EnvConfig)
+}
+
+// Invoke implements lambda.Handler.
+func (m *middleware) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	rec := invocation{start: time.Now(), eventBytes: len(payload)}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		rec.requestID = lc.AwsRequestID
+	}
+	if m.initErr != nil {
+		rec.fail(failure(ErrorTypeConfig, "%v", m.initErr))
+		m.log(ctx, &rec)
+		return nil, rec.err
+	}
+	detail := m.logger.Enabled(ctx, slog.LevelInfo)
+	rec.before = m.codec.Stats()
+	out, err := m.invoke(ctx, payload, &rec, detail)
+	rec.after = m.codec.Stats()
+	m.log(ctx, &rec)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation, detail bool) ([]byte, error) {
+	// KMS calls, and the SDK's retries of them, end a margin before the
+	// function's deadline, so that a failure can still be reported.
+	kctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		kctx, cancel = context.WithDeadline(ctx, dl.Add(-m.margin))
+		defer cancel()
+	}
+
+	if detail {
+		rec.eventTokens = m.classes.countTokens(payload)
+	}
+	t := time.Now()
+	plain, err := m.codec.Decrypt(kctx, payload)
+	rec.decryptDur = time.Since(t)
+	if err != nil {
+		return nil, rec.fail(codecFailure(ErrorTypeDecrypt, "decrypt event", err))
+	}
+	if detail && len(rec.eventTokens) > 0 {
+		rec.keptTokens = m.classes.countTokens(plain)
+	}
+
+	t = time.Now()
+	result, p, herr := m.call(ctx, plain)
+	rec.handlerDur = time.Since(t)
+	switch {
+	case p != nil:
+		ire, sealed := m.panicFailure(kctx, p.v, p.stack)
+		rec.handlerFailed("panic", ire, sealed)
+		return nil, ire
+	case herr != nil:
+		ire, sealed := m.handlerFailure(kctx, herr)
+		rec.handlerFailed("handler error", ire, sealed)
+		return nil, ire
+	}
+
+	t = time.Now()
+	if detail {
+		rec.rawTokens = m.classes.countTokens(result)
+	}
+	out, err := m.codec.Encrypt(kctx, result)
+	rec.encryptDur = time.Since(t)
+	if err != nil {
+		return nil, rec.fail(codecFailure(ErrorTypeEncrypt, "encrypt result", err))
+	}
+	rec.resultBytes = len(out)
+	if len(out) > MaxResultSize {
+		return nil, rec.fail(failure(ErrorTypeResultTooLarge,
+			"lambdamw: result is %d bytes after encryption, over the Step Functions limit of %d bytes", len(out), MaxResultSize))
+	}
+	if detail {
+		rec.resultTokens = m.classes.countTokens(out)
+	}
+	rec.outcome = "ok"
+	return out, nil
+}
+
+// recovered is a panic of the handler.
+type recovered struct {
+	v     any
+	stack []*messages.InvokeResponse_Error_StackFrame
+}
+
+// call runs the handler, recovering a panic.
+func (m *middleware) call(ctx context.Context, event []byte) (result []byte, p *recovered, err error) {
+	done := false
+	defer func() {
+		if !done {
+			p = &recovered{v: recover(), stack: stackTrace()}
+		}
+	}()
+	result, err = m.inner(ctx, event)
+	done = true
+	return result, nil, err
+}
+
+// decodeEvent decodes an event as lambda.Start does for a handler function.
+func decodeEvent(payload []byte, v any) error {
+	return json.NewDecoder(bytes.NewReader(payload)).Decode(v)
+}
+
+// encodeResult encodes a result as lambda.Start does for a handler function:
+// without HTML escaping or a trailing newline.
+func encodeResult(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+var (
+	ctxType = reflect.TypeFor[context.Context]()
+	errType = reflect.TypeFor[error]()
+)
+
+// reflectHandler makes an innerFunc of a handler of any signature that
+// lambda.Start accepts, with the same rules.
+func reflectHandler(h any) (innerFunc, error) {
+	if h == nil {
+		return nil, errors.New("nil handler")
+	}
+	if lh, ok := h.(lambda.Handler); ok {
+		return lh.Invoke, nil
+	}
+	fn := reflect.ValueOf(h)
+	t := fn.Type()
+	if t.Kind() != reflect.Func {
+		return nil, fmt.Errorf("handler is a %s, not a function", t.Kind())
+	}
+	isCtx := func(a reflect.Type) bool {
+		return a.Kind() == reflect.Interface && ctxType.Implements(a) && a.Implements(ctxType)
+	}
+	takesCtx := false
+	var event reflect.Type
+	switch t.NumIn() {
+	case 0:
+	case 1:
+		a := t.In(0)
+		switch {
+		case a.Kind() == reflect.Interface && a.NumMethod() > 0 && isCtx(a):
+			takesCtx = true
+		case a.Kind() == reflect.Interface && a.NumMethod() > 0:
+			return nil, fmt.Errorf("handler takes an interface that is not context.Context: %s", a)
+		default:
+			event = a
+		}
+	case 2:
+		if !isCtx(t.In(0)) {
+			return nil, fmt.Errorf("handler takes two arguments, but the first is not context.Context: %s", t.In(0))
+		}
+		takesCtx, event = true, t.In(1)
+	default:
+		return nil, fmt.Errorf("handler takes %d arguments, at most 2 allowed", t.NumIn())
+	}
+	switch n := t.NumOut(); {
+	case n > 2:
+		return nil, fmt.Errorf("handler returns %d values, at most 2 allowed", n)
+	case n == 2 && !t.Out(1).Implements(errType):
+		return nil, errors.New("handler returns two values, but the second is not an error")
+	case n == 1 && !t.Out(0).Implements(errType):
+		return nil, errors.New("handler returns one value, but it is not an error")
+	}
+	return func(ctx context.Context, payload []byte) ([]byte, error) {
+		var args []reflect.Value
+		if takesCtx {
+			args = append(args, reflect.ValueOf(&ctx).Elem())
+		}
+		if event != nil {
+			ev := reflect.New(event)
+			if err := decodeEvent(payload, ev.Interface()); err != nil {
+				return nil, err
+			}
+			args = append(args, ev.Elem())
+		}
+		res := fn.Call(args)
+		if len(res) > 0 {
+			if err, ok := res[len(res)-1].Interface().(error); ok && err != nil {
+				return nil, err
+			}
+		}
+		var val any
+		if len(res) > 1 {
+			val = res[0].Interface()
+		}
+		return encodeResult(val)
+	}, nil
+}

@@ -1,0 +1,175 @@
+package lambdamw
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sfnenc/sfnenc/codec"
+)
+
+// Environment variables read when Wrap, WrapFunc or WrapHandler runs. The
+// package documentation describes each.
+const (
+	EnvConfigFile = "SFNENC_CONFIG_FILE"
+	EnvConfig     = "SFNENC_CONFIG"
+	EnvClasses    = "SFNENC_CLASSES"
+	EnvErrorClass = "SFNENC_ERROR_CLASS"
+	EnvLogLevel   = "SFNENC_LOG_LEVEL"
+)
+
+// DefaultDeadlineMargin is how long before the function's deadline KMS
+// calls are abandoned, unless WithDeadlineMargin says otherwise.
+const DefaultDeadlineMargin = 250 * time.Millisecond
+
+// Option configures the middleware. Options in code win over the
+// environment.
+type Option func(*options)
+
+type options struct {
+	configFile    string
+	config        *codec.Config
+	codec         *codec.Codec
+	codecOpts     []codec.Option
+	classes       []string
+	setClasses    bool
+	errorClass    string
+	setErrorClass bool // WithErrorClass or WithRedactedErrors
+	logger        *slog.Logger
+	margin        time.Duration
+	setMargin     bool
+	errs          []error
+}
+
+// WithConfigFile reads the configuration from the JSON file at path (see
+// codec.LoadConfig) instead of from the environment.
+func WithConfigFile(path string) Option {
+	return func(o *options) { o.configFile = path }
+}
+
+// WithConfig uses cfg instead of a configuration from the environment.
+func WithConfig(cfg *codec.Config) Option {
+	return func(o *options) {
+		if cfg == nil {
+			o.errs = append(o.errs, errors.New("WithConfig: nil configuration"))
+		}
+		o.config = cfg
+	}
+}
+
+// WithCodec uses c, built by the caller, instead of building a codec from a
+// configuration. Need to know is then c's business (codec.WithClasses):
+// WithClasses and SFNENC_CLASSES cannot apply to it, and the middleware
+// refuses to start if either is set rather than decrypt more than they
+// allow.
+func WithCodec(c *codec.Codec) Option {
+	return func(o *options) {
+		if c == nil {
+			o.errs = append(o.errs, errors.New("WithCodec: nil codec"))
+		}
+		o.codec = c
+	}
+}
+
+// WithCodecOptions passes options to codec.New when the middleware builds
+// its codec (for example codec.WithCacheLimits, or codec.WithKMSClients for
+// KMS clients of a custom AWS configuration).
+func WithCodecOptions(opts ...codec.Option) Option {
+	return func(o *options) { o.codecOpts = append(o.codecOpts, opts...) }
+}
+
+// WithClasses limits decryption to tokens of the given classes (need to
+// know); tokens of other classes reach the handler as they are. With no
+// arguments the function decrypts nothing. If SFNENC_CLASSES is also set,
+// only classes named by both are decrypted.
+func WithClasses(classes ...string) Option {
+	return func(o *options) { o.classes, o.setClasses = classes, true }
+}
+
+// WithErrorClass encrypts the message of a handler's error (and of a panic)
+// as a token of class, which must be a class of the configuration: the
+// middleware refuses to start otherwise. With WithCodec the class can only
+// be checked when the first error is encrypted; an unknown class then gives
+// RedactedMessage and an error log record.
+func WithErrorClass(class string) Option {
+	return func(o *options) { o.errorClass, o.setErrorClass = class, true }
+}
+
+// WithRedactedErrors replaces the message of a handler's error (and of a
+// panic) with RedactedMessage, even if SFNENC_ERROR_CLASS is set. This is
+// the default when neither is set.
+func WithRedactedErrors() Option {
+	return func(o *options) { o.errorClass, o.setErrorClass = "", true }
+}
+
+// WithLogger sends the middleware's log records to l instead of to a JSON
+// handler on standard error at the level of SFNENC_LOG_LEVEL.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+// WithDeadlineMargin sets how long before the function's deadline the
+// middleware abandons KMS calls (and their retries), so that it still has
+// time to report the failure. The default is DefaultDeadlineMargin.
+func WithDeadlineMargin(d time.Duration) Option {
+	return func(o *options) {
+		if d < 0 {
+			o.errs = append(o.errs, fmt.Errorf("WithDeadlineMargin: negative margin %v", d))
+		}
+		o.margin, o.setMargin = d, true
+	}
+}
+
+// parseClasses reads the value of SFNENC_CLASSES.
+func parseClasses(v string) ([]string, error) {
+	v = strings.TrimSpace(v)
+	if v == "-" {
+		return []string{}, nil
+	}
+	var out []string
+	for c := range strings.SplitSeq(v, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			return nil, fmt.Errorf("%s: empty class name in %q", EnvClasses, v)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// intersect returns the classes of a that b also names, in a's order.
+func intersect(a, b []string) []string {
+	out := []string{}
+	for _, c := range a {
+		for _, d := range b {
+			if c == d {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// logLevel reads SFNENC_LOG_LEVEL, or else AWS_LAMBDA_LOG_LEVEL.
+func logLevel() (slog.Level, error) {
+	v := os.Getenv(EnvLogLevel)
+	name := EnvLogLevel
+	if v == "" {
+		v, name = os.Getenv("AWS_LAMBDA_LOG_LEVEL"), "AWS_LAMBDA_LOG_LEVEL"
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "trace", "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error", "fatal":
+		return slog.LevelError, nil
+	}
+	return slog.LevelInfo, fmt.Errorf("%s: unknown log level %q (want debug, info, warn or error)", name, v)
+}
