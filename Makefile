@@ -62,8 +62,12 @@ fuzz:
 fuzz-short:
 	$(MAKE) fuzz FUZZTIME=10s
 
-# The main job, end to end on loopback, no AWS account.
-demo: quickstart
+# The main job, end to end on loopback, no AWS account: the
+# identity-verification workflow (examples/identity-verification), its
+# histories as Step Functions stores them and through sfn-decrypt.
+# DEMO_FLAGS passes flags to the demo program (-wait, -all, -full-tokens, -v).
+demo: $(BIN)/local-kms $(BIN)/aws-lambda-rie build node-deps
+	./scripts/demo.sh $(DEMO_FLAGS)
 
 quickstart: $(BIN)/local-kms build
 	./scripts/quickstart.sh

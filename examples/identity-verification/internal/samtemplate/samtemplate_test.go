@@ -1,0 +1,84 @@
+package samtemplate
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestResolve(t *testing.T) {
+	values := map[string]string{"Stage": "dev", "Key.Arn": "arn:k", "AWS::AccountId": "123"}
+	tests := []struct {
+		name    string
+		v       any
+		want    string
+		wantErr error
+	}{
+		{"string", "plain", "plain", nil},
+		{"Ref", map[string]any{"Ref": "Stage"}, "dev", nil},
+		{"GetAtt", map[string]any{"Fn::GetAtt": []any{"Key", "Arn"}}, "arn:k", nil},
+		{"Sub", map[string]any{"Fn::Sub": "a-${Stage}-${Key.Arn}-${AWS::AccountId}"}, "a-dev-arn:k-123", nil},
+		{"Sub literal", map[string]any{"Fn::Sub": "${!Stage} ${Stage}"}, "${Stage} dev", nil},
+		{"Sub unknown", map[string]any{"Fn::Sub": "${Nope}"}, "", ErrUnresolved},
+		{"Ref unknown", map[string]any{"Ref": "Nope"}, "", ErrUnresolved},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(tc.v, values)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Resolve mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := Resolve(map[string]any{"Fn::Join": []any{}}, values); err == nil {
+		t.Error("Resolve of Fn::Join: no error")
+	}
+}
+
+func TestFunctionsMergeGlobals(t *testing.T) {
+	tmpl, err := Parse([]byte(`
+Globals:
+  Function:
+    Environment:
+      Variables:
+        A: global
+        B: global
+Resources:
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/f/
+      Environment:
+        Variables:
+          B: own
+      Policies:
+        - LambdaInvokePolicy:
+            FunctionName: x
+        - Statement:
+            - Sid: S
+              Effect: Allow
+              Action: kms:Decrypt
+              Resource: "*"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := tmpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Function{{
+		LogicalID:  "F",
+		CodeURI:    "functions/f/",
+		Env:        map[string]any{"A": "global", "B": "own"},
+		Statements: []Statement{{Sid: "S", Effect: "Allow", Action: StringList{"kms:Decrypt"}, Resource: "*"}},
+		Templates:  []string{"LambdaInvokePolicy"},
+	}}
+	if diff := cmp.Diff(want, fns); diff != "" {
+		t.Errorf("Functions mismatch (-want +got):\n%s", diff)
+	}
+}
