@@ -128,3 +128,50 @@ func TestESDKConfiguration(t *testing.T) {
 		t.Errorf("esdk rule on a local keyring: %v", err)
 	}
 }
+
+// TestNoDowngrade: every format a configuration can name makes
+// authenticated, key-committing tokens: the envelope mode with its 32-byte
+// commitment, or an ESDK message of format version 2 with suite 0x0478.
+func TestNoDowngrade(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	ac := srv.Config(t)
+	for _, f := range []string{"", "native", "esdk"} {
+		cfg, err := ParseConfig([]byte(fmt.Sprintf(`{"keyrings":{"k":{"kms":{"keyArn":%q}}},
+			"rules":[{"class":"c","keyring":"k","select":["$.a"],"format":%q,"pad":8}]}`, srv.KeyARN("primary"), f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := New(ctx, cfg, WithKMSClients(envelope.KMSClients(ac)), WithESDK(esdk.Factory(ac)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := c.Encrypt(ctx, []byte(`{"a":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk := tokenRE.Find(enc)
+		tok, err := format.Decode(tk[1:len(tk)-1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch tok.Mode {
+		case format.ModeEnvelope:
+			if f == "esdk" || len(tok.Commitment) != format.CommitmentSize {
+				t.Errorf("format %q: envelope token with a %d-byte commitment", f, len(tok.Commitment))
+			}
+		case format.ModeESDK:
+			if f != "esdk" || len(tok.Payload) < 3 || tok.Payload[0] != 0x02 || tok.Payload[1] != 0x04 || tok.Payload[2] != 0x78 {
+				t.Errorf("format %q: ESDK message version/suite % x", f, tok.Payload[:3])
+			}
+		default:
+			t.Errorf("format %q: mode %d", f, tok.Mode)
+		}
+	}
+	for _, f := range []string{"none", "plaintext", "aes-gcm", "ESDK"} {
+		_, err := ParseConfig([]byte(`{"keyrings":{"k":{"insecureLocalKeyset":"k.json"}},"rules":[{"class":"c","keyring":"k","select":["$.a"],"format":"` + f + `"}]}`))
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("format %q accepted: %v", f, err)
+		}
+	}
+}

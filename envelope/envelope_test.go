@@ -88,6 +88,11 @@ func TestDataKeyNeverFormatsSecrets(t *testing.T) {
 func TestLocalKeyring(t *testing.T) {
 	ctx := context.Background()
 	kr := testLocal(t)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
+		if s := fmt.Sprintf(verb, kr); s != "envelope.InsecureLocalKeyring("+kr.KeyID()+")" {
+			t.Errorf("Sprintf(%s) = %q", verb, s)
+		}
+	}
 	ec := map[string]string{"app": "x", format.ClassKey: "contact"}
 	secret, wrapped, err := kr.GenerateDataKey(ctx, ec)
 	if err != nil {
