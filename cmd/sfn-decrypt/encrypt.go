@@ -2,50 +2,31 @@ package main
 
 import (
 	"context"
+
+	"github.com/sfnenc/sfnenc/codec"
 )
 
 func cmdEncrypt(e *env, args []string) int {
-	var cf commonFlags
-	fs := newFlagSet(e, "encrypt", "encrypt --config FILE [INPUT]\n\nEncrypts the fields the configuration's rules select in the JSON document\nINPUT (a file, or - or nothing for stdin) and writes it to stdout.")
-	cf.register(fs, false)
-	if code, ok := parseFlags(e, fs, args); !ok {
-		return code
-	}
-	if fs.NArg() > 1 {
-		e.errorf("encrypt takes at most one INPUT")
-		return exitUsage
-	}
-	ctx := context.Background()
-	cd, code := cf.newCodec(ctx, e, "")
-	if cd == nil {
-		return code
-	}
-	in, err := e.readInput(fs.Arg(0))
-	if err != nil {
-		e.errorf("%v", err)
-		return exitFail
-	}
-	out, err := cd.Encrypt(ctx, in)
-	if err != nil {
-		e.errorf("%v", err)
-		return exitFor(err)
-	}
-	if err := e.writeOutput(out); err != nil {
-		e.errorf("%v", err)
-		return exitFail
-	}
-	return exitOK
+	return transform(e, args, "encrypt", "encrypt --config FILE [INPUT]\n\nEncrypts the fields the configuration's rules select in the JSON document\nINPUT (a file, or - or nothing for stdin) and writes it to stdout.",
+		false, (*codec.Codec).Encrypt)
 }
 
 func cmdDecrypt(e *env, args []string) int {
+	return transform(e, args, "decrypt", "decrypt --config FILE [--class CLASS]... [INPUT]\n\nDecrypts every token in the JSON document INPUT (a file, or - or nothing\nfor stdin) and writes it to stdout. Nothing is written if any token fails.",
+		true, (*codec.Codec).Decrypt)
+}
+
+// transform runs a command that reads one document, passes it through op
+// and writes the result, or nothing on error.
+func transform(e *env, args []string, name, synopsis string, withClass bool, op func(*codec.Codec, context.Context, []byte) ([]byte, error)) int {
 	var cf commonFlags
-	fs := newFlagSet(e, "decrypt", "decrypt --config FILE [--class CLASS]... [INPUT]\n\nDecrypts every token in the JSON document INPUT (a file, or - or nothing\nfor stdin) and writes it to stdout. Nothing is written if any token fails.")
-	cf.register(fs, true)
+	fs := newFlagSet(e, name, synopsis)
+	cf.register(fs, withClass)
 	if code, ok := parseFlags(e, fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 1 {
-		e.errorf("decrypt takes at most one INPUT")
+		e.errorf("%s takes at most one INPUT", name)
 		return exitUsage
 	}
 	ctx := context.Background()
@@ -58,7 +39,7 @@ func cmdDecrypt(e *env, args []string) int {
 		e.errorf("%v", err)
 		return exitFail
 	}
-	out, err := cd.Decrypt(ctx, in)
+	out, err := op(cd, ctx, in)
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFor(err)
