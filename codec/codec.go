@@ -321,7 +321,12 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer doc.Release()
-	matches := doc.Select(c.sels)
+	matches, err := doc.Select(c.sels)
+	if err != nil {
+		// Fail closed: a selector that cannot be evaluated must not
+		// leave its values in plaintext.
+		return nil, fmt.Errorf("codec: %w", err)
+	}
 	type edit struct {
 		start, end int
 		rule       int
@@ -397,17 +402,21 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		out = append(out, src[last:e.start]...)
 		r := c.rules[e.rule]
 		pt = padTo(append(pt[:0], src[e.start:e.end]...), r.pad)
+		out = append(out, '"')
 		if r.esdk != nil {
 			if body, err = c.sealESDK(ctx, r, body[:0], pt); err != nil {
 				clear(pt)
 				return nil, err
 			}
+			out = format.AppendText(out, body)
 		} else {
+			// The text of the header up to s.textLen is the same for
+			// every token of the sealer: only the rest is encoded here.
 			s := sealers[e.rule][e.chunk]
-			body = s.dk.Seal(append(body[:0], s.header...), pt, s.aad)
+			body = s.dk.Seal(append(body[:0], s.header[s.textLen:]...), pt, s.aad)
+			out = append(out, s.text...)
+			out = format.AppendTextMore(out, body)
 		}
-		out = append(out, '"')
-		out = format.AppendText(out, body)
 		out = append(out, '"')
 		last = e.end
 	}
@@ -472,12 +481,18 @@ type sealer struct {
 	dk     *envelope.DataKey
 	header []byte
 	aad    []byte
+	// text is the text form (prefix included) of header[:textLen], the
+	// longest part of the header whose length is a multiple of 3: its
+	// base64 does not depend on the bytes that follow.
+	text    []byte
+	textLen int
 }
 
 func newSealer(r *rule, dk *envelope.DataKey) *sealer {
 	h := format.AppendHeader(nil, r.class, dk.Wrapped(), dk.Commitment())
 	aad := append(append(make([]byte, 0, len(h)+len(r.ctxBytes)), h...), r.ctxBytes...)
-	return &sealer{dk: dk, header: h, aad: aad}
+	n := len(h) / 3 * 3
+	return &sealer{dk: dk, header: h, aad: aad, text: format.AppendText(nil, h[:n]), textLen: n}
 }
 
 func padded(n, pad int) int {

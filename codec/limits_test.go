@@ -59,3 +59,15 @@ func TestResourceLimits(t *testing.T) {
 		t.Errorf("round trip of 100,000 values: %v", err)
 	}
 }
+
+// TestSelectorEvaluationFailsClosed: a filter the query library cannot
+// evaluate on a document (found by fuzzing fieldpath) fails Encrypt; it
+// neither crashes nor leaves the values in plaintext.
+func TestSelectorEvaluationFailsClosed(t *testing.T) {
+	c := newLocal(t, `[{"class":"c","keyring":"dev","select":["$.ssn","$[?match(@,$.pattern)]"]}]`)
+	out, err := c.Encrypt(context.Background(), []byte(`{"ssn":"`+canarySSN+`","name":"x"}`))
+	if out != nil || !errors.Is(err, fieldpath.ErrEvaluation) {
+		t.Fatalf("Encrypt = %q, %v; want no output and ErrEvaluation", out, err)
+	}
+	assertNoCanary(t, "error", err.Error())
+}

@@ -106,7 +106,11 @@ func TestProperties(t *testing.T) {
 		var want bytes.Buffer
 		var selected [][]byte
 		last := 0
-		for _, m := range d.Select(parsed) {
+		matches, err := d.Select(parsed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range matches {
 			start, end := d.Raw(m.Node)
 			want.Write(doc[last:start])
 			want.WriteString(`"T"`)

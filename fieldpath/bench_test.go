@@ -139,7 +139,11 @@ func BenchmarkSelect(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				matches = len(d.Select(sels))
+				m, err := d.Select(sels)
+				if err != nil {
+					b.Fatal(err)
+				}
+				matches = len(m)
 				d.Release()
 			}
 			b.ReportMetric(float64(matches), "matches")

@@ -88,7 +88,11 @@ func TestCompliance(t *testing.T) {
 			}
 			defer d.Release()
 			var got []string
-			for _, m := range d.Select([]*Selector{sel}) {
+			matches, err := d.Select([]*Selector{sel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range matches {
 				if m.Selector != 0 {
 					t.Errorf("match %+v: selector index, want 0", m)
 				}

@@ -23,6 +23,12 @@ var (
 	ErrTooLarge = errors.New("fieldpath: document too large")
 	// ErrSelector means a JSONPath query is not valid RFC 9535.
 	ErrSelector = errors.New("fieldpath: invalid selector")
+
+	// ErrEvaluation means a query with a filter could not be evaluated
+	// on a document: the query library failed. Select then selects
+	// nothing and says so, so that a caller never takes a failed
+	// evaluation for "no value selected".
+	ErrEvaluation = errors.New("fieldpath: selector evaluation failed")
 )
 
 // DocumentError reports where Scan rejected a document. Its message names the

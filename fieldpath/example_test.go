@@ -2,6 +2,7 @@ package fieldpath_test
 
 import (
 	"fmt"
+	"log"
 
 	"github.com/sfnenc/sfnenc/fieldpath"
 )
@@ -24,7 +25,11 @@ func Example() {
 		}
 		sels = append(sels, sel)
 	}
-	for _, m := range doc.Select(sels) {
+	matches, err := doc.Select(sels)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range matches {
 		start, end := doc.Raw(m.Node)
 		fmt.Printf("%s %s %s (%s)\n", sels[m.Selector], doc.NormalizedPath(m.Node), src[start:end], doc.Kind(m.Node))
 	}

@@ -82,12 +82,18 @@ type Match struct{ Node, Selector int }
 // once. Only outermost matches are kept: a node whose ancestor is also
 // selected is dropped (with "$..*", only the root's children remain), since
 // a value that is replaced as a whole has no parts left to replace.
-func (d *Document) Select(sels []*Selector) []Match {
+//
+// The error, which wraps ErrEvaluation, is set only if a query with a filter
+// could not be evaluated on this document; nothing is selected then.
+func (d *Document) Select(sels []*Selector) ([]Match, error) {
 	var all, merged []Match
 	for si, s := range sels {
 		var nodes []int32
 		if s.filter {
-			nodes = d.selectFiltered(s)
+			var err error
+			if nodes, err = d.selectFiltered(s); err != nil {
+				return nil, err
+			}
 		} else {
 			nodes = d.eval(s.segs)
 		}
@@ -130,13 +136,22 @@ func (d *Document) Select(sels []*Selector) []Match {
 		out = append(out, m)
 		cover = int(nodes[m.Node].next)
 	}
-	return out
+	return out, nil
 }
 
 // selectFiltered runs a query that has a filter with the query library, on the
 // decoded document, and returns the selected nodes in document order without
 // repeats.
-func (d *Document) selectFiltered(s *Selector) []int32 {
+func (d *Document) selectFiltered(s *Selector) (_ []int32, err error) {
+	// The query library can panic on some documents (match() or search()
+	// whose pattern argument selects nothing makes it dereference a nil
+	// value). Report that as an error: a crash would take a Lambda down,
+	// and an empty result would leave values unencrypted.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s", ErrEvaluation, s.expr)
+		}
+	}()
 	t := d.t
 	set := t.setA[:0]
 	for _, ln := range s.path.SelectLocated(d.decoded()) {
@@ -147,7 +162,7 @@ func (d *Document) selectFiltered(s *Selector) []int32 {
 	slices.Sort(set)
 	set = slices.Compact(set)
 	t.setA = set
-	return set
+	return set, nil
 }
 
 // eval runs the segments of a filter-free query on the tape and returns the

@@ -82,7 +82,11 @@ func selectPointers(tb testing.TB, d *Document, exprs ...string) []pointerMatch 
 		sels = append(sels, s)
 	}
 	var got []pointerMatch
-	for _, m := range d.Select(sels) {
+	matches, err := d.Select(sels)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, m := range matches {
 		got = append(got, pointerMatch{d.Pointer(m.Node), m.Selector})
 	}
 	return got
@@ -213,5 +217,28 @@ func TestParse(t *testing.T) {
 		if !errors.Is(err, ErrSelector) {
 			t.Errorf("Parse(%q) = %v, %v; want an error wrapping ErrSelector", expr, s, err)
 		}
+	}
+}
+
+// TestSelectEvaluationFailure: the query library panics evaluating match()
+// whose pattern argument selects nothing (found by FuzzSelect). Select
+// reports ErrEvaluation instead of crashing or selecting nothing.
+func TestSelectEvaluationFailure(t *testing.T) {
+	d, err := Scan([]byte(`{"":"","a":"x"}`), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	sel, err := Parse(`$[?match(@,$.A)]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := Parse(`$.a`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	matches, err := d.Select([]*Selector{ok, sel})
+	if !errors.Is(err, ErrEvaluation) || matches != nil {
+		t.Errorf("Select = %v, %v; want no matches and ErrEvaluation", matches, err)
 	}
 }
