@@ -21,10 +21,10 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: sfn-decrypt COMMAND [FLAGS] [ARGS]
 
 Encrypts and decrypts sfnenc tokens in JSON and in AWS Step Functions
-execution histories, under your own AWS credentials and KMS permissions.
-Region, profile, credentials and endpoints come from the standard AWS
-configuration (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_KMS,
-AWS_ENDPOINT_URL_SFN, ...).
+execution histories and CloudWatch Logs, under your own AWS credentials and
+KMS permissions. Region, profile, credentials and endpoints come from the
+standard AWS configuration (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_KMS,
+AWS_ENDPOINT_URL_SFN, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, ...).
 
 Commands:
 `)
@@ -39,8 +39,9 @@ Exit codes:
   1  any other failure (input unreadable or not JSON, KMS unreachable, ...)
   2  usage or configuration error
   3  a token failed to authenticate or could not be decrypted
-  4  the Step Functions API failed (history: no such execution, access
-     denied, throttled past the retries, invalid or truncated response)
+  4  the Step Functions API failed (history), or the CloudWatch Logs API
+     (logs): no such execution or log group, access denied, throttled past
+     the retries, invalid or truncated response
 `)
 }
 
@@ -69,7 +70,7 @@ type commonFlags struct {
 func (c *commonFlags) register(fs *flag.FlagSet, withClass bool) {
 	fs.StringVar(&c.config, "config", "", "configuration `FILE` (JSON); required")
 	fs.StringVar(&c.profile, "profile", "", "AWS shared configuration `PROFILE` (default: AWS_PROFILE or default)")
-	fs.StringVar(&c.region, "region", "", "AWS `REGION` for API calls (KMS and Step Functions calls go to the region of the key or execution ARN)")
+	fs.StringVar(&c.region, "region", "", "AWS `REGION` for API calls (KMS calls go to the region of the key; Step Functions and CloudWatch Logs calls to that of the ARN they name)")
 	if withClass {
 		fs.Var(&c.classes, "class", "decrypt only tokens of `CLASS` (repeatable); others stay as they are")
 	}

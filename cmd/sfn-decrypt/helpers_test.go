@@ -11,7 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-var update = flag.Bool("update", false, "rewrite the encrypted history fixtures and expected outputs in testdata/history")
+var update = flag.Bool("update", false, "rewrite the encrypted fixtures and expected outputs in testdata/history (TestGolden) and testdata/logs (TestLogsGolden)")
 
 // historyDir holds the history fixtures and their configuration.
 const historyDir = "../../testdata/history"

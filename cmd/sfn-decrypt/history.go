@@ -88,7 +88,7 @@ func cmdHistory(e *env, args []string) int {
 	if code != 0 {
 		return code
 	}
-	appID, err := applicationID(hf.reason)
+	appID, err := applicationID(hf.reason, "this history")
 	if err != nil {
 		e.errorf("%v", err)
 		return exitUsage
@@ -194,11 +194,12 @@ const maxReasonLen = 50
 
 // applicationID checks --reason and returns the AWS SDK application id it
 // becomes: characters the user agent does not allow become '-', as the SDK
-// itself would make them.
-func applicationID(reason string) (string, error) {
+// itself would make them. what names what is read, for the message that asks
+// for a reason ("this history").
+func applicationID(reason, what string) (string, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return "", errors.New("--reason is required: say why you read this history (a ticket id, say); it is sent to AWS as the SDK application id and recorded by CloudTrail")
+		return "", fmt.Errorf("--reason is required: say why you read %s (a ticket id, say); it is sent to AWS as the SDK application id and recorded by CloudTrail", what)
 	}
 	if n := utf8.RuneCountInString(reason); n > maxReasonLen {
 		return "", fmt.Errorf("--reason is %d characters long; the AWS SDK application id holds at most %d: use a ticket id or a short phrase", n, maxReasonLen)
@@ -253,7 +254,13 @@ type historyRun struct {
 }
 
 func (h *historyRun) echo(what string) {
-	h.e.infof("reading %s; reason %q (sent as AWS SDK application id %q)", what, strings.TrimSpace(h.flags.reason), h.appID)
+	echoReason(h.e, what, h.flags.reason, h.appID)
+}
+
+// echoReason says on stderr what is read, and why: the reason and the
+// application id it is sent as.
+func echoReason(e *env, what, reason, appID string) {
+	e.infof("reading %s; reason %q (sent as AWS SDK application id %q)", what, strings.TrimSpace(reason), appID)
 }
 
 func (h *historyRun) sfnClient(ctx context.Context) (*history.Client, int) {

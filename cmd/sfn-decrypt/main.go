@@ -8,14 +8,17 @@
 //	sfn-decrypt decrypt --config FILE [--class C]... [INPUT]
 //	sfn-decrypt history --config FILE --reason TEXT [--output json|text] [--class C]...
 //		(--execution-arn ARN | FILE | - | --state-machine-arn ARN [--status S] [--since TIME])
+//	sfn-decrypt logs --config FILE --reason TEXT [--output json|text] [--class C]...
+//		(--log-group NAME (--execution-arn ARN | --start TIME [--end TIME]) [--follow] | FILE | -)
 //
 // Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
 // 1 any other failure, 2 usage or configuration error, 3 a token failed to
-// authenticate or could not be decrypted, 4 the Step Functions API failed
-// (history only).
+// authenticate or could not be decrypted, 4 the AWS API that holds the events
+// failed (Step Functions for history, CloudWatch Logs for logs).
 package main
 
 import (
+	"context"
 	"io"
 	"os"
 )
@@ -46,6 +49,16 @@ type env struct {
 	getenv         func(string) string
 	// terminal reports whether a stream is a terminal (for progress).
 	terminal func(io.Writer) bool
+	// ctx, if not nil, ends a command early when it is done (tests stop
+	// "logs --follow" with it); commands use context.Background otherwise.
+	ctx context.Context
+}
+
+func (e *env) context() context.Context {
+	if e.ctx != nil {
+		return e.ctx
+	}
+	return context.Background()
 }
 
 func commands() []command {
@@ -53,6 +66,7 @@ func commands() []command {
 		{"encrypt", "encrypt the selected fields of a JSON document", cmdEncrypt},
 		{"decrypt", "decrypt every token in a JSON document", cmdDecrypt},
 		{"history", "print execution histories with their tokens decrypted", cmdHistory},
+		{"logs", "print Step Functions events in CloudWatch Logs with their tokens decrypted", cmdLogs},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -15,16 +16,23 @@ import (
 // TestScript runs the command as a user does, from the scripts in
 // testdata/script. Each script's work directory has:
 //
-//   - history/ and keys/: the history fixtures and the insecure test
-//     keysets (links to ../../testdata);
+//   - history/, logs/ and keys/: the history and log fixtures and the
+//     insecure test keysets (links to ../../testdata);
 //   - the AWS environment of a machine with dummy credentials and no shared
 //     configuration;
 //   - if the script has a file sfn.json (a recording, see sfnServer): a
 //     local Step Functions endpoint serving it, as AWS_ENDPOINT_URL_SFN, that
-//     logs each request to sfn-requests.log.
+//     logs each request to sfn-requests.log;
+//   - if the script has a file logs.json (a recording, see logsServer): a
+//     local CloudWatch Logs endpoint serving it, as
+//     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, that logs each request to
+//     logs-requests.log.
 //
 // The command "exit N PROG ARGS..." runs PROG and checks that it exits
-// with code N; its stdout and stderr can then be checked as usual.
+// with code N; its stdout and stderr can then be checked as usual. The
+// command "waitpolls GROUP N" waits until the CloudWatch Logs endpoint has
+// been polled N times for the log group GROUP (for "logs --follow" run in
+// the background).
 func TestScript(t *testing.T) {
 	testdata, err := filepath.Abs("../../testdata")
 	if err != nil {
@@ -33,7 +41,7 @@ func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
-			for _, d := range []string{"history", "keys"} {
+			for _, d := range []string{"history", "logs", "keys"} {
 				if err := os.Symlink(filepath.Join(testdata, d), filepath.Join(e.WorkDir, d)); err != nil {
 					return err
 				}
@@ -44,32 +52,14 @@ func TestScript(t *testing.T) {
 			} {
 				e.Setenv(kv[0], kv[1])
 			}
-			rec := filepath.Join(e.WorkDir, "sfn.json")
-			b, err := os.ReadFile(rec)
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			if err != nil {
+			if err := setupSFN(e); err != nil {
 				return err
 			}
-			var r recording
-			if err := json.Unmarshal(b, &r); err != nil {
-				return err
-			}
-			log, err := os.Create(filepath.Join(e.WorkDir, "sfn-requests.log"))
-			if err != nil {
-				return err
-			}
-			srv, err := newSFNServer(r, e.WorkDir, log)
-			if err != nil {
-				return err
-			}
-			e.Defer(func() { srv.Close(); log.Close() })
-			e.Setenv("AWS_ENDPOINT_URL_SFN", srv.URL)
-			return nil
+			return setupLogs(e)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exit": cmdExit,
+			"exit":      cmdExit,
+			"waitpolls": cmdWaitPolls,
 		},
 	})
 }
@@ -94,5 +84,85 @@ func cmdExit(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// setupSFN starts a Step Functions endpoint if the script has sfn.json.
+func setupSFN(e *testscript.Env) error {
+	b, err := os.ReadFile(filepath.Join(e.WorkDir, "sfn.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var r recording
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	log, err := os.Create(filepath.Join(e.WorkDir, "sfn-requests.log"))
+	if err != nil {
+		return err
+	}
+	srv, err := newSFNServer(r, e.WorkDir, log)
+	if err != nil {
+		return err
+	}
+	e.Defer(func() { srv.Close(); log.Close() })
+	e.Setenv("AWS_ENDPOINT_URL_SFN", srv.URL)
+	return nil
+}
+
+// logsServerKey is the key of a script's *logsServer in its values.
+type logsServerKey struct{}
+
+// setupLogs starts a CloudWatch Logs endpoint if the script has logs.json.
+func setupLogs(e *testscript.Env) error {
+	b, err := os.ReadFile(filepath.Join(e.WorkDir, "logs.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var r logsRecording
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	log, err := os.Create(filepath.Join(e.WorkDir, "logs-requests.log"))
+	if err != nil {
+		return err
+	}
+	srv, err := newLogsServer(r, e.WorkDir, log)
+	if err != nil {
+		return err
+	}
+	e.Defer(func() { srv.Close(); log.Close() })
+	e.Setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", srv.URL)
+	e.Values[logsServerKey{}] = srv
+	return nil
+}
+
+// cmdWaitPolls waits until the script's CloudWatch Logs endpoint has been
+// polled N times for a log group. It gives up after a minute: that is a
+// command that does not poll, not a slow one.
+func cmdWaitPolls(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitpolls GROUP N")
+	}
+	srv, ok := ts.Value(logsServerKey{}).(*logsServer)
+	if !ok {
+		ts.Fatalf("waitpolls: the script has no logs.json")
+	}
+	n, err := strconv.Atoi(args[1])
+	if err != nil {
+		ts.Fatalf("waitpolls: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for srv.Polls(args[0]) < n {
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitpolls: %d polls of %s after a minute, want %d", srv.Polls(args[0]), args[0], n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -13,9 +13,15 @@
 // Tokens that cannot be decrypted stay as they are and are reported as
 // Failure values.
 //
+// In CloudWatch Logs, Step Functions cuts data off to fit the size limit of a
+// log event, and says so in the field's <field>Details object. Such a field
+// holds the start of JSON text: Decryptor.Truncated decrypts the whole tokens
+// in it, and Decryptor.ValueTruncated is Value for an event with such fields.
+//
 // Timeline writes events as text: one line per event (id, time, type, state)
 // and its details, with JSON data pretty-printed and every token that was not
-// decrypted marked with the reason.
+// decrypted marked with the reason. Timeline.Heading starts one execution;
+// Timeline.Execution switches between executions whose events interleave.
 package eventdata
 
 import (
@@ -24,12 +30,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
 )
+
+// ErrTruncated is wrapped by the error of a Failure for a token in data that
+// Step Functions truncated: cut off by the end of the data, or inside text
+// whose JSON structure is lost with its end.
+var ErrTruncated = errors.New("eventdata: token in data truncated by Step Functions")
 
 // Decrypter decrypts the tokens of a JSON document, leaving those it cannot
 // decrypt in place. *codec.Codec implements it.
@@ -73,6 +85,8 @@ func (f Failure) Reason() string {
 		return "KMS unavailable"
 	case errors.Is(f.Err, codec.ErrAuthentication):
 		return "failed authentication (altered, or another context or class)"
+	case errors.Is(f.Err, ErrTruncated):
+		return "in data truncated by Step Functions"
 	case errors.Is(f.Err, codec.ErrMalformedToken):
 		return "malformed token"
 	}
@@ -118,13 +132,22 @@ const maxNesting = 8
 // stays as it was. If nothing changes it returns src itself. Failures name the
 // string by its JSON Pointer in src. The error is set only if src is not JSON.
 func (d *Decryptor) Value(ctx context.Context, src []byte) ([]byte, []Failure, error) {
-	return d.strings(ctx, src, 0, false)
+	return d.strings(ctx, src, 0, false, nil)
+}
+
+// ValueTruncated is Value for a JSON value some of whose strings hold JSON
+// text that Step Functions truncated: the strings at the JSON Pointers in
+// truncated (such as "/details/output") are decrypted with Truncated instead
+// of Text.
+func (d *Decryptor) ValueTruncated(ctx context.Context, src []byte, truncated []string) ([]byte, []Failure, error) {
+	return d.strings(ctx, src, 0, false, truncated)
 }
 
 // strings applies Text to the strings of the JSON text src that may hold a
 // token, and sets Field of each failure to the string's pointer. With
-// skipTokens it leaves alone strings that are tokens (already tried).
-func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipTokens bool) ([]byte, []Failure, error) {
+// skipTokens it leaves alone strings that are tokens (already tried). The
+// strings at the pointers in truncated get Truncated instead.
+func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipTokens bool, truncated []string) ([]byte, []Failure, error) {
 	doc, err := fieldpath.Scan(src, eventLimits)
 	if err != nil {
 		return nil, nil, err
@@ -148,7 +171,13 @@ func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipToke
 		if !mayHoldToken(content) || skipTokens && bytes.HasPrefix(content, []byte(format.Prefix)) {
 			continue
 		}
-		text, fs := d.text(ctx, content, depth)
+		var text []byte
+		var fs []Failure
+		if len(truncated) > 0 && slices.Contains(truncated, doc.Pointer(n)) {
+			text, fs = d.Truncated(ctx, content)
+		} else {
+			text, fs = d.text(ctx, content, depth)
+		}
 		if len(fs) > 0 {
 			field := doc.Pointer(n)
 			for i := range fs {
@@ -198,7 +227,7 @@ func (d *Decryptor) text(ctx context.Context, s []byte, depth int) ([]byte, []Fa
 		return out, fails
 	}
 	// Strings of the JSON text that hold tokens further in.
-	inner, fs, err := d.strings(ctx, out, depth+1, true)
+	inner, fs, err := d.strings(ctx, out, depth+1, true, nil)
 	if err != nil {
 		return out, fails
 	}
@@ -288,6 +317,111 @@ func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure)
 		return s, fails
 	}
 	return append(out, s[last:]...), fails
+}
+
+// Truncated decrypts the tokens in s, the start of JSON text that Step
+// Functions cut off to fit a size limit (a field whose <field>Details object
+// says "truncated"), and returns the new text (s itself if nothing changed)
+// and the tokens left in place. As JSON text that ends early cannot be parsed,
+// tokens are found by their prefix: a token that is a whole JSON string is
+// replaced by the JSON text of its value, at any level of JSON text held in
+// strings (its quotes escaped as that level escapes them, and the value
+// escaped alike). A token cut off by the end of s, or inside other text,
+// stays as it is and is reported as a failure wrapping ErrTruncated.
+func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure) {
+	var out []byte
+	var fails []Failure
+	last := 0
+	for i := 0; i < len(s); {
+		j := bytes.Index(s[i:], []byte(format.Prefix))
+		if j < 0 {
+			break
+		}
+		start := i + j
+		end := start + len(format.Prefix)
+		for end < len(s) && isBase64URL(s[end]) {
+			end++
+		}
+		i = end
+		if end == start+len(format.Prefix) && end < len(s) {
+			continue // the prefix alone, as prose may mention it
+		}
+		tok := s[start:end]
+		open, level := openingQuote(s, start)
+		var closer []byte
+		if level >= 0 {
+			closer = s[open:start]
+		}
+		switch {
+		case level >= 0 && bytes.HasPrefix(s[end:], closer):
+			// A whole string: replace it, quotes included.
+		case level >= 0 && bytes.HasPrefix(closer, s[end:]), level < 0 && end == len(s):
+			fails = append(fails, Failure{Token: string(tok), Err: fmt.Errorf("%w: cut off", ErrTruncated)})
+			continue
+		default:
+			fails = append(fails, Failure{Token: string(tok), Err: fmt.Errorf("%w: inside other text", ErrTruncated)})
+			continue
+		}
+		quoted := make([]byte, 0, len(tok)+2)
+		quoted = append(append(append(quoted, '"'), tok...), '"')
+		val, fs, err := d.decryptJSON(ctx, quoted)
+		if err != nil {
+			continue // cannot happen: a quoted run of base64url is JSON
+		}
+		for _, f := range fs {
+			f.Pointer = "" // the token, not a place in JSON
+			fails = append(fails, f)
+		}
+		if sameSlice(val, quoted) {
+			continue // left in place: failed, or a class not to decrypt
+		}
+		for range level {
+			val = escapeJSON(val)
+		}
+		if out == nil {
+			out = make([]byte, 0, len(s))
+		}
+		out = append(out, s[last:open]...)
+		out = append(out, val...)
+		last = end + len(closer)
+		i = last
+	}
+	if out == nil {
+		return s, fails
+	}
+	return append(out, s[last:]...), fails
+}
+
+// openingQuote finds the quote that opens the JSON string a token at start
+// would be the whole of, and the level of JSON-in-strings it is at: 0 for a
+// bare '"', 1 for '\"', 3 backslashes for 2, and so on. The level is -1 if
+// no quote of any level is right before start.
+func openingQuote(s []byte, start int) (open, level int) {
+	q := start - 1
+	if q < 0 || s[q] != '"' {
+		return start, -1
+	}
+	n := 0
+	for q-n-1 >= 0 && s[q-n-1] == '\\' {
+		n++
+	}
+	// n backslashes escape a quote at level k if n == 2^k - 1.
+	for k := 0; k < 31; k++ {
+		if n == 1<<k-1 {
+			return q - n, k
+		}
+		if n < 1<<k-1 {
+			break
+		}
+	}
+	return start, -1
+}
+
+// escapeJSON returns s as the content of a JSON string: escaped, without
+// the quotes.
+func escapeJSON(s []byte) []byte {
+	q := AppendString(nil, s)
+	return q[1 : len(q)-1]
 }
 
 // tokensByPointer maps the JSON Pointer of each string in doc that claims to

@@ -186,6 +186,7 @@ func TestReason(t *testing.T) {
 		{&envelope.KeyError{Kind: envelope.ErrUnavailable}, "KMS unavailable"},
 		{codec.ErrAuthentication, "failed authentication (altered, or another context or class)"},
 		{fmt.Errorf("%w: x", codec.ErrMalformedToken), "malformed token"},
+		{fmt.Errorf("%w: cut off", ErrTruncated), "in data truncated by Step Functions"},
 		{errors.New("other"), "cannot decrypt"},
 	}
 	for _, tt := range tests {

@@ -34,10 +34,24 @@ type Event struct {
 // pretty-printed and every token that is still there marked with the reason.
 // It is not safe for concurrent use.
 type Timeline struct {
-	w      *bufio.Writer
-	states map[int64]eventState // by event id, per execution
+	w     *bufio.Writer
+	begun bool // a heading was written
+	title string
+	cur   *execution
+	// saved holds the executions that Execution switched away from.
+	saved map[string]*execution
+}
+
+// execution is what a Timeline knows of one execution's events.
+type execution struct {
+	states map[int64]eventState // by event id
 	open   []openState          // states entered and not exited
 }
+
+func newExecution() *execution { return &execution{states: map[int64]eventState{}} }
+
+// maxSaved bounds the executions a Timeline remembers for Execution.
+const maxSaved = 4096
 
 type eventState struct {
 	name   string
@@ -48,14 +62,40 @@ type openState struct{ kind, name string }
 
 // NewTimeline returns a Timeline that writes to w.
 func NewTimeline(w io.Writer) *Timeline {
-	return &Timeline{w: bufio.NewWriter(w), states: map[int64]eventState{}}
+	return &Timeline{w: bufio.NewWriter(w), cur: newExecution(), saved: map[string]*execution{}}
 }
 
 // Heading starts a new execution (or source) with a title line, such as its
 // ARN. Event ids are per execution, so it also forgets earlier state names.
 func (t *Timeline) Heading(title string) error {
-	clear(t.states)
-	t.open = t.open[:0]
+	t.title, t.cur, t.begun = title, newExecution(), true
+	clear(t.saved)
+	fmt.Fprintf(t.w, "== %s\n", title)
+	return t.w.Flush()
+}
+
+// Execution starts or resumes the events of the execution named title (its
+// ARN, say), for sources whose events of several executions interleave, as
+// in CloudWatch Logs. If title is not the current execution's, it writes a
+// heading line as Heading does and switches to what the Timeline knows of
+// that execution's earlier events, so that later events are still given their
+// states.
+func (t *Timeline) Execution(title string) error {
+	if t.begun && title == t.title {
+		return nil
+	}
+	if t.begun {
+		if len(t.saved) >= maxSaved {
+			clear(t.saved)
+		}
+		t.saved[t.title] = t.cur
+	}
+	t.title = title
+	if t.cur = t.saved[title]; t.cur == nil {
+		t.cur = newExecution()
+	}
+	delete(t.saved, title)
+	t.begun = true
 	fmt.Fprintf(t.w, "== %s\n", title)
 	return t.w.Flush()
 }
@@ -87,6 +127,19 @@ func (t *Timeline) Write(e *Event) error {
 	return t.w.Flush()
 }
 
+// Message writes a log message that is not a Step Functions event, as it
+// is: a line with "-" for the event id, its time and its source (a log
+// stream, say), then its text, indented. It was not decrypted, so tokens in
+// it are not marked.
+func (t *Timeline) Message(tm time.Time, source, text string) error {
+	line := fmt.Sprintf("%6s  %s  %s", "-", tm.UTC().Format(timeLayout), source)
+	fmt.Fprintln(t.w, strings.TrimRight(line, " "))
+	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		fmt.Fprintf(t.w, "%s%s\n", detailIndent, strings.TrimRight(l, "\r"))
+	}
+	return t.w.Flush()
+}
+
 // stateOf finds the state an event belongs to. The entered and exited
 // events of a state and Map iteration events name it. Other events of a
 // state type (ParallelStateSucceeded, TaskStateAborted, MapRunStarted, ...)
@@ -104,15 +157,15 @@ func (t *Timeline) stateOf(e *Event) string {
 		return ""
 	}
 	innermost := func(kind string) int {
-		for i := len(t.open) - 1; i >= 0; i-- {
-			if t.open[i].kind == kind {
+		for i := len(t.cur.open) - 1; i >= 0; i-- {
+			if t.cur.open[i].kind == kind {
 				return i
 			}
 		}
 		return -1
 	}
 	kind, verb, isState := strings.Cut(e.Type, "State")
-	prev, hasPrev := t.states[e.PreviousID]
+	prev, hasPrev := t.cur.states[e.PreviousID]
 	var state string
 	exited := false
 	switch {
@@ -122,27 +175,27 @@ func (t *Timeline) stateOf(e *Event) string {
 		if hasPrev && prev.name != "" && !prev.exited {
 			state = prev.name
 		} else if i := innermost("Map"); i >= 0 {
-			state = t.open[i].name
+			state = t.cur.open[i].name
 		}
 	case strings.HasPrefix(e.Type, "MapIteration"):
 		state = named()
 	case isState && verb == "Entered":
 		state = named()
-		t.open = append(t.open, openState{kind, state})
+		t.cur.open = append(t.cur.open, openState{kind, state})
 	case isState && verb == "Exited":
 		state = named()
 		exited = true
-		for i := len(t.open) - 1; i >= 0; i-- {
-			if t.open[i] == (openState{kind, state}) {
-				t.open = slices.Delete(t.open, i, i+1)
+		for i := len(t.cur.open) - 1; i >= 0; i-- {
+			if t.cur.open[i] == (openState{kind, state}) {
+				t.cur.open = slices.Delete(t.cur.open, i, i+1)
 				break
 			}
 		}
 	case isState && kind != "":
 		if i := innermost(kind); i >= 0 {
-			state = t.open[i].name
+			state = t.cur.open[i].name
 			if verb == "Aborted" {
-				t.open = slices.Delete(t.open, i, i+1) // it will not exit
+				t.cur.open = slices.Delete(t.cur.open, i, i+1) // it will not exit
 			}
 		}
 	default:
@@ -150,8 +203,8 @@ func (t *Timeline) stateOf(e *Event) string {
 			state = prev.name
 		}
 	}
-	if len(t.states) < 1<<20 {
-		t.states[e.ID] = eventState{state, exited}
+	if len(t.cur.states) < 1<<20 {
+		t.cur.states[e.ID] = eventState{state, exited}
 	}
 	return state
 }
@@ -212,9 +265,16 @@ func (r *renderer) details(obj []byte, state string) {
 		if json.Unmarshal(m.raw, &d) != nil || len(d) != 1 {
 			continue
 		}
-		if v, ok := d["truncated"].(bool); ok {
+		// CloudWatch Logs may give the flag as a string.
+		switch v := d["truncated"].(type) {
+		case bool:
 			skip[m.name] = true
 			truncated[strings.TrimSuffix(m.name, "Details")] = v
+		case string:
+			if v == "true" || v == "false" {
+				skip[m.name] = true
+				truncated[strings.TrimSuffix(m.name, "Details")] = v == "true"
+			}
 		}
 	}
 	for _, m := range ms {
