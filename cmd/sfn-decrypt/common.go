@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -12,6 +13,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/awsapi"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/history"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/logs"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/esdk"
@@ -76,6 +82,51 @@ func (c *commonFlags) register(fs *flag.FlagSet, withClass bool) {
 	}
 }
 
+// readFlags are the flags of the commands that read what Step Functions
+// recorded (history, logs): those of the codec, --reason and --output.
+type readFlags struct {
+	commonFlags
+	reason string
+	output string
+}
+
+// registerRead registers the flags of a command that reads what (such as
+// "this history"); timeline describes its text output.
+func (r *readFlags) registerRead(fs *flag.FlagSet, what, timeline string) {
+	r.register(fs, true)
+	fs.StringVar(&r.reason, "reason", "", "why you read "+what+" (a ticket id, say); `TEXT` is sent as the AWS SDK application id; required")
+	fs.StringVar(&r.output, "output", "json", "output `FORMAT`: json (the input's shape, tokens decrypted) or text ("+timeline+")")
+}
+
+// readOutput is how a command that reads what Step Functions recorded
+// decrypts it and writes it to stdout: as JSON, or as a text timeline.
+type readOutput struct {
+	dec      *eventdata.Decryptor
+	appID    string // the AWS SDK application id that --reason becomes
+	out      *bufio.Writer
+	timeline *eventdata.Timeline // nil for JSON
+}
+
+// newReadOutput checks --reason (for reading what, such as "this history")
+// and builds the codec and the output. It prints the error and returns the
+// exit code on failure, 0 otherwise.
+func (r *readFlags) newReadOutput(ctx context.Context, e *env, what string) (readOutput, int) {
+	appID, err := applicationID(r.reason, what)
+	if err != nil {
+		e.errorf("%v", err)
+		return readOutput{}, exitUsage
+	}
+	cd, code := r.newCodec(ctx, e, appID)
+	if cd == nil {
+		return readOutput{}, code
+	}
+	o := readOutput{dec: eventdata.NewDecryptor(cd), appID: appID, out: bufio.NewWriter(e.stdout)}
+	if r.output == "text" {
+		o.timeline = eventdata.NewTimeline(o.out)
+	}
+	return o, 0
+}
+
 // newFlagSet returns a flag set whose messages are held until parsing ends:
 // see parseFlags.
 func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
@@ -107,7 +158,12 @@ func flushUsage(e *env, fs *flag.FlagSet, err error) {
 // parseFlags parses and reports the exit code to use if parsing ended the
 // command (help or a usage error).
 func parseFlags(e *env, fs *flag.FlagSet, args []string) (int, bool) {
-	err := fs.Parse(args)
+	return endFlags(e, fs, fs.Parse(args))
+}
+
+// endFlags reports the error of parsing flags (or the help asked for) and
+// the exit code to use if parsing ended the command.
+func endFlags(e *env, fs *flag.FlagSet, err error) (int, bool) {
 	flushUsage(e, fs, err)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -210,6 +266,19 @@ func exitFor(err error) int {
 		return exitTokens
 	case errors.Is(err, codec.ErrConfig):
 		return exitUsage
+	}
+	return exitFail
+}
+
+// exitForAPI maps an error reading through an AWS API (a history, log
+// events) to an exit code.
+func exitForAPI(err error) int {
+	var ae *awsapi.Error
+	switch {
+	case errors.Is(err, history.ErrBadARN), errors.Is(err, logs.ErrBadARN):
+		return exitUsage
+	case errors.As(err, &ae):
+		return exitAPI
 	}
 	return exitFail
 }

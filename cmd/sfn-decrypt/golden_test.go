@@ -28,48 +28,67 @@ var goldenNames = []string{"orders", "failures", "evaluation", "aborted", "timed
 // diagnostics with their golden files. With -update it first makes the
 // encrypted fixtures and rewrites the golden files.
 func TestGolden(t *testing.T) {
+	testGoldenFixtures(t, newGenerator, goldenNames, fixture, "history", "TEST-1 golden")
+}
+
+// testGoldenFixtures runs checkGoldenFixture on each of the fixtures names
+// (their files named by path), in parallel. With -update it first makes the
+// encrypted fixtures with the generator that newGenerator returns.
+func testGoldenFixtures[G interface{ generate(*testing.T, string) }](t *testing.T, newGenerator func(*testing.T) G,
+	names []string, path func(string) string, cmd, reason string) {
 	if *update {
 		g := newGenerator(t)
-		for _, name := range goldenNames {
+		for _, name := range names {
 			g.generate(t, name)
 		}
 	}
-	for _, name := range goldenNames {
+	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			enc := fixture(name + ".encrypted.json")
-			wantCode := exitOK
-			if name == "denied" {
-				wantCode = exitTokens
-			}
-
-			out, stderr, code := runCmd(t, "", "history", "--config", fixture("config.json"), "--reason", "TEST-1 golden", enc)
-			if code != wantCode {
-				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, wantCode, stderr)
-			}
-			want := fixture(name + ".expected.json")
-			if _, err := os.Stat(want); err != nil {
-				want = fixture(name + ".json")
-			}
-			if diff := cmp.Diff(parseJSON(t, readFile(t, want)), parseJSON(t, []byte(out))); diff != "" {
-				t.Errorf("json output mismatch (-want +got):\n%s", diff)
-			}
-			assertNoCanary(t, "stderr", stderr)
-
-			text, stderr2, code := runCmd(t, "", "history", "--config", fixture("config.json"), "--reason", "TEST-1 golden", "--output", "text", enc)
-			if code != wantCode {
-				t.Fatalf("text: exit code %d, want %d; stderr:\n%s", code, wantCode, stderr2)
-			}
-			if stderr2 != stderr {
-				t.Errorf("stderr differs between json and text output:\n%s\n---\n%s", stderr, stderr2)
-			}
-			// The file name in the heading depends on where the test runs.
-			text = strings.Replace(text, enc, name+".encrypted.json", 1)
-			stderr = strings.ReplaceAll(stderr, enc, name+".encrypted.json")
-			checkGolden(t, fixture(name+".txt"), text)
-			checkGolden(t, fixture(name+".stderr"), stderr)
+			checkGoldenFixture(t, path, cmd, reason, name)
 		})
 	}
+}
+
+// checkGoldenFixture runs the command cmd (history, logs) on the encrypted
+// fixture NAME.encrypted.json as a user would, with the configuration
+// config.json beside it (path names the fixture files), and compares the
+// JSON output with NAME.json (or, where the reader cannot decrypt
+// everything, with the expected view NAME.expected.json), and the text
+// output and diagnostics with their golden files NAME.txt and NAME.stderr.
+// Only the fixture denied holds tokens the reader cannot decrypt.
+func checkGoldenFixture(t *testing.T, path func(string) string, cmd, reason, name string) {
+	enc := path(name + ".encrypted.json")
+	wantCode := exitOK
+	if name == "denied" {
+		wantCode = exitTokens
+	}
+	args := []string{cmd, "--config", path("config.json"), "--reason", reason, enc}
+	out, stderr, code := runCmd(t, "", args...)
+	if code != wantCode {
+		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, wantCode, stderr)
+	}
+	want := path(name + ".expected.json")
+	if _, err := os.Stat(want); err != nil {
+		want = path(name + ".json")
+	}
+	if diff := cmp.Diff(parseJSON(t, readFile(t, want)), parseJSON(t, []byte(out))); diff != "" {
+		t.Errorf("json output mismatch (-want +got):\n%s", diff)
+	}
+	assertNoCanary(t, "stderr", stderr)
+
+	text, stderr2, code := runCmd(t, "", append(args, "--output", "text")...)
+	if code != wantCode {
+		t.Fatalf("text: exit code %d, want %d; stderr:\n%s", code, wantCode, stderr2)
+	}
+	if stderr2 != stderr {
+		t.Errorf("stderr differs between json and text output:\n%s\n---\n%s", stderr, stderr2)
+	}
+	// The file name in a heading depends on where the test runs.
+	text = strings.Replace(text, enc, name+".encrypted.json", 1)
+	stderr = strings.ReplaceAll(stderr, enc, name+".encrypted.json")
+	checkGolden(t, path(name+".txt"), text)
+	checkGolden(t, path(name+".stderr"), stderr)
 }
 
 // TestGoldenCoverage checks that the fixtures hold every event type of the
@@ -142,7 +161,6 @@ type generator struct {
 }
 
 func newGenerator(t *testing.T) *generator {
-	ctx := context.Background()
 	other := fixture("other-keyset.json")
 	if _, err := os.Stat(other); err != nil {
 		var b bytes.Buffer
@@ -153,7 +171,15 @@ func newGenerator(t *testing.T) *generator {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := codec.LoadConfig(fixture("config.json"))
+	return newGeneratorWith(t, fixture("config.json"), other)
+}
+
+// newGeneratorWith returns a generator whose reader encrypts by the
+// configuration file config and whose vault codec by the keyset file
+// vaultKeyset.
+func newGeneratorWith(t *testing.T, config, vaultKeyset string) *generator {
+	ctx := context.Background()
+	cfg, err := codec.LoadConfig(config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +209,7 @@ func newGenerator(t *testing.T) *generator {
 		reader: mk(cfg),
 		partner: mk(parse(`{"encryptionContext":{"app":"partner"},"keyrings":{"k":{"insecureLocalKeyset":"` + testKeyset + `"}},
 			"rules":[{"class":"partner","keyring":"k","select":["$..partnerRef"]}]}`)),
-		vault: mk(parse(`{"encryptionContext":{"app":"orders"},"keyrings":{"k":{"insecureLocalKeyset":"` + abs(other) + `"}},
+		vault: mk(parse(`{"encryptionContext":{"app":"orders"},"keyrings":{"k":{"insecureLocalKeyset":"` + abs(vaultKeyset) + `"}},
 			"rules":[{"class":"vault","keyring":"k","select":["$..vaultRef"]}]}`)),
 		tamper: mk(parse(`{"encryptionContext":{"app":"orders"},"keyrings":{"k":{"insecureLocalKeyset":"` + testKeyset + `"}},
 			"rules":[{"class":"identity","keyring":"k","select":["$..tampered"]}]}`)),
@@ -213,10 +239,17 @@ func dataField(p string) (field string, ok bool) {
 func (g *generator) generate(t *testing.T, name string) {
 	src := readFile(t, fixture(name+".json"))
 	enc, exp := g.encrypt(t, name, src)
-	if err := os.WriteFile(fixture(name+".encrypted.json"), enc, 0o644); err != nil {
+	writeGenerated(t, fixture, name, src, enc, exp)
+}
+
+// writeGenerated writes the encrypted fixture NAME.encrypted.json made from
+// src and, if the reader does not see src in it, NAME.expected.json: the
+// files path names.
+func writeGenerated(t *testing.T, path func(string) string, name string, src, enc, exp []byte) {
+	if err := os.WriteFile(path(name+".encrypted.json"), enc, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	expPath := fixture(name + ".expected.json")
+	expPath := path(name + ".expected.json")
 	if bytes.Equal(exp, src) {
 		os.Remove(expPath)
 		return
@@ -229,25 +262,41 @@ func (g *generator) generate(t *testing.T, name string) {
 // encrypt returns the history src encrypted, and what a reader with the
 // reader's configuration should see of it.
 func (g *generator) encrypt(t *testing.T, name string, src []byte) (enc, exp []byte) {
+	return g.encryptFields(t, src, dataField, g.reader, name == "denied", func(p, field string, content, expected []byte) ([]byte, []byte) {
+		if name == "denied" && field == "output" && strings.Contains(p, "taskSucceeded") {
+			// Cut off by Step Functions, in the middle of a token.
+			i := bytes.Index(content, []byte("sfnenc:"))
+			return content[:i+40], content[:i+40]
+		}
+		return content, expected
+	})
+}
+
+// encryptFields returns the JSON text src with the strings that isData
+// takes for data encrypted by reader, and what that reader should see of
+// it. With denied, values that the reader must fail on are first encrypted
+// otherwise (see generator). cut returns a field's encrypted text and what
+// the reader sees of it as Step Functions leaves them: cut off, or whole.
+func (g *generator) encryptFields(t *testing.T, src []byte, isData func(pointer string) (field string, ok bool), reader *codec.Codec, denied bool,
+	cut func(p, field string, content, expected []byte) ([]byte, []byte)) (enc, exp []byte) {
 	ctx := context.Background()
-	doc, err := fieldpath.Scan(src, fieldpath.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := scanJSON(t, src)
+	defer doc.Release()
+	var err error
 	last := 0
 	for n := 0; n < doc.Len(); n++ {
 		if doc.Kind(n) != fieldpath.String {
 			continue
 		}
 		p := doc.Pointer(n)
-		field, ok := dataField(p)
+		field, ok := isData(p)
 		if !ok {
 			continue
 		}
 		content := doc.AppendString(nil, n)
 		isJSON := json.Valid(content)
-		// Pass 1, denied.json only: what the reader must fail on.
-		if name == "denied" {
+		// Pass 1, denied only: what the reader must fail on.
+		if denied {
 			if isJSON {
 				for _, c := range []*codec.Codec{g.partner, g.vault, g.tamper} {
 					if content, err = c.Encrypt(ctx, content); err != nil {
@@ -267,28 +316,31 @@ func (g *generator) encrypt(t *testing.T, name string, src []byte) (enc, exp []b
 		// Pass 2: the reader's own tokens.
 		switch {
 		case isJSON:
-			content = encryptNested(t, g.reader, content)
+			content = encryptNested(t, reader, content)
 		case field == "cause" && !bytes.HasPrefix(content, []byte("sfnenc:")):
-			tok, err := g.reader.EncryptValue(ctx, "diagnostics", eventdata.AppendString(nil, content))
+			tok, err := reader.EncryptValue(ctx, "diagnostics", eventdata.AppendString(nil, content))
 			if err != nil {
 				t.Fatal(err)
 			}
 			content = []byte(tok)
 		}
-		if name == "denied" && field == "output" && strings.Contains(p, "taskSucceeded") {
-			// Cut off by Step Functions, in the middle of a token.
-			i := bytes.Index(content, []byte("sfnenc:"))
-			content = content[:i+40]
-			expected = content
-		}
+		content, expected = cut(p, field, content, expected)
 		start, end := doc.Raw(n)
 		enc = append(append(enc, src[last:start]...), eventdata.AppendString(nil, content)...)
 		exp = append(append(exp, src[last:start]...), eventdata.AppendString(nil, expected)...)
 		last = end
 	}
-	enc = append(enc, src[last:]...)
-	exp = append(exp, src[last:]...)
-	return enc, exp
+	return append(enc, src[last:]...), append(exp, src[last:]...)
+}
+
+// scanJSON scans the JSON text src, which the test made or read.
+func scanJSON(t *testing.T, src []byte) *fieldpath.Document {
+	t.Helper()
+	doc, err := fieldpath.Scan(src, fieldpath.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }
 
 // tamper alters the token made for the "tampered" member, in its sealed
@@ -313,10 +365,8 @@ func tamper(doc []byte) []byte {
 // in it that hold JSON objects (a caught error's Cause, say).
 func encryptNested(t *testing.T, c *codec.Codec, doc []byte) []byte {
 	t.Helper()
-	fd, err := fieldpath.Scan(doc, fieldpath.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fd := scanJSON(t, doc)
+	defer fd.Release()
 	var out []byte
 	last := 0
 	for n := 0; n < fd.Len(); n++ {

@@ -54,9 +54,7 @@ With --state-machine-arn the code is the most serious of all executions, in
 the order 2, 1, 4, 3.`
 
 type historyFlags struct {
-	commonFlags
-	reason       string
-	output       string
+	readFlags
 	executionARN string
 	machineARN   string
 	status       string
@@ -67,41 +65,26 @@ type historyFlags struct {
 func cmdHistory(e *env, args []string) int {
 	var hf historyFlags
 	fs := newFlagSet(e, "history", historySynopsis)
-	hf.register(fs, true)
-	fs.StringVar(&hf.reason, "reason", "", "why you read this history (a ticket id, say); `TEXT` is sent as the AWS SDK application id; required")
-	fs.StringVar(&hf.output, "output", "json", "output `FORMAT`: json (the input's shape, tokens decrypted) or text (a timeline)")
+	hf.registerRead(fs, "this history", "a timeline")
 	fs.StringVar(&hf.executionARN, "execution-arn", "", "read the history of the execution `ARN` from the Step Functions API")
 	fs.StringVar(&hf.machineARN, "state-machine-arn", "", "read the histories of the executions of the state machine `ARN`")
 	fs.StringVar(&hf.status, "status", "", "with --state-machine-arn: only executions with `STATUS` ("+strings.Join(history.Statuses(), ", ")+")")
 	fs.StringVar(&hf.since, "since", "", "with --state-machine-arn: only executions started at or after `TIME` (RFC 3339, YYYY-MM-DD, or a duration ago such as 36h or 7d)")
 	fs.IntVar(&hf.concurrency, "concurrency", 4, "with --state-machine-arn: read at most `N` histories at once (1 to 16)")
 	pos, err := parseInterspersed(fs, args)
-	flushUsage(e, fs, err)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := endFlags(e, fs, err); !ok {
+		return code
 	}
 	ctx := context.Background()
 	since, code := hf.check(e, pos)
 	if code != 0 {
 		return code
 	}
-	appID, err := applicationID(hf.reason, "this history")
-	if err != nil {
-		e.errorf("%v", err)
-		return exitUsage
-	}
-	cd, code := hf.newCodec(ctx, e, appID)
-	if cd == nil {
+	ro, code := hf.newReadOutput(ctx, e, "this history")
+	if code != 0 {
 		return code
 	}
-	h := &historyRun{e: e, flags: &hf, dec: eventdata.NewDecryptor(cd), appID: appID}
-	h.out = bufio.NewWriter(e.stdout)
-	if hf.output == "text" {
-		h.timeline = eventdata.NewTimeline(h.out)
-	}
+	h := &historyRun{e: e, flags: &hf, readOutput: ro}
 	switch {
 	case hf.machineARN != "":
 		return h.many(ctx, since)
@@ -244,13 +227,10 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // historyRun is one run of the history command.
 type historyRun struct {
-	e        *env
-	flags    *historyFlags
-	dec      *eventdata.Decryptor
-	appID    string
-	out      *bufio.Writer
-	timeline *eventdata.Timeline
-	client   *history.Client
+	e     *env
+	flags *historyFlags
+	readOutput
+	client *history.Client
 }
 
 func (h *historyRun) echo(what string) {
@@ -289,7 +269,7 @@ func (h *historyRun) one(ctx context.Context, arn, file string) int {
 		var err error
 		if hist, err = c.History(ctx, arn, nil); err != nil {
 			h.e.errorf("%v", err)
-			return exitForHistory(err)
+			return exitForAPI(err)
 		}
 	} else {
 		title = file
@@ -370,18 +350,6 @@ func reportFailures[F tokenFailure](e *env, fails []F, prefix string) int {
 	return code
 }
 
-// exitForHistory maps an error reading a history to an exit code.
-func exitForHistory(err error) int {
-	var ae *history.APIError
-	switch {
-	case errors.Is(err, history.ErrBadARN):
-		return exitUsage
-	case errors.As(err, &ae):
-		return exitAPI
-	}
-	return exitFail
-}
-
 // worse returns the more serious of two exit codes: 2, 1, 4, 3, 0.
 func worse(a, b int) int {
 	rank := func(c int) int {
@@ -411,7 +379,7 @@ func (h *historyRun) many(ctx context.Context, since time.Time) int {
 	execs, err := c.Executions(ctx, h.flags.machineARN, h.flags.status, since)
 	if err != nil {
 		h.e.errorf("%v", err)
-		return exitForHistory(err)
+		return exitForAPI(err)
 	}
 	h.e.infof("%d executions to read", len(execs))
 	prog := newProgress(h.e, len(execs))
@@ -487,11 +455,11 @@ func (h *historyRun) read(ctx context.Context, c *history.Client, arn string) re
 	hist, err := c.History(ctx, arn, nil)
 	if err != nil {
 		r.stderr = append(r.stderr, "error: "+err.Error())
-		r.code = exitForHistory(err)
+		r.code = exitForAPI(err)
 		return r
 	}
 	var buf strings.Builder
-	sub := &historyRun{e: &env{stderr: &lines{&r.stderr}}, flags: h.flags, dec: h.dec, appID: h.appID}
+	sub := &historyRun{e: &env{stderr: &lines{&r.stderr}}, flags: h.flags, readOutput: readOutput{dec: h.dec, appID: h.appID}}
 	sub.out = bufio.NewWriter(&buf)
 	if h.timeline != nil {
 		sub.timeline = eventdata.NewTimeline(sub.out)

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/logs"
 )
 
@@ -59,9 +55,7 @@ Exit codes:
      throttled past the retries, invalid or truncated response`
 
 type logsFlags struct {
-	commonFlags
-	reason       string
-	output       string
+	readFlags
 	logGroup     string
 	executionARN string
 	start, end   string
@@ -75,9 +69,7 @@ const followDefaultStart = 10 * time.Minute
 func cmdLogs(e *env, args []string) int {
 	var lf logsFlags
 	fs := newFlagSet(e, "logs", logsSynopsis)
-	lf.register(fs, true)
-	fs.StringVar(&lf.reason, "reason", "", "why you read these logs (a ticket id, say); `TEXT` is sent as the AWS SDK application id; required")
-	fs.StringVar(&lf.output, "output", "json", "output `FORMAT`: json (the input's shape, tokens decrypted) or text (a timeline by execution)")
+	lf.registerRead(fs, "these logs", "a timeline by execution")
 	fs.StringVar(&lf.logGroup, "log-group", "", "read the log group `NAME` (or ARN) from the CloudWatch Logs API")
 	fs.StringVar(&lf.executionARN, "execution-arn", "", "with --log-group: only the events of the execution `ARN` (Express or Standard)")
 	fs.StringVar(&lf.start, "start", "", "with --log-group: only events at or after `TIME` (RFC 3339, YYYY-MM-DD, or a duration ago such as 2h or 7d)")
@@ -85,31 +77,19 @@ func cmdLogs(e *env, args []string) int {
 	fs.BoolVar(&lf.follow, "follow", false, "with --log-group: keep reading new events until interrupted")
 	fs.DurationVar(&lf.interval, "interval", 2*time.Second, "with --follow: wait `DURATION` between polls")
 	pos, err := parseInterspersed(fs, args)
-	flushUsage(e, fs, err)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := endFlags(e, fs, err); !ok {
+		return code
 	}
 	q, code := lf.check(e, pos, time.Now())
 	if code != 0 {
 		return code
 	}
-	appID, err := applicationID(lf.reason, "these logs")
-	if err != nil {
-		e.errorf("%v", err)
-		return exitUsage
-	}
 	ctx := e.context()
-	cd, code := lf.newCodec(ctx, e, appID)
-	if cd == nil {
+	ro, code := lf.newReadOutput(ctx, e, "these logs")
+	if code != 0 {
 		return code
 	}
-	l := &logsRun{e: e, flags: &lf, dec: eventdata.NewDecryptor(cd), appID: appID, out: bufio.NewWriter(e.stdout)}
-	if lf.output == "text" {
-		l.timeline = eventdata.NewTimeline(l.out)
-	}
+	l := &logsRun{e: e, flags: &lf, readOutput: ro}
 	switch {
 	case lf.follow:
 		return l.followAPI(ctx, q)
@@ -179,12 +159,9 @@ func (lf *logsFlags) check(e *env, pos []string, now time.Time) (logs.Query, int
 
 // logsRun is one run of the logs command.
 type logsRun struct {
-	e        *env
-	flags    *logsFlags
-	dec      *eventdata.Decryptor
-	appID    string
-	out      *bufio.Writer
-	timeline *eventdata.Timeline
+	e     *env
+	flags *logsFlags
+	readOutput
 }
 
 func (l *logsRun) client(ctx context.Context) (*logs.Client, int) {
@@ -246,7 +223,7 @@ func (l *logsRun) readAPI(ctx context.Context, q logs.Query) int {
 	lg, err := c.Events(ctx, q)
 	if err != nil {
 		l.e.errorf("%v", err)
-		return exitForLogs(err)
+		return exitForAPI(err)
 	}
 	return l.write(ctx, lg)
 }
@@ -334,24 +311,8 @@ func (l *logsRun) followAPI(ctx context.Context, q logs.Query) int {
 	})
 	if err != nil {
 		l.e.errorf("%v", err)
-		var ae *logs.APIError
-		if errors.As(err, &ae) {
-			return worse(code, exitAPI)
-		}
-		return worse(code, exitFail)
+		return worse(code, exitForAPI(err))
 	}
 	l.e.infof("stopped following %s", q.LogGroup)
 	return code
-}
-
-// exitForLogs maps an error reading logs through the API to an exit code.
-func exitForLogs(err error) int {
-	var ae *logs.APIError
-	switch {
-	case errors.Is(err, logs.ErrBadARN):
-		return exitUsage
-	case errors.As(err, &ae):
-		return exitAPI
-	}
-	return exitFail
 }

@@ -16,8 +16,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sfnenc/sfnenc/codec"
-	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
 
@@ -32,14 +30,17 @@ const (
 
 // savedLog is a saved filter-log-events document, for comparisons.
 type savedLog struct {
-	Events []struct {
-		LogStreamName string `json:"logStreamName"`
-		Timestamp     int64  `json:"timestamp"`
-		Message       string `json:"message"`
-		IngestionTime int64  `json:"ingestionTime"`
-		EventID       string `json:"eventId"`
-	} `json:"events"`
-	SearchedLogStreams []any `json:"searchedLogStreams"`
+	Events             []savedEvent `json:"events"`
+	SearchedLogStreams []any        `json:"searchedLogStreams"`
+}
+
+// savedEvent is a log event of a savedLog.
+type savedEvent struct {
+	LogStreamName string `json:"logStreamName"`
+	Timestamp     int64  `json:"timestamp"`
+	Message       string `json:"message"`
+	IngestionTime int64  `json:"ingestionTime"`
+	EventID       string `json:"eventId"`
 }
 
 func readSaved(t testing.TB, b []byte) savedLog {
@@ -55,13 +56,7 @@ func readSaved(t testing.TB, b []byte) savedLog {
 // returns true for.
 func expectedLog(t testing.TB, keep func(ts int64, execARN string) bool) savedLog {
 	l := readSaved(t, readFile(t, logFixture("express.json")))
-	l.Events = slices.DeleteFunc(l.Events, func(e struct {
-		LogStreamName string `json:"logStreamName"`
-		Timestamp     int64  `json:"timestamp"`
-		Message       string `json:"message"`
-		IngestionTime int64  `json:"ingestionTime"`
-		EventID       string `json:"eventId"`
-	}) bool {
+	l.Events = slices.DeleteFunc(l.Events, func(e savedEvent) bool {
 		var m struct {
 			ExecutionARN string `json:"execution_arn"`
 		}
@@ -302,45 +297,21 @@ func TestLogsFollow(t *testing.T) {
 			got.SearchedLogStreams = []any{}
 			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 			for _, l := range lines {
-				var e struct {
-					LogStreamName string `json:"logStreamName"`
-					Timestamp     int64  `json:"timestamp"`
-					Message       string `json:"message"`
-					IngestionTime int64  `json:"ingestionTime"`
-					EventID       string `json:"eventId"`
-				}
+				var e savedEvent
 				if err := json.Unmarshal([]byte(l), &e); err != nil {
 					t.Fatalf("line is not one log event: %v\n%s", err, l)
 				}
 				got.Events = append(got.Events, e)
 			}
-			i := slices.IndexFunc(got.Events, func(e struct {
-				LogStreamName string `json:"logStreamName"`
-				Timestamp     int64  `json:"timestamp"`
-				Message       string `json:"message"`
-				IngestionTime int64  `json:"ingestionTime"`
-				EventID       string `json:"eventId"`
-			}) bool {
+			i := slices.IndexFunc(got.Events, func(e savedEvent) bool {
 				return e.EventID == late.EventID
 			})
-			if i < 0 || !slices.ContainsFunc(got.Events[:i], func(e struct {
-				LogStreamName string `json:"logStreamName"`
-				Timestamp     int64  `json:"timestamp"`
-				Message       string `json:"message"`
-				IngestionTime int64  `json:"ingestionTime"`
-				EventID       string `json:"eventId"`
-			}) bool {
+			if i < 0 || !slices.ContainsFunc(got.Events[:i], func(e savedEvent) bool {
 				return e.Timestamp > late.Timestamp
 			}) {
 				t.Errorf("the late event is not shown after newer ones")
 			}
-			slices.SortStableFunc(got.Events, func(a, b struct {
-				LogStreamName string `json:"logStreamName"`
-				Timestamp     int64  `json:"timestamp"`
-				Message       string `json:"message"`
-				IngestionTime int64  `json:"ingestionTime"`
-				EventID       string `json:"eventId"`
-			}) int {
+			slices.SortStableFunc(got.Events, func(a, b savedEvent) int {
 				return strings.Compare(a.EventID, b.EventID)
 			})
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -357,60 +328,19 @@ func TestLogsKMS(t *testing.T) {
 	kms := kmstest.Start(t)
 	rec := newKMSRecorder(t, kms.Endpoint())
 	dir := t.TempDir()
-	cfgJSON := `{"encryptionContext": {"app": "orders"},
-		"keyrings": {"kms": {"kms": {"keyArn": "` + kms.KeyARN("primary") + `"}}},
-		"rules": [
-			{"class": "identity", "keyring": "kms", "select": ["$..ssn", "$..passport"]},
-			{"class": "contact", "keyring": "kms", "select": ["$..email", "$..phone"]},
-			{"class": "payment", "keyring": "kms", "select": ["$..card"]},
-			{"class": "diagnostics", "keyring": "kms", "select": ["$.errorMessage"]}
-		]}`
-	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, []byte(cfgJSON), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := codec.ParseConfig([]byte(cfgJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer, err := codec.New(context.Background(), cfg, codec.WithKMSClients(envelope.KMSClients(kms.Config(t))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, writer := newKMSWriter(t, kms, dir, `{"keyArn": "`+kms.KeyARN("primary")+`"}`)
 	plain := readFile(t, logFixture("express.json"))
 	enc, _ := (&logsGenerator{&generator{}}).encryptLog(t, "express", plain, writer)
 	encPath := filepath.Join(dir, "express.kms.json")
-	if err := os.WriteFile(encPath, enc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if kms.Requests("GenerateDataKey") == 0 {
-		t.Fatal("no GenerateDataKey call made the fixture")
-	}
+	writeKMSFixture(t, kms, encPath, enc)
 	logsSrv := startLogs(t, logsRecording{Groups: map[string]recordedGroup{logGroup: {File: encPath, PageSize: 6}}}, dir)
 	awsTestEnv(t, "AWS_ENDPOINT_URL_KMS="+rec.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS="+logsSrv.URL)
 
 	for name, src := range map[string][]string{"file": {encPath}, "api": {"--log-group", logGroup, "--start", "2024-05-03"}} {
 		t.Run(name, func(t *testing.T) {
-			rec.take()
-			args := append([]string{"logs", "--config", cfgPath, "--reason", "INC-9 kms check"}, src...)
-			out, stderr, code := runCmd(t, "", args...)
-			if code != exitOK {
-				t.Fatalf("exit code %d; stderr:\n%s", code, stderr)
-			}
+			out := runKMSRead(t, rec, "INC-9-kms-check", append([]string{"logs", "--config", cfgPath, "--reason", "INC-9 kms check"}, src...)...)
 			if diff := cmp.Diff(readSaved(t, plain), readSaved(t, []byte(out))); diff != "" {
 				t.Errorf("output mismatch (-want +got):\n%s", diff)
-			}
-			decrypts := 0
-			for _, op := range rec.take() {
-				if !strings.Contains(op, " app/INC-9-kms-check") {
-					t.Errorf("KMS request without the reason: %s", op)
-				}
-				if strings.HasPrefix(op, "Decrypt ") {
-					decrypts++
-				}
-			}
-			if decrypts == 0 {
-				t.Error("no KMS Decrypt call")
 			}
 			for _, r := range logsSrv.Requests() {
 				if !strings.Contains(r.UserAgent, " app/INC-9-kms-check") {
@@ -421,33 +351,12 @@ func TestLogsKMS(t *testing.T) {
 	}
 
 	t.Run("denied", func(t *testing.T) {
-		// Fault injection: local-kms has no key policies, so the proxy
-		// answers Decrypt as AWS KMS does for a caller without kms:Decrypt.
-		kms.Inject(kmstest.Fault{Op: "Decrypt", Kind: kmstest.AccessDenied})
-		defer kms.ClearFaults()
-		out, stderr, code := runCmd(t, "", "logs", "--config", cfgPath, "--reason", "INC-9 kms check", "--output", "text", encPath)
-		if code != exitTokens {
-			t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitTokens, stderr)
-		}
-		if !strings.Contains(out, `"email": "sfnenc:`) || !strings.Contains(out, "# NOT DECRYPTED (class contact): KMS denied access to the key") {
-			t.Errorf("text output does not keep and mark the tokens:\n%s", out)
-		}
-		if !strings.Contains(stderr, "not decrypted: "+expressA+" event 1 (ExecutionStarted) /details/input at /customer/email, class contact: KMS denied access to the key") {
-			t.Errorf("stderr does not list the failure:\n%s", stderr)
-		}
-		assertNoCanary(t, "output", out)
-		assertNoCanary(t, "stderr", stderr)
+		checkKMSDenied(t, kms, "email", "contact",
+			"not decrypted: "+expressA+" event 1 (ExecutionStarted) /details/input at /customer/email, class contact: KMS denied access to the key",
+			"logs", "--config", cfgPath, "--reason", "INC-9 kms check", "--output", "text", encPath)
 	})
 
 	t.Run("unavailable", func(t *testing.T) {
-		kms.Stop()
-		out, stderr, code := runCmd(t, "", "logs", "--config", cfgPath, "--reason", "INC-9 kms check", encPath)
-		if code != exitFail {
-			t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitFail, stderr)
-		}
-		if !strings.Contains(stderr, "KMS unavailable") {
-			t.Errorf("stderr does not say KMS is unavailable:\n%s", stderr)
-		}
-		assertNoCanary(t, "output", out)
+		checkKMSUnavailable(t, kms, "logs", "--config", cfgPath, "--reason", "INC-9 kms check", encPath)
 	})
 }

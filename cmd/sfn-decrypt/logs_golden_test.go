@@ -2,15 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/codec"
@@ -31,46 +27,7 @@ func logFixture(name string) string { return filepath.Join(logsDir, name) }
 // diagnostics with their golden files. With -update it first makes the
 // encrypted fixtures and rewrites the golden files.
 func TestLogsGolden(t *testing.T) {
-	if *update {
-		g := newLogsGenerator(t)
-		for _, name := range logNames {
-			g.generate(t, name)
-		}
-	}
-	for _, name := range logNames {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			enc := logFixture(name + ".encrypted.json")
-			wantCode := exitOK
-			if name == "denied" {
-				wantCode = exitTokens
-			}
-			args := []string{"logs", "--config", logFixture("config.json"), "--reason", "TEST-9 golden", enc}
-			out, stderr, code := runCmd(t, "", args...)
-			if code != wantCode {
-				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, wantCode, stderr)
-			}
-			want := logFixture(name + ".expected.json")
-			if _, err := os.Stat(want); err != nil {
-				want = logFixture(name + ".json")
-			}
-			if diff := cmp.Diff(parseJSON(t, readFile(t, want)), parseJSON(t, []byte(out))); diff != "" {
-				t.Errorf("json output mismatch (-want +got):\n%s", diff)
-			}
-			assertNoCanary(t, "stderr", stderr)
-
-			text, stderr2, code := runCmd(t, "", append(args, "--output", "text")...)
-			if code != wantCode {
-				t.Fatalf("text: exit code %d, want %d; stderr:\n%s", code, wantCode, stderr2)
-			}
-			if stderr2 != stderr {
-				t.Errorf("stderr differs between json and text output:\n%s\n---\n%s", stderr, stderr2)
-			}
-			stderr = strings.ReplaceAll(stderr, enc, name+".encrypted.json")
-			checkGolden(t, logFixture(name+".txt"), text)
-			checkGolden(t, logFixture(name+".stderr"), stderr)
-		})
-	}
+	testGoldenFixtures(t, newLogsGenerator, logNames, logFixture, "logs", "TEST-9 golden")
 }
 
 // TestLogsGoldenCoverage checks that the fixtures hold what the tests claim:
@@ -143,70 +100,20 @@ func TestLogsGoldenCoverage(t *testing.T) {
 type logsGenerator struct{ *generator }
 
 func newLogsGenerator(t *testing.T) *logsGenerator {
-	ctx := context.Background()
-	abs := func(p string) string {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	mk := func(js string) *codec.Codec {
-		c, err := codec.ParseConfig([]byte(js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cd, err := codec.New(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cd
-	}
-	cfg, err := codec.LoadConfig(logFixture("config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader, err := codec.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testKeyset := abs("../../testdata/keys/insecure-test-keyset.json")
-	otherKeyset := abs("../../testdata/keys/insecure-other-keyset.json")
-	return &logsGenerator{&generator{
-		reader: reader,
-		partner: mk(`{"encryptionContext":{"app":"partner"},"keyrings":{"k":{"insecureLocalKeyset":"` + testKeyset + `"}},
-			"rules":[{"class":"partner","keyring":"k","select":["$..partnerRef"]}]}`),
-		vault: mk(`{"encryptionContext":{"app":"orders"},"keyrings":{"k":{"insecureLocalKeyset":"` + otherKeyset + `"}},
-			"rules":[{"class":"vault","keyring":"k","select":["$..vaultRef"]}]}`),
-		tamper: mk(`{"encryptionContext":{"app":"orders"},"keyrings":{"k":{"insecureLocalKeyset":"` + testKeyset + `"}},
-			"rules":[{"class":"identity","keyring":"k","select":["$..tampered"]}]}`),
-	}}
+	return &logsGenerator{newGeneratorWith(t, logFixture("config.json"), "../../testdata/keys/insecure-other-keyset.json")}
 }
 
 func (g *logsGenerator) generate(t *testing.T, name string) {
 	src := readFile(t, logFixture(name+".json"))
 	enc, exp := g.encryptLog(t, name, src, g.reader)
-	if err := os.WriteFile(logFixture(name+".encrypted.json"), enc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	expPath := logFixture(name + ".expected.json")
-	if bytes.Equal(exp, src) {
-		os.Remove(expPath)
-		return
-	}
-	if err := os.WriteFile(expPath, exp, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeGenerated(t, logFixture, name, src, enc, exp)
 }
 
 // encryptLog returns the saved log src with the data of its Step Functions
 // events encrypted by reader (and the other codecs for denied), and what a
 // reader should see of it.
 func (g *logsGenerator) encryptLog(t *testing.T, name string, src []byte, reader *codec.Codec) (enc, exp []byte) {
-	doc, err := fieldpath.Scan(src, fieldpath.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := scanJSON(t, src)
 	defer doc.Release()
 	last := 0
 	for n := 0; n < doc.Len(); n++ {
@@ -248,7 +155,6 @@ func logDataField(p string) (string, bool) {
 }
 
 func (g *logsGenerator) encryptMessage(t *testing.T, name string, msg []byte, reader *codec.Codec) (enc, exp []byte) {
-	ctx := context.Background()
 	var m struct {
 		ExecutionARN string                     `json:"execution_arn"`
 		Details      map[string]json.RawMessage `json:"details"`
@@ -265,59 +171,12 @@ func (g *logsGenerator) encryptMessage(t *testing.T, name string, msg []byte, re
 			truncated["/details/"+f] = true
 		}
 	}
-	doc, err := fieldpath.Scan(msg, fieldpath.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer doc.Release()
-	last := 0
-	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != fieldpath.String {
-			continue
-		}
-		p := doc.Pointer(n)
-		field, ok := logDataField(p)
-		if !ok {
-			continue
-		}
-		content := doc.AppendString(nil, n)
-		isJSON := json.Valid(content)
-		if name == "denied" && g.partner != nil {
-			if isJSON {
-				for _, c := range []*codec.Codec{g.partner, g.vault, g.tamper} {
-					if content, err = c.Encrypt(ctx, content); err != nil {
-						t.Fatalf("%s: %v", p, err)
-					}
-				}
-				content = tamper(content)
-			} else if field == "cause" {
-				tok, err := g.partner.EncryptValue(ctx, "partner", eventdata.AppendString(nil, content))
-				if err != nil {
-					t.Fatal(err)
-				}
-				content = []byte(tok)
-			}
-		}
-		expected := content
-		switch {
-		case isJSON:
-			content = encryptNested(t, reader, content)
-		case field == "cause" && !bytes.HasPrefix(content, []byte("sfnenc:")):
-			tok, err := reader.EncryptValue(ctx, "diagnostics", eventdata.AppendString(nil, content))
-			if err != nil {
-				t.Fatal(err)
-			}
-			content = []byte(tok)
-		}
+	return g.encryptFields(t, msg, logDataField, reader, name == "denied" && g.partner != nil, func(p, _ string, content, expected []byte) ([]byte, []byte) {
 		if truncated[p] {
-			content, expected = cutEncrypted(t, content, expected, name == "denied")
+			return cutEncrypted(t, content, expected, name == "denied")
 		}
-		start, end := doc.Raw(n)
-		enc = append(append(enc, msg[last:start]...), eventdata.AppendString(nil, content)...)
-		exp = append(append(exp, msg[last:start]...), eventdata.AppendString(nil, expected)...)
-		last = end
-	}
-	return append(enc, msg[last:]...), append(exp, msg[last:]...)
+		return content, expected
+	})
 }
 
 // cutEncrypted cuts the encrypted JSON text enc as Step Functions truncates

@@ -5,36 +5,27 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
 // logsServer is a local endpoint that speaks the Amazon CloudWatch Logs
-// JSON 1.1 protocol (POST /, X-Amz-Target: Logs_20140328.<Operation>,
-// Content-Type: application/x-amz-json-1.1) and serves recorded log groups
-// through FilterLogEvents: with its filter pattern on execution_arn, its time
-// range and its page tokens. No CloudWatch Logs service runs offline; this
-// stands in for one so that the real SDK client, pointed at it with
-// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, is exercised. Its faults (throttling,
-// errors, cut-off and invalid pages) imitate what the service and the
-// network do. For --follow, a log group's events can appear over time: see
+// JSON 1.1 protocol (X-Amz-Target: Logs_20140328.<Operation>, see
+// jsonEndpoint) and serves recorded log groups through FilterLogEvents: with
+// its filter pattern on execution_arn, its time range and its page tokens,
+// for the real SDK client pointed at it with
+// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS. Its faults (throttling, errors, cut-off
+// and invalid pages) imitate what the service and the network do. For
+// --follow, a log group's events can appear over time: see
 // recordedGroup.Reveal.
 type logsServer struct {
-	URL string
-	srv *httptest.Server
-	log io.Writer // optional: one line per request
-
-	mu       sync.Mutex
-	rec      logsRecording
-	events   map[string][]wireLogEvent // by log group name
-	polls    map[string]int            // first-page requests by log group
-	requests []logsRequest
+	jsonEndpoint[logsRequest]
+	rec    logsRecording
+	events map[string][]wireLogEvent // by log group name
+	polls  map[string]int            // first-page requests by log group
 	// onPoll, if set, is called (without the lock) with a log group's
 	// poll count at each first-page request, before it is answered.
 	onPoll func(group string, poll int)
@@ -107,44 +98,27 @@ func (r logsRequest) String() string {
 // stops when the test ends.
 func startLogs(t testing.TB, rec logsRecording, dir string) *logsServer {
 	t.Helper()
-	s, err := newLogsServer(rec, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return startEndpoint(t, newLogsServer, rec, dir)
 }
 
 // newLogsServer starts a server for rec; log, if not nil, gets a line per
 // request.
 func newLogsServer(rec logsRecording, dir string, log io.Writer) (*logsServer, error) {
-	s := &logsServer{rec: rec, events: map[string][]wireLogEvent{}, polls: map[string]int{}, log: log}
+	s := &logsServer{rec: rec, events: map[string][]wireLogEvent{}, polls: map[string]int{}, jsonEndpoint: jsonEndpoint[logsRequest]{
+		log: log, target: "Logs_20140328.", contentType: "application/x-amz-json-1.1",
+	}}
 	for name, g := range rec.Groups {
 		if g.File == "" {
 			continue
 		}
-		path := g.File
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-		evs, err := readLogEvents(path, g.Stream)
+		evs, err := readLogEvents(inDir(dir, g.File), g.Stream)
 		if err != nil {
 			return nil, err
 		}
 		s.events[name] = evs
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
+	s.start(s.serve)
 	return s, nil
-}
-
-func (s *logsServer) Close() { s.srv.Close() }
-
-// Requests returns the requests served so far.
-func (s *logsServer) Requests() []logsRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]logsRequest(nil), s.requests...)
 }
 
 // Polls returns the number of first-page requests for a log group so far.
@@ -193,13 +167,7 @@ func readLogEvents(path, stream string) ([]wireLogEvent, error) {
 // executionFilter is the one filter pattern the server understands.
 var executionFilter = regexp.MustCompile(`^\{ \$\.execution_arn = "([^"]*)" \}$`)
 
-func (s *logsServer) serve(w http.ResponseWriter, r *http.Request) {
-	op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328.")
-	if r.Method != http.MethodPost || r.URL.Path != "/" || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" ||
-		!strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		s.fail(w, 400, "SerializationException", "not a signed JSON 1.1 request")
-		return
-	}
+func (s *logsServer) serve(w http.ResponseWriter, r *http.Request, op string) {
 	if op != "FilterLogEvents" {
 		s.fail(w, 400, "UnknownOperationException", "not recorded: "+op)
 		return
@@ -235,24 +203,17 @@ func (s *logsServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.polls[group]++
 	}
 	req.Poll = s.polls[group]
-	s.requests = append(s.requests, req)
-	if s.log != nil {
-		fmt.Fprintln(s.log, req)
-	}
+	s.record(req)
 	onPoll := s.onPoll
 	s.mu.Unlock()
 	if onPoll != nil && in.NextToken == "" {
 		onPoll(group, req.Poll)
 	}
 
-	page := 1
-	if in.NextToken != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(in.NextToken, "page-"))
-		if err != nil || !strings.HasPrefix(in.NextToken, "page-") {
-			s.fail(w, 400, "InvalidParameterException", "The specified nextToken is invalid.")
-			return
-		}
-		page = n
+	page, ok := pageOf(in.NextToken)
+	if !ok {
+		s.fail(w, 400, "InvalidParameterException", "The specified nextToken is invalid.")
+		return
 	}
 	var execARN string
 	if in.FilterPattern != "" {
@@ -299,35 +260,16 @@ func (s *logsServer) serve(w http.ResponseWriter, r *http.Request) {
 	if size <= 0 {
 		size = 10000
 	}
-	start := min((page-1)*size, len(sel))
-	end := min(start+size, len(sel))
+	start, end := pageBounds(page, size, len(sel))
 	out := map[string]any{"events": sel[start:end], "searchedLogStreams": []any{}}
 	if end < len(sel) {
 		out["nextToken"] = fmt.Sprintf("page-%d", page+1)
 	}
 	body, _ := json.Marshal(out)
-	switch {
-	case f == nil:
-	case f.Kind == "error":
-		s.fail(w, f.Status, f.Code, "injected fault")
-		return
-	case f.Kind == "badjson":
-		body = body[:len(body)/2]
-	case f.Kind == "truncate":
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(200)
-		w.Write(body[:len(body)/2])
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			conn.Close()
-		}
-		return
+	if f == nil {
+		f = &logsFault{}
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Write(body)
+	s.reply(w, body, f.Kind, f.Code, f.Status)
 }
 
 // fault returns the first fault that matches a request and counts it.
@@ -339,14 +281,4 @@ func (s *logsServer) fault(group string, page, poll int) *logsFault {
 		}
 	}
 	return nil
-}
-
-// fail answers with an error in the JSON 1.1 protocol's shape.
-func (s *logsServer) fail(w http.ResponseWriter, status int, code, msg string) {
-	if status == 0 {
-		status = 400
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
 }

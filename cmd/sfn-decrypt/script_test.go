@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,28 +90,8 @@ func cmdExit(ts *testscript.TestScript, neg bool, args []string) {
 
 // setupSFN starts a Step Functions endpoint if the script has sfn.json.
 func setupSFN(e *testscript.Env) error {
-	b, err := os.ReadFile(filepath.Join(e.WorkDir, "sfn.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var r recording
-	if err := json.Unmarshal(b, &r); err != nil {
-		return err
-	}
-	log, err := os.Create(filepath.Join(e.WorkDir, "sfn-requests.log"))
-	if err != nil {
-		return err
-	}
-	srv, err := newSFNServer(r, e.WorkDir, log)
-	if err != nil {
-		return err
-	}
-	e.Defer(func() { srv.Close(); log.Close() })
-	e.Setenv("AWS_ENDPOINT_URL_SFN", srv.URL)
-	return nil
+	_, err := setupEndpoint(e, "sfn.json", "sfn-requests.log", "AWS_ENDPOINT_URL_SFN", newSFNServer)
+	return err
 }
 
 // logsServerKey is the key of a script's *logsServer in its values.
@@ -118,29 +99,41 @@ type logsServerKey struct{}
 
 // setupLogs starts a CloudWatch Logs endpoint if the script has logs.json.
 func setupLogs(e *testscript.Env) error {
-	b, err := os.ReadFile(filepath.Join(e.WorkDir, "logs.json"))
+	srv, err := setupEndpoint(e, "logs.json", "logs-requests.log", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", newLogsServer)
+	if srv != nil {
+		e.Values[logsServerKey{}] = srv
+	}
+	return err
+}
+
+// setupEndpoint starts an endpoint with newEndpoint if the script has the
+// recording file name (read as a Rec), with each request logged to the file
+// logName and its URL in the environment variable envVar. It returns the
+// endpoint, or the zero S if the script has no such recording.
+func setupEndpoint[Rec any, S endpoint](e *testscript.Env, name, logName, envVar string, newEndpoint func(Rec, string, io.Writer) (S, error)) (S, error) {
+	var none S
+	b, err := os.ReadFile(filepath.Join(e.WorkDir, name))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return none, nil
 	}
 	if err != nil {
-		return err
+		return none, err
 	}
-	var r logsRecording
+	var r Rec
 	if err := json.Unmarshal(b, &r); err != nil {
-		return err
+		return none, err
 	}
-	log, err := os.Create(filepath.Join(e.WorkDir, "logs-requests.log"))
+	log, err := os.Create(filepath.Join(e.WorkDir, logName))
 	if err != nil {
-		return err
+		return none, err
 	}
-	srv, err := newLogsServer(r, e.WorkDir, log)
+	srv, err := newEndpoint(r, e.WorkDir, log)
 	if err != nil {
-		return err
+		return none, err
 	}
 	e.Defer(func() { srv.Close(); log.Close() })
-	e.Setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", srv.URL)
-	e.Values[logsServerKey{}] = srv
-	return nil
+	e.Setenv(envVar, srv.url())
+	return srv, nil
 }
 
 // cmdWaitPolls waits until the script's CloudWatch Logs endpoint has been

@@ -6,32 +6,23 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
 // sfnServer is a local endpoint that speaks the AWS Step Functions JSON 1.0
-// protocol (POST /, X-Amz-Target: AWSStepFunctions.<Operation>,
-// Content-Type: application/x-amz-json-1.0) and serves recorded pages of
-// GetExecutionHistory and ListExecutions. No Step Functions service runs
-// offline; this stands in for one so that the real SDK client, pointed at it
-// with AWS_ENDPOINT_URL_SFN, is exercised. Its faults (throttling, errors,
-// cut-off and invalid pages) imitate what the service and the network do.
+// protocol (X-Amz-Target: AWSStepFunctions.<Operation>, see jsonEndpoint)
+// and serves recorded pages of GetExecutionHistory and ListExecutions, for
+// the real SDK client pointed at it with AWS_ENDPOINT_URL_SFN. Its faults
+// (throttling, errors, cut-off and invalid pages) imitate what the service
+// and the network do.
 type sfnServer struct {
-	URL string
-	srv *httptest.Server
-	log io.Writer // optional: one line per request
-
-	mu       sync.Mutex
-	rec      recording
-	pages    map[string][][]byte // execution ARN -> wire pages
-	requests []sfnRequest
+	jsonEndpoint[sfnRequest]
+	rec   recording
+	pages map[string][][]byte // execution ARN -> wire pages
 }
 
 // recording is what an sfnServer serves, as JSON (sfn.json in scripts).
@@ -93,44 +84,27 @@ func (r sfnRequest) String() string {
 // dir. It stops when the test ends.
 func startSFN(t testing.TB, rec recording, dir string) *sfnServer {
 	t.Helper()
-	s, err := newSFNServer(rec, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return startEndpoint(t, newSFNServer, rec, dir)
 }
 
 // newSFNServer starts a server for rec; log, if not nil, gets a line per
 // request.
 func newSFNServer(rec recording, dir string, log io.Writer) (*sfnServer, error) {
-	s := &sfnServer{rec: rec, pages: map[string][][]byte{}, log: log}
+	s := &sfnServer{rec: rec, pages: map[string][][]byte{}, jsonEndpoint: jsonEndpoint[sfnRequest]{
+		log: log, target: "AWSStepFunctions.", contentType: "application/x-amz-json-1.0", errorType: "com.amazonaws.swf.service.v2.model#",
+	}}
 	for arn, h := range rec.Histories {
 		if h.File == "" {
 			continue
 		}
-		path := h.File
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-		pages, err := wirePages(path, h.PageSize)
+		pages, err := wirePages(inDir(dir, h.File), h.PageSize)
 		if err != nil {
 			return nil, err
 		}
 		s.pages[arn] = pages
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
+	s.start(s.serve)
 	return s, nil
-}
-
-func (s *sfnServer) Close() { s.srv.Close() }
-
-// Requests returns the requests served so far.
-func (s *sfnServer) Requests() []sfnRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sfnRequest(nil), s.requests...)
 }
 
 // wirePages reads a history in the AWS CLI's shape and makes the pages the
@@ -188,13 +162,7 @@ func wirePages(path string, pageSize int) ([][]byte, error) {
 	return pages, nil
 }
 
-func (s *sfnServer) serve(w http.ResponseWriter, r *http.Request) {
-	op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
-	if r.Method != http.MethodPost || r.URL.Path != "/" || r.Header.Get("Content-Type") != "application/x-amz-json-1.0" ||
-		!strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		s.fail(w, 400, "SerializationException", "not a signed JSON 1.0 request")
-		return
-	}
+func (s *sfnServer) serve(w http.ResponseWriter, r *http.Request, op string) {
 	var in struct {
 		ExecutionArn         string `json:"executionArn"`
 		StateMachineArn      string `json:"stateMachineArn"`
@@ -211,19 +179,12 @@ func (s *sfnServer) serve(w http.ResponseWriter, r *http.Request) {
 	req := sfnRequest{Op: op, ARN: arn, NextToken: in.NextToken, UserAgent: r.Header.Get("User-Agent"),
 		IncludeExecutionData: in.IncludeExecutionData, Status: in.StatusFilter}
 	s.mu.Lock()
-	s.requests = append(s.requests, req)
-	if s.log != nil {
-		fmt.Fprintln(s.log, req)
-	}
-	page := 1
-	if in.NextToken != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(in.NextToken, "page-"))
-		if err != nil || !strings.HasPrefix(in.NextToken, "page-") {
-			s.mu.Unlock()
-			s.fail(w, 400, "InvalidToken", "Invalid Token: '"+in.NextToken+"'")
-			return
-		}
-		page = n
+	s.record(req)
+	page, ok := pageOf(in.NextToken)
+	if !ok {
+		s.mu.Unlock()
+		s.fail(w, 400, "InvalidToken", "Invalid Token: '"+in.NextToken+"'")
+		return
 	}
 	f := s.fault(op, arn, page)
 	s.mu.Unlock()
@@ -286,8 +247,7 @@ func (s *sfnServer) serve(w http.ResponseWriter, r *http.Request) {
 		if size <= 0 {
 			size = 100
 		}
-		start := min((page-1)*size, len(items))
-		end := min(start+size, len(items))
+		start, end := pageBounds(page, size, len(items))
 		out := map[string]any{"executions": items[start:end]}
 		if end < len(items) {
 			out["nextToken"] = fmt.Sprintf("page-%d", page+1)
@@ -297,29 +257,10 @@ func (s *sfnServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, 400, "UnknownOperationException", "not recorded: "+op)
 		return
 	}
-	switch {
-	case f == nil:
-	case f.Kind == "error":
-		s.fail(w, f.Status, f.Code, "injected fault")
-		return
-	case f.Kind == "badjson":
-		body = body[:len(body)/2]
-	case f.Kind == "truncate":
-		// Announce the whole body, send half, and close the connection.
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(200)
-		w.Write(body[:len(body)/2])
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			conn.Close()
-		}
-		return
+	if f == nil {
+		f = &sfnFault{}
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Write(body)
+	s.reply(w, body, f.Kind, f.Code, f.Status)
 }
 
 // fault returns the first fault that matches a request and counts it.
@@ -336,14 +277,4 @@ func (s *sfnServer) fault(op, arn string, page int) *sfnFault {
 func withNextToken(page []byte, next int) []byte {
 	b := bytes.Clone(bytes.TrimSuffix(page, []byte("}")))
 	return append(b, fmt.Sprintf(`,"nextToken":"page-%d"}`, next)...)
-}
-
-// fail answers with an error in the JSON 1.0 protocol's shape.
-func (s *sfnServer) fail(w http.ResponseWriter, status int, code, msg string) {
-	if status == 0 {
-		status = 400
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.swf.service.v2.model#" + code, "message": msg})
 }

@@ -11,7 +11,6 @@
 package history
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
 )
 
 // ErrNotHistory is wrapped by the errors of Parse for input that is not an
@@ -35,14 +35,9 @@ var ErrNotHistory = errors.New("history: not an execution history")
 // top-level members of the document they came in.
 type History struct {
 	// members are the top-level members in input order; the events
-	// member has a nil raw value and is written from events.
-	members []member
+	// member has a nil Raw and is written from events.
+	members []eventdoc.Member
 	events  []event
-}
-
-type member struct {
-	name string
-	raw  json.RawMessage
 }
 
 type event struct {
@@ -77,80 +72,13 @@ type head struct {
 // Timestamps may be ISO 8601 strings (as the AWS CLI prints them) or numbers
 // of seconds since the epoch (as the API sends them).
 func Parse(data []byte) (*History, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
+	ms, events, err := eventdoc.Parse(data, ErrNotHistory, "events", func(raw json.RawMessage) (event, error) {
+		return event{raw: raw}, checkEvent(raw)
+	})
 	if err != nil {
-		return nil, notHistory(dec, err, data)
+		return nil, err
 	}
-	if tok != json.Delim('{') {
-		return nil, fmt.Errorf("%w: the document is not a JSON object with an \"events\" array", ErrNotHistory)
-	}
-	h := &History{}
-	seen := map[string]bool{}
-	hasEvents := false
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, notHistory(dec, err, data)
-		}
-		name := tok.(string)
-		if seen[name] {
-			return nil, fmt.Errorf("%w: member %q appears twice", ErrNotHistory, name)
-		}
-		seen[name] = true
-		if name == "events" {
-			var raws []json.RawMessage
-			if err := dec.Decode(&raws); err != nil {
-				var ute *json.UnmarshalTypeError
-				if errors.As(err, &ute) {
-					return nil, fmt.Errorf("%w: \"events\" is not an array of events", ErrNotHistory)
-				}
-				return nil, notHistory(dec, err, data)
-			}
-			for i, raw := range raws {
-				if err := checkEvent(raw); err != nil {
-					return nil, fmt.Errorf("%w: events[%d]: %v", ErrNotHistory, i, err)
-				}
-				h.events = append(h.events, event{raw: raw})
-			}
-			h.members = append(h.members, member{name: name})
-			hasEvents = true
-			continue
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, notHistory(dec, err, data)
-		}
-		h.members = append(h.members, member{name, raw})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, notHistory(dec, err, data)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the JSON document", ErrNotHistory)
-	}
-	if !hasEvents {
-		return nil, fmt.Errorf("%w: the document has no \"events\" array", ErrNotHistory)
-	}
-	return h, nil
-}
-
-// notHistory describes a JSON syntax error by its offset only: the
-// decoder's message may quote a character of the input.
-func notHistory(dec *json.Decoder, err error, data []byte) error {
-	off := dec.InputOffset()
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		off = se.Offset
-	}
-	// An error on the last line (a string cut off before its newline,
-	// say) is a truncated document too.
-	end := int64(len(bytes.TrimRight(data, " \t\r\n")))
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || off >= end-1 {
-		return fmt.Errorf("%w: the JSON ends early, at byte %d (truncated?)", ErrNotHistory, off)
-	}
-	return fmt.Errorf("%w: not valid JSON (at byte %d)", ErrNotHistory, off)
+	return &History{members: ms, events: events}, nil
 }
 
 // checkEvent checks that raw is an object with an integer id, a type and a
@@ -220,7 +148,7 @@ func (h *History) Len() int { return len(h.events) }
 // NextToken, as "aws stepfunctions get-execution-history --max-items" leaves).
 func (h *History) Partial() bool {
 	for _, m := range h.members {
-		if strings.EqualFold(m.name, "nextToken") && string(m.raw) != "null" {
+		if strings.EqualFold(m.Name, "nextToken") && string(m.Raw) != "null" {
 			return true
 		}
 	}
@@ -257,47 +185,23 @@ func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) ([]Failur
 // compact, on one line; otherwise it is indented by indent per level, as the
 // AWS CLI prints it with "    ". A newline ends it.
 func (h *History) WriteJSON(w io.Writer, executionARN, indent string) error {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	sep := false
+	members := h.members
 	if executionARN != "" {
-		b.WriteString(`"executionArn":`)
-		b.Write(eventdata.AppendString(nil, []byte(executionARN)))
-		sep = true
+		members = append([]eventdoc.Member{{Name: "executionArn", Raw: eventdata.AppendString(nil, []byte(executionARN))}}, members...)
 	}
-	for _, m := range h.members {
-		if sep {
-			b.WriteByte(',')
-		}
-		sep = true
-		b.Write(eventdata.AppendString(nil, []byte(m.name)))
-		b.WriteByte(':')
-		if m.raw != nil {
-			b.Write(m.raw)
-			continue
-		}
-		b.WriteByte('[')
+	out, err := eventdoc.Marshal(members, func(b []byte) []byte {
 		for i, e := range h.events {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			b.Write(e.raw)
+			b = append(b, e.raw...)
 		}
-		b.WriteByte(']')
-	}
-	b.WriteByte('}')
-	var out bytes.Buffer
-	var err error
-	if indent == "" {
-		err = json.Compact(&out, b.Bytes())
-	} else {
-		err = json.Indent(&out, b.Bytes(), "", indent)
-	}
+		return b
+	}, indent)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	out.WriteByte('\n')
-	_, err = w.Write(out.Bytes())
+	_, err = w.Write(out)
 	return err
 }
 

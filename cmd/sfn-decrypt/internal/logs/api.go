@@ -1,12 +1,9 @@
 package logs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,140 +11,40 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
-	"github.com/aws/smithy-go"
+
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/awsapi"
 )
 
-// Errors of the CloudWatch Logs API, wrapped by an *APIError, for callers to
-// branch on.
-var (
-	// ErrNotFound: the log group does not exist.
-	ErrNotFound = errors.New("does not exist")
-	// ErrDenied: the caller may not read the log group (IAM, or the log
-	// group's KMS key), or the credentials are not valid.
-	ErrDenied = errors.New("access denied")
-	// ErrThrottled: CloudWatch Logs throttled the requests past the
-	// retries.
-	ErrThrottled = errors.New("throttled past the retries")
-	// ErrRejected: CloudWatch Logs refused the request as invalid (a
-	// parameter or page token it does not accept).
-	ErrRejected = errors.New("request rejected")
-	// ErrBadResponse: a response was cut off or is not what the API sends.
-	ErrBadResponse = errors.New("invalid or truncated response")
-	// ErrUnavailable: CloudWatch Logs could not be reached.
-	ErrUnavailable = errors.New("unreachable")
-)
+// logsAPI is the CloudWatch Logs API, with the kinds of its own error codes.
+var logsAPI = awsapi.Service{Pkg: "logs", Codes: awsapi.Codes{
+	awsapi.ErrNotFound:    {"ResourceNotFoundException"},
+	awsapi.ErrThrottled:   {"LimitExceededException"},
+	awsapi.ErrRejected:    {"InvalidParameterException", "ValidationException", "InvalidOperationException"},
+	awsapi.ErrUnavailable: {"ServiceUnavailableException"},
+}}
 
 // ErrBadARN is wrapped by the errors of ExecutionRegion and ParseLogGroup.
 var ErrBadARN = errors.New("logs: bad ARN or name")
 
-// APIError reports a failed CloudWatch Logs call. It names the operation and
-// the log group, never data.
-type APIError struct {
-	Op       string // "FilterLogEvents"
-	LogGroup string
-	Page     int   // the page being read, from 1
-	Kind     error // one of the API error sentinels, or nil
-	Err      error
-}
-
-// Error names the operation, the log group, the page and the kind of
-// failure.
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("logs: %s %s", e.Op, e.LogGroup)
-	if e.Page > 1 {
-		s += fmt.Sprintf(" (page %d)", e.Page)
-	}
-	if e.Kind != nil {
-		s += ": " + e.Kind.Error()
-	}
-	return s + ": " + e.Err.Error()
-}
-
-// Unwrap returns the kind and the cause.
-func (e *APIError) Unwrap() []error {
-	if e.Kind == nil {
-		return []error{e.Err}
-	}
-	return []error{e.Kind, e.Err}
-}
-
-func apiError(op, group string, page int, err error) error {
-	var de *smithy.DeserializationError
-	if errors.As(err, &de) {
-		// Its message may quote the response, and so data.
-		err = &quietError{"the response could not be decoded (cut off, or not JSON)", err}
-	}
-	return &APIError{Op: op, LogGroup: group, Page: page, Kind: classify(err), Err: err}
-}
-
-// quietError replaces the message of an error that may hold data.
-type quietError struct {
-	msg string
-	err error
-}
-
-func (e *quietError) Error() string { return e.msg }
-func (e *quietError) Unwrap() error { return e.err }
-
-func classify(err error) error {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ResourceNotFoundException":
-			return ErrNotFound
-		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
-			"ExpiredTokenException", "InvalidClientTokenId", "MissingAuthenticationToken":
-			return ErrDenied
-		case "ThrottlingException", "LimitExceededException", "TooManyRequestsException",
-			"RequestLimitExceeded", "ServiceQuotaExceededException":
-			return ErrThrottled
-		case "InvalidParameterException", "ValidationException", "InvalidOperationException":
-			return ErrRejected
-		case "ServiceUnavailableException":
-			return ErrUnavailable
-		}
-		return nil
-	}
-	var qe *ratelimit.QuotaExceededError
-	var de *smithy.DeserializationError
-	var ce *cutError
-	switch {
-	case errors.As(err, &qe):
-		return ErrThrottled
-	case errors.As(err, &de), errors.As(err, &ce):
-		return ErrBadResponse
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return nil
-	}
-	var oe *smithy.OperationError
-	if errors.As(err, &oe) {
-		return ErrUnavailable
-	}
-	return nil
-}
-
-// DefaultMaxAttempts is how many times a CloudWatch Logs request is tried
-// when the AWS configuration sets no maximum (AWS_MAX_ATTEMPTS, max_attempts):
-// more than the SDK's default of 3, as FilterLogEvents has a low request
-// quota. Retries back off exponentially, with jitter.
-const DefaultMaxAttempts = 10
-
-// Client reads log events through the CloudWatch Logs API.
+// Client reads log events through the CloudWatch Logs API. A failed call is
+// an *awsapi.Error that names the operation and the log group, with the kind
+// of failure (awsapi.ErrNotFound, awsapi.ErrDenied, ...).
 type Client struct {
 	c *cloudwatchlogs.Client
 }
 
 // NewClient returns a Client over a CloudWatch Logs client made from cfg
 // (credentials, endpoint such as AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
-// application id, retry mode). optFns apply after the package's own settings.
+// application id, retry mode), which tries a request
+// awsapi.DefaultMaxAttempts times unless the configuration says otherwise.
+// optFns apply after the package's own settings.
 func NewClient(cfg aws.Config, optFns ...func(*cloudwatchlogs.Options)) *Client {
 	opts := append([]func(*cloudwatchlogs.Options){func(o *cloudwatchlogs.Options) {
-		o.HTTPClient = wholeBody{next: o.HTTPClient}
+		o.HTTPClient = awsapi.WholeBody{Next: o.HTTPClient}
 		if o.RetryMaxAttempts == 0 {
-			o.RetryMaxAttempts = DefaultMaxAttempts
+			o.RetryMaxAttempts = awsapi.DefaultMaxAttempts
 		}
 	}}, optFns...)
 	return &Client{c: cloudwatchlogs.NewFromConfig(cfg, opts...)}
@@ -156,13 +53,13 @@ func NewClient(cfg aws.Config, optFns ...func(*cloudwatchlogs.Options)) *Client 
 // ExecutionRegion checks that a is the ARN of a Step Functions execution,
 // Express or Standard, and returns its region.
 func ExecutionRegion(a string) (string, error) {
-	p, err := arn.Parse(a)
-	if err != nil || p.Service != "states" || p.Region == "" || strings.ContainsAny(a, "\"\\ ") {
+	region, res, ok := awsapi.StatesResource(a)
+	if !ok || strings.ContainsAny(a, "\"\\ ") {
 		return "", fmt.Errorf("%w: %q is not a Step Functions execution ARN", ErrBadARN, a)
 	}
-	switch kind, _, _ := strings.Cut(p.Resource, ":"); kind {
+	switch awsapi.ResourceType(res) {
 	case "execution", "express":
-		return p.Region, nil
+		return region, nil
 	case "stateMachine":
 		return "", fmt.Errorf("%w: %s is a state machine ARN, not an execution's; to read every execution, give a time range", ErrBadARN, a)
 	}
@@ -286,7 +183,7 @@ func (c *Client) pages(ctx context.Context, q Query, start time.Time, fn func([]
 	for page := 1; ; page++ {
 		out, err := c.c.FilterLogEvents(ctx, in, optFns...)
 		if err != nil {
-			return apiError("FilterLogEvents", group, page, err)
+			return logsAPI.NewError("FilterLogEvents", group, page, err)
 		}
 		fn(out.Events)
 		next := aws.ToString(out.NextToken)
@@ -294,7 +191,7 @@ func (c *Client) pages(ctx context.Context, q Query, start time.Time, fn func([]
 			return nil
 		}
 		if page >= maxPages || in.NextToken != nil && next == *in.NextToken {
-			return &APIError{Op: "FilterLogEvents", LogGroup: group, Page: page, Kind: ErrBadResponse, Err: errors.New("the pages do not end")}
+			return logsAPI.BadResponse("FilterLogEvents", group, page, errors.New("the pages do not end"))
 		}
 		in.NextToken = aws.String(next)
 	}
@@ -367,33 +264,3 @@ func (c *Client) Follow(ctx context.Context, q Query, interval time.Duration, fn
 		}
 	}
 }
-
-// wholeBody reads the body of each successful response in full before the
-// SDK decodes it, so that a body the network cuts off is a connection error,
-// which the SDK's retryer retries, rather than a page that cannot be decoded.
-type wholeBody struct {
-	next interface {
-		Do(*http.Request) (*http.Response, error)
-	}
-}
-
-func (c wholeBody) Do(r *http.Request) (*http.Response, error) {
-	resp, err := c.next.Do(r)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return resp, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, &cutError{err}
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return resp, nil
-}
-
-// cutError is a response body that was cut off.
-type cutError struct{ err error }
-
-func (e *cutError) Error() string         { return "response cut off: " + e.err.Error() }
-func (e *cutError) Unwrap() error         { return e.err }
-func (e *cutError) ConnectionError() bool { return true }

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
 	"github.com/sfnenc/sfnenc/internal/format"
 )
 
@@ -45,12 +46,13 @@ var ErrNotLog = errors.New("logs: not a CloudWatch Logs events document")
 // document they came in.
 type Log struct {
 	// members are the top-level members in input order; the events
-	// member has a nil raw value and is written from Records.
-	members []member
+	// member has a nil Raw and is written from Records.
+	members []eventdoc.Member
 	// Records are the log events, in order.
 	Records []*Record
 }
 
+// member is a member of a log event.
 type member struct {
 	name string
 	raw  json.RawMessage
@@ -155,75 +157,11 @@ type Report struct {
 // member is an array of log events, each with a string "message" and a
 // numeric "timestamp" (milliseconds since the epoch).
 func Parse(data []byte) (*Log, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
+	ms, recs, err := eventdoc.Parse(data, ErrNotLog, "log events", parseRecord)
 	if err != nil {
-		return nil, syntaxError(dec, err, data)
+		return nil, err
 	}
-	if tok != json.Delim('{') {
-		return nil, fmt.Errorf("%w: the document is not a JSON object with an \"events\" array", ErrNotLog)
-	}
-	l := &Log{}
-	seen := map[string]bool{}
-	hasEvents := false
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntaxError(dec, err, data)
-		}
-		name := tok.(string)
-		if seen[name] {
-			return nil, fmt.Errorf("%w: member %q appears twice", ErrNotLog, name)
-		}
-		seen[name] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, syntaxError(dec, err, data)
-		}
-		if name != "events" {
-			l.members = append(l.members, member{name, raw})
-			continue
-		}
-		var raws []json.RawMessage
-		if err := json.Unmarshal(raw, &raws); err != nil {
-			return nil, fmt.Errorf("%w: \"events\" is not an array of log events", ErrNotLog)
-		}
-		for i, raw := range raws {
-			r, err := parseRecord(raw)
-			if err != nil {
-				return nil, fmt.Errorf("%w: events[%d]: %v", ErrNotLog, i, err)
-			}
-			l.Records = append(l.Records, r)
-		}
-		l.members = append(l.members, member{name: name})
-		hasEvents = true
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, syntaxError(dec, err, data)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the JSON document", ErrNotLog)
-	}
-	if !hasEvents {
-		return nil, fmt.Errorf("%w: the document has no \"events\" array", ErrNotLog)
-	}
-	return l, nil
-}
-
-// syntaxError describes a JSON syntax error by its offset only: the
-// decoder's message may quote a character of the input.
-func syntaxError(dec *json.Decoder, err error, data []byte) error {
-	off := dec.InputOffset()
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		off = se.Offset
-	}
-	end := int64(len(bytes.TrimRight(data, " \t\r\n")))
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || off >= end-1 {
-		return fmt.Errorf("%w: the JSON ends early, at byte %d (truncated?)", ErrNotLog, off)
-	}
-	return fmt.Errorf("%w: not valid JSON (at byte %d)", ErrNotLog, off)
+	return &Log{members: ms, Records: recs}, nil
 }
 
 // parseRecord reads one log event of a saved document.
@@ -323,14 +261,14 @@ func NewRecord(stream *string, timestamp *int64, message *string, ingestion *int
 // NewLog returns a Log of records in the shape "aws logs filter-log-events"
 // prints them.
 func NewLog(records []*Record) *Log {
-	return &Log{members: []member{{name: "events"}, {"searchedLogStreams", json.RawMessage("[]")}}, Records: records}
+	return &Log{members: []eventdoc.Member{{Name: "events"}, {Name: "searchedLogStreams", Raw: json.RawMessage("[]")}}, Records: records}
 }
 
 // Partial reports whether the document says more events follow (it has a
 // NextToken, as "aws logs filter-log-events --max-items" leaves).
 func (l *Log) Partial() bool {
 	for _, m := range l.members {
-		if m.name == "NextToken" && string(m.raw) != "null" {
+		if m.Name == "NextToken" && string(m.Raw) != "null" {
 			return true
 		}
 	}
@@ -500,39 +438,19 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 // members in their order, indented by indent per level (compact, on one line,
 // if indent is empty) and ended by a newline.
 func (l *Log) WriteJSON(w io.Writer, indent string) error {
-	b := []byte{'{'}
-	for i, m := range l.members {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = eventdata.AppendString(b, []byte(m.name))
-		b = append(b, ':')
-		if m.raw != nil {
-			b = append(b, m.raw...)
-			continue
-		}
-		b = append(b, '[')
-		for j, r := range l.Records {
-			if j > 0 {
+	out, err := eventdoc.Marshal(l.members, func(b []byte) []byte {
+		for i, r := range l.Records {
+			if i > 0 {
 				b = append(b, ',')
 			}
 			b = r.AppendJSON(b)
 		}
-		b = append(b, ']')
-	}
-	b = append(b, '}')
-	var out bytes.Buffer
-	var err error
-	if indent == "" {
-		err = json.Compact(&out, b)
-	} else {
-		err = json.Indent(&out, b, "", indent)
-	}
+		return b
+	}, indent)
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
-	out.WriteByte('\n')
-	_, err = w.Write(out.Bytes())
+	_, err = w.Write(out)
 	return err
 }
 
