@@ -171,20 +171,25 @@ func manyRecording() recording {
 
 func TestHistoryMany(t *testing.T) {
 	tests := []struct {
-		name  string
-		args  []string
-		execs []int // in output order
-		code  int
+		name   string
+		args   []string
+		execs  []int // in output order
+		code   int
+		faults []*sfnFault
 	}{
-		{"all", nil, []int{1, 2, 3, 5}, exitAPI},
-		{"status", []string{"--status", "failed"}, []int{2, 3}, exitTokens},
-		{"since", []string{"--since", "2024-05-08"}, []int{1, 2, 3}, exitTokens},
-		{"since and status", []string{"--since", "2024-05-09T00:00:00Z", "--status", "SUCCEEDED"}, []int{1}, exitOK},
-		{"one at a time", []string{"--concurrency", "1"}, []int{1, 2, 3, 5}, exitAPI},
+		{"all", nil, []int{1, 2, 3, 5}, exitAPI, nil},
+		{"a list page cut off once is read again", nil, []int{1, 2, 3, 5}, exitAPI,
+			[]*sfnFault{{Op: "ListExecutions", Page: 2, Kind: "truncate", Count: 1}}},
+		{"status", []string{"--status", "failed"}, []int{2, 3}, exitTokens, nil},
+		{"since", []string{"--since", "2024-05-08"}, []int{1, 2, 3}, exitTokens, nil},
+		{"since and status", []string{"--since", "2024-05-09T00:00:00Z", "--status", "SUCCEEDED"}, []int{1}, exitOK, nil},
+		{"one at a time", []string{"--concurrency", "1"}, []int{1, 2, 3, 5}, exitAPI, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := startSFN(t, manyRecording(), historyDir)
+			rec := manyRecording()
+			rec.Faults = tt.faults
+			srv := startSFN(t, rec, historyDir)
 			awsTestEnv(t, "AWS_ENDPOINT_URL_SFN="+srv.URL)
 			args := append([]string{"history", "--config", fixture("config.json"), "--reason", "TEST-7", "--state-machine-arn", machineARN}, tt.args...)
 			out, stderr, code := runCmd(t, "", args...)

@@ -20,9 +20,6 @@ type HTTPClient interface {
 // WithBody) also gets the body kept there.
 type WholeBody struct {
 	Next HTTPClient
-	// KeptOnly limits the reading to the requests whose context holds a
-	// *Body; the bodies of others reach the SDK as they come.
-	KeptOnly bool
 }
 
 // Body holds the body of the successful response to a request made with a
@@ -49,9 +46,6 @@ func (c WholeBody) Do(r *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	kept, ok := r.Context().Value(bodyKey{}).(*Body)
-	if !ok && c.KeptOnly {
-		return resp, nil
-	}
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {

@@ -46,7 +46,7 @@ func NewClient(cfg aws.Config, optFns ...func(*sfn.Options)) *Client {
 	opts := append([]func(*sfn.Options){func(o *sfn.Options) {
 		// Events are read from the raw page, so that event types and
 		// fields that the SDK does not know pass through.
-		o.HTTPClient = awsapi.WholeBody{Next: o.HTTPClient, KeptOnly: true}
+		o.HTTPClient = awsapi.WholeBody{Next: o.HTTPClient}
 		if o.RetryMaxAttempts == 0 {
 			o.RetryMaxAttempts = awsapi.DefaultMaxAttempts
 		}
