@@ -339,6 +339,14 @@ func AppendText(dst, body []byte) []byte {
 	return b64.AppendEncode(dst, body)
 }
 
+// AppendTextMore appends to dst the encoding of more, the bytes of a body
+// that follow a part whose length is a multiple of 3 and whose text
+// AppendText has put at the end of dst. The result is the text of the whole
+// body, so the text of a header that many tokens share is encoded once.
+func AppendTextMore(dst, more []byte) []byte {
+	return b64.AppendEncode(dst, more)
+}
+
 // TextLen is the length of the text form of a body of n bytes.
 func TextLen(n int) int { return len(Prefix) + b64.EncodedLen(n) }
 
