@@ -47,8 +47,11 @@ lint: $(BIN)/staticcheck
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
-bench: $(BIN)/benchstat
-	$(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./... | tee bench.txt
+# Every figure of BENCHMARKS.md: the measuring tests of bench/ (exact
+# counts and sizes), then the benchmarks, COUNT times, through benchstat.
+bench: $(BIN)/benchstat $(BIN)/local-kms
+	SFNENC_BENCH=1 $(GO) test -count=1 -run 'TestKMSRequestCounts|TestSize|TestHandlerBinarySize' -v ./bench | tee bench-tests.txt
+	SFNENC_BENCH=1 $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./... | tee bench.txt
 	$(BIN)/benchstat bench.txt
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
@@ -74,4 +77,4 @@ quickstart: $(BIN)/local-kms build
 	./scripts/quickstart.sh
 
 clean:
-	rm -rf $(BIN) bench.txt
+	rm -rf $(BIN) bench.txt bench-tests.txt

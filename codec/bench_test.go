@@ -39,6 +39,7 @@ func BenchmarkCodec(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(len(enc)), "out-bytes")
 		})
 		b.Run("doc="+d.Name+"/op=decrypt", func(b *testing.B) {
 			b.SetBytes(int64(len(d.JSON)))
