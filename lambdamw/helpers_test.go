@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/sfnenc/sfnenc/codec"
-	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/internal/leaktest"
 )
 
 // Canary values: tests put them in events, encrypted, and hunt for them in
@@ -32,11 +32,7 @@ var canaries = []string{canarySSN, canaryPhone, canaryCard}
 // assertNoCanary fails the test if s holds a canary value.
 func assertNoCanary(t testing.TB, what string, s string) {
 	t.Helper()
-	for _, c := range canaries {
-		if strings.Contains(s, c) {
-			t.Errorf("%s holds the canary %q:\n%s", what, c, s)
-		}
-	}
+	leaktest.Check(t, what, s, canaries...)
 }
 
 // testRules: pii and card encrypt the customer's SSN and phone and the card;
@@ -149,30 +145,7 @@ func reportText(err error) string {
 // a tree decode).
 func countTokens(t testing.TB, doc []byte) map[string]int {
 	t.Helper()
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		t.Fatalf("not JSON: %v", err)
-	}
-	out := map[string]int{}
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, e := range v {
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		case string:
-			if tok, err := format.Decode([]byte(v), nil); err == nil {
-				out[tok.Class]++
-			}
-		}
-	}
-	walk(v)
-	return out
+	return leaktest.TokenClasses(t, doc)
 }
 
 // jsonValue parses a JSON document for comparison.

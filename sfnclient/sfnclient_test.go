@@ -17,8 +17,8 @@ import (
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
-	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
+	"github.com/sfnenc/sfnenc/internal/leaktest"
 	"github.com/sfnenc/sfnenc/sfnclient"
 )
 
@@ -34,11 +34,7 @@ var canaries = []string{canarySSN, canaryCard, canaryWhy}
 
 func assertNoCanary(t testing.TB, what, s string) {
 	t.Helper()
-	for _, c := range canaries {
-		if strings.Contains(s, c) {
-			t.Errorf("%s holds the canary %q:\n%s", what, c, s)
-		}
-	}
+	leaktest.Check(t, what, s, canaries...)
 }
 
 const rules = `[
@@ -69,30 +65,7 @@ var document = `{"order":"o-1","customer":{"name":"Ann","ssn":"` + canarySSN + `
 // tokens counts the tokens in a JSON document by class.
 func tokens(t testing.TB, doc string) map[string]int {
 	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(doc), &v); err != nil {
-		t.Fatalf("not JSON: %v: %s", err, doc)
-	}
-	out := map[string]int{}
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, e := range v {
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		case string:
-			if tok, err := format.Decode([]byte(v), nil); err == nil {
-				out[tok.Class]++
-			}
-		}
-	}
-	walk(v)
-	return out
+	return leaktest.TokenClasses(t, []byte(doc))
 }
 
 // field returns a string field of a recorded request body.

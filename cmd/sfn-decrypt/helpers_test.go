@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sfnenc/sfnenc/internal/leaktest"
 )
 
 var update = flag.Bool("update", false, "rewrite the encrypted fixtures and expected outputs in testdata/history (TestGolden) and testdata/logs (TestLogsGolden)")
@@ -47,11 +49,7 @@ func readFile(t testing.TB, path string) []byte {
 
 func assertNoCanary(t testing.TB, what, s string) {
 	t.Helper()
-	for _, c := range canaries {
-		if strings.Contains(s, c) {
-			t.Errorf("%s holds the canary value %q:\n%s", what, c, s)
-		}
-	}
+	leaktest.Check(t, what, s, canaries...)
 }
 
 // awsTestEnv sets the standard AWS environment of the process for an

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/internal/leaktest"
 )
 
 const canary = "CANARY-078-05-1120"
@@ -202,7 +203,5 @@ func TestReason(t *testing.T) {
 
 func assertNoCanary(t *testing.T, s string) {
 	t.Helper()
-	if strings.Contains(s, canary) {
-		t.Errorf("holds the canary: %s", s)
-	}
+	leaktest.Check(t, "output", s, canary)
 }

@@ -1,0 +1,56 @@
+// Package leaktest holds the checks that tests use to hunt for values that
+// must never leave the codec in plaintext: canary values in errors, logs,
+// panics, command output and documents, and tokens by class.
+package leaktest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// Check reports an error on tb for each canary that s holds. what names s
+// in the message.
+func Check(tb testing.TB, what, s string, canaries ...string) {
+	tb.Helper()
+	for _, c := range canaries {
+		if strings.Contains(s, c) {
+			tb.Errorf("%s holds the canary %q:\n%s", what, c, s)
+		}
+	}
+}
+
+// TokenClasses counts the well-formed tokens among the string values of a
+// JSON document, by class. It fails tb if doc is not JSON.
+func TokenClasses(tb testing.TB, doc []byte) map[string]int {
+	tb.Helper()
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		tb.Fatalf("not JSON: %v: %s", err, doc)
+	}
+	out := map[string]int{}
+	var tok format.Token
+	var buf []byte
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case string:
+			var err error
+			if buf, err = tok.Decode([]byte(v), buf); err == nil {
+				out[tok.Class]++
+			}
+		}
+	}
+	walk(v)
+	return out
+}
