@@ -17,6 +17,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 	"github.com/sfnenc/sfnenc/internal/leaktest"
 	"github.com/sfnenc/sfnenc/sfnclient"
@@ -310,10 +311,17 @@ func TestFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Flip a bit of the first token's tag, in its binary form, so the
+		// token stays well-formed but fails authentication.
 		i := bytes.Index(enc, []byte(`"sfnenc:`))
 		end := i + 1 + bytes.IndexByte(enc[i+1:], '"')
-		enc[end-5] ^= 1
-		return string(enc)
+		tok, err := format.Decode(enc[i+1:end], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := append(bytes.Clone(tok.Header), tok.Payload...)
+		body[len(body)-1] ^= 1
+		return string(enc[:i+1]) + string(format.AppendText(nil, body)) + string(enc[end:])
 	}
 	tests := []struct {
 		name    string
