@@ -398,6 +398,10 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 	out := make([]byte, 0, outLen)
 	last := 0
 	var body, pt []byte
+	var nonces *envelope.Nonces
+	if len(edits) > 1 {
+		nonces = new(envelope.Nonces) // one crypto/rand read per 256 tokens
+	}
 	for _, e := range edits {
 		out = append(out, src[last:e.start]...)
 		r := c.rules[e.rule]
@@ -413,7 +417,7 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 			// The text of the header up to s.textLen is the same for
 			// every token of the sealer: only the rest is encoded here.
 			s := sealers[e.rule][e.chunk]
-			body = s.dk.Seal(append(body[:0], s.header[s.textLen:]...), pt, s.aad)
+			body = s.dk.SealWith(nonces, append(body[:0], s.header[s.textLen:]...), pt, s.aad)
 			out = append(out, s.text...)
 			out = format.AppendTextMore(out, body)
 		}

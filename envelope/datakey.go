@@ -80,12 +80,45 @@ func (k *DataKey) Wrapped() []WrappedKey { return k.wrapped }
 // Seal appends a fresh random nonce and the sealed plaintext (ciphertext and
 // tag) to dst, binding aad.
 func (k *DataKey) Seal(dst, plaintext, aad []byte) []byte {
+	return k.SealWith(nil, dst, plaintext, aad)
+}
+
+// SealWith is Seal with the nonce taken from ns, which reads crypto/rand once
+// per batch of nonces instead of once per value; nil ns reads it for this
+// value alone.
+func (k *DataKey) SealWith(ns *Nonces, dst, plaintext, aad []byte) []byte {
 	// The nonce goes straight into dst: no allocation per token. Seal
 	// writes after it, so nonce and output do not overlap.
 	n := len(dst)
 	dst = slices.Grow(dst, format.NonceSize+len(plaintext)+format.TagSize)[:n+format.NonceSize]
-	rand.Read(dst[n:]) // never fails (crypto/rand, Go 1.24+)
+	if ns != nil {
+		ns.fill(dst[n:])
+	} else {
+		rand.Read(dst[n:]) // never fails (crypto/rand, Go 1.24+)
+	}
 	return k.aead.Seal(dst, dst[n:], plaintext, aad)
+}
+
+// Nonces hands out random nonces read from crypto/rand in batches: every
+// byte is used once. The zero value is ready; it is not safe for concurrent
+// use, so keep one per goroutine or call.
+type Nonces struct {
+	buf [nonceBatch * format.NonceSize]byte
+	off int
+}
+
+const nonceBatch = 256
+
+func (ns *Nonces) fill(dst []byte) {
+	if ns.off == 0 || ns.off+len(dst) > len(ns.buf) {
+		rand.Read(ns.buf[:]) // never fails (crypto/rand, Go 1.24+)
+		ns.off = 0
+	}
+	copy(dst, ns.buf[ns.off:ns.off+len(dst)])
+	ns.off += len(dst)
+	if ns.off == len(ns.buf) {
+		ns.off = 0 // refill before the next use
+	}
 }
 
 // Open checks commitment against the data key in constant time, then opens

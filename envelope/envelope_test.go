@@ -362,3 +362,25 @@ func TestMultiAndUnion(t *testing.T) {
 		t.Errorf("empty union: %v", err)
 	}
 }
+
+// TestNoncesNeverRepeat: nonces from a batch are all different, across
+// refills, and a sealed value opens whichever way its nonce was drawn.
+func TestNoncesNeverRepeat(t *testing.T) {
+	k, err := newDataKey(bytes.Repeat([]byte{7}, DataKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ns Nonces
+	seen := map[string]bool{}
+	for i := 0; i < 3*nonceBatch+5; i++ {
+		sealed := k.SealWith(&ns, nil, []byte("v"), nil)
+		nonce := string(sealed[:format.NonceSize])
+		if seen[nonce] {
+			t.Fatalf("nonce repeated after %d seals", i)
+		}
+		seen[nonce] = true
+		if pt, err := k.Open(nil, k.Commitment(), sealed, nil); err != nil || string(pt) != "v" {
+			t.Fatalf("Open: %v", err)
+		}
+	}
+}
