@@ -13,7 +13,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,24 +41,6 @@ func harness(t *testing.T) localsfn.Harness {
 		t.Skipf("skipping: %v", err)
 	}
 	return h
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // run is what one scenario left behind, for the checks across scenarios.
@@ -119,7 +100,7 @@ func TestWorkflowEndToEnd(t *testing.T) {
 	t.Logf("build %d functions and sfn-decrypt: %v", len(bins), time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	var backendLog syncBuffer
+	var backendLog localsfn.SyncBuffer
 	st, err := stack.Start(ctx, stack.Options{
 		ExampleDir:  ".",
 		Binaries:    bins,
@@ -144,7 +125,7 @@ func TestWorkflowEndToEnd(t *testing.T) {
 	selected := selectedNames(t, cfg)
 	canaries := stack.Canaries()
 	var runs []*run
-	var decryptStderr syncBuffer
+	var decryptStderr localsfn.SyncBuffer
 	for _, sc := range stack.Scenarios() {
 		t.Run(sc.Name, func(t *testing.T) {
 			r := runScenario(t, st, sc)
@@ -432,7 +413,7 @@ func checkThirdParties(t *testing.T, st *stack.Stack, sc stack.Scenario) {
 
 // sfnDecrypt runs the sfn-decrypt binary with the operator's configuration
 // (every class) on a saved history.
-func sfnDecrypt(t *testing.T, bin string, kmsEnv []string, stderr *syncBuffer, args ...string) []byte {
+func sfnDecrypt(t *testing.T, bin string, kmsEnv []string, stderr *localsfn.SyncBuffer, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, kmsEnv...)
@@ -450,7 +431,7 @@ func sfnDecrypt(t *testing.T, bin string, kmsEnv []string, stderr *syncBuffer, a
 // checkDecryptedHistory runs sfn-decrypt history on the saved history and
 // checks that it restores what the backend services sent and the functions
 // returned.
-func checkDecryptedHistory(t *testing.T, st *stack.Stack, r *run, bin string, kmsEnv []string, stderr *syncBuffer) {
+func checkDecryptedHistory(t *testing.T, st *stack.Stack, r *run, bin string, kmsEnv []string, stderr *localsfn.SyncBuffer) {
 	t.Helper()
 	out := sfnDecrypt(t, bin, kmsEnv, stderr, "history", "--config", stack.ConfigFile, "--reason", "e2e test", "--output", "json", r.exe.HistoryFile)
 	if bytes.Contains(out, []byte(format.Prefix)) {

@@ -267,20 +267,34 @@ func (d *Decryptor) decryptJSON(ctx context.Context, s []byte) ([]byte, []Failur
 	return out, fails, nil
 }
 
+// nextTokenRun finds the next run of text at or after s[i] that looks like a
+// token: the prefix and the base64url characters after it. start is -1 if
+// there is none.
+func nextTokenRun(s []byte, i int) (start, end int) {
+	if i >= len(s) {
+		return -1, -1
+	}
+	j := bytes.Index(s[i:], []byte(format.Prefix))
+	if j < 0 {
+		return -1, -1
+	}
+	start = i + j
+	end = start + len(format.Prefix)
+	for end < len(s) && isBase64URL(s[end]) {
+		end++
+	}
+	return start, end
+}
+
 // plainText replaces each token in text that is not JSON.
 func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure) {
 	var out []byte
 	var fails []Failure
 	last := 0
-	for i := 0; i < len(s); {
-		j := bytes.Index(s[i:], []byte(format.Prefix))
-		if j < 0 {
+	for i := 0; ; {
+		start, end := nextTokenRun(s, i)
+		if start < 0 {
 			break
-		}
-		start := i + j
-		end := start + len(format.Prefix)
-		for end < len(s) && isBase64URL(s[end]) {
-			end++
 		}
 		i = end
 		if end == start+len(format.Prefix) {
@@ -332,15 +346,10 @@ func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure)
 	var out []byte
 	var fails []Failure
 	last := 0
-	for i := 0; i < len(s); {
-		j := bytes.Index(s[i:], []byte(format.Prefix))
-		if j < 0 {
+	for i := 0; ; {
+		start, end := nextTokenRun(s, i)
+		if start < 0 {
 			break
-		}
-		start := i + j
-		end := start + len(format.Prefix)
-		for end < len(s) && isBase64URL(s[end]) {
-			end++
 		}
 		i = end
 		if end == start+len(format.Prefix) && end < len(s) {

@@ -176,14 +176,14 @@ func FreePorts(n int) ([]int, error) {
 // process is a child process whose output is kept.
 type process struct {
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *SyncBuffer
 	done chan struct{}
 }
 
 // startProcess starts cmd with its output kept, copied to logTo (if not
 // nil), and fed line by line to onLine (if not nil).
 func startProcess(cmd *exec.Cmd, logTo io.Writer, onLine func(string)) (*process, error) {
-	p := &process{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{cmd: cmd, logs: &SyncBuffer{}, done: make(chan struct{})}
 	var w io.Writer = p.logs
 	if logTo != nil {
 		w = io.MultiWriter(p.logs, logTo)
@@ -233,18 +233,20 @@ func (p *process) stop() {
 	}
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writes, for process
+// output read while the process runs.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
