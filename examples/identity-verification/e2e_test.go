@@ -19,11 +19,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/backend"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/localsfn"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/stack"
-	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 	"github.com/sfnenc/sfnenc/internal/testbin"
 	"github.com/sfnenc/sfnenc/lambdamw"
@@ -144,6 +144,43 @@ func TestWorkflowEndToEnd(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+
+	// A history reader without kms:Decrypt copies an identity token into
+	// a field that a function of the class echoes (CheckCoApplicant
+	// returns the co-applicant id), in an application they submit. Before
+	// the middleware read by contract, the function decrypted every token
+	// and wrote the plaintext into history and to the identity provider.
+	t.Run("planted token is not decrypted", func(t *testing.T) {
+		victim := stack.Scenarios()[0]
+		planted := model.Person{FullName: "Planted Canary-Victim Q.", DateOfBirth: "1911-11-11", NationalID: "QQ 00 11 22 Q"}
+		writer, err := codec.New(t.Context(), cfg, codec.WithKMSClients(envelope.KMSClients(kms.Config(t))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pj, _ := json.Marshal(planted)
+		tok, err := writer.EncryptValue(t.Context(), "identity", pj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := victim
+		sc.Name = "planted"
+		sc.Application.CreditApplicationID = "APP-2026-0666"
+		sc.Application.CoApplicants = slices.Clone(victim.Application.CoApplicants)
+		sc.Application.CoApplicants[0].CoApplicantID = tok
+		r := runScenario(t, st, sc)
+		secrets := []string{planted.FullName, planted.NationalID}
+		checkNoLeak(t, "history", r.exe.History, secrets)
+		checkNoLeak(t, "execution output", []byte(r.exe.Output), secrets)
+		for _, req := range st.Provider.ScreeningRequests() {
+			checkNoLeak(t, "screening request", []byte(req.Reference), secrets)
+		}
+		if !bytes.Contains(r.exe.History, []byte(tok)) {
+			t.Error("the planted token did not stay in the history as it was")
+		}
+		for id, l := range st.Logs() {
+			checkNoLeak(t, id+" output", []byte(l), secrets)
+		}
+	})
 
 	t.Run("no personal data in any log", func(t *testing.T) {
 		for id, l := range st.Logs() {
@@ -287,8 +324,8 @@ func checkTokens(t *testing.T, h *localsfn.History, selected map[string]string) 
 				walk(fmt.Sprintf("%s/%d", where, i), e, "")
 			}
 		case string:
-			if model.IsToken(v) {
-				tok, err := format.Decode([]byte(v), nil)
+			if codec.IsToken(v) {
+				tok, err := codec.ParseToken(v)
 				if err != nil {
 					t.Errorf("%s: malformed token: %v", where, err)
 					return
@@ -434,8 +471,8 @@ func sfnDecrypt(t *testing.T, bin string, kmsEnv []string, stderr *localsfn.Sync
 func checkDecryptedHistory(t *testing.T, st *stack.Stack, r *run, bin string, kmsEnv []string, stderr *localsfn.SyncBuffer) {
 	t.Helper()
 	out := sfnDecrypt(t, bin, kmsEnv, stderr, "history", "--config", stack.ConfigFile, "--reason", "e2e test", "--output", "json", r.exe.HistoryFile)
-	if bytes.Contains(out, []byte(format.Prefix)) {
-		t.Errorf("sfn-decrypt history left tokens in its output")
+	if n := countTokenStrings(t, out); n > 0 {
+		t.Errorf("sfn-decrypt history left %d tokens in its output", n)
 	}
 	dec, err := localsfn.DecodeHistory(out)
 	if err != nil {
@@ -620,7 +657,7 @@ func checkSMSSawToken(t *testing.T, st *stack.Stack, r *run) {
 			seen = append(seen, s)
 		}
 	}
-	if len(passed) == 0 || !model.IsToken(passed[0]) {
+	if len(passed) == 0 || !codec.IsToken(passed[0]) {
 		t.Fatalf("SendSMS parameters hold no creditApplicant token: %v", passed)
 	}
 	if diff := cmp.Diff(passed, seen); diff != "" {
@@ -691,4 +728,38 @@ func checkFunctionClasses(t *testing.T, st *stack.Stack) {
 	if identity == 0 {
 		t.Errorf("SendSmsFunction passed no identity token through undecrypted")
 	}
+}
+
+// countTokenStrings counts the strings in a JSON document that are tokens.
+func countTokenStrings(t *testing.T, doc []byte) int {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case string:
+			if codec.IsToken(v) {
+				n++
+			} else if strings.HasPrefix(strings.TrimSpace(v), "{") || strings.HasPrefix(strings.TrimSpace(v), "[") {
+				var inner any
+				if json.Unmarshal([]byte(v), &inner) == nil {
+					walk(inner)
+				}
+			}
+		}
+	}
+	walk(v)
+	return n
 }
