@@ -120,6 +120,7 @@ type rule struct {
 	ctxBytes  []byte                 // its canonical encoding
 	partition string                 // encrypt cache partition: keyring name + ctxBytes
 	esdk      envelope.MessageSealer // set for rules of format "esdk"
+	bind      *fieldpath.Selector    // Rule.Bind, or nil
 	// readers are the keyrings and formats that may open this class's
 	// tokens: the rule's own first, then those of its "read" list.
 	readers []reader
@@ -287,6 +288,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 			kctx:      kctx,
 			ctxBytes:  cb,
 			partition: r.Keyring + "\x00" + string(cb),
+			bind:      cfg.binds[i],
 		}
 		field := fmt.Sprintf("rules[%d]", i)
 		for j, rd := range append([]ReadRule{{Keyring: r.Keyring, Format: r.Format}}, r.Read...) {

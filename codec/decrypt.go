@@ -60,13 +60,15 @@ type decryptor struct {
 	lenient bool
 	// flat: a value that holds tokens is returned as it is, for the
 	// caller to open them (a Scope opens them by the rules).
-	flat   bool
-	rep    *Report
+	flat bool
+	rep  *Report
+	// binds evaluates business keys on the outermost document.
+	binds  *bindings
 	failed []*TokenError
 	// scratch, reused across tokens
-	text, body, id, pt []byte
-	tok                format.Token
-	inner              *decryptor // for tokens inside decrypted values
+	text, body, id, aad, pt []byte
+	tok                     format.Token
+	inner                   *decryptor // for tokens inside decrypted values
 }
 
 func (d *decryptor) wipe() {
@@ -92,6 +94,9 @@ func (d *decryptor) run(src []byte, ptr string, nested bool, depth, level int) (
 		return nil, docError(err, true)
 	}
 	defer doc.Release()
+	if !nested {
+		d.binds = newBindings(doc, src)
+	}
 	var out []byte
 	last := 0
 	for n := 0; n < doc.Len(); n++ {
@@ -171,6 +176,7 @@ func (d *decryptor) token(text []byte, ptr string, depth, level int) ([]byte, *T
 	}
 	inner := d.inner
 	inner.failed = inner.failed[:0]
+	inner.binds = d.binds
 	val, err := inner.run(pt, ptr, true, depth, level+1)
 	d.failed = append(d.failed, inner.failed...)
 	if err != nil {
@@ -216,8 +222,12 @@ func (d *decryptor) open(tok *format.Token) ([]byte, error) {
 }
 
 func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, error) {
+	b, err := d.binds.of(r)
+	if err != nil {
+		return nil, err
+	}
 	if rd.mode == format.ModeESDK {
-		pt, err := rd.esdk.Decrypt(d.ctx, tok.Payload, r.kctx)
+		pt, err := rd.esdk.Decrypt(d.ctx, tok.Payload, r.esdkContext(b))
 		if errors.Is(err, envelope.ErrOpen) {
 			return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
 		}
@@ -232,7 +242,10 @@ func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, er
 		return nil, err
 	}
 	d.rep.key(hit)
-	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.id) // id is header || context: the associated data
+	// The cache knows the data key by header and context; the
+	// associated data adds the business key, if the rule binds one.
+	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
+	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.aad)
 	if err != nil {
 		// Authentication failed after a key opened: never try another.
 		return nil, ErrAuthentication

@@ -55,7 +55,7 @@ func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte
 	if len(edits) == 0 {
 		return bytes.Clone(src), nil
 	}
-	keys, err := c.keys(ctx, edits, rep)
+	keys, err := c.keys(ctx, newBindings(doc, src), edits, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func (r *rule) reads(tok *format.Token) bool {
 // keys splits each rule's values into chunks that one data key may seal
 // (within the encrypt cache's MaxUses and MaxBytes), sets each edit's chunk,
 // and returns a sealer per chunk, by rule.
-func (c *Codec) keys(ctx context.Context, edits []edit, rep *Report) ([][]*sealer, error) {
+func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Report) ([][]*sealer, error) {
 	type chunk struct{ uses, bytes uint64 }
 	chunks := make([][]chunk, len(c.rules))
 	maxUses, maxBytes := c.enc.MaxUses(), c.enc.MaxBytes()
@@ -191,15 +191,37 @@ func (c *Codec) keys(ctx context.Context, edits []edit, rep *Report) ([][]*seale
 		e.chunk = len(cs) - 1
 	}
 	sealers := make([][]*sealer, len(c.rules))
+	for i := range edits {
+		r := c.rules[edits[i].rule]
+		if r.bind == nil || sealers[edits[i].rule] != nil {
+			continue
+		}
+		b, err := binds.of(r)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range edits {
+			if e.start <= b.at && b.at < e.end {
+				// Readers would find the business key encrypted.
+				return nil, fmt.Errorf("%w: the value at %s (rule of class %s) is about to be encrypted", ErrBinding, r.bind, r.class)
+			}
+		}
+		if r.esdk != nil {
+			// ESDK messages are made one by one: keep the binding in
+			// a sealer without a data key.
+			sealers[edits[i].rule] = []*sealer{{bind: b}}
+		}
+	}
 	for ri, cs := range chunks {
 		r := c.rules[ri]
+		b, _ := binds.of(r) // evaluated above
 		for _, ch := range cs {
 			dk, hit, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, ch.uses, ch.bytes)
 			if err != nil {
 				return nil, &DataKeyError{Class: r.class, Err: err}
 			}
 			rep.key(hit)
-			sealers[ri] = append(sealers[ri], newSealer(r, dk))
+			sealers[ri] = append(sealers[ri], newSealer(r, dk, b))
 		}
 	}
 	return sealers, nil
@@ -232,8 +254,12 @@ func (c *Codec) write(ctx context.Context, doc *fieldpath.Document, src []byte, 
 		pt = padTo(append(pt[:0], src[e.start:e.end]...), r.pad)
 		out = append(out, '"')
 		if r.esdk != nil {
+			var b binding
+			if ss := sealers[e.rule]; len(ss) > 0 {
+				b = ss[0].bind
+			}
 			var err error
-			if body, err = c.sealESDK(ctx, r, body[:0], pt); err != nil {
+			if body, err = c.sealESDK(ctx, r, b, body[:0], pt); err != nil {
 				return nil, err
 			}
 			out = format.AppendText(out, body)
@@ -281,8 +307,12 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 	doc.Release()
 	pt := padTo(bytes.Clone(value), r.pad)
 	defer clear(pt)
+	if r.bind != nil {
+		// A single value has no document to take the business key from.
+		return "", fmt.Errorf("%w: class %s binds its tokens to %s; encrypt a document instead", ErrBinding, class, r.bind)
+	}
 	if r.esdk != nil {
-		body, err := c.sealESDK(ctx, r, nil, pt)
+		body, err := c.sealESDK(ctx, r, binding{}, nil, pt)
 		if err != nil {
 			return "", err
 		}
@@ -292,14 +322,14 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 	if err != nil {
 		return "", &DataKeyError{Class: class, Err: err}
 	}
-	s := newSealer(r, dk)
+	s := newSealer(r, dk, binding{})
 	body := s.dk.Seal(append([]byte(nil), s.header...), pt, s.aad)
 	return string(format.AppendText(nil, body)), nil
 }
 
 // sealESDK appends a ModeESDK token body for pt to dst.
-func (c *Codec) sealESDK(ctx context.Context, r *rule, dst, pt []byte) ([]byte, error) {
-	msg, err := r.esdk.Encrypt(ctx, pt, r.kctx)
+func (c *Codec) sealESDK(ctx context.Context, r *rule, b binding, dst, pt []byte) ([]byte, error) {
+	msg, err := r.esdk.Encrypt(ctx, pt, r.esdkContext(b))
 	if err != nil {
 		return nil, &DataKeyError{Class: r.class, Err: err}
 	}
@@ -316,13 +346,14 @@ type sealer struct {
 	// base64 does not depend on the bytes that follow.
 	text    []byte
 	textLen int
+	bind    binding
 }
 
-func newSealer(r *rule, dk *envelope.DataKey) *sealer {
+func newSealer(r *rule, dk *envelope.DataKey, b binding) *sealer {
 	h := format.AppendHeader(nil, r.class, dk.Wrapped(), dk.Commitment())
-	aad := append(append(make([]byte, 0, len(h)+len(r.ctxBytes)), h...), r.ctxBytes...)
+	aad := format.AppendAssociatedData(nil, h, r.ctxBytes, b.kind, b.value)
 	n := len(h) / 3 * 3
-	return &sealer{dk: dk, header: h, aad: aad, text: format.AppendText(nil, h[:n]), textLen: n}
+	return &sealer{dk: dk, header: h, aad: aad, text: format.AppendText(nil, h[:n]), textLen: n, bind: b}
 }
 
 func padded(n, pad int) int {

@@ -89,6 +89,7 @@ func (s *Scope) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
 	if err != nil {
 		return nil, docError(err, true)
 	}
+	d.binds = newBindings(doc, src)
 	out, fresh, err := s.first(&d, doc, src)
 	doc.Release()
 	if err != nil {
@@ -214,6 +215,8 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 		return nil, nil, docError(err, false)
 	}
 	defer doc.Release()
+	// Business keys lie outside encrypted values: read them here.
+	d.binds = newBindings(doc, src)
 	bySel := map[int]map[int]bool{} // rule index -> nodes its selectors select
 	selects := func(ri, n int) (bool, error) {
 		set, ok := bySel[ri]
