@@ -49,6 +49,17 @@ var (
 	ErrForeignToken = errors.New("codec: token at a selected path is not of the rule's class, keyring or format")
 )
 
+// ErrUnavailable is envelope.ErrUnavailable: the key service could not be
+// reached in time, or throttled past the retries. Callers that only use the
+// codec test for it here.
+var ErrUnavailable = envelope.ErrUnavailable
+
+// MaxPayloadSize is the AWS Step Functions limit on a payload (an execution
+// input, a task result, a cause), in bytes. The codec's own default
+// document limit is larger (fieldpath.DefaultMaxSize), so that readers can
+// take whole histories; writers to Step Functions check this one.
+const MaxPayloadSize = 262144
+
 // TokenError reports a token that could not be made or read. It names the
 // value by JSON Pointer and the token's class when known; it never holds the
 // value. For a token inside a decrypted value, the pointer is that of the

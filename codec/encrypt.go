@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -325,6 +326,18 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 	s := newSealer(r, dk, binding{})
 	body := s.dk.Seal(append([]byte(nil), s.header...), pt, s.aad)
 	return string(format.AppendText(nil, body)), nil
+}
+
+// EncryptString returns the token for the JSON string s as the rule for
+// class would make it: the form of an error message or a cause that goes
+// into history.
+func (c *Codec) EncryptString(ctx context.Context, class, s string) (string, error) {
+	js, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	defer clear(js)
+	return c.EncryptValue(ctx, class, js)
 }
 
 // sealESDK appends a ModeESDK token body for pt to dst.

@@ -75,7 +75,7 @@
 //
 // The middleware fails closed: if the result cannot be encrypted, the
 // invocation fails and nothing of the result is returned. A result longer
-// than MaxResultSize bytes after encryption fails with
+// than codec.MaxPayloadSize bytes after encryption fails with
 // ErrorTypeResultTooLarge rather than with States.DataLimitExceeded in the
 // next state. KMS calls run under the invocation's context, with a deadline
 // a margin before the function's (see WithDeadlineMargin), so retries stop in
