@@ -27,7 +27,7 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer doc.Release()
-	return c.encrypt(ctx, doc, src, nil)
+	return c.encrypt(ctx, doc, src, nil, nil)
 }
 
 // match is a node to seal as the class of rules[rule].
@@ -46,10 +46,11 @@ type edit struct {
 
 // encrypt runs the three steps of encryption: plan (which values become
 // tokens), keys (one data key per chunk of values), write (splice the
-// tokens in). extra are further nodes to seal, from a Scope.
-func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte, extra []match) ([]byte, error) {
+// tokens in). sel is the rules' selection of doc, or nil to make it; extra
+// are further nodes to seal, from a Scope.
+func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte, sel []fieldpath.Match, extra []match) ([]byte, error) {
 	rep := reportFrom(ctx)
-	edits, err := c.plan(doc, src, extra, rep)
+	edits, err := c.plan(doc, src, sel, extra, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -66,12 +67,14 @@ func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte
 // plan returns the values to seal, in document order. It checks the tokens
 // that are already there: at a selected path, one of the rule's; anywhere
 // else, well-formed.
-func (c *Codec) plan(doc *fieldpath.Document, src []byte, extra []match, rep *Report) ([]edit, error) {
-	sel, err := doc.Select(c.sels)
-	if err != nil {
-		// Fail closed: a selector that cannot be evaluated must not
-		// leave its values in plaintext.
-		return nil, fmt.Errorf("codec: %w", err)
+func (c *Codec) plan(doc *fieldpath.Document, src []byte, sel []fieldpath.Match, extra []match, rep *Report) ([]edit, error) {
+	var err error
+	if sel == nil {
+		if sel, err = doc.Select(c.sels); err != nil {
+			// Fail closed: a selector that cannot be evaluated must
+			// not leave its values in plaintext.
+			return nil, fmt.Errorf("codec: %w", err)
+		}
 	}
 	ms := make([]match, 0, len(sel)+len(extra))
 	for _, m := range sel {
