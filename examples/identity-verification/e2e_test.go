@@ -25,6 +25,7 @@ import (
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/stack"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
+	"github.com/sfnenc/sfnenc/internal/leaktest"
 	"github.com/sfnenc/sfnenc/internal/testbin"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
@@ -471,8 +472,8 @@ func sfnDecrypt(t *testing.T, bin string, kmsEnv []string, stderr *localsfn.Sync
 func checkDecryptedHistory(t *testing.T, st *stack.Stack, r *run, bin string, kmsEnv []string, stderr *localsfn.SyncBuffer) {
 	t.Helper()
 	out := sfnDecrypt(t, bin, kmsEnv, stderr, "history", "--config", stack.ConfigFile, "--reason", "e2e test", "--output", "json", r.exe.HistoryFile)
-	if n := countTokenStrings(t, out); n > 0 {
-		t.Errorf("sfn-decrypt history left %d tokens in its output", n)
+	if n := leaktest.NestedTokenClasses(t, out); len(n) > 0 {
+		t.Errorf("sfn-decrypt history left tokens in its output: %v", n)
 	}
 	dec, err := localsfn.DecodeHistory(out)
 	if err != nil {
@@ -728,38 +729,4 @@ func checkFunctionClasses(t *testing.T, st *stack.Stack) {
 	if identity == 0 {
 		t.Errorf("SendSmsFunction passed no identity token through undecrypted")
 	}
-}
-
-// countTokenStrings counts the strings in a JSON document that are tokens.
-func countTokenStrings(t *testing.T, doc []byte) int {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, e := range v {
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		case string:
-			if codec.IsToken(v) {
-				n++
-			} else if strings.HasPrefix(strings.TrimSpace(v), "{") || strings.HasPrefix(strings.TrimSpace(v), "[") {
-				var inner any
-				if json.Unmarshal([]byte(v), &inner) == nil {
-					walk(inner)
-				}
-			}
-		}
-	}
-	walk(v)
-	return n
 }
