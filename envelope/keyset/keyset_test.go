@@ -385,6 +385,7 @@ func TestBadFiles(t *testing.T) {
 	}{
 		{"missing file", nil, testEC, fs.ErrNotExist},
 		{"empty file", []byte{}, testEC, ErrBadFile},
+		{"file over 1 MiB", append(bytes.Clone(good), bytes.Repeat([]byte(" "), maxFileSize)...), testEC, ErrBadFile},
 		{"truncated file", good[:len(good)/2], testEC, ErrBadFile},
 		{"not JSON", []byte("\x00\x01garbage"), testEC, ErrBadFile},
 		{"unknown field", []byte(strings.Replace(string(good), `"version"`, `"extra": 1, "version"`, 1)), testEC, ErrBadFile},
@@ -430,6 +431,51 @@ func TestBadFiles(t *testing.T) {
 				t.Errorf("error %q does not name the file and the class", err)
 			}
 		})
+	}
+}
+
+// TestRotateUntilFull: rotation stops, with ErrFull and the file as it
+// was, when the keyset would outgrow what KMS encrypts.
+func TestRotateUntilFull(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	s := newStore(t, srv, t.TempDir(), "primary")
+	if err := s.Create(ctx, "identity", testEC); err != nil {
+		t.Fatal(err)
+	}
+	var last uint32 = 1
+	for {
+		id, err := s.Rotate(ctx, "identity", testEC)
+		if errors.Is(err, ErrFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id != last+1 {
+			t.Fatalf("Rotate = %d after %d", id, last)
+		}
+		last = id
+		if id > 100 {
+			t.Fatal("no limit after 100 keys")
+		}
+	}
+	t.Logf("a keyset holds %d enabled keys", last)
+	if last < 30 {
+		t.Errorf("only %d keys fit", last)
+	}
+	keys, err := s.List("identity")
+	if err != nil || len(keys) != int(last) || !keys[last-1].Primary {
+		t.Errorf("after ErrFull: %d keys, %v", len(keys), err)
+	}
+	// Destroying old keys makes room again.
+	for id := uint32(1); id <= 10; id++ {
+		if err := s.Destroy(ctx, "identity", testEC, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Rotate(ctx, "identity", testEC); err != nil {
+		t.Errorf("Rotate after destroying 10 keys: %v", err)
 	}
 }
 
