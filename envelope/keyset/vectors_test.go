@@ -27,9 +27,9 @@ import (
 var update = flag.Bool("update", false, "regenerate the keyset-mode test vectors in testdata/vectors")
 
 const (
-	vectorsDir    = "../../testdata/vectors"
+	vectorsDir      = "../../testdata/vectors"
 	vectorKeysetDir = vectorsDir + "/keysets"
-	clearKeysets  = "../../testdata/keys/insecure-vectors-keysets"
+	clearKeysets    = "../../testdata/keys/insecure-vectors-keysets"
 )
 
 // vectorEC is the encryption context of testdata/vectors/config-keyset.json.
