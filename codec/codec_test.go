@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -126,7 +127,9 @@ func TestOverlappingRules(t *testing.T) {
 func TestNestedTokens(t *testing.T) {
 	ctx := context.Background()
 	inner := newLocal(t, `[{"class":"inner","keyring":"dev","select":["$.a.ssn"]}]`)
-	outer := newLocal(t, `[{"class":"outer","keyring":"dev","select":["$.a"]}]`)
+	// A reader opens a class only under a rule of its own: the outer
+	// codec has both.
+	outer := newLocal(t, `[{"class":"outer","keyring":"dev","select":["$.a"]},{"class":"inner","keyring":"dev","select":["$.a.ssn"]}]`)
 	doc := []byte(`{"a":{"ssn":"` + canarySSN + `","n":1}}`)
 	e1, err := inner.Encrypt(ctx, doc)
 	if err != nil {
@@ -295,7 +298,7 @@ func TestInvalidDocuments(t *testing.T) {
 		{"invalid UTF-8", "{\"ssn\":\"" + canarySSN + "\xff\"}", fieldpath.ErrInvalidUTF8},
 		{"lone surrogate", `{"ssn":"` + canarySSN + `\ud800"}`, fieldpath.ErrInvalidUTF8},
 		{"too deep", `{"ssn":[[[[[[[[[[1]]]]]]]]]]}`, fieldpath.ErrTooDeep},
-		{"too large", `{"ssn":"` + strings.Repeat("x", 1100) + canarySSN + `"}`, fieldpath.ErrTooLarge},
+		{"too large", `{"ssn":"` + strings.Repeat("x", 1100) + canarySSN + `"}`, ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,7 +310,9 @@ func TestInvalidDocuments(t *testing.T) {
 				if out != nil {
 					t.Errorf("%s returned output with an error", op.name)
 				}
-				if !errors.Is(err, ErrInvalidDocument) || !errors.Is(err, tt.want) {
+				// A valid document over the size limit is not an invalid one.
+				invalid := !errors.Is(tt.want, ErrTooLarge)
+				if errors.Is(err, ErrInvalidDocument) != invalid || !errors.Is(err, tt.want) {
 					t.Errorf("%s error = %v, want %v", op.name, err, tt.want)
 				}
 				if err != nil {
@@ -359,5 +364,144 @@ func TestEncryptValue(t *testing.T) {
 	}
 	if _, err := c.EncryptValue(ctx, "nope", []byte(`1`)); !errors.Is(err, ErrUnknownClass) {
 		t.Errorf("unknown class: %v", err)
+	}
+}
+
+// TestClassBoundToKeyring plays a holder of the development keyset, which
+// the configuration names for another class: tokens of class identity they
+// mint under it do not open for a reader whose identity rule names another
+// keyring.
+func TestClassBoundToKeyring(t *testing.T) {
+	ctx := context.Background()
+	keys := func(name string) string {
+		p, err := filepath.Abs("../testdata/keys/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfgJSON := func(identityKeyring string) *Config {
+		cfg, err := ParseConfig([]byte(`{"keyrings":{"main":{"insecureLocalKeyset":"` + keys("insecure-test-keyset.json") + `"},` +
+			`"dev":{"insecureLocalKeyset":"` + keys("insecure-other-keyset.json") + `"}},` +
+			`"rules":[{"class":"identity","keyring":"` + identityKeyring + `","select":["$.ssn"]},{"class":"scratch","keyring":"dev","select":["$.note"]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	reader, err := New(ctx, cfgJSON("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forger, err := New(ctx, cfgJSON("dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := forger.Encrypt(ctx, []byte(`{"ssn":"`+canarySSN+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Decrypt(ctx, forged); !errors.Is(err, envelope.ErrNoKey) {
+		t.Errorf("a token of class identity under the dev keyring: err = %v, want ErrNoKey", err)
+	}
+	// The reader's own writer is not affected.
+	own, err := reader.Encrypt(ctx, []byte(`{"ssn":"`+canarySSN+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Decrypt(ctx, own); err != nil {
+		t.Errorf("own token: %v", err)
+	}
+	// A reader that retires the dev keyring for identity says so.
+	cfg := cfgJSON("main")
+	cfg.Rules[0].Read = []ReadRule{{Keyring: "dev"}}
+	rotating, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rotating.Decrypt(ctx, forged); err != nil {
+		t.Errorf("with read [dev]: %v", err)
+	}
+	// Encrypt refuses to pass the foreign token on as the rule's.
+	if _, err := reader.Encrypt(ctx, forged); !errors.Is(err, ErrForeignToken) {
+		t.Errorf("Encrypt of a foreign token at a selected path: %v, want ErrForeignToken", err)
+	}
+}
+
+// TestReservedPrefix: any end user can put text that starts with the prefix
+// in a document; Encrypt refuses it, naming where it is (the outer value's
+// pointer when it is inside a value to seal), so that the codec's own output
+// always decrypts.
+func TestReservedPrefix(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(t, `[{"class":"pii","keyring":"dev","select":["$.applicant"]}]`)
+	for _, tc := range []struct{ doc, ptr string }{
+		{`{"comment":"sfnenc: see attached"}`, "/comment"},
+		{`{"comment":"\u0073fnenc:AAAA"}`, "/comment"},
+		{`{"applicant":{"accounts":{"GB29NWBK60161331926819":"sfnenc:x"}}}`, "/applicant"},
+	} {
+		_, err := c.Encrypt(ctx, []byte(tc.doc))
+		var te *TokenError
+		if !errors.Is(err, ErrReservedPrefix) || !errors.As(err, &te) || te.Pointer != tc.ptr {
+			t.Errorf("Encrypt(%s) = %v, want ErrReservedPrefix at %s", tc.doc, err, tc.ptr)
+		}
+		if err != nil && strings.Contains(err.Error(), "GB29") {
+			t.Errorf("the error names a member inside the value to seal: %v", err)
+		}
+	}
+	if _, err := c.EncryptValue(ctx, "pii", []byte(`["sfnenc: x"]`)); !errors.Is(err, ErrReservedPrefix) {
+		t.Errorf("EncryptValue: %v, want ErrReservedPrefix", err)
+	}
+}
+
+// TestEncryptErrorsNameNoInnerMember: a document that fails to scan inside a
+// value about to be sealed is reported by offset, not by a pointer whose
+// names are plaintext.
+func TestEncryptErrorsNameNoInnerMember(t *testing.T) {
+	c := newLocal(t, `[{"class":"pii","keyring":"dev","select":["$.applicant"]}]`)
+	_, err := c.Encrypt(context.Background(), []byte(`{"applicant":{"emails":{"ada@example.com":1,"ada@example.com":2}}}`))
+	if !errors.Is(err, fieldpath.ErrDuplicateName) || strings.Contains(err.Error(), "ada@") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestReport checks what the report of a call says.
+func TestReport(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(t, `[{"class":"pii","keyring":"dev","select":["$.a","$.b"]}]`)
+	var rep Report
+	enc, err := c.Encrypt(WithReport(ctx, &rep), []byte(`{"a":"x","b":[1],"c":3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"pii": 2}, rep.Count(Made)); diff != "" {
+		t.Errorf("made (-want +got):\n%s", diff)
+	}
+	if rep.KeyMisses+rep.KeyHits != 1 {
+		t.Errorf("key lookups %d+%d, want 1", rep.KeyHits, rep.KeyMisses)
+	}
+	rep = Report{}
+	if _, err := c.Decrypt(WithReport(ctx, &rep), enc); err != nil {
+		t.Fatal(err)
+	}
+	var ptrs []string
+	for _, e := range rep.Events {
+		if e.Op == Decrypted {
+			ptrs = append(ptrs, e.Pointer)
+		}
+	}
+	if diff := cmp.Diff([]string{"/a", "/b"}, ptrs); diff != "" {
+		t.Errorf("decrypted pointers (-want +got):\n%s", diff)
+	}
+	tok := tokenRE.FindString(string(enc))
+	info, err := ParseToken(tok[1 : len(tok)-1])
+	if err != nil || info.Class != "pii" || info.Format != "native" {
+		t.Errorf("ParseToken = %+v, %v", info, err)
+	}
+	if !IsToken("sfnenc:x") || IsToken("x") {
+		t.Error("IsToken")
+	}
+	if _, err := ParseToken("sfnenc:x"); !errors.Is(err, ErrMalformedToken) || strings.Count(err.Error(), "malformed") != 1 {
+		t.Errorf("ParseToken(malformed) = %v", err)
 	}
 }

@@ -90,6 +90,18 @@ type Rule struct {
 	// Pad bytes before sealing, so that tokens hide the exact length of
 	// values (up to 4096).
 	Pad int `json:"pad,omitempty"`
+	// Read names further keyrings and formats under which tokens of the
+	// class open, for readers that must still read tokens made before a
+	// change of keyring or format (rotation). A token of the class opens
+	// only under the rule's own keyring and format or one of these;
+	// Encrypt always uses the rule's own.
+	Read []ReadRule `json:"read,omitempty"`
+}
+
+// ReadRule is a keyring and format that a rule also reads.
+type ReadRule struct {
+	Keyring string `json:"keyring"`
+	Format  string `json:"format,omitempty"`
 }
 
 // ErrConfig marks configuration errors. A *ConfigError wraps it.
@@ -191,14 +203,23 @@ func (c *Config) Validate() error {
 		if _, ok := c.Keyrings[r.Keyring]; !ok {
 			return cfgErr(field+".keyring", "unknown keyring %q", r.Keyring)
 		}
-		switch r.Format {
-		case "", "native":
-		case "esdk":
-			if c.Keyrings[r.Keyring].KMS == nil {
-				return cfgErr(field+".format", "format \"esdk\" needs a kms keyring; %q is not one", r.Keyring)
+		if err := c.checkFormat(field, r.Keyring, r.Format); err != nil {
+			return err
+		}
+		seen := map[ReadRule]bool{{Keyring: r.Keyring, Format: normFormat(r.Format)}: true}
+		for j, rd := range r.Read {
+			f := fmt.Sprintf("%s.read[%d]", field, j)
+			if _, ok := c.Keyrings[rd.Keyring]; !ok {
+				return cfgErr(f+".keyring", "unknown keyring %q", rd.Keyring)
 			}
-		default:
-			return cfgErr(field+".format", "unknown format %q (want \"native\" or \"esdk\")", r.Format)
+			if err := c.checkFormat(f, rd.Keyring, rd.Format); err != nil {
+				return err
+			}
+			k := ReadRule{Keyring: rd.Keyring, Format: normFormat(rd.Format)}
+			if seen[k] {
+				return cfgErr(f, "keyring %q with format %q is already read by this rule", rd.Keyring, k.Format)
+			}
+			seen[k] = true
 		}
 		if r.Pad < 0 || r.Pad > 4096 {
 			return cfgErr(field+".pad", "pad %d out of range 0..4096", r.Pad)
@@ -213,6 +234,26 @@ func (c *Config) Validate() error {
 			}
 			c.selectors[i] = append(c.selectors[i], s)
 		}
+	}
+	return nil
+}
+
+func normFormat(f string) string {
+	if f == "" {
+		return "native"
+	}
+	return f
+}
+
+func (c *Config) checkFormat(field, keyring, f string) error {
+	switch f {
+	case "", "native":
+	case "esdk":
+		if c.Keyrings[keyring].KMS == nil {
+			return cfgErr(field+".format", "format \"esdk\" needs a kms keyring; %q is not one", keyring)
+		}
+	default:
+		return cfgErr(field+".format", "unknown format %q (want \"native\" or \"esdk\")", f)
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package codec
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,7 +133,13 @@ func TestProperties(t *testing.T) {
 		}
 
 		again, err := c.Encrypt(ctx, enc)
-		if err != nil || !bytes.Equal(again, enc) {
+		switch {
+		case errors.Is(err, ErrForeignToken) && len(sels) > 1 && slices.ContainsFunc(sels, func(s string) bool { return strings.Contains(s, "?") }):
+			// A filter that looks at values may select a path before
+			// encryption and not after, so a second Encrypt can find a
+			// token of one class where another class's rule now
+			// selects: refusing it is the documented behaviour.
+		case err != nil || !bytes.Equal(again, enc):
 			t.Fatalf("Encrypt is not idempotent: %v", err)
 		}
 		dec, err := c.Decrypt(ctx, enc)

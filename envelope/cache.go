@@ -117,7 +117,7 @@ func (s *store) put(id string, e *entry) {
 
 // get returns the key cached under id if it can take uses and bytes more,
 // counting them; otherwise it makes one fetch for all concurrent callers.
-func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch func(context.Context) (*DataKey, error)) (*DataKey, error) {
+func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch func(context.Context) (*DataKey, error)) (*DataKey, bool, error) {
 	for {
 		s.mu.Lock()
 		if e, ok := s.entries[string(id)]; ok {
@@ -126,7 +126,7 @@ func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch fu
 				e.bytes += bytes
 				s.stats.Hits++
 				s.mu.Unlock()
-				return e.key, nil
+				return e.key, true, nil
 			}
 			delete(s.entries, string(id)) // spent or expired
 		}
@@ -135,7 +135,7 @@ func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch fu
 			select {
 			case <-c.done:
 			case <-ctx.Done():
-				return nil, &KeyError{Op: "cache", Kind: ErrUnavailable, Err: ctx.Err()}
+				return nil, false, &KeyError{Op: "cache", Kind: ErrUnavailable, Err: ctx.Err()}
 			}
 			if c.err == nil {
 				continue // the key is cached now; check that it fits our uses
@@ -143,7 +143,7 @@ func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch fu
 			if ctx.Err() == nil && (errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) {
 				continue // the caller that made the call gave up; we have not
 			}
-			return nil, c.err
+			return nil, false, c.err
 		}
 		key := string(id)
 		c := &call{done: make(chan struct{})}
@@ -161,7 +161,7 @@ func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch fu
 		}
 		s.mu.Unlock()
 		close(c.done)
-		return c.key, c.err
+		return c.key, false, c.err
 	}
 }
 
@@ -188,17 +188,21 @@ func NewEncryptCache(l CacheLimits) (*EncryptCache, error) {
 // MaxUses returns the number of tokens one data key may seal.
 func (c *EncryptCache) MaxUses() uint64 { return c.s.limits.MaxUses }
 
+// MaxBytes returns the number of plaintext bytes one data key may seal.
+func (c *EncryptCache) MaxBytes() uint64 { return c.s.limits.MaxBytes }
+
 // DataKey returns a data key of kr for the encryption context ec that may
 // seal uses more tokens of bytes more plaintext bytes, and counts them
 // against it. partition must name kr and ec exactly (the codec uses the
 // keyring's name and the encoded context): keys are never shared between
-// partitions. uses must not exceed MaxUses.
-func (c *EncryptCache) DataKey(ctx context.Context, partition string, kr Keyring, ec map[string]string, uses, bytes uint64) (*DataKey, error) {
+// partitions. uses must not exceed MaxUses, nor bytes MaxBytes. hit reports
+// whether the key came from the cache.
+func (c *EncryptCache) DataKey(ctx context.Context, partition string, kr Keyring, ec map[string]string, uses, bytes uint64) (dk *DataKey, hit bool, err error) {
 	if uses > c.s.limits.MaxUses {
-		return nil, fmt.Errorf("envelope: %d uses requested, a data key allows %d", uses, c.s.limits.MaxUses)
+		return nil, false, fmt.Errorf("envelope: %d uses requested, a data key allows %d", uses, c.s.limits.MaxUses)
 	}
 	if bytes > c.s.limits.MaxBytes {
-		return nil, fmt.Errorf("envelope: %d bytes requested, a data key allows %d", bytes, c.s.limits.MaxBytes)
+		return nil, false, fmt.Errorf("envelope: %d bytes requested, a data key allows %d", bytes, c.s.limits.MaxBytes)
 	}
 	return c.s.get(ctx, []byte(partition), uses, bytes, func(ctx context.Context) (*DataKey, error) {
 		secret, wrapped, err := kr.GenerateDataKey(ctx, ec)
@@ -234,8 +238,9 @@ func NewDecryptCache(l CacheLimits) (*DecryptCache, error) {
 
 // DataKey returns the data key for id, unwrapping it with kr on a miss. id
 // must identify the wrapped keys and the encryption context exactly (the
-// codec uses the token header and the encoded context).
-func (c *DecryptCache) DataKey(ctx context.Context, id []byte, kr Keyring, wrapped []WrappedKey, ec map[string]string) (*DataKey, error) {
+// codec uses the token header and the encoded context). hit reports whether
+// the key came from the cache.
+func (c *DecryptCache) DataKey(ctx context.Context, id []byte, kr Keyring, wrapped []WrappedKey, ec map[string]string) (dk *DataKey, hit bool, err error) {
 	return c.s.get(ctx, id, 0, 0, func(ctx context.Context) (*DataKey, error) {
 		secret, err := kr.Unwrap(ctx, wrapped, ec)
 		if err != nil {

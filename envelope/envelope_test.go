@@ -197,7 +197,7 @@ func TestEncryptCacheLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, u := range tt.uses {
-				if _, err := c.DataKey(ctx, "p", kr, ec, u, 10*u); err != nil {
+				if _, _, err := c.DataKey(ctx, "p", kr, ec, u, 10*u); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -211,11 +211,11 @@ func TestEncryptCacheLimits(t *testing.T) {
 		c, _ := NewEncryptCache(CacheLimits{MaxAge: time.Minute})
 		now := time.Unix(1000, 0)
 		c.s.now = func() time.Time { return now }
-		k1, _ := c.DataKey(ctx, "p", kr, ec, 1, 1)
+		k1, _, _ := c.DataKey(ctx, "p", kr, ec, 1, 1)
 		now = now.Add(59 * time.Second)
-		k2, _ := c.DataKey(ctx, "p", kr, ec, 1, 1)
+		k2, _, _ := c.DataKey(ctx, "p", kr, ec, 1, 1)
 		now = now.Add(2 * time.Second)
-		k3, _ := c.DataKey(ctx, "p", kr, ec, 1, 1)
+		k3, _, _ := c.DataKey(ctx, "p", kr, ec, 1, 1)
 		if k1 != k2 || k2 == k3 || kr.calls.Load() != 2 {
 			t.Errorf("keys %p %p %p, calls %d", k1, k2, k3, kr.calls.Load())
 		}
@@ -223,8 +223,8 @@ func TestEncryptCacheLimits(t *testing.T) {
 	t.Run("partitions never share keys", func(t *testing.T) {
 		kr := &countingKeyring{inner: testLocal(t)}
 		c, _ := NewEncryptCache(CacheLimits{})
-		a, _ := c.DataKey(ctx, "a", kr, ec, 1, 1)
-		b, _ := c.DataKey(ctx, "b", kr, ec, 1, 1)
+		a, _, _ := c.DataKey(ctx, "a", kr, ec, 1, 1)
+		b, _, _ := c.DataKey(ctx, "b", kr, ec, 1, 1)
 		if a == b {
 			t.Error("two partitions got one key")
 		}
@@ -234,7 +234,7 @@ func TestEncryptCacheLimits(t *testing.T) {
 			t.Error("MaxUses over HardMaxUses accepted")
 		}
 		c, _ := NewEncryptCache(CacheLimits{MaxUses: 5})
-		if _, err := c.DataKey(ctx, "p", testLocal(t), ec, 6, 1); err == nil {
+		if _, _, err := c.DataKey(ctx, "p", testLocal(t), ec, 6, 1); err == nil {
 			t.Error("a request over MaxUses was granted")
 		}
 	})
@@ -242,11 +242,11 @@ func TestEncryptCacheLimits(t *testing.T) {
 		kr := &countingKeyring{inner: testLocal(t)}
 		kr.fail.Store(true)
 		c, _ := NewEncryptCache(CacheLimits{})
-		if _, err := c.DataKey(ctx, "p", kr, ec, 1, 1); !errors.Is(err, ErrUnavailable) {
+		if _, _, err := c.DataKey(ctx, "p", kr, ec, 1, 1); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("err = %v", err)
 		}
 		kr.fail.Store(false)
-		if _, err := c.DataKey(ctx, "p", kr, ec, 1, 1); err != nil {
+		if _, _, err := c.DataKey(ctx, "p", kr, ec, 1, 1); err != nil {
 			t.Fatal(err)
 		}
 		if kr.calls.Load() != 2 {
@@ -278,9 +278,9 @@ func TestConcurrentMissesMakeOneCall(t *testing.T) {
 					defer wg.Done()
 					var err error
 					if side == "encrypt" {
-						keys[i], err = enc.DataKey(ctx, "p", kr, ec, 1, 1)
+						keys[i], _, err = enc.DataKey(ctx, "p", kr, ec, 1, 1)
 					} else {
-						keys[i], err = dec.DataKey(ctx, []byte("id"), kr, wrapped, ec)
+						keys[i], _, err = dec.DataKey(ctx, []byte("id"), kr, wrapped, ec)
 					}
 					if err != nil {
 						t.Error(err)
@@ -311,7 +311,7 @@ func TestWaiterHonoursItsContext(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := c.DataKey(ctx, "p", kr, ec, 1, 1); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := c.DataKey(ctx, "p", kr, ec, 1, 1); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want ErrUnavailable and DeadlineExceeded", err)
 	}
 }
@@ -323,7 +323,7 @@ func TestDecryptCacheEviction(t *testing.T) {
 	_, wrapped, _ := kr.inner.GenerateDataKey(ctx, ec)
 	c, _ := NewDecryptCache(CacheLimits{MaxEntries: 2})
 	for _, id := range []string{"a", "b", "a", "c", "a"} {
-		if _, err := c.DataKey(ctx, []byte(id), kr, wrapped, ec); err != nil {
+		if _, _, err := c.DataKey(ctx, []byte(id), kr, wrapped, ec); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -333,7 +333,7 @@ func TestDecryptCacheEviction(t *testing.T) {
 	}
 }
 
-func TestMultiAndUnion(t *testing.T) {
+func TestMulti(t *testing.T) {
 	ctx := context.Background()
 	a := testLocal(t)
 	b, err := LoadInsecureLocalKeyset("../testdata/keys/insecure-other-keyset.json")
@@ -349,17 +349,60 @@ func TestMultiAndUnion(t *testing.T) {
 	if len(wrapped) != 2 {
 		t.Fatalf("%d wrapped keys", len(wrapped))
 	}
-	for _, kr := range []Keyring{a, b, m, Union(b), Union(a, b)} {
+	for _, kr := range []Keyring{a, b, m, Multi(b, a)} {
 		got, err := kr.Unwrap(ctx, wrapped, ec)
 		if err != nil || !bytes.Equal(got, secret) {
 			t.Errorf("Unwrap: %v", err)
 		}
 	}
-	if _, _, err := Union(a).GenerateDataKey(ctx, ec); err == nil {
-		t.Error("a union keyring generated a key")
+	for _, w := range wrapped {
+		if !m.(interface{ Owns(WrappedKey) bool }).Owns(w) {
+			t.Errorf("multi keyring does not own %s", w.KeyID)
+		}
 	}
-	if _, err := Union().Unwrap(ctx, wrapped, ec); !errors.Is(err, ErrNoKey) {
-		t.Errorf("empty union: %v", err)
+}
+
+// verdictKeyring fails every Unwrap with the given kind: fault injection
+// standing for a key service's answer.
+type verdictKeyring struct {
+	Keyring
+	kind error
+}
+
+func (v verdictKeyring) Unwrap(context.Context, []WrappedKey, map[string]string) ([]byte, error) {
+	return nil, &KeyError{Op: "unwrap", Provider: ProviderAWSKMS, KeyID: "primary", Kind: v.kind}
+}
+
+// TestNoFallbackAfterInvalidKey plays a holder of a break-glass key who
+// corrupts the primary wrapped key and wraps a data key of their own under
+// the break-glass key: the reader must not fall back when the primary key
+// says the wrapped key does not decrypt. It may fall back when the primary
+// key is denied or unavailable.
+func TestNoFallbackAfterInvalidKey(t *testing.T) {
+	ctx := context.Background()
+	breakGlass := testLocal(t)
+	ec := map[string]string{"k": "v"}
+	_, wrapped, err := breakGlass.GenerateDataKey(ctx, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		kind     error
+		fallback bool
+	}{
+		{ErrInvalidKey, false},
+		{ErrDenied, true},
+		{ErrUnavailable, true},
+		{ErrNoKey, true},
+	} {
+		m := Multi(verdictKeyring{Keyring: breakGlass, kind: tc.kind}, breakGlass)
+		_, err := m.Unwrap(ctx, wrapped, ec)
+		if got := err == nil; got != tc.fallback {
+			t.Errorf("primary fails with %v: fell back = %v, want %v (err %v)", tc.kind, got, tc.fallback, err)
+		}
+		if !tc.fallback && !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("primary fails with %v: error %v, want ErrInvalidKey", tc.kind, err)
+		}
 	}
 }
 

@@ -151,15 +151,23 @@ func (m *multi) Unwrap(ctx context.Context, wrapped []WrappedKey, ec map[string]
 	return unwrapFirst(ctx, m.all, wrapped, ec)
 }
 
-// unwrapFirst tries each keyring in turn and returns the first secret. If
-// all fail, the error is the first failure of a keyring that had a key
-// (more telling than ErrNoKey), or ErrNoKey.
+// unwrapFirst tries each keyring in turn and returns the first secret. It
+// goes on to the next keyring only when one has no key for the token, or
+// its key is denied or unavailable: a wrapped key that its key service says
+// does not decrypt (ErrInvalidKey, or any unclassified failure) fails the
+// whole unwrap, so that whoever can wrap under a later key (a break-glass
+// key) cannot make a reader fall back to a data key of their choosing by
+// corrupting the earlier one. If all fail, the error is the first failure of
+// a keyring that had a key (more telling than ErrNoKey), or ErrNoKey.
 func unwrapFirst(ctx context.Context, krs []Keyring, wrapped []WrappedKey, ec map[string]string) ([]byte, error) {
 	var first error
 	for _, k := range krs {
 		secret, err := k.Unwrap(ctx, wrapped, ec)
 		if err == nil {
 			return secret, nil
+		}
+		if !MayTryAnother(err) {
+			return nil, err
 		}
 		if first == nil && !errors.Is(err, ErrNoKey) {
 			first = err
@@ -171,25 +179,16 @@ func unwrapFirst(ctx context.Context, krs []Keyring, wrapped []WrappedKey, ec ma
 	return nil, ErrNoKey
 }
 
-// Union returns a keyring for unwrapping only: Unwrap tries each keyring in
-// order. GenerateDataKey and Wrap fail. A reader configured with several
-// keyrings uses it to accept tokens made under any of them.
-func Union(krs ...Keyring) Keyring { return union(krs) }
-
-type union []Keyring
-
-var errUnionEncrypt = errors.New("envelope: a union keyring only unwraps")
-
-func (u union) GenerateDataKey(context.Context, map[string]string) ([]byte, []WrappedKey, error) {
-	return nil, nil, errUnionEncrypt
-}
-
-func (u union) Wrap(context.Context, []byte, map[string]string) ([]WrappedKey, error) {
-	return nil, errUnionEncrypt
-}
-
-func (u union) Unwrap(ctx context.Context, wrapped []WrappedKey, ec map[string]string) ([]byte, error) {
-	return unwrapFirst(ctx, u, wrapped, ec)
+// MayTryAnother reports whether, after an unwrap failed with err, a reader
+// may try another wrapped key of the same token: only when the key was not
+// configured (ErrNoKey), refused (ErrDenied) or unreachable (ErrUnavailable).
+// After any other failure, above all ErrInvalidKey, trying another key would
+// let a holder of that other key substitute a data key.
+func MayTryAnother(err error) bool {
+	if errors.Is(err, ErrInvalidKey) {
+		return false
+	}
+	return errors.Is(err, ErrNoKey) || errors.Is(err, ErrDenied) || errors.Is(err, ErrUnavailable)
 }
 
 // MessageSealer seals each value as a self-contained message that carries
@@ -200,4 +199,23 @@ func (u union) Unwrap(ctx context.Context, wrapped []WrappedKey, ec map[string]s
 type MessageSealer interface {
 	Encrypt(ctx context.Context, plaintext []byte, ec map[string]string) ([]byte, error)
 	Decrypt(ctx context.Context, msg []byte, ec map[string]string) ([]byte, error)
+}
+
+// Owns reports whether w was made by this keyring's key, by its provider
+// and key id alone (no call to the key service).
+func (k *KMSKeyring) Owns(w WrappedKey) bool { return w.Provider == ProviderAWSKMS && w.KeyID == k.arn }
+
+// Owns reports whether w names a key of this keyset (no decryption).
+func (k *InsecureLocalKeyring) Owns(w WrappedKey) bool {
+	return w.Provider == ProviderInsecureLocal && k.ids[w.KeyID]
+}
+
+// Owns reports whether any keyring of m owns w.
+func (m *multi) Owns(w WrappedKey) bool {
+	for _, k := range m.all {
+		if o, ok := k.(interface{ Owns(WrappedKey) bool }); ok && o.Owns(w) {
+			return true
+		}
+	}
+	return false
 }

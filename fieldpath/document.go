@@ -145,3 +145,34 @@ func appendNormalizedName(b, name []byte) []byte {
 	}
 	return b
 }
+
+// End returns the first node after the subtree of node n: the descendants of
+// n are the nodes n+1 .. End(n)-1.
+func (d *Document) End(n int) int { return int(d.t.nodes[n].next) }
+
+// Depth returns the nesting depth of node n: 0 for the root, 1 for its
+// members or elements, and so on.
+func (d *Document) Depth(n int) int {
+	depth := 0
+	for c := d.t.nodes[n].parent; c >= 0; c = d.t.nodes[c].parent {
+		depth++
+	}
+	return depth
+}
+
+// IsMember reports whether node n is a member of an object (it has a name).
+func (d *Document) IsMember(n int) bool { return d.t.nodes[n].keyEnd != 0 }
+
+// AppendName appends the name of object member n, with its escapes decoded,
+// to dst. For a node that is not an object member it returns dst unchanged.
+func (d *Document) AppendName(dst []byte, n int) []byte {
+	nd := &d.t.nodes[n]
+	if nd.keyEnd == 0 {
+		return dst
+	}
+	raw := d.src[nd.key:nd.keyEnd]
+	if nd.flags&flagKeyEscaped == 0 {
+		return append(dst, raw...)
+	}
+	return appendUnescaped(dst, raw)
+}

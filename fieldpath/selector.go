@@ -344,3 +344,18 @@ func (d *Document) locate(np spec.NormalizedPath) int32 {
 	}
 	return n
 }
+
+// Names returns the member names that s selects by name (in name selectors
+// of its child and descendant segments), each once. A query with a filter
+// returns the names outside its filters that the query library reports.
+func (s *Selector) Names() []string {
+	var out []string
+	for _, seg := range s.path.Query().Segments() {
+		for _, sel := range seg.Selectors() {
+			if n, ok := sel.(spec.Name); ok && !slices.Contains(out, string(n)) {
+				out = append(out, string(n))
+			}
+		}
+	}
+	return out
+}

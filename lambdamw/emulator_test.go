@@ -296,8 +296,9 @@ func TestUnderEmulator(t *testing.T) {
 		if len(recs) != len(steps) {
 			t.Fatalf("%d invocation records, want %d", len(recs), len(steps))
 		}
-		if diff := cmp.Diff(map[string]any{"generateCalls": 2.0, "unwrapCalls": 2.0}, recs[0]["keyring"]); diff != "" {
-			t.Errorf("cold invocation record: keyring calls mismatch (-want +got):\n%s", diff)
+		wantCache := map[string]any{"decryptHits": 1.0, "decryptMisses": 2.0, "encryptHits": 0.0, "encryptMisses": 2.0}
+		if diff := cmp.Diff(wantCache, recs[0]["cache"]); diff != "" {
+			t.Errorf("cold invocation record: cache misses mismatch (-want +got):\n%s", diff)
 		}
 		if n := len(f.records(t, "lambdamw: ready")); n != 1 {
 			t.Errorf("%d start-up records, want 1 (one codec per execution environment)", n)

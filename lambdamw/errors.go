@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 )
 
@@ -27,6 +28,12 @@ const (
 	// another encryption context, or wrapped by no key this function may
 	// use (KMS refused it: access denied, disabled key, wrong key).
 	ErrorTypeDecrypt = "sfnenc.DecryptError"
+	// ErrorTypeContract: the event breaks the rules' contract: where a
+	// rule selects a value there is plaintext or a token of another
+	// class, or a member's name differs from a selected name only in
+	// case. The handler did not run. Catch it to route payloads that
+	// were tampered with or that skipped encryption.
+	ErrorTypeContract = "sfnenc.ContractError"
 	// ErrorTypeEncrypt: the handler's result cannot be encrypted (it is
 	// not a JSON document the codec accepts, or KMS refused to make a data
 	// key). Nothing of the result is returned.
@@ -60,8 +67,11 @@ func failure(typ string, format string, args ...any) messages.InvokeResponse_Err
 // codecFailure reports a codec error of the given direction ("decrypt
 // event" or "encrypt result"), with the error type its cause deserves.
 func codecFailure(typ, what string, err error) messages.InvokeResponse_Error {
-	if unavailable(err) {
+	switch {
+	case unavailable(err):
 		typ = ErrorTypeKeyUnavailable
+	case typ == ErrorTypeDecrypt && errors.Is(err, codec.ErrContract):
+		typ = ErrorTypeContract
 	}
 	return failure(typ, "lambdamw: %s: %v", what, err)
 }
@@ -85,6 +95,43 @@ func typeName(v any) string {
 	return t.Name()
 }
 
+// unwrapStd returns the outermost error in err's chain that is not a
+// wrapper of the standard library (fmt.Errorf with %w, errors.Join): the
+// error type a Catch rule names. A join is followed into its first error.
+func unwrapStd(err error) error {
+	for range 64 {
+		t := reflect.TypeOf(err)
+		if t == nil {
+			return err
+		}
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		std := (t.PkgPath() == "fmt" && (t.Name() == "wrapError" || t.Name() == "wrapErrors")) ||
+			(t.PkgPath() == "errors" && t.Name() == "joinError")
+		if !std {
+			return err
+		}
+		var next error
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			next = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if e != nil {
+					next = e
+					break
+				}
+			}
+		}
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+	return err
+}
+
 // handlerFailure turns a handler's error into the error the runtime reports:
 // the type name the runtime would report for err itself, and the message
 // encrypted or redacted.
@@ -93,7 +140,7 @@ func (m *middleware) handlerFailure(ctx context.Context, err error) (messages.In
 	if ire, ok := err.(messages.InvokeResponse_Error); ok {
 		out = ire
 	} else {
-		out = messages.InvokeResponse_Error{Type: typeName(err), Message: err.Error()}
+		out = messages.InvokeResponse_Error{Type: typeName(unwrapStd(err)), Message: err.Error()}
 	}
 	var sealed bool
 	out.Message, sealed = m.sealMessage(ctx, out.Message)

@@ -89,7 +89,9 @@ func ExampleWithErrorClass() {
 		lambdamw.WithErrorClass("diag"),
 		lambdamw.WithLogger(slog.New(slog.DiscardHandler)))
 
-	_, err := h.Invoke(ctx, []byte(`{"orderId":"o-18","customer":{"ssn":"987-65-4321"}}`))
+	// The rules select the ssn, so the event must carry it as a token.
+	event := encryptEvent(`{"orderId":"o-18","customer":{"ssn":"987-65-4321"}}`)
+	_, err := h.Invoke(ctx, event)
 	var report messages.InvokeResponse_Error
 	if errors.As(err, &report) {
 		fmt.Println("errorType:", report.Type)
@@ -98,4 +100,23 @@ func ExampleWithErrorClass() {
 	// Output:
 	// errorType: errorString
 	// errorMessage is a token: true
+}
+
+// encryptEvent encrypts doc by the example configuration, as the state
+// before would have.
+func encryptEvent(doc string) []byte {
+	ctx := context.Background()
+	cfg, err := codec.LoadConfig("testdata/example-config.json")
+	if err != nil {
+		panic(err)
+	}
+	c, err := codec.New(ctx, cfg)
+	if err != nil {
+		panic(err)
+	}
+	event, err := c.Encrypt(ctx, []byte(doc))
+	if err != nil {
+		panic(err)
+	}
+	return event
 }

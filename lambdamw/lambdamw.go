@@ -85,7 +85,7 @@ type middleware struct {
 	margin     time.Duration
 	logger     *slog.Logger
 	initErr    error // reported as ErrorTypeConfig by every invocation
-	classes    classCache
+	scopeOpts  []codec.ScopeOption
 }
 
 func newMiddleware(inner innerFunc, opts []Option) *middleware {
@@ -123,13 +123,22 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 	if o.setMargin {
 		m.margin = o.margin
 	}
+	accept, err := acceptPlaintext(o)
+	if err != nil {
+		return nil, fmt.Errorf("lambdamw: %w", err)
+	}
+	if accept {
+		m.scopeOpts = append(m.scopeOpts, codec.AcceptPlaintext())
+	}
 	m.errorClass = os.Getenv(EnvErrorClass)
 	if o.setErrorClass {
 		m.errorClass = o.errorClass
 	}
 	var envClasses []string
 	envSet := false
-	if v, ok := os.LookupEnv(EnvClasses); ok && v != "" {
+	if v, ok := os.LookupEnv(EnvClasses); ok {
+		// Set but empty is a mistake, not "all classes": need to know
+		// fails closed.
 		c, err := parseClasses(v)
 		if err != nil {
 			return nil, fmt.Errorf("lambdamw: %w", err)
@@ -151,6 +160,9 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 		}
 		m.codec = o.codec
 		attrs = append(attrs, slog.String("config", "WithCodec"))
+		if len(m.scopeOpts) > 0 {
+			attrs = append(attrs, slog.Bool("acceptPlaintext", true))
+		}
 		if m.errorClass != "" {
 			attrs = append(attrs, slog.String("errorClass", m.errorClass))
 		}
@@ -163,6 +175,11 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 	}
 	if m.errorClass != "" && !slices.Contains(cfg.Classes(), m.errorClass) {
 		return nil, fmt.Errorf("lambdamw: error class %q is not a class of the configuration", m.errorClass)
+	}
+	for _, c := range append(slices.Clone(o.classes), envClasses...) {
+		if !slices.Contains(cfg.Classes(), c) {
+			return nil, fmt.Errorf("lambdamw: class %q to decrypt is not a class of the configuration", c)
+		}
 	}
 	copts := slices.Clone(o.codecOpts)
 	var classes []string
@@ -193,6 +210,9 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 		attrs = append(attrs, slog.String("errorClass", m.errorClass))
 	} else {
 		attrs = append(attrs, slog.String("errorClass", "(redacted)"))
+	}
+	if len(m.scopeOpts) > 0 {
+		attrs = append(attrs, slog.Bool("acceptPlaintext", true))
 	}
 	return attrs, nil
 }
@@ -244,10 +264,7 @@ func (m *middleware) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 		m.log(ctx, &rec)
 		return nil, rec.err
 	}
-	detail := m.logger.Enabled(ctx, slog.LevelInfo)
-	rec.before = m.codec.Stats()
-	out, err := m.invoke(ctx, payload, &rec, detail)
-	rec.after = m.codec.Stats()
+	out, err := m.invoke(ctx, payload, &rec)
 	m.log(ctx, &rec)
 	if err != nil {
 		return nil, err
@@ -255,7 +272,7 @@ func (m *middleware) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 	return out, nil
 }
 
-func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation, detail bool) ([]byte, error) {
+func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation) ([]byte, error) {
 	// KMS calls, and the SDK's retries of them, end a margin before the
 	// function's deadline, so that a failure can still be reported.
 	kctx := ctx
@@ -264,18 +281,15 @@ func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation
 		kctx, cancel = context.WithDeadline(ctx, dl.Add(-m.margin))
 		defer cancel()
 	}
+	// The codec reports what it did; the log record is made from that,
+	// never from the payload.
+	scope := m.codec.NewScope(m.scopeOpts...)
 
-	if detail {
-		rec.eventTokens = m.classes.countTokens(payload)
-	}
 	t := time.Now()
-	plain, err := m.codec.Decrypt(kctx, payload)
+	plain, err := scope.Decrypt(codec.WithReport(kctx, &rec.decrypted), payload)
 	rec.decryptDur = time.Since(t)
 	if err != nil {
 		return nil, rec.fail(codecFailure(ErrorTypeDecrypt, "decrypt event", err))
-	}
-	if detail && len(rec.eventTokens) > 0 {
-		rec.keptTokens = m.classes.countTokens(plain)
 	}
 
 	t = time.Now()
@@ -293,10 +307,7 @@ func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation
 	}
 
 	t = time.Now()
-	if detail {
-		rec.rawTokens = m.classes.countTokens(result)
-	}
-	out, err := m.codec.Encrypt(kctx, result)
+	out, err := scope.Encrypt(codec.WithReport(kctx, &rec.encrypted), result)
 	rec.encryptDur = time.Since(t)
 	if err != nil {
 		return nil, rec.fail(codecFailure(ErrorTypeEncrypt, "encrypt result", err))
@@ -305,9 +316,6 @@ func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation
 	if len(out) > MaxResultSize {
 		return nil, rec.fail(failure(ErrorTypeResultTooLarge,
 			"lambdamw: result is %d bytes after encryption, over the Step Functions limit of %d bytes", len(out), MaxResultSize))
-	}
-	if detail {
-		rec.resultTokens = m.classes.countTokens(out)
 	}
 	rec.outcome = "ok"
 	return out, nil

@@ -1,18 +1,15 @@
 package lambdamw
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/sfnenc/sfnenc/codec"
-	"github.com/sfnenc/sfnenc/internal/format"
 )
 
 const levelError = slog.LevelError
@@ -31,11 +28,8 @@ type invocation struct {
 
 	decryptDur, handlerDur, encryptDur time.Duration
 
-	// Tokens by class: in the event, left in the decrypted event, in the
-	// handler's result, and in the encrypted result.
-	eventTokens, keptTokens, rawTokens, resultTokens map[string]int
-
-	before, after codec.Stats
+	// What the codec did with the event and with the result.
+	decrypted, encrypted codec.Report
 }
 
 // fail records a middleware failure and returns it as the error for the
@@ -89,39 +83,17 @@ func (m *middleware) log(ctx context.Context, r *invocation) {
 		attrs = append(attrs, slog.Int("resultBytes", r.resultBytes))
 	}
 	if m.codec != nil {
-		decrypted, kept := map[string]int{}, map[string]int{}
-		for class, n := range r.eventTokens {
-			k := min(r.keptTokens[class], n)
-			if n > k {
-				decrypted[class] = n - k
-			}
-			if k > 0 {
-				kept[class] = k
-			}
-		}
-		encrypted := map[string]int{}
-		for class, n := range r.resultTokens {
-			if d := n - r.rawTokens[class]; d > 0 {
-				encrypted[class] = d
-			}
-		}
-		if r.eventTokens != nil {
-			attrs = append(attrs, countsAttr("decrypted", decrypted), countsAttr("passedThrough", kept))
-		}
-		if r.resultTokens != nil {
-			attrs = append(attrs, countsAttr("encrypted", encrypted))
-		}
-		e, d := r.after.Encrypt, r.after.Decrypt
-		eb, db := r.before.Encrypt, r.before.Decrypt
+		dr, er := &r.decrypted, &r.encrypted
 		attrs = append(attrs,
-			slog.Group("keyring",
-				slog.Uint64("generateCalls", e.KeyringCalls-eb.KeyringCalls),
-				slog.Uint64("unwrapCalls", d.KeyringCalls-db.KeyringCalls)),
+			countsAttr("decrypted", dr.Count(codec.Decrypted)),
+			countsAttr("passedThrough", dr.Count(codec.PassedThrough)),
+			countsAttr("encrypted", er.Count(codec.Made)),
+			countsAttr("resealed", er.Count(codec.Resealed)),
 			slog.Group("cache",
-				slog.Uint64("encryptHits", e.Hits-eb.Hits),
-				slog.Uint64("encryptMisses", e.Misses-eb.Misses),
-				slog.Uint64("decryptHits", d.Hits-db.Hits),
-				slog.Uint64("decryptMisses", d.Misses-db.Misses)),
+				slog.Int("decryptHits", dr.KeyHits),
+				slog.Int("decryptMisses", dr.KeyMisses),
+				slog.Int("encryptHits", er.KeyHits),
+				slog.Int("encryptMisses", er.KeyMisses)),
 			slog.Group("durationMs",
 				msAttr("decrypt", r.decryptDur),
 				msAttr("handler", r.handlerDur),
@@ -146,74 +118,3 @@ func msAttr(key string, d time.Duration) slog.Attr {
 }
 
 func errAttr(err error) slog.Attr { return slog.String("error", err.Error()) }
-
-var tokenStart = []byte(`"` + format.Prefix)
-
-// classPrefixLen is the length of the start of a token's text (after the
-// prefix) that determines its class: 88 base64 characters encode the first
-// 66 bytes of the body, which hold the version, the mode and the class
-// (1 + 1 + 1 + at most 63 bytes, see SECURITY.md).
-const classPrefixLen = 4 * (3 + format.MaxClassLen) / 3
-
-// classCache remembers the class of token texts by their start, so that the
-// tokens of a data key, which share it, are parsed once for the log.
-type classCache struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (c *classCache) class(text []byte) (string, bool) {
-	body := text[len(format.Prefix):]
-	if len(body) < classPrefixLen {
-		tok, err := format.Decode(text, nil)
-		if err != nil {
-			return "", false
-		}
-		return tok.Class, true
-	}
-	key := body[:classPrefixLen]
-	c.mu.Lock()
-	class, ok := c.m[string(key)]
-	c.mu.Unlock()
-	if ok {
-		return class, true
-	}
-	tok, err := format.Decode(text, nil)
-	if err != nil {
-		return "", false
-	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= 1024 {
-		c.m = map[string]string{}
-	}
-	c.m[string(key)] = tok.Class
-	c.mu.Unlock()
-	return tok.Class, true
-}
-
-// countTokens counts the tokens in a JSON document by class, for the log.
-// It looks for strings that start with the token prefix and are not
-// escaped; anything it cannot parse is not counted. It never fails: the
-// codec checks documents and tokens properly.
-func (c *classCache) countTokens(doc []byte) map[string]int {
-	counts := map[string]int{}
-	for i := 0; ; {
-		j := bytes.Index(doc[i:], tokenStart)
-		if j < 0 {
-			return counts
-		}
-		start := i + j + 1
-		end := bytes.IndexByte(doc[start:], '"')
-		if end < 0 {
-			return counts
-		}
-		end += start
-		i = end + 1
-		if start > 1 && doc[start-2] == '\\' {
-			continue // an escaped quote inside some other string
-		}
-		if class, ok := c.class(doc[start:end]); ok {
-			counts[class]++
-		}
-	}
-}

@@ -19,6 +19,9 @@ const (
 	EnvClasses    = "SFNENC_CLASSES"
 	EnvErrorClass = "SFNENC_ERROR_CLASS"
 	EnvLogLevel   = "SFNENC_LOG_LEVEL"
+	// EnvAcceptPlaintext, if "true", accepts plaintext where a rule
+	// selects a value (see WithAcceptPlaintext).
+	EnvAcceptPlaintext = "SFNENC_ACCEPT_PLAINTEXT"
 )
 
 // DefaultDeadlineMargin is how long before the function's deadline KMS
@@ -41,6 +44,7 @@ type options struct {
 	logger        *slog.Logger
 	margin        time.Duration
 	setMargin     bool
+	acceptPlain   bool
 	errs          []error
 }
 
@@ -123,9 +127,40 @@ func WithDeadlineMargin(d time.Duration) Option {
 	}
 }
 
+// WithAcceptPlaintext lets the event hold plaintext where a rule selects a
+// value (by default that fails the invocation with ErrorTypeContract before
+// the handler runs). A token of another class there still fails. It is for
+// the first function of a workflow whose input comes from a caller that
+// does not encrypt (StartExecution without sfnclient): the values are
+// encrypted on the way out, and guarded like decrypted values. It is safe
+// only where no token should be expected at those paths; anywhere else it
+// lets a payload editor replace a token with a value of their choosing.
+// SFNENC_ACCEPT_PLAINTEXT=true does the same.
+func WithAcceptPlaintext() Option {
+	return func(o *options) { o.acceptPlain = true }
+}
+
+// acceptPlaintext reads WithAcceptPlaintext and SFNENC_ACCEPT_PLAINTEXT.
+func acceptPlaintext(o *options) (bool, error) {
+	if o.acceptPlain {
+		return true, nil
+	}
+	switch v := os.Getenv(EnvAcceptPlaintext); strings.ToLower(strings.TrimSpace(v)) {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s: %q is neither true nor false", EnvAcceptPlaintext, v)
+	}
+}
+
 // parseClasses reads the value of SFNENC_CLASSES.
 func parseClasses(v string) ([]string, error) {
 	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, fmt.Errorf("%s is set but empty: name the classes this function may decrypt (comma-separated), or \"-\" for none", EnvClasses)
+	}
 	if v == "-" {
 		return []string{}, nil
 	}

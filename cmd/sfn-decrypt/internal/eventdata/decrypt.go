@@ -77,6 +77,8 @@ func (f Failure) Reason() string {
 	switch {
 	case errors.Is(f.Err, envelope.ErrDenied):
 		return "KMS denied access to the key"
+	case errors.Is(f.Err, codec.ErrUnknownClass):
+		return "no rule for this class in the configuration"
 	case errors.Is(f.Err, envelope.ErrInvalidKey):
 		return "wrong key or encryption context"
 	case errors.Is(f.Err, envelope.ErrNoKey):

@@ -1,0 +1,264 @@
+package codec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// maxTokenNesting bounds tokens inside decrypted tokens.
+const maxTokenNesting = 16
+
+// Decrypt returns doc with every token, wherever it is, replaced by the JSON
+// value it holds, byte for byte as it was encrypted (tokens inside
+// decrypted values too). This is the reading for people and for backend
+// services, who must find tokens wherever Step Functions moved them; the
+// Lambda middleware reads by contract instead (see Scope). A token opens
+// only under a keyring and format that the rule of its class names. With
+// WithClasses, tokens of other classes stay as they are. Any token that
+// cannot be decrypted fails the whole call with a *TokenError; nothing is
+// returned.
+func (c *Codec) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
+	d := decryptor{c: c, ctx: ctx, rep: reportFrom(ctx)}
+	defer d.wipe()
+	out, err := d.run(src, "", false, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return cloneIfSame(out, src), nil
+}
+
+// DecryptPartial is like Decrypt, but a token that cannot be decrypted is
+// left as it is and reported, and the rest of the document is still
+// decrypted. err is set only for an invalid document.
+func (c *Codec) DecryptPartial(ctx context.Context, src []byte) (out []byte, failed []*TokenError, err error) {
+	d := decryptor{c: c, ctx: ctx, lenient: true, rep: reportFrom(ctx)}
+	defer d.wipe()
+	out, err = d.run(src, "", false, 0, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cloneIfSame(out, src), d.failed, nil
+}
+
+// cloneIfSame copies out if it is src, so that results never alias inputs.
+func cloneIfSame(out, src []byte) []byte {
+	if len(out) > 0 && len(src) > 0 && &out[0] == &src[0] {
+		return bytes.Clone(out)
+	}
+	return out
+}
+
+type decryptor struct {
+	c       *Codec
+	ctx     context.Context
+	lenient bool
+	// flat: a value that holds tokens is returned as it is, for the
+	// caller to open them (a Scope opens them by the rules).
+	flat   bool
+	rep    *Report
+	failed []*TokenError
+	// scratch, reused across tokens
+	text, body, id, pt []byte
+	tok                format.Token
+	inner              *decryptor // for tokens inside decrypted values
+}
+
+func (d *decryptor) wipe() {
+	for x := d; x != nil; x = x.inner {
+		clear(x.pt[:cap(x.pt)])
+	}
+}
+
+// run decrypts the tokens in src, a document whose root is at depth depth
+// of the outermost document. Inside a decrypted value (nested), every
+// pointer reported is ptr, the outermost token's. If there are no tokens to
+// replace, run returns src itself.
+func (d *decryptor) run(src []byte, ptr string, nested bool, depth, level int) ([]byte, error) {
+	doc, err := fieldpath.Scan(src, d.c.limitsAt(depth))
+	if err == nil && !fitsAt(src, d.c.maxDepth()-depth) {
+		doc.Release()
+		err = errNotJSON
+	}
+	if err != nil {
+		if nested {
+			return nil, errNotJSON
+		}
+		return nil, docError(err, true)
+	}
+	defer doc.Release()
+	var out []byte
+	last := 0
+	for n := 0; n < doc.Len(); n++ {
+		if doc.Kind(n) != fieldpath.String {
+			continue
+		}
+		text, isTok := tokenText(doc, src, n, &d.text)
+		if !isTok {
+			continue
+		}
+		at := ptr
+		if !nested {
+			at = doc.Pointer(n)
+		}
+		val, terr := d.token(text, at, depth+doc.Depth(n), level)
+		if terr != nil {
+			d.rep.addAt(Failed, terr.Class, at, terr.Err)
+			if !d.lenient {
+				return nil, terr
+			}
+			d.failed = append(d.failed, terr)
+			continue
+		}
+		if val == nil {
+			d.rep.addAt(PassedThrough, d.tok.Class, at, nil)
+			continue // a class we do not decrypt
+		}
+		d.rep.addAt(Decrypted, d.tok.Class, at, nil)
+		start, end := doc.Raw(n)
+		if out == nil {
+			out = make([]byte, 0, len(src))
+		}
+		out = append(out, src[last:start]...)
+		out = append(out, val...)
+		last = end
+	}
+	if out == nil {
+		return src, nil
+	}
+	return append(out, src[last:]...), nil
+}
+
+var errNotJSON = fmt.Errorf("%w: value is not valid JSON", ErrAuthentication)
+
+// token decrypts one token found at pointer ptr and depth depth. It returns
+// nil, nil for a token of a class that is not to be decrypted. The value may
+// alias d's scratch space, which the caller copies before the next token.
+func (d *decryptor) token(text []byte, ptr string, depth, level int) ([]byte, *TokenError) {
+	tok := &d.tok
+	var err error
+	if d.body, err = tok.Decode(text, d.body); err != nil {
+		return nil, &TokenError{Pointer: ptr, Err: wrapMalformed(err)}
+	}
+	if d.c.allow != nil && !d.c.allow[tok.Class] {
+		return nil, nil
+	}
+	fail := func(err error) *TokenError { return &TokenError{Pointer: ptr, Class: tok.Class, Err: err} }
+	if level >= maxTokenNesting {
+		return nil, fail(fmt.Errorf("%w: tokens nested over %d levels", ErrMalformedToken, maxTokenNesting))
+	}
+	pt, err := d.open(tok)
+	if err != nil {
+		return nil, fail(err)
+	}
+	pt = bytes.TrimRight(pt, " \t\r\n") // padding
+	if d.flat || !bytes.Contains(pt, []byte(format.Prefix)) {
+		// No token inside: the value only needs to be valid JSON that
+		// fits the depth limit where it is.
+		if err := fieldpath.Valid(pt, d.c.limitsAt(depth)); err != nil || !fitsAt(pt, d.c.maxDepth()-depth) {
+			return nil, fail(errNotJSON)
+		}
+		return pt, nil
+	}
+	// A nested run must not share our scratch buffers.
+	if d.inner == nil {
+		d.inner = &decryptor{c: d.c, ctx: d.ctx, lenient: d.lenient, rep: d.rep}
+	}
+	inner := d.inner
+	inner.failed = inner.failed[:0]
+	val, err := inner.run(pt, ptr, true, depth, level+1)
+	d.failed = append(d.failed, inner.failed...)
+	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) {
+			return nil, te
+		}
+		return nil, fail(errNotJSON)
+	}
+	return val, nil
+}
+
+// open returns the plaintext of a parsed token, under the keyrings and
+// formats of its class's rule only.
+func (d *decryptor) open(tok *format.Token) ([]byte, error) {
+	r, ok := d.c.byClass[tok.Class]
+	if !ok {
+		return nil, ErrUnknownClass
+	}
+	tried := false
+	var first error
+	for i := range r.readers {
+		rd := &r.readers[i]
+		if rd.mode != tok.Mode {
+			continue
+		}
+		tried = true
+		pt, err := d.openWith(rd, r, tok)
+		if err == nil {
+			return pt, nil
+		}
+		if !envelope.MayTryAnother(err) {
+			return nil, err
+		}
+		if first == nil || errors.Is(first, envelope.ErrNoKey) {
+			first = err
+		}
+	}
+	if !tried {
+		return nil, fmt.Errorf("%w: class %s does not read tokens of this format", envelope.ErrNoKey, tok.Class)
+	}
+	return nil, first
+}
+
+func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, error) {
+	if rd.mode == format.ModeESDK {
+		pt, err := rd.esdk.Decrypt(d.ctx, tok.Payload, r.kctx)
+		if errors.Is(err, envelope.ErrOpen) {
+			return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
+		}
+		return pt, err
+	}
+	if !rd.mayHold(tok.Keys) {
+		return nil, envelope.ErrNoKey
+	}
+	d.id = append(append(d.id[:0], tok.Header...), r.ctxBytes...)
+	dk, hit, err := d.c.dec.DataKey(d.ctx, d.id, rd.kr, tok.Keys, r.kctx)
+	if err != nil {
+		return nil, err
+	}
+	d.rep.key(hit)
+	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.id) // id is header || context: the associated data
+	if err != nil {
+		// Authentication failed after a key opened: never try another.
+		return nil, ErrAuthentication
+	}
+	d.pt = pt[:0]
+	return pt, nil
+}
+
+// limitsAt returns the limits for a value that replaces a node at depth
+// depth: its own nesting may use what the depth limit leaves.
+func (c *Codec) limitsAt(depth int) fieldpath.Limits {
+	lim := c.limits
+	lim.MaxDepth = max(c.maxDepth()-depth, 1)
+	return lim
+}
+
+// fitsAt reports whether a valid JSON value, checked against limitsAt, also
+// fits where no nesting is left (room 0): then only a scalar or an empty
+// array or object fits.
+func fitsAt(v []byte, room int) bool {
+	if room > 0 {
+		return true
+	}
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || (v[0] != '[' && v[0] != '{') {
+		return true
+	}
+	return len(bytes.TrimSpace(v[1:len(v)-1])) == 0
+}

@@ -1,0 +1,340 @@
+package codec
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// Encrypt returns doc with every value selected by the rules replaced by a
+// token; all other bytes stay as they were. A selected value that already
+// is a token of the rule's class (made under a keyring and format the rule
+// reads) is left as it is; a token of another class there is an error
+// wrapping ErrForeignToken. Where selected values nest, the outermost
+// becomes the token, with the class of the first rule that selects it.
+// Every other string that begins with the token prefix must be a
+// well-formed token, inside selected values too (ErrReservedPrefix). On
+// error nothing is returned.
+func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
+	doc, err := c.scanPlain(src)
+	if err != nil {
+		return nil, err
+	}
+	defer doc.Release()
+	return c.encrypt(ctx, doc, src, nil)
+}
+
+// match is a node to seal as the class of rules[rule].
+type match struct {
+	node, rule int
+	op         Op // Made for a rule's selection, Resealed for a Scope's
+}
+
+// edit is one value to replace by a token.
+type edit struct {
+	node, start, end int
+	rule             int
+	chunk            int // which of the rule's data keys seals it
+	op               Op
+}
+
+// encrypt runs the three steps of encryption: plan (which values become
+// tokens), keys (one data key per chunk of values), write (splice the
+// tokens in). extra are further nodes to seal, from a Scope.
+func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte, extra []match) ([]byte, error) {
+	rep := reportFrom(ctx)
+	edits, err := c.plan(doc, src, extra, rep)
+	if err != nil {
+		return nil, err
+	}
+	if len(edits) == 0 {
+		return bytes.Clone(src), nil
+	}
+	keys, err := c.keys(ctx, edits, rep)
+	if err != nil {
+		return nil, err
+	}
+	return c.write(ctx, doc, src, edits, keys, rep)
+}
+
+// plan returns the values to seal, in document order. It checks the tokens
+// that are already there: at a selected path, one of the rule's; anywhere
+// else, well-formed.
+func (c *Codec) plan(doc *fieldpath.Document, src []byte, extra []match, rep *Report) ([]edit, error) {
+	sel, err := doc.Select(c.sels)
+	if err != nil {
+		// Fail closed: a selector that cannot be evaluated must not
+		// leave its values in plaintext.
+		return nil, fmt.Errorf("codec: %w", err)
+	}
+	ms := make([]match, 0, len(sel)+len(extra))
+	for _, m := range sel {
+		ms = append(ms, match{node: m.Node, rule: c.selRule[m.Selector], op: Made})
+	}
+	if len(extra) > 0 {
+		ms = outermostMatches(doc, append(ms, extra...))
+	}
+
+	edits := make([]edit, 0, len(ms))
+	var scratch, body []byte
+	var tok format.Token
+	inside, outer := 0, -1 // nodes below inside are within the value of node outer
+	for n, k := 0, 0; n < doc.Len(); n++ {
+		if k < len(ms) && ms[k].node == n {
+			m := ms[k]
+			k++
+			r := c.rules[m.rule]
+			if doc.Kind(n) == fieldpath.String {
+				if text, isTok := tokenText(doc, src, n, &scratch); isTok {
+					if body, err = tok.Decode(text, body); err != nil {
+						return nil, &TokenError{Pointer: doc.Pointer(n), Err: wrapMalformed(err)}
+					}
+					if !r.reads(&tok) {
+						return nil, &TokenError{Pointer: doc.Pointer(n), Class: tok.Class, Err: ErrForeignToken}
+					}
+					rep.add(PassedThrough, tok.Class, doc, n, nil)
+					continue
+				}
+			}
+			start, end := doc.Raw(n)
+			edits = append(edits, edit{node: n, start: start, end: end, rule: m.rule, op: m.op})
+			inside, outer = doc.End(n), n
+			continue
+		}
+		if doc.Kind(n) != fieldpath.String {
+			continue
+		}
+		text, isTok := tokenText(doc, src, n, &scratch)
+		if !isTok {
+			continue
+		}
+		if body, err = tok.Decode(text, body); err != nil {
+			// Inside a value about to be sealed, name only that value:
+			// the names below it are part of the plaintext.
+			at := n
+			if n < inside {
+				at = outer
+			}
+			return nil, &TokenError{Pointer: doc.Pointer(at), Err: ErrReservedPrefix}
+		}
+		if n >= inside {
+			rep.add(PassedThrough, tok.Class, doc, n, nil)
+		}
+	}
+	return edits, nil
+}
+
+// outermostMatches sorts ms by node and drops the matches inside another; of two
+// matches of one node, the first wins.
+func outermostMatches(doc *fieldpath.Document, ms []match) []match {
+	slices.SortStableFunc(ms, func(a, b match) int { return a.node - b.node })
+	out := ms[:0]
+	cover := 0
+	for _, m := range ms {
+		if m.node < cover {
+			continue
+		}
+		out = append(out, m)
+		cover = doc.End(m.node)
+	}
+	return out
+}
+
+// reads reports whether a token, by its class, mode and wrapped key names,
+// is one the rule would open. It makes no key service call: the token is
+// not authenticated here (see SECURITY.md, "Tokens that Encrypt passes on").
+func (r *rule) reads(tok *format.Token) bool {
+	if tok.Class != r.class {
+		return false
+	}
+	for i := range r.readers {
+		rd := &r.readers[i]
+		if rd.mode != tok.Mode {
+			continue
+		}
+		if rd.mode != format.ModeEnvelope || rd.mayHold(tok.Keys) {
+			return true
+		}
+	}
+	return false
+}
+
+// keys splits each rule's values into chunks that one data key may seal
+// (within the encrypt cache's MaxUses and MaxBytes), sets each edit's chunk,
+// and returns a sealer per chunk, by rule.
+func (c *Codec) keys(ctx context.Context, edits []edit, rep *Report) ([][]*sealer, error) {
+	type chunk struct{ uses, bytes uint64 }
+	chunks := make([][]chunk, len(c.rules))
+	maxUses, maxBytes := c.enc.MaxUses(), c.enc.MaxBytes()
+	for i := range edits {
+		e := &edits[i]
+		r := c.rules[e.rule]
+		if r.esdk != nil {
+			continue // each message makes its own data key
+		}
+		size := uint64(padded(e.end-e.start, r.pad))
+		if size > maxBytes {
+			return nil, &DataKeyError{Class: r.class, Err: fmt.Errorf("a value of %d bytes is over the %d bytes one data key may seal", size, maxBytes)}
+		}
+		cs := chunks[e.rule]
+		if len(cs) == 0 || cs[len(cs)-1].uses == maxUses || cs[len(cs)-1].bytes+size > maxBytes {
+			cs = append(cs, chunk{})
+		}
+		cs[len(cs)-1].uses++
+		cs[len(cs)-1].bytes += size
+		chunks[e.rule] = cs
+		e.chunk = len(cs) - 1
+	}
+	sealers := make([][]*sealer, len(c.rules))
+	for ri, cs := range chunks {
+		r := c.rules[ri]
+		for _, ch := range cs {
+			dk, hit, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, ch.uses, ch.bytes)
+			if err != nil {
+				return nil, &DataKeyError{Class: r.class, Err: err}
+			}
+			rep.key(hit)
+			sealers[ri] = append(sealers[ri], newSealer(r, dk))
+		}
+	}
+	return sealers, nil
+}
+
+// write splices the tokens into src.
+func (c *Codec) write(ctx context.Context, doc *fieldpath.Document, src []byte, edits []edit, sealers [][]*sealer, rep *Report) ([]byte, error) {
+	outLen := len(src)
+	for _, e := range edits {
+		if c.rules[e.rule].esdk != nil {
+			continue // sizes unknown; append grows out
+		}
+		s := sealers[e.rule][e.chunk]
+		outLen += 2 + format.TextLen(len(s.header)+format.NonceSize+padded(e.end-e.start, c.rules[e.rule].pad)+format.TagSize) - (e.end - e.start)
+	}
+	if outLen > c.maxSize() {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, outLen, c.maxSize())
+	}
+	out := make([]byte, 0, outLen)
+	last := 0
+	var body, pt []byte
+	defer func() { clear(pt[:cap(pt)]) }()
+	var nonces *envelope.Nonces
+	if len(edits) > 1 {
+		nonces = new(envelope.Nonces) // one crypto/rand read per 256 tokens
+	}
+	for _, e := range edits {
+		out = append(out, src[last:e.start]...)
+		r := c.rules[e.rule]
+		pt = padTo(append(pt[:0], src[e.start:e.end]...), r.pad)
+		out = append(out, '"')
+		if r.esdk != nil {
+			var err error
+			if body, err = c.sealESDK(ctx, r, body[:0], pt); err != nil {
+				return nil, err
+			}
+			out = format.AppendText(out, body)
+		} else {
+			// The text of the header up to s.textLen is the same for
+			// every token of the sealer: only the rest is encoded here.
+			s := sealers[e.rule][e.chunk]
+			body = s.dk.SealWith(nonces, append(body[:0], s.header[s.textLen:]...), pt, s.aad)
+			out = append(out, s.text...)
+			out = format.AppendTextMore(out, body)
+		}
+		out = append(out, '"')
+		last = e.end
+		rep.add(e.op, r.class, doc, e.node, nil)
+	}
+	out = append(out, src[last:]...)
+	if len(out) > c.maxSize() { // ESDK tokens' sizes are known only now
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, len(out), c.maxSize())
+	}
+	return out, nil
+}
+
+// EncryptValue returns the token (its text, without JSON quotes) for one
+// JSON value, as the rule for class would make it. The value must be a
+// valid JSON text in which no string begins with the token prefix.
+func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (string, error) {
+	r, ok := c.byClass[class]
+	if !ok {
+		return "", fmt.Errorf("%w %q", ErrUnknownClass, class)
+	}
+	doc, err := c.scanPlain(value)
+	if err != nil {
+		return "", err
+	}
+	for n := 0; n < doc.Len(); n++ {
+		if doc.Kind(n) != fieldpath.String {
+			continue
+		}
+		var buf []byte
+		if _, isTok := tokenText(doc, value, n, &buf); isTok {
+			doc.Release()
+			return "", &TokenError{Err: ErrReservedPrefix}
+		}
+	}
+	doc.Release()
+	pt := padTo(bytes.Clone(value), r.pad)
+	defer clear(pt)
+	if r.esdk != nil {
+		body, err := c.sealESDK(ctx, r, nil, pt)
+		if err != nil {
+			return "", err
+		}
+		return string(format.AppendText(nil, body)), nil
+	}
+	dk, _, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, 1, uint64(len(pt)))
+	if err != nil {
+		return "", &DataKeyError{Class: class, Err: err}
+	}
+	s := newSealer(r, dk)
+	body := s.dk.Seal(append([]byte(nil), s.header...), pt, s.aad)
+	return string(format.AppendText(nil, body)), nil
+}
+
+// sealESDK appends a ModeESDK token body for pt to dst.
+func (c *Codec) sealESDK(ctx context.Context, r *rule, dst, pt []byte) ([]byte, error) {
+	msg, err := r.esdk.Encrypt(ctx, pt, r.kctx)
+	if err != nil {
+		return nil, &DataKeyError{Class: r.class, Err: err}
+	}
+	return append(format.AppendESDKHeader(dst, r.class), msg...), nil
+}
+
+// sealer holds what every token of one rule and data key shares.
+type sealer struct {
+	dk     *envelope.DataKey
+	header []byte
+	aad    []byte
+	// text is the text form (prefix included) of header[:textLen], the
+	// longest part of the header whose length is a multiple of 3: its
+	// base64 does not depend on the bytes that follow.
+	text    []byte
+	textLen int
+}
+
+func newSealer(r *rule, dk *envelope.DataKey) *sealer {
+	h := format.AppendHeader(nil, r.class, dk.Wrapped(), dk.Commitment())
+	aad := append(append(make([]byte, 0, len(h)+len(r.ctxBytes)), h...), r.ctxBytes...)
+	n := len(h) / 3 * 3
+	return &sealer{dk: dk, header: h, aad: aad, text: format.AppendText(nil, h[:n]), textLen: n}
+}
+
+func padded(n, pad int) int {
+	if pad <= 1 {
+		return n
+	}
+	return (n + pad - 1) / pad * pad
+}
+
+func padTo(b []byte, pad int) []byte {
+	for n := padded(len(b), pad); len(b) < n; {
+		b = append(b, ' ')
+	}
+	return b
+}

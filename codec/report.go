@@ -1,0 +1,155 @@
+package codec
+
+import (
+	"context"
+
+	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// Op says what a call did with one value or token.
+type Op uint8
+
+// What a call can do with a value or token.
+const (
+	// Decrypted: a token was replaced by its value.
+	Decrypted Op = iota + 1
+	// PassedThrough: a token was left as it is (a class not to be
+	// decrypted, a path no rule of its class selects, or a selected value
+	// that already was a token).
+	PassedThrough
+	// Made: a selected value was replaced by a new token.
+	Made
+	// Resealed: a value that a Scope decrypted was found again in the
+	// result outside its path, and replaced by a new token.
+	Resealed
+	// Failed: a token could not be read or made; Err says why.
+	Failed
+)
+
+func (op Op) String() string {
+	switch op {
+	case Decrypted:
+		return "decrypted"
+	case PassedThrough:
+		return "passedThrough"
+	case Made:
+		return "encrypted"
+	case Resealed:
+		return "resealed"
+	case Failed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// Event is one entry of a Report.
+type Event struct {
+	Op      Op
+	Class   string // the class of the token ("" if it could not be parsed)
+	Pointer string // RFC 6901 pointer; inside a decrypted value, the outermost token's
+	Err     error  // for Failed
+}
+
+// Report records what the calls given its context did: one Event per token
+// decrypted, passed through, made or resealed, or failed, and the data-key
+// cache's hits and misses. Callers ask the report instead of scanning the
+// bytes again. A Report is not safe for concurrent use: give each call (or
+// each goroutine) its own.
+type Report struct {
+	Events []Event
+	// KeyHits and KeyMisses count the data keys (one per chunk of values
+	// on encryption, one per token on decryption) found in the codec's
+	// caches, and those that took a keyring call (or waited for one).
+	KeyHits, KeyMisses int
+}
+
+// Count returns the number of events of op by class.
+func (r *Report) Count(op Op) map[string]int {
+	m := map[string]int{}
+	for _, e := range r.Events {
+		if e.Op == op {
+			m[e.Class]++
+		}
+	}
+	return m
+}
+
+type reportKey struct{}
+
+// WithReport returns a context that makes the codec's calls record what they
+// do in r.
+func WithReport(ctx context.Context, r *Report) context.Context {
+	return context.WithValue(ctx, reportKey{}, r)
+}
+
+func reportFrom(ctx context.Context) *Report {
+	r, _ := ctx.Value(reportKey{}).(*Report)
+	return r
+}
+
+// add records an event at node n of doc; a nil report records nothing and
+// computes no pointer.
+func (r *Report) add(op Op, class string, doc *fieldpath.Document, n int, err error) {
+	if r == nil {
+		return
+	}
+	r.Events = append(r.Events, Event{Op: op, Class: class, Pointer: doc.Pointer(n), Err: err})
+}
+
+func (r *Report) addAt(op Op, class, ptr string, err error) {
+	if r == nil {
+		return
+	}
+	r.Events = append(r.Events, Event{Op: op, Class: class, Pointer: ptr, Err: err})
+}
+
+func (r *Report) key(hit bool) {
+	if r == nil {
+		return
+	}
+	if hit {
+		r.KeyHits++
+	} else {
+		r.KeyMisses++
+	}
+}
+
+// TokenInfo is what a token says of itself without being decrypted.
+type TokenInfo struct {
+	Class  string
+	Format string // "native" or "esdk", as in a rule's format
+}
+
+// IsToken reports whether s claims to be a token: it begins with the token
+// prefix. Such a string is never plain data: it must parse (ParseToken) and
+// authenticate, or readers fail on it.
+func IsToken(s string) bool { return format.IsToken([]byte(s)) }
+
+// ParseToken parses the text of a token (without JSON quotes) and returns
+// its class and format, without decrypting it. The error wraps
+// ErrMalformedToken.
+func ParseToken(s string) (TokenInfo, error) {
+	tok, err := format.Decode([]byte(s), nil)
+	if err != nil {
+		return TokenInfo{}, &TokenError{Err: wrapMalformed(err)}
+	}
+	f := "native"
+	if tok.Mode == format.ModeESDK {
+		f = "esdk"
+	}
+	return TokenInfo{Class: tok.Class, Format: f}, nil
+}
+
+// wrapMalformed turns a format error into one that wraps ErrMalformedToken
+// without repeating its words.
+func wrapMalformed(err error) error {
+	return &malformed{err}
+}
+
+type malformed struct{ err error }
+
+func (m *malformed) Error() string { return m.err.Error() }
+func (m *malformed) Unwrap() []error {
+	return []error{ErrMalformedToken, m.err}
+}

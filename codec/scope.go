@@ -1,0 +1,474 @@
+package codec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// ErrContract marks a document that breaks the rules' contract (see Scope).
+// A *ContractError wraps it.
+var ErrContract = errors.New("codec: the document breaks the rules' contract")
+
+// ContractError reports where a document breaks the rules' contract. It
+// names the place and the classes, never a value.
+type ContractError struct {
+	Pointer string // RFC 6901 pointer of the offending value or object
+	Class   string // the class the rule expects there
+	Found   string // what is there instead, e.g. "plaintext"
+}
+
+func (e *ContractError) Error() string {
+	return fmt.Sprintf("codec: %s at %s, where the rules expect a token of class %s", e.Found, where(e.Pointer), e.Class)
+}
+
+// Unwrap returns ErrContract.
+func (e *ContractError) Unwrap() error { return ErrContract }
+
+// A Scope is the two-way contract of one function that reads a document by
+// the rules, works on the plaintext and writes a result: one Lambda
+// invocation. Scope.Decrypt opens only the tokens at paths that a rule of
+// the token's class selects, leaves every other token as it is, and refuses
+// plaintext or a token of another class where a rule selects a value.
+// Scope.Encrypt encrypts the result by the rules and, wherever else the
+// result holds a value that Scope.Decrypt opened, seals it again as its
+// class. SECURITY.md ("The middleware's contract") says what this
+// guarantees and what it cannot see.
+//
+// A Scope remembers fingerprints of the values it opened (keyed hashes, not
+// the values). Use one per invocation; it is not safe for concurrent use.
+type Scope struct {
+	c           *Codec
+	acceptPlain bool
+	whole       map[uint64]int // fingerprint of an opened value -> rule index
+	strs        map[uint64]int // fingerprint of a non-empty string in one -> rule index
+}
+
+// A ScopeOption changes what a Scope accepts.
+type ScopeOption func(*Scope)
+
+// AcceptPlaintext lets Scope.Decrypt accept plaintext where a rule selects a
+// value (a token of another class there is still refused). It is for the
+// first function of a workflow whose input comes from a caller that does
+// not encrypt; the values it accepts are then guarded as if decrypted.
+func AcceptPlaintext() ScopeOption { return func(s *Scope) { s.acceptPlain = true } }
+
+// NewScope returns a Scope for one invocation.
+func (c *Codec) NewScope(opts ...ScopeOption) *Scope {
+	s := &Scope{c: c}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// span is a value that a pass of Scope.Decrypt spliced into its output, and
+// the pointer to report for anything inside it.
+type span struct {
+	start, end int
+	ptr        string
+}
+
+// Decrypt returns src with the tokens at paths that a rule of their class
+// selects replaced by their values; a token inside a decrypted value is
+// opened if a rule of its own class selects its path in the decrypted
+// document. Need to know (WithClasses) applies. It fails with a
+// *ContractError wrapping ErrContract when a rule selects plaintext (unless
+// AcceptPlaintext) or a token of another class, or when an object member's
+// name differs from a selected name only in case (encoding/json would read
+// it as the selected name). Absent values and null are fine.
+func (s *Scope) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
+	c := s.c
+	d := decryptor{c: c, ctx: ctx, rep: reportFrom(ctx), flat: true}
+	defer d.wipe()
+	doc, err := fieldpath.Scan(src, c.limits)
+	if err != nil {
+		return nil, docError(err, true)
+	}
+	out, fresh, err := s.first(&d, doc, src)
+	doc.Release()
+	if err != nil {
+		return nil, err
+	}
+	final := len(fresh) > 0 || s.acceptPlain
+	for level := 1; len(fresh) > 0; level++ {
+		if level > maxTokenNesting {
+			return nil, &TokenError{Pointer: fresh[0].ptr, Err: fmt.Errorf("%w: tokens nested over %d levels", ErrMalformedToken, maxTokenNesting)}
+		}
+		if out, fresh, err = s.nested(&d, out, fresh); err != nil {
+			return nil, err
+		}
+	}
+	if final {
+		if err := s.fingerprintSelected(out); err != nil {
+			return nil, err
+		}
+	}
+	return cloneIfSame(out, src), nil
+}
+
+// first is the pass of Scope.Decrypt over the document as it came. It
+// returns the output and the spans of values it spliced in that hold tokens
+// themselves.
+func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte, []span, error) {
+	c := s.c
+	sel, err := doc.Select(c.sels)
+	if err != nil {
+		return nil, nil, fmt.Errorf("codec: %w", err)
+	}
+	if !s.acceptPlain {
+		if err := c.checkNames(doc, src); err != nil {
+			return nil, nil, err
+		}
+	}
+	var out []byte
+	var next []span
+	last := 0
+	skipTo := 0 // nodes below it are inside a selected plaintext value
+	for n, k := 0, 0; n < doc.Len(); n++ {
+		selected := k < len(sel) && sel[k].Node == n
+		var ri int
+		if selected {
+			ri = c.selRule[sel[k].Selector]
+			k++
+		}
+		kind := doc.Kind(n)
+		var text []byte
+		isTok := false
+		if kind == fieldpath.String {
+			text, isTok = tokenText(doc, src, n, &d.text)
+		}
+		if !isTok {
+			if selected && kind != fieldpath.Null && n >= skipTo {
+				if !s.acceptPlain {
+					return nil, nil, &ContractError{Pointer: doc.Pointer(n), Class: c.rules[ri].class, Found: "plaintext"}
+				}
+				skipTo = doc.End(n)
+			}
+			continue
+		}
+		ptr := doc.Pointer(n)
+		if d.body, err = d.tok.Decode(text, d.body); err != nil {
+			terr := &TokenError{Pointer: ptr, Err: wrapMalformed(err)}
+			d.rep.addAt(Failed, "", ptr, terr.Err)
+			return nil, nil, terr
+		}
+		class := d.tok.Class
+		if selected && class != c.rules[ri].class {
+			return nil, nil, &ContractError{Pointer: ptr, Class: c.rules[ri].class, Found: "a token of class " + class}
+		}
+		if !selected || (c.allow != nil && !c.allow[class]) {
+			d.rep.addAt(PassedThrough, class, ptr, nil)
+			continue
+		}
+		val, err := s.open(d, text, ptr, doc.Depth(n), ri)
+		if err != nil {
+			return nil, nil, err
+		}
+		start, end := doc.Raw(n)
+		if out == nil {
+			out = make([]byte, 0, len(src))
+		}
+		out = append(out, src[last:start]...)
+		if hasPrefix(val) {
+			next = append(next, span{start: len(out), end: len(out) + len(val), ptr: ptr})
+		}
+		out = append(out, val...)
+		last = end
+	}
+	if out == nil {
+		return src, nil, nil
+	}
+	return append(out, src[last:]...), next, nil
+}
+
+// open decrypts one token for a Scope and records its value's fingerprints
+// (if it holds no token; else the final pass does).
+func (s *Scope) open(d *decryptor, text []byte, ptr string, depth, ri int) ([]byte, error) {
+	val, terr := d.token(text, ptr, depth, 0)
+	if terr != nil {
+		d.rep.addAt(Failed, terr.Class, ptr, terr.Err)
+		return nil, terr
+	}
+	d.rep.addAt(Decrypted, s.c.rules[ri].class, ptr, nil)
+	if !hasPrefix(val) {
+		if err := s.fingerprint(val, ri); err != nil {
+			return nil, &TokenError{Pointer: ptr, Class: s.c.rules[ri].class, Err: errNotJSON}
+		}
+	}
+	return val, nil
+}
+
+// nested is a pass of Scope.Decrypt over the tokens inside the values that
+// the previous pass spliced in (fresh): each opens if a rule of its own
+// class selects its path in the document as it now is. Everything reported
+// names the pointer of the outermost token.
+func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, error) {
+	c := s.c
+	doc, err := fieldpath.Scan(src, c.limits)
+	if err != nil {
+		return nil, nil, docError(err, false)
+	}
+	defer doc.Release()
+	bySel := map[int]map[int]bool{} // rule index -> nodes its selectors select
+	selects := func(ri, n int) (bool, error) {
+		set, ok := bySel[ri]
+		if !ok {
+			set = map[int]bool{}
+			for i, sl := range c.sels {
+				if c.selRule[i] != ri {
+					continue
+				}
+				ms, err := doc.Select([]*fieldpath.Selector{sl})
+				if err != nil {
+					return false, fmt.Errorf("codec: %w", err)
+				}
+				for _, m := range ms {
+					set[m.Node] = true
+				}
+			}
+			bySel[ri] = set
+		}
+		return set[n], nil
+	}
+	var out []byte
+	var next []span
+	last, f := 0, 0
+	for n := 0; n < doc.Len(); n++ {
+		if doc.Kind(n) != fieldpath.String {
+			continue
+		}
+		start, end := doc.Raw(n)
+		for f < len(fresh) && fresh[f].end <= start {
+			f++
+		}
+		if f == len(fresh) {
+			break
+		}
+		if start < fresh[f].start {
+			continue // outside the new values: seen by an earlier pass
+		}
+		text, isTok := tokenText(doc, src, n, &d.text)
+		if !isTok {
+			continue
+		}
+		ptr := fresh[f].ptr
+		if d.body, err = d.tok.Decode(text, d.body); err != nil {
+			terr := &TokenError{Pointer: ptr, Err: wrapMalformed(err)}
+			d.rep.addAt(Failed, "", ptr, terr.Err)
+			return nil, nil, terr
+		}
+		class := d.tok.Class
+		ri := c.ruleIndexOf(class)
+		ok := ri >= 0 && (c.allow == nil || c.allow[class])
+		if ok {
+			if ok, err = selects(ri, n); err != nil {
+				return nil, nil, err
+			}
+		}
+		if !ok {
+			d.rep.addAt(PassedThrough, class, ptr, nil)
+			continue
+		}
+		val, err := s.open(d, text, ptr, doc.Depth(n), ri)
+		if err != nil {
+			return nil, nil, err
+		}
+		if out == nil {
+			out = make([]byte, 0, len(src))
+		}
+		out = append(out, src[last:start]...)
+		if hasPrefix(val) {
+			next = append(next, span{start: len(out), end: len(out) + len(val), ptr: ptr})
+		}
+		out = append(out, val...)
+		last = end
+	}
+	if out == nil {
+		return src, nil, nil
+	}
+	return append(out, src[last:]...), next, nil
+}
+
+// checkNames refuses object members whose names differ only in case from a
+// name that a rule selects: encoding/json matches names without regard to
+// case, so a typed handler would read such a member as the selected one,
+// while the rules (case-sensitive, as RFC 9535 is) never encrypt it.
+func (c *Codec) checkNames(doc *fieldpath.Document, src []byte) error {
+	if len(c.names) == 0 {
+		return nil
+	}
+	var name, buf []byte
+	for n := 1; n < doc.Len(); n++ {
+		if !doc.IsMember(n) {
+			continue
+		}
+		name = doc.AppendName(name[:0], n)
+		for i, sel := range c.names {
+			if len(name) > 4*len(sel) || string(name) == sel || !strings.EqualFold(string(name), sel) {
+				continue
+			}
+			switch doc.Kind(n) {
+			case fieldpath.Null:
+				continue
+			case fieldpath.String:
+				if _, isTok := tokenText(doc, src, n, &buf); isTok {
+					continue
+				}
+			}
+			return &ContractError{Pointer: doc.Pointer(doc.Parent(n)), Class: c.nameClass[i],
+				Found: fmt.Sprintf("a member whose name differs only in case from the selected name %q", sel)}
+		}
+	}
+	return nil
+}
+
+func hasPrefix(v []byte) bool { return strings.Contains(string(v), format.Prefix) }
+
+// ruleIndexOf returns the index of the rule of class, or -1.
+func (c *Codec) ruleIndexOf(class string) int {
+	for i, r := range c.rules {
+		if r.class == class {
+			return i
+		}
+	}
+	return -1
+}
+
+// fingerprint records the fingerprints of a decrypted value.
+func (s *Scope) fingerprint(val []byte, ri int) error {
+	doc, err := fieldpath.Scan(val, fieldpath.Limits{MaxSize: len(val) + 1, MaxDepth: s.c.maxDepth()})
+	if err != nil {
+		return err
+	}
+	defer doc.Release()
+	s.record(doc, nil, 0, ri)
+	return nil
+}
+
+// fingerprintSelected records the values at the rules' paths of the final
+// decrypted document (values that held tokens, and accepted plaintext).
+func (s *Scope) fingerprintSelected(src []byte) error {
+	doc, err := s.c.scanPlain(src)
+	if err != nil {
+		return err
+	}
+	defer doc.Release()
+	sel, err := doc.Select(s.c.sels)
+	if err != nil {
+		return fmt.Errorf("codec: %w", err)
+	}
+	if len(sel) == 0 {
+		return nil
+	}
+	fps := doc.Fingerprints(s.c.fp, nil)
+	var buf []byte
+	for _, m := range sel {
+		if doc.Kind(m.Node) == fieldpath.String {
+			if _, isTok := tokenText(doc, src, m.Node, &buf); isTok {
+				continue // a class this function does not decrypt
+			}
+		}
+		s.record(doc, fps, m.Node, s.c.selRule[m.Selector])
+	}
+	return nil
+}
+
+// record remembers node m of doc and the strings inside it as values of
+// rules[ri]. fps are doc's fingerprints, or nil to compute them.
+func (s *Scope) record(doc *fieldpath.Document, fps []uint64, m, ri int) {
+	if fps == nil {
+		fps = doc.Fingerprints(s.c.fp, nil)
+	}
+	if s.whole == nil {
+		s.whole, s.strs = map[uint64]int{}, map[uint64]int{}
+	}
+	var buf []byte
+	if guarded(doc, m, &buf) {
+		if _, ok := s.whole[fps[m]]; !ok {
+			s.whole[fps[m]] = ri
+		}
+	}
+	for n := m; n < doc.End(m); n++ {
+		if doc.Kind(n) == fieldpath.String && guarded(doc, n, &buf) {
+			if _, ok := s.strs[fps[n]]; !ok {
+				s.strs[fps[n]] = ri
+			}
+		}
+	}
+}
+
+// guarded reports whether a value is one the guard looks for again: not
+// true, false, null or the empty string, which carry little and occur
+// everywhere, and not a token.
+func guarded(doc *fieldpath.Document, n int, buf *[]byte) bool {
+	switch doc.Kind(n) {
+	case fieldpath.Null, fieldpath.True, fieldpath.False:
+		return false
+	case fieldpath.String:
+		start, end := doc.Raw(n)
+		if end-start == 2 {
+			return false
+		}
+		*buf = doc.AppendString((*buf)[:0], n)
+		return !format.IsToken(*buf)
+	}
+	return true
+}
+
+// Encrypt encrypts a result by the rules, like Codec.Encrypt, and also seals
+// again every value (compared as JSON values: member order, spelling and
+// whitespace aside) or non-empty string that s decrypted, wherever the
+// result holds it outside a token, as the class it was decrypted as. An
+// object member whose name equals a string that s decrypted cannot be
+// sealed: Encrypt then fails with a *ContractError and returns nothing.
+func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
+	c := s.c
+	doc, err := c.scanPlain(src)
+	if err != nil {
+		return nil, err
+	}
+	defer doc.Release()
+	if len(s.whole) == 0 && len(s.strs) == 0 {
+		return c.encrypt(ctx, doc, src, nil)
+	}
+	sel, err := doc.Select(c.sels)
+	if err != nil {
+		return nil, fmt.Errorf("codec: %w", err)
+	}
+	fps := doc.Fingerprints(c.fp, nil)
+	var extra []match
+	var buf []byte
+	for n, k := 0, 0; n < doc.Len(); n++ {
+		if k < len(sel) && sel[k].Node == n {
+			k++
+			n = doc.End(n) - 1 // sealed by its rule anyway
+			continue
+		}
+		if doc.IsMember(n) {
+			buf = doc.AppendName(buf[:0], n)
+			if ri, ok := s.strs[c.fp.String(buf)]; ok && len(buf) > 0 {
+				return nil, &ContractError{Pointer: doc.Pointer(doc.Parent(n)), Class: c.rules[ri].class,
+					Found: "an object member named by a decrypted value, which cannot be sealed,"}
+			}
+		}
+		if !guarded(doc, n, &buf) {
+			continue
+		}
+		if ri, ok := s.whole[fps[n]]; ok {
+			extra = append(extra, match{node: n, rule: ri, op: Resealed})
+			n = doc.End(n) - 1
+			continue
+		}
+		if doc.Kind(n) == fieldpath.String {
+			if ri, ok := s.strs[fps[n]]; ok {
+				extra = append(extra, match{node: n, rule: ri, op: Resealed})
+			}
+		}
+	}
+	return c.encrypt(ctx, doc, src, extra)
+}
