@@ -216,6 +216,9 @@ func (d *decryptor) open(tok *format.Token) ([]byte, error) {
 }
 
 func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, error) {
+	if rd.mode == format.ModeKeyset {
+		return d.openKeyset(rd, r, tok)
+	}
 	if rd.mode == format.ModeESDK {
 		pt, err := rd.esdk.Decrypt(d.ctx, tok.Payload, r.kctx)
 		if errors.Is(err, envelope.ErrOpen) {

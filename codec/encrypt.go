@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
 )
@@ -171,11 +172,23 @@ func (c *Codec) keys(ctx context.Context, edits []edit, rep *Report) ([][]*seale
 	type chunk struct{ uses, bytes uint64 }
 	chunks := make([][]chunk, len(c.rules))
 	maxUses, maxBytes := c.enc.MaxUses(), c.enc.MaxBytes()
+	sealers := make([][]*sealer, len(c.rules))
 	for i := range edits {
 		e := &edits[i]
 		r := c.rules[e.rule]
 		if r.esdk != nil {
 			continue // each message makes its own data key
+		}
+		if r.ks != nil {
+			// One keyset key seals every value: no chunks.
+			if sealers[e.rule] == nil {
+				s, err := c.keysetSealer(ctx, r)
+				if err != nil {
+					return nil, err
+				}
+				sealers[e.rule] = []*sealer{s}
+			}
+			continue
 		}
 		size := uint64(padded(e.end-e.start, r.pad))
 		if size > maxBytes {
@@ -190,7 +203,6 @@ func (c *Codec) keys(ctx context.Context, edits []edit, rep *Report) ([][]*seale
 		chunks[e.rule] = cs
 		e.chunk = len(cs) - 1
 	}
-	sealers := make([][]*sealer, len(c.rules))
 	for ri, cs := range chunks {
 		r := c.rules[ri]
 		for _, ch := range cs {
@@ -213,7 +225,11 @@ func (c *Codec) write(ctx context.Context, doc *fieldpath.Document, src []byte, 
 			continue // sizes unknown; append grows out
 		}
 		s := sealers[e.rule][e.chunk]
-		outLen += 2 + format.TextLen(len(s.header)+format.NonceSize+padded(e.end-e.start, c.rules[e.rule].pad)+format.TagSize) - (e.end - e.start)
+		overhead := format.NonceSize + format.TagSize
+		if s.ks != nil {
+			overhead = format.KeysetOverhead
+		}
+		outLen += 2 + format.TextLen(len(s.header)+overhead+padded(e.end-e.start, c.rules[e.rule].pad)) - (e.end - e.start)
 	}
 	if outLen > c.maxSize() {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, outLen, c.maxSize())
@@ -241,7 +257,14 @@ func (c *Codec) write(ctx context.Context, doc *fieldpath.Document, src []byte, 
 			// The text of the header up to s.textLen is the same for
 			// every token of the sealer: only the rest is encoded here.
 			s := sealers[e.rule][e.chunk]
-			body = s.dk.SealWith(nonces, append(body[:0], s.header[s.textLen:]...), pt, s.aad)
+			if s.ks != nil {
+				var err error
+				if body, err = s.ks.Seal(append(body[:0], s.header[s.textLen:]...), pt, s.aad); err != nil {
+					return nil, &DataKeyError{Class: r.class, Err: err}
+				}
+			} else {
+				body = s.dk.SealWith(nonces, append(body[:0], s.header[s.textLen:]...), pt, s.aad)
+			}
 			out = append(out, s.text...)
 			out = format.AppendTextMore(out, body)
 		}
@@ -288,6 +311,17 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 		}
 		return string(format.AppendText(nil, body)), nil
 	}
+	if r.ks != nil {
+		s, err := c.keysetSealer(ctx, r)
+		if err != nil {
+			return "", err
+		}
+		body, err := s.ks.Seal(bytes.Clone(s.header), pt, s.aad)
+		if err != nil {
+			return "", &DataKeyError{Class: class, Err: err}
+		}
+		return string(format.AppendText(nil, body)), nil
+	}
 	dk, _, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, 1, uint64(len(pt)))
 	if err != nil {
 		return "", &DataKeyError{Class: class, Err: err}
@@ -306,9 +340,11 @@ func (c *Codec) sealESDK(ctx context.Context, r *rule, dst, pt []byte) ([]byte, 
 	return append(format.AppendESDKHeader(dst, r.class), msg...), nil
 }
 
-// sealer holds what every token of one rule and data key shares.
+// sealer holds what every token of one rule and data key (or keyset key)
+// shares.
 type sealer struct {
 	dk     *envelope.DataKey
+	ks     *keyset.Keyset // instead of dk, for a rule of a kmsKeyset keyring
 	header []byte
 	aad    []byte
 	// text is the text form (prefix included) of header[:textLen], the

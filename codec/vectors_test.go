@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
+	"github.com/sfnenc/sfnenc/internal/kmstest"
 	"github.com/sfnenc/sfnenc/internal/format"
 )
 
@@ -40,6 +43,9 @@ var expectErr = map[string]error{
 	"authentication": ErrAuthentication,
 	"no-key":         envelope.ErrNoKey,
 	"invalid-key":    envelope.ErrInvalidKey,
+	"destroyed":      keyset.ErrDestroyed,
+	"no-such-key":    keyset.ErrNoSuchKey,
+	"missing-keyset": fs.ErrNotExist,
 }
 
 func TestVectors(t *testing.T) {
@@ -51,6 +57,10 @@ func TestVectors(t *testing.T) {
 		t.Fatalf("no test vectors in %s (%v)", vectorsDir, err)
 	}
 	ctx := context.Background()
+	// Keyset-mode vectors read keysets encrypted by local-kms's "primary"
+	// key, whose key material is fixed: one server for all of them.
+	var kms *kmstest.Server
+	parent := t
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			var v vector
@@ -66,6 +76,15 @@ func TestVectors(t *testing.T) {
 				t.Fatal(err)
 			}
 			var opts []Option
+			for _, k := range cfg.Keyrings {
+				if k.KMSKeyset != nil {
+					if kms == nil {
+						kms = kmstest.Start(parent)
+					}
+					opts = append(opts, WithKMSClients(envelope.KMSClients(kms.Config(parent))))
+					break
+				}
+			}
 			if v.Classes != nil {
 				opts = append(opts, WithClasses(v.Classes...))
 			}

@@ -24,7 +24,10 @@ keyring's "dir" (relative to the configuration file).
 
 Subcommands:
   create   write a new keyset of one key; refuses to overwrite a file
-  rotate   add a new primary key; older keys stay for reading older tokens
+  rotate   add a new primary key; older keys stay for reading older tokens;
+           with --staged, add the key without making it primary (deploy
+           that first, so every reader has it), and a later rotate makes
+           the staged key primary
   list     show each key: id, status, primary [--output json|text]
   destroy  destroy the key --key-id N: tokens made with it can never be
            read again; asks for confirmation unless --yes`
@@ -43,6 +46,7 @@ type keysetFlags struct {
 	output string
 	keyID  uint
 	yes    bool
+	staged bool
 }
 
 func cmdKeyset(e *env, args []string) int {
@@ -66,6 +70,8 @@ func cmdKeyset(e *env, args []string) int {
 	switch sub {
 	case "list":
 		fs.StringVar(&kf.output, "output", "text", "output `FORMAT`: text or json")
+	case "rotate":
+		fs.BoolVar(&kf.staged, "staged", false, "add the new key without making it primary")
 	case "destroy":
 		fs.UintVar(&kf.keyID, "key-id", 0, "the `ID` of the key to destroy; required")
 		fs.BoolVar(&kf.yes, "yes", false, "destroy without asking (for scripts)")
@@ -134,6 +140,15 @@ func keysetCreate(e *env, ctx context.Context, kf *keysetFlags, st *keyset.Store
 }
 
 func keysetRotate(e *env, ctx context.Context, kf *keysetFlags, st *keyset.Store, ec map[string]string) int {
+	if kf.staged {
+		id, err := st.Stage(ctx, kf.class, ec)
+		if err != nil {
+			e.errorf("%v", err)
+			return exitFail
+		}
+		e.infof("staged key %d in %s; redeploy every function that reads or writes class %s, then run rotate to make it primary", id, st.Path(kf.class), kf.class)
+		return exitOK
+	}
 	id, err := st.Rotate(ctx, kf.class, ec)
 	if err != nil {
 		e.errorf("%v", err)

@@ -95,6 +95,19 @@ func TestKeysetCommands(t *testing.T) {
 		t.Errorf("list after rotate (-want +got):\n%s", diff)
 	}
 
+	// A staged key, then promoted.
+	_, errs, code = runCmd(t, "", "keyset", "rotate", "--staged", "--config", cfg, "--class", "identity")
+	if code != 0 || !strings.Contains(errs, "staged key 3") {
+		t.Fatalf("keyset rotate --staged: exit %d, %s", code, errs)
+	}
+	if got := listKeys(t, cfg); len(got) != 3 || got[2].Primary || !got[1].Primary {
+		t.Errorf("after --staged: %+v", got)
+	}
+	_, errs, code = runCmd(t, "", "keyset", "rotate", "--config", cfg, "--class", "identity")
+	if code != 0 || !strings.Contains(errs, "key 3 is the primary key") {
+		t.Fatalf("rotate after --staged: exit %d, %s", code, errs)
+	}
+
 	// destroy: refuses without confirmation off a terminal, the primary
 	// key, and an unknown key; then destroys key 1.
 	for _, tt := range []struct {
@@ -103,7 +116,7 @@ func TestKeysetCommands(t *testing.T) {
 		err  string
 	}{
 		{[]string{"--key-id", "1"}, exitUsage, "confirm on a terminal, or pass --yes"},
-		{[]string{"--key-id", "2", "--yes"}, exitFail, "primary key cannot be destroyed"},
+		{[]string{"--key-id", "3", "--yes"}, exitFail, "primary key cannot be destroyed"},
 		{[]string{"--key-id", "9", "--yes"}, exitUsage, "key 9: no key of this id"},
 		{[]string{"--yes"}, exitUsage, "--key-id must be"},
 	} {
@@ -116,7 +129,7 @@ func TestKeysetCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(errs, "destroyed key 1") {
 		t.Fatalf("destroy: exit %d, %s", code, errs)
 	}
-	if diff := cmp.Diff([]keyInfo{{1, "destroyed", false, ""}, {2, "enabled", true, "xaes-256-gcm-160"}}, listKeys(t, cfg)); diff != "" {
+	if diff := cmp.Diff([]keyInfo{{1, "destroyed", false, ""}, {2, "enabled", false, "xaes-256-gcm-160"}, {3, "enabled", true, "xaes-256-gcm-160"}}, listKeys(t, cfg)); diff != "" {
 		t.Errorf("list after destroy (-want +got):\n%s", diff)
 	}
 

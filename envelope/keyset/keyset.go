@@ -455,11 +455,24 @@ func (s *Store) Create(ctx context.Context, class string, ec map[string]string) 
 	return s.write(ctx, class, format.KeyContext(ec, class), ks, false)
 }
 
-// Rotate adds a new key to class's keyset and makes it the primary key:
-// new tokens use it, and the old keys stay for reading older tokens. It
-// returns the new key's id. A running process keeps the keyset it loaded
-// until it is restarted with the new file.
+// Rotate makes a newer key the primary key of class's keyset: new tokens
+// use it, and the old keys stay for reading older tokens. The newer key is
+// the one Stage added, if the newest key is such a key; else Rotate adds
+// one. It returns the primary key's id. A running process keeps the keyset
+// it loaded until it is restarted with the new file, and cannot read tokens
+// of a key its keyset lacks: Stage first to avoid that (see SECURITY.md).
 func (s *Store) Rotate(ctx context.Context, class string, ec map[string]string) (uint32, error) {
+	return s.addKey(ctx, class, ec, true)
+}
+
+// Stage adds a new key to class's keyset without making it primary, so
+// that every process can read its tokens once redeployed with the file,
+// before Rotate makes it primary. It returns the new key's id.
+func (s *Store) Stage(ctx context.Context, class string, ec map[string]string) (uint32, error) {
+	return s.addKey(ctx, class, ec, false)
+}
+
+func (s *Store) addKey(ctx context.Context, class string, ec map[string]string, primary bool) (uint32, error) {
 	kctx := format.KeyContext(ec, class)
 	ks, err := s.decrypt(ctx, class, kctx)
 	if err != nil {
@@ -467,8 +480,18 @@ func (s *Store) Rotate(ctx context.Context, class string, ec map[string]string) 
 	}
 	defer clearKeyset(ks)
 	var top uint32
+	var newest *tinkpb.Keyset_Key
 	for _, k := range ks.GetKey() {
-		top = max(top, k.GetKeyId())
+		if k.GetKeyId() > top {
+			top, newest = k.GetKeyId(), k
+		}
+	}
+	if primary && top > ks.GetPrimaryKeyId() && newest.GetStatus() == tinkpb.KeyStatusType_ENABLED {
+		ks.PrimaryKeyId = top // promote the staged key
+		if err := s.write(ctx, class, kctx, ks, true); err != nil {
+			return 0, err
+		}
+		return top, nil
 	}
 	if top >= format.MaxKeysetKeyID {
 		return 0, &Error{Path: s.Path(class), Class: class, Err: ErrFull}
@@ -478,7 +501,9 @@ func (s *Store) Rotate(ctx context.Context, class string, ec map[string]string) 
 		return 0, &Error{Path: s.Path(class), Class: class, Err: err}
 	}
 	ks.Key = append(ks.Key, k)
-	ks.PrimaryKeyId = top + 1
+	if primary {
+		ks.PrimaryKeyId = top + 1
+	}
 	if err := s.write(ctx, class, kctx, ks, true); err != nil {
 		return 0, err
 	}

@@ -232,6 +232,51 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
+// TestStagedRotation: a staged key is read by every process built after
+// Stage, before any token is made with it; Rotate then promotes it.
+func TestStagedRotation(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	admin := newStore(t, srv, dir, "primary")
+	if err := admin.Create(ctx, "identity", testEC); err != nil {
+		t.Fatal(err)
+	}
+	id, err := admin.Stage(ctx, "identity", testEC)
+	if err != nil || id != 2 {
+		t.Fatalf("Stage = %d, %v", id, err)
+	}
+	staged, err := newStore(t, srv, dir, "primary").Load(ctx, "identity", testEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if staged.Primary() != 1 {
+		t.Errorf("after Stage the primary key is %d, want 1", staged.Primary())
+	}
+	if id, err := admin.Rotate(ctx, "identity", testEC); err != nil || id != 2 {
+		t.Fatalf("Rotate after Stage = %d, %v; want the staged key 2", id, err)
+	}
+	rotated, err := newStore(t, srv, dir, "primary").Load(ctx, "identity", testEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated.Primary() != 2 {
+		t.Fatalf("primary %d, want 2", rotated.Primary())
+	}
+	// A process of the staged file reads the new primary key's tokens.
+	if pt, err := open(staged, 2, seal(t, rotated, `"x"`)); err != nil || pt != `"x"` {
+		t.Errorf("staged process reading a rotated token: %q, %v", pt, err)
+	}
+	got, _ := admin.List("identity")
+	if diff := cmp.Diff([]KeyInfo{{1, "enabled", false, Algorithm}, {2, "enabled", true, Algorithm}}, got); diff != "" {
+		t.Errorf("List mismatch (-want +got):\n%s", diff)
+	}
+	// A plain Rotate now adds key 3.
+	if id, err := admin.Rotate(ctx, "identity", testEC); err != nil || id != 3 {
+		t.Errorf("second Rotate = %d, %v; want 3", id, err)
+	}
+}
+
 func TestBreakGlassOnly(t *testing.T) {
 	srv := kmstest.Start(t)
 	ctx := context.Background()
