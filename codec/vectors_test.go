@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
-	"github.com/sfnenc/sfnenc/internal/kmstest"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
 
 var update = flag.Bool("update", false, "regenerate the test vectors in testdata/vectors")
