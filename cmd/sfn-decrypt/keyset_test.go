@@ -82,6 +82,15 @@ func TestKeysetCommands(t *testing.T) {
 	if diff := cmp.Diff([]keyInfo{{1, "enabled", true, "xaes-256-gcm-160"}}, listKeys(t, cfg)); diff != "" {
 		t.Errorf("list after create (-want +got):\n%s", diff)
 	}
+	// encrypt and decrypt through the keyset: a key-1 token.
+	doc := `{"ssn":"078-05-1120","email":"ada@example.com"}`
+	enc1, errs, code := runCmd(t, doc, "encrypt", "--config", cfg)
+	if code != 0 || strings.Contains(enc1, "078-05-1120") {
+		t.Fatalf("encrypt: exit %d, %s", code, errs)
+	}
+	if out, errs, code := runCmd(t, enc1, "decrypt", "--config", cfg); code != 0 || strings.TrimSpace(out) != doc {
+		t.Fatalf("decrypt: exit %d, %q, %s", code, out, errs)
+	}
 	out, _, code := runCmd(t, "", "keyset", "list", "--config", cfg, "--class", "identity")
 	if code != 0 || !strings.Contains(out, "KEY ID") || !strings.Contains(out, "enabled") {
 		t.Errorf("text list: exit %d, %q", code, out)
@@ -131,6 +140,21 @@ func TestKeysetCommands(t *testing.T) {
 	}
 	if diff := cmp.Diff([]keyInfo{{1, "destroyed", false, ""}, {2, "enabled", false, "xaes-256-gcm-160"}, {3, "enabled", true, "xaes-256-gcm-160"}}, listKeys(t, cfg)); diff != "" {
 		t.Errorf("list after destroy (-want +got):\n%s", diff)
+	}
+	// The key-1 token can never be read again: exit 3, "destroyed", no
+	// output, no plaintext.
+	out, errs, code = runCmd(t, enc1, "decrypt", "--config", cfg)
+	if code != exitTokens || out != "" || !strings.Contains(errs, "destroyed") || !strings.Contains(errs, "class identity") {
+		t.Errorf("decrypt of a destroyed key's token: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	assertNoCanary(t, "stderr", errs)
+	// Tokens made now use key 3 and read.
+	enc3, errs, code := runCmd(t, doc, "encrypt", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("encrypt after destroy: exit %d, %s", code, errs)
+	}
+	if out, errs, code := runCmd(t, enc3, "decrypt", "--config", cfg); code != 0 || strings.TrimSpace(out) != doc {
+		t.Errorf("decrypt after destroy: exit %d, %q, %s", code, out, errs)
 	}
 
 	// Usage errors.
