@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -37,7 +38,7 @@ var vectorEC = map[string]string{"app": "sfnenc-vectors", "stage": "test"}
 
 // vectorKey returns the deterministic key id of a vector keyset: its
 // material is SHA-256 of a label, so the keysets can be rebuilt exactly.
-func vectorKey(t *testing.T, class string, id uint32) *tinkpb.Keyset_Key {
+func vectorKey(t testing.TB, class string, id uint32) *tinkpb.Keyset_Key {
 	t.Helper()
 	kv := sha256.Sum256(fmt.Appendf(nil, "sfnenc test vectors keyset %s key %d", class, id))
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(&xpb.XAesGcmKey{Params: &xpb.XAesGcmParams{SaltSize: saltSize}, KeyValue: kv[:]})
@@ -52,7 +53,7 @@ func vectorKey(t *testing.T, class string, id uint32) *tinkpb.Keyset_Key {
 
 // vectorKeysetsFull returns the keysets before any key was destroyed:
 // identity holds keys 1, 2 (primary) and 3; contact keys 1 and 2 (primary).
-func vectorKeysetsFull(t *testing.T) map[string]*tinkpb.Keyset {
+func vectorKeysetsFull(t testing.TB) map[string]*tinkpb.Keyset {
 	return map[string]*tinkpb.Keyset{
 		"identity": {PrimaryKeyId: 2, Key: []*tinkpb.Keyset_Key{vectorKey(t, "identity", 1), vectorKey(t, "identity", 2), vectorKey(t, "identity", 3)}},
 		"contact":  {PrimaryKeyId: 2, Key: []*tinkpb.Keyset_Key{vectorKey(t, "contact", 1), vectorKey(t, "contact", 2)}},
@@ -61,7 +62,7 @@ func vectorKeysetsFull(t *testing.T) map[string]*tinkpb.Keyset {
 
 // vectorKeysets returns the keysets as the files hold them: identity's key
 // 3 destroyed.
-func vectorKeysets(t *testing.T) map[string]*tinkpb.Keyset {
+func vectorKeysets(t testing.TB) map[string]*tinkpb.Keyset {
 	m := vectorKeysetsFull(t)
 	k3 := m["identity"].Key[2]
 	k3.KeyData, k3.Status = nil, tinkpb.KeyStatusType_DESTROYED
@@ -217,4 +218,42 @@ func writeVectors(t *testing.T, s *Store) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// FuzzParseKeyset: any decrypted keyset bytes are refused with ErrBadFile or
+// accepted as a keyset that keeps the rules (an enabled primary, key ids in
+// range), without a panic. Seeded with the vector keysets.
+func FuzzParseKeyset(f *testing.F) {
+	for _, ks := range vectorKeysetsFull(f) {
+		b, err := proto.Marshal(ks)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, ks := range vectorKeysets(f) {
+		b, _ := proto.Marshal(ks)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ks, err := parseKeyset(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadFile) {
+				t.Fatalf("error %v does not wrap ErrBadFile", err)
+			}
+			return
+		}
+		var primary bool
+		for _, k := range ks.GetKey() {
+			if id := k.GetKeyId(); id == 0 || id > format.MaxKeysetKeyID {
+				t.Fatalf("accepted key id %d", id)
+			}
+			if k.GetKeyId() == ks.GetPrimaryKeyId() && k.GetStatus() == tinkpb.KeyStatusType_ENABLED {
+				primary = true
+			}
+		}
+		if !primary {
+			t.Fatal("accepted a keyset without an enabled primary key")
+		}
+	})
 }
