@@ -50,7 +50,7 @@ lint: $(BIN)/staticcheck
 # Every figure of BENCHMARKS.md: the measuring tests of bench/ (exact
 # counts and sizes), then the benchmarks, COUNT times, through benchstat.
 bench: $(BIN)/benchstat $(BIN)/local-kms
-	SFNENC_BENCH=1 $(GO) test -count=1 -run 'TestKMSRequestCounts|TestSize|TestHandlerBinarySize' -v ./bench | tee bench-tests.txt
+	SFNENC_BENCH=1 $(GO) test -count=1 -run 'TestKMSRequestCounts|TestSize|TestFleet|TestHandlerBinarySize' -v ./bench | tee bench-tests.txt
 	SFNENC_BENCH=1 $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./... | tee bench.txt
 	$(BIN)/benchstat bench.txt
 

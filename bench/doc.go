@@ -11,6 +11,9 @@
 //     many encrypted 20-byte fields fit in a 256 KiB Step Functions payload.
 //   - TestHandlerBinarySize: the size of a stripped Lambda handler binary
 //     without and with the middleware.
+//   - TestFleet: KMS requests of envelope and keyset mode for a simulated
+//     fleet of warm containers (each its own codec), checked against the
+//     cache model.
 //
 // They are measurements, slow (minutes), and run only with SFNENC_BENCH=1,
 // as make bench sets it; the codec's own KMS request bound is a test of

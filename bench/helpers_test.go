@@ -16,6 +16,7 @@ import (
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/esdk"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
 
@@ -52,6 +53,36 @@ func newCodec(tb testing.TB, srv *kmstest.Server, arns []string, format, sel str
 		opts = append(opts, codec.WithESDK(esdk.Factory(ac)))
 	}
 	c, err := codec.New(context.Background(), cfg, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// newKeysetCodec returns a codec whose rule "identity" selects sel with a
+// kmsKeyset keyring over arns, its keyset made in a new directory.
+func newKeysetCodec(tb testing.TB, srv *kmstest.Server, arns []string, sel string) *codec.Codec {
+	tb.Helper()
+	dir := tb.TempDir()
+	bg := ""
+	if len(arns) > 1 {
+		bg = `"` + strings.Join(arns[1:], `","`) + `"`
+	}
+	cfg, err := codec.ParseConfig(fmt.Appendf(nil, `{"encryptionContext":{"app":"bench"},
+		"keyrings":{"main":{"kmsKeyset":{"keyArn":%q,"breakGlassKeyArns":[%s],"dir":%q}}},
+		"rules":[{"class":"identity","keyring":"main","select":[%q]}]}`, arns[0], bg, dir, sel))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ac := awsConfig(tb, srv)
+	st, err := keyset.NewStore(dir, envelope.KMSClients(ac), arns[0], arns[1:]...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.Create(context.Background(), "identity", cfg.EncryptionContext); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := codec.New(context.Background(), cfg, codec.WithKMSClients(envelope.KMSClients(ac)))
 	if err != nil {
 		tb.Fatal(err)
 	}

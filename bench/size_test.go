@@ -83,7 +83,18 @@ func messageEncrypter(seal func(tb testing.TB, srv *kmstest.Server, arns []strin
 	}
 }
 
+// keysetEncrypter encrypts the values with the codec in keyset mode: the
+// keyset of class identity, encrypted under arns, in a new directory.
+func keysetEncrypter(tb testing.TB, srv *kmstest.Server, arns []string, _ bool) docEncrypter {
+	c := newKeysetCodec(tb, srv, arns, "$.f[*]")
+	return func(ctx context.Context, values [][]byte) ([]byte, error) {
+		return c.Encrypt(ctx, fieldsDoc(values))
+	}
+}
+
 var sizeApproaches = []sizeApproach{
+	{"codec-keyset", []string{"primary"}, keysetEncrypter},
+	{"codec-keyset", []string{"primary", "breakglass"}, keysetEncrypter},
 	{"codec-native", []string{"primary"}, codecEncrypter("native")},
 	{"codec-native", []string{"primary", "breakglass"}, codecEncrypter("native")},
 	{"codec-esdk-mode", []string{"primary"}, codecEncrypter("esdk")},

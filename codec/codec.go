@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
 )
@@ -132,6 +133,7 @@ type rule struct {
 	partition string                 // encrypt cache partition: keyring name + ctxBytes
 	esdk      envelope.MessageSealer // set for rules of format "esdk"
 	bind      *fieldpath.Selector    // Rule.Bind, or nil
+	ks        *keyset.Store          // set for rules of a kmsKeyset keyring
 	// readers are the keyrings and formats that may open this class's
 	// tokens: the rule's own first, then those of its "read" list.
 	readers []reader
@@ -142,6 +144,7 @@ type reader struct {
 	mode format.Mode
 	kr   envelope.Keyring       // ModeEnvelope
 	esdk envelope.MessageSealer // ModeESDK
+	ks   *keyset.Store          // ModeKeyset
 }
 
 // owner is the optional keyring method that says, without a key service
@@ -273,6 +276,10 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 	if err != nil {
 		return nil, err
 	}
+	stores, err := buildStores(ctx, cfg, &o)
+	if err != nil {
+		return nil, err
+	}
 	sealers := map[string]envelope.MessageSealer{} // by keyring name
 	esdkFor := func(field, name string) (envelope.MessageSealer, error) {
 		if s, ok := sealers[name]; ok {
@@ -318,6 +325,13 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 				ru.readers = append(ru.readers, reader{mode: format.ModeESDK, esdk: s})
 				continue
 			}
+			if st := stores[rd.Keyring]; st != nil {
+				if j == 0 {
+					ru.ks = st
+				}
+				ru.readers = append(ru.readers, reader{mode: format.ModeKeyset, ks: st})
+				continue
+			}
 			ru.readers = append(ru.readers, reader{mode: format.ModeEnvelope, kr: krs[rd.Keyring]})
 		}
 		c.rules = append(c.rules, ru)
@@ -344,6 +358,9 @@ func buildKeyrings(ctx context.Context, cfg *Config, o *options) (map[string]env
 			continue
 		}
 		kc := cfg.Keyrings[name]
+		if kc.KMSKeyset != nil {
+			continue // see buildStores
+		}
 		if kc.InsecureLocalKeyset != "" {
 			kr, err := envelope.LoadInsecureLocalKeyset(cfg.path(kc.InsecureLocalKeyset))
 			if err != nil {

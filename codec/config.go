@@ -41,6 +41,9 @@ type Config struct {
 // KeyringConfig names the keys of one keyring. Exactly one field is set.
 type KeyringConfig struct {
 	KMS *KMSKeyringConfig `json:"kms,omitempty"`
+	// KMSKeyset keeps one KMS-encrypted keyset per class in a directory
+	// (keyset mode: compact tokens, one KMS call per class per process).
+	KMSKeyset *KMSKeysetConfig `json:"kmsKeyset,omitempty"`
 	// InsecureLocalKeyset is the path of a cleartext Tink keyset file
 	// (relative to the configuration file). For development and tests
 	// only: anyone who reads the file can decrypt.
@@ -56,6 +59,19 @@ type KMSKeyringConfig struct {
 	BreakGlassKeyARNs []string `json:"breakGlassKeyArns,omitempty"`
 }
 
+// KMSKeysetConfig names the KMS keys that encrypt the keyset files of a
+// keyset-mode keyring, and the directory that holds them.
+type KMSKeysetConfig struct {
+	// KeyARN encrypts each class's keyset, under the class's key context.
+	KeyARN string `json:"keyArn"`
+	// BreakGlassKeyARNs also encrypt each keyset, so that holders of any
+	// of them can read the keyset, and so the tokens.
+	BreakGlassKeyARNs []string `json:"breakGlassKeyArns,omitempty"`
+	// Dir holds one file <class>.json per class of the keyring's rules
+	// (relative to the configuration file).
+	Dir string `json:"dir"`
+}
+
 // Rule selects values to encrypt as one class.
 type Rule struct {
 	// Class names the kind of data (for example "contact"). It is bound
@@ -69,7 +85,8 @@ type Rule struct {
 	Select []string `json:"select"`
 	// Format is "native" (the default) or "esdk": each token is then an
 	// AWS Encryption SDK message that other ESDK clients can decrypt
-	// (KMS keyrings only; slower and larger, see the README).
+	// (KMS keyrings only; slower and larger, see the README). With a
+	// kmsKeyset keyring, "native" tokens are keyset-mode tokens (mode 0x03).
 	Format string `json:"format,omitempty"`
 	// Pad, if over 1, pads each plaintext with spaces to a multiple of
 	// Pad bytes before sealing, so that tokens hide the exact length of
@@ -261,29 +278,55 @@ func (c *Config) checkFormat(field, keyring, f string) error {
 }
 
 func (k KeyringConfig) validate() error {
+	n := 0
+	for _, set := range []bool{k.KMS != nil, k.KMSKeyset != nil, k.InsecureLocalKeyset != ""} {
+		if set {
+			n++
+		}
+	}
 	switch {
-	case k.KMS != nil && k.InsecureLocalKeyset != "":
-		return errors.New("set one of kms and insecureLocalKeyset, not both")
+	case n > 1:
+		return errors.New("set one of kms, kmsKeyset and insecureLocalKeyset, not several")
 	case k.KMS != nil:
-		arns := append([]string{k.KMS.KeyARN}, k.KMS.BreakGlassKeyARNs...)
-		if len(arns) > format.MaxWrappedKeys {
-			return fmt.Errorf("%d keys, at most %d", len(arns), format.MaxWrappedKeys)
+		return validKeyARNs(append([]string{k.KMS.KeyARN}, k.KMS.BreakGlassKeyARNs...))
+	case k.KMSKeyset != nil:
+		if k.KMSKeyset.Dir == "" {
+			return errors.New("kmsKeyset: no dir")
 		}
-		seen := map[string]bool{}
-		for _, a := range arns {
-			if _, err := envelope.ParseKeyARN(a); err != nil {
-				return err
-			}
-			if seen[a] {
-				return fmt.Errorf("key %s appears twice", a)
-			}
-			seen[a] = true
-		}
+		return validKeyARNs(append([]string{k.KMSKeyset.KeyARN}, k.KMSKeyset.BreakGlassKeyARNs...))
 	case k.InsecureLocalKeyset != "":
 	default:
-		return errors.New("set kms or insecureLocalKeyset")
+		return errors.New("set kms, kmsKeyset or insecureLocalKeyset")
 	}
 	return nil
+}
+
+func validKeyARNs(arns []string) error {
+	if len(arns) > format.MaxWrappedKeys {
+		return fmt.Errorf("%d keys, at most %d", len(arns), format.MaxWrappedKeys)
+	}
+	seen := map[string]bool{}
+	for _, a := range arns {
+		if _, err := envelope.ParseKeyARN(a); err != nil {
+			return err
+		}
+		if seen[a] {
+			return fmt.Errorf("key %s appears twice", a)
+		}
+		seen[a] = true
+	}
+	return nil
+}
+
+// KeysetDir returns the directory of a kmsKeyset keyring's files, resolved
+// against the configuration file's directory, or "" if the keyring named
+// is not a kmsKeyset keyring.
+func (c *Config) KeysetDir(keyring string) string {
+	k, ok := c.Keyrings[keyring]
+	if !ok || k.KMSKeyset == nil {
+		return ""
+	}
+	return c.path(k.KMSKeyset.Dir)
 }
 
 // Classes returns the classes of the rules, in rule order.

@@ -226,6 +226,9 @@ func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
+	if rd.mode == format.ModeKeyset {
+		return d.openKeyset(rd, r, tok, b)
+	}
 	if rd.mode == format.ModeESDK {
 		pt, err := rd.esdk.Decrypt(d.ctx, tok.Payload, r.esdkContext(b))
 		if errors.Is(err, envelope.ErrOpen) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
 )
@@ -175,11 +176,42 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Re
 	type chunk struct{ uses, bytes uint64 }
 	chunks := make([][]chunk, len(c.rules))
 	maxUses, maxBytes := c.enc.MaxUses(), c.enc.MaxBytes()
+	sealers := make([][]*sealer, len(c.rules))
+	bound := make([]binding, len(c.rules))
 	for i := range edits {
 		e := &edits[i]
 		r := c.rules[e.rule]
-		if r.esdk != nil {
-			continue // each message makes its own data key
+		if r.bind != nil && bound[e.rule].kind == 0 {
+			b, err := binds.of(r)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range edits {
+				if o.start <= b.at && b.at < o.end {
+					// Readers would find the business key encrypted.
+					return nil, fmt.Errorf("%w: the value at %s (rule of class %s) is about to be encrypted", ErrBinding, r.bind, r.class)
+				}
+			}
+			bound[e.rule] = b
+		}
+		switch {
+		case r.esdk != nil:
+			// Each message makes its own data key; the sealer keeps
+			// the binding only.
+			if sealers[e.rule] == nil {
+				sealers[e.rule] = []*sealer{{bind: bound[e.rule]}}
+			}
+			continue
+		case r.ks != nil:
+			// One keyset key seals every value: no chunks.
+			if sealers[e.rule] == nil {
+				s, err := c.keysetSealer(ctx, r, bound[e.rule])
+				if err != nil {
+					return nil, err
+				}
+				sealers[e.rule] = []*sealer{s}
+			}
+			continue
 		}
 		size := uint64(padded(e.end-e.start, r.pad))
 		if size > maxBytes {
@@ -194,38 +226,15 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Re
 		chunks[e.rule] = cs
 		e.chunk = len(cs) - 1
 	}
-	sealers := make([][]*sealer, len(c.rules))
-	for i := range edits {
-		r := c.rules[edits[i].rule]
-		if r.bind == nil || sealers[edits[i].rule] != nil {
-			continue
-		}
-		b, err := binds.of(r)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range edits {
-			if e.start <= b.at && b.at < e.end {
-				// Readers would find the business key encrypted.
-				return nil, fmt.Errorf("%w: the value at %s (rule of class %s) is about to be encrypted", ErrBinding, r.bind, r.class)
-			}
-		}
-		if r.esdk != nil {
-			// ESDK messages are made one by one: keep the binding in
-			// a sealer without a data key.
-			sealers[edits[i].rule] = []*sealer{{bind: b}}
-		}
-	}
 	for ri, cs := range chunks {
 		r := c.rules[ri]
-		b, _ := binds.of(r) // evaluated above
 		for _, ch := range cs {
 			dk, hit, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, ch.uses, ch.bytes)
 			if err != nil {
 				return nil, &DataKeyError{Class: r.class, Err: err}
 			}
 			rep.key(hit)
-			sealers[ri] = append(sealers[ri], newSealer(r, dk, b))
+			sealers[ri] = append(sealers[ri], newSealer(r, dk, bound[ri]))
 		}
 	}
 	return sealers, nil
@@ -239,7 +248,11 @@ func (c *Codec) write(ctx context.Context, doc *fieldpath.Document, src []byte, 
 			continue // sizes unknown; append grows out
 		}
 		s := sealers[e.rule][e.chunk]
-		outLen += 2 + format.TextLen(len(s.header)+format.NonceSize+padded(e.end-e.start, c.rules[e.rule].pad)+format.TagSize) - (e.end - e.start)
+		overhead := format.NonceSize + format.TagSize
+		if s.ks != nil {
+			overhead = format.KeysetOverhead
+		}
+		outLen += 2 + format.TextLen(len(s.header)+overhead+padded(e.end-e.start, c.rules[e.rule].pad)) - (e.end - e.start)
 	}
 	if outLen > c.maxSize() {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, outLen, c.maxSize())
@@ -271,7 +284,14 @@ func (c *Codec) write(ctx context.Context, doc *fieldpath.Document, src []byte, 
 			// The text of the header up to s.textLen is the same for
 			// every token of the sealer: only the rest is encoded here.
 			s := sealers[e.rule][e.chunk]
-			body = s.dk.SealWith(nonces, append(body[:0], s.header[s.textLen:]...), pt, s.aad)
+			if s.ks != nil {
+				var err error
+				if body, err = s.ks.Seal(append(body[:0], s.header[s.textLen:]...), pt, s.aad); err != nil {
+					return nil, &DataKeyError{Class: r.class, Err: err}
+				}
+			} else {
+				body = s.dk.SealWith(nonces, append(body[:0], s.header[s.textLen:]...), pt, s.aad)
+			}
 			out = append(out, s.text...)
 			out = format.AppendTextMore(out, body)
 		}
@@ -322,6 +342,17 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 		}
 		return string(format.AppendText(nil, body)), nil
 	}
+	if r.ks != nil {
+		s, err := c.keysetSealer(ctx, r, binding{})
+		if err != nil {
+			return "", err
+		}
+		body, err := s.ks.Seal(bytes.Clone(s.header), pt, s.aad)
+		if err != nil {
+			return "", &DataKeyError{Class: class, Err: err}
+		}
+		return string(format.AppendText(nil, body)), nil
+	}
 	dk, _, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, 1, uint64(len(pt)))
 	if err != nil {
 		return "", &DataKeyError{Class: class, Err: err}
@@ -352,9 +383,11 @@ func (c *Codec) sealESDK(ctx context.Context, r *rule, b binding, dst, pt []byte
 	return append(format.AppendESDKHeader(dst, r.class), msg...), nil
 }
 
-// sealer holds what every token of one rule and data key shares.
+// sealer holds what every token of one rule and data key (or keyset key)
+// shares.
 type sealer struct {
 	dk     *envelope.DataKey
+	ks     *keyset.Keyset // instead of dk, for a rule of a kmsKeyset keyring
 	header []byte
 	aad    []byte
 	// text is the text form (prefix included) of header[:textLen], the

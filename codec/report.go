@@ -136,7 +136,7 @@ func (r *Report) key(hit bool) {
 // TokenInfo is what a token says of itself without being decrypted.
 type TokenInfo struct {
 	Class  string
-	Format string // "native" or "esdk", as in a rule's format
+	Format string // "native" or "esdk", as in a rule's format; "keyset" for a keyset-mode token
 }
 
 // IsToken reports whether s claims to be a token: it begins with the token
@@ -153,8 +153,11 @@ func ParseToken(s string) (TokenInfo, error) {
 		return TokenInfo{}, &TokenError{Err: wrapMalformed(err)}
 	}
 	f := "native"
-	if tok.Mode == format.ModeESDK {
+	switch tok.Mode {
+	case format.ModeESDK:
 		f = "esdk"
+	case format.ModeKeyset:
+		f = "keyset"
 	}
 	return TokenInfo{Class: tok.Class, Format: f}, nil
 }

@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
 
 var update = flag.Bool("update", false, "regenerate the test vectors in testdata/vectors")
@@ -40,6 +43,9 @@ var expectErr = map[string]error{
 	"authentication": ErrAuthentication,
 	"no-key":         envelope.ErrNoKey,
 	"invalid-key":    envelope.ErrInvalidKey,
+	"destroyed":      keyset.ErrDestroyed,
+	"no-such-key":    keyset.ErrNoSuchKey,
+	"missing-keyset": fs.ErrNotExist,
 }
 
 func TestVectors(t *testing.T) {
@@ -51,6 +57,10 @@ func TestVectors(t *testing.T) {
 		t.Fatalf("no test vectors in %s (%v)", vectorsDir, err)
 	}
 	ctx := context.Background()
+	// Keyset-mode vectors read keysets encrypted by local-kms's "primary"
+	// key, whose key material is fixed: one server for all of them.
+	var kms *kmstest.Server
+	parent := t
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			var v vector
@@ -66,6 +76,15 @@ func TestVectors(t *testing.T) {
 				t.Fatal(err)
 			}
 			var opts []Option
+			for _, k := range cfg.Keyrings {
+				if k.KMSKeyset != nil {
+					if kms == nil {
+						kms = kmstest.Start(parent)
+					}
+					opts = append(opts, WithKMSClients(envelope.KMSClients(kms.Config(parent))))
+					break
+				}
+			}
 			if v.Classes != nil {
 				opts = append(opts, WithClasses(v.Classes...))
 			}
@@ -199,7 +218,7 @@ func writeVectors(t *testing.T) {
 		v[name] = vector{Comment: comment, Config: config, Encrypted: doc, Expect: expect, Pointer: "/ssn"}
 	}
 	bad("bad-version", "version byte 0x02", "config.json", mutate(base, func(b []byte) []byte { b[0] = 2; return b }), "unsupported")
-	bad("bad-mode", "mode byte 0x03 (reserved)", "config.json", mutate(base, func(b []byte) []byte { b[1] = 3; return b }), "unsupported")
+	bad("bad-mode", "mode byte 0x04 (unknown)", "config.json", mutate(base, func(b []byte) []byte { b[1] = 4; return b }), "unsupported")
 	bad("truncated-header", "the body cut inside the header", "config.json", mutate(base, func(b []byte) []byte { return b[:30] }), "malformed")
 	bad("truncated", "the last ciphertext byte removed", "config.json", mutate(base, func(b []byte) []byte { return b[:len(b)-1] }), "authentication")
 	bad("extended", "a byte appended", "config.json", mutate(base, func(b []byte) []byte { return append(b, 0) }), "authentication")

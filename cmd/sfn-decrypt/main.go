@@ -10,6 +10,7 @@
 //		(--execution-arn ARN | FILE | - | --state-machine-arn ARN [--status S] [--since TIME])
 //	sfn-decrypt logs --config FILE --reason TEXT [--output json|text] [--class C]...
 //		(--log-group NAME (--execution-arn ARN | --start TIME [--end TIME]) [--follow] | FILE | -)
+//	sfn-decrypt keyset (create | rotate | list [--output json|text] | destroy --key-id N [--yes]) --config FILE --class C
 //
 // Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
 // 1 any other failure, 2 usage or configuration error, 3 a token failed to
@@ -67,6 +68,7 @@ func commands() []command {
 		{"decrypt", "decrypt every token in a JSON document", cmdDecrypt},
 		{"history", "print execution histories with their tokens decrypted", cmdHistory},
 		{"logs", "print Step Functions events in CloudWatch Logs with their tokens decrypted", cmdLogs},
+		{"keyset", "create, rotate, list and destroy the KMS-encrypted keysets of keyset mode", cmdKeyset},
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/samtemplate"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/stack"
 )
@@ -97,6 +99,21 @@ func kmsGrants(t *testing.T, who string, sts []samtemplate.Statement, values map
 	return g
 }
 
+// keysetClasses returns the classes whose rules use a kmsKeyset keyring.
+func keysetClasses(cfg *codec.Config) []string {
+	var out []string
+	for _, r := range cfg.Rules {
+		if cfg.Keyrings[r.Keyring].KMSKeyset != nil {
+			out = append(out, r.Class)
+		}
+	}
+	return out
+}
+
+// noKMS is a KMS client for reading keyset files' clear part: it has no
+// key (a stand-in, not a mock: nothing calls it).
+type noKMS struct{ envelope.KMSClient }
+
 func sortedUnion(a, b []string) []string {
 	out := slices.Concat(a, b)
 	sort.Strings(out)
@@ -123,7 +140,16 @@ func templateValues(t *testing.T, cfg *codec.Config) map[string]string {
 			arn = k.KMS.KeyARN
 		}
 	}
+	var keysetDir string
+	for _, k := range cfg.Keyrings {
+		if k.KMSKeyset != nil {
+			keysetDir = k.KMSKeyset.Dir
+		}
+	}
 	return map[string]string{
+		// The configuration file names the keyset directory relative to
+		// itself; the template, where the layer puts it.
+		"KeysetDir":           keysetDir,
 		"Stage":               stack.Stage,
 		"AWS::Region":         stack.Region,
 		"AWS::AccountId":      stack.Account,
@@ -209,9 +235,6 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 					t.Errorf("SFNENC_CLASSES names %q, which is not a class of %s", c, stack.ConfigFile)
 				}
 			}
-			if diff := cmp.Diff(decrypt, g.decrypt); diff != "" {
-				t.Errorf("kms:Decrypt classes differ from SFNENC_CLASSES (-SFNENC_CLASSES +policy):\n%s", diff)
-			}
 			var generate []string
 			if g.errorClass != "" {
 				if !slices.Contains(known, g.errorClass) {
@@ -220,11 +243,80 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 				generate = append(generate, g.errorClass)
 			}
 			generate = sortedUnion(generate, writes[id])
+			// A function reads the keyset of every keyset-mode class it
+			// writes: kms:Decrypt instead of kms:GenerateDataKey.
+			var keysetWrites, envelopeWrites []string
+			for _, c := range generate {
+				if slices.Contains(keysetClasses(cfg), c) {
+					keysetWrites = append(keysetWrites, c)
+				} else {
+					envelopeWrites = append(envelopeWrites, c)
+				}
+			}
+			generate = envelopeWrites
+			decrypt = sortedUnion(decrypt, keysetWrites)
+			if diff := cmp.Diff(decrypt, g.decrypt); diff != "" {
+				t.Errorf("kms:Decrypt classes differ from SFNENC_CLASSES and the keyset-mode classes it writes (-want +policy):\n%s", diff)
+			}
 			if diff := cmp.Diff(generate, g.generate); diff != "" {
 				t.Errorf("kms:GenerateDataKey classes differ from the classes the function writes (-writes +policy):\n%s", diff)
 			}
 		})
 	}
+
+	t.Run("keyset files", func(t *testing.T) {
+		tmpl, err := samtemplate.Load(stack.TemplateFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layer := tmpl.Resources["KeysetsLayer"]
+		if layer == nil || layer.Type != "AWS::Serverless::LayerVersion" {
+			t.Fatal("no layer KeysetsLayer")
+		}
+		var props struct {
+			ContentURI string `yaml:"ContentUri"`
+		}
+		if err := layer.Properties.Decode(&props); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(tmpl.Globals.Function.Layers, func(l any) bool {
+			m, ok := l.(map[string]any)
+			return ok && m["Ref"] == "KeysetsLayer"
+		}) {
+			t.Error("the functions do not use KeysetsLayer")
+		}
+		// Each keyset-mode class has its file in the layer, where the
+		// template's KeysetDir says (the layer's content is at /opt).
+		for name, k := range cfg.Keyrings {
+			if k.KMSKeyset == nil {
+				continue
+			}
+			dir := cfg.KeysetDir(name)
+			rel, err := filepath.Rel(filepath.Clean(props.ContentURI), dir)
+			if err != nil || strings.HasPrefix(rel, "..") {
+				t.Errorf("keyring %s: %s is not in the layer's %s", name, dir, props.ContentURI)
+				continue
+			}
+			if want := "/opt/" + filepath.ToSlash(rel); tmpl.Parameters["KeysetDir"].Default != want {
+				t.Errorf("KeysetDir defaults to %q, want %q", tmpl.Parameters["KeysetDir"].Default, want)
+			}
+			st, err := keyset.NewStore(dir, func(string) envelope.KMSClient { return noKMS{} }, k.KMSKeyset.KeyARN, k.KMSKeyset.BreakGlassKeyARNs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range cfg.Rules {
+				if r.Keyring != name {
+					continue
+				}
+				keys, err := st.List(r.Class)
+				if err != nil {
+					t.Errorf("class %s: %v", r.Class, err)
+				} else if len(keys) == 0 {
+					t.Errorf("class %s: an empty keyset", r.Class)
+				}
+			}
+		}
+	})
 
 	t.Run("SFNENC_CONFIG", func(t *testing.T) {
 		tmpl, err := samtemplate.Load(stack.TemplateFile)

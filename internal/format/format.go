@@ -9,6 +9,9 @@
 //	mode     u8   = ModeEnvelope (other values are refused)
 //	class    u8 length (1..MaxClassLen) + ASCII bytes
 //	-- ModeESDK: the rest is an AWS Encryption SDK message --
+//	-- ModeKeyset: --
+//	key id   u16  the keyset key (1..MaxKeysetKeyID)
+//	sealed   the keyset AEAD's ciphertext (at least KeysetOverhead bytes)
 //	-- ModeEnvelope: --
 //	count    u8   number of wrapped keys (1..MaxWrappedKeys)
 //	count ×  { provider u8, keyID u16 length + bytes, ciphertext u16 length + bytes }
@@ -48,6 +51,10 @@ const (
 	// ModeESDK carries an AWS Encryption SDK message (suite 0x0478) whose
 	// encryption context holds the key context.
 	ModeESDK Mode = 0x02
+	// ModeKeyset names a key of the class's KMS-encrypted keyset by id and
+	// carries the value sealed by that key (X-AES-GCM with a 160-bit
+	// nonce: an 8-byte salt and a 12-byte nonce before the ciphertext).
+	ModeKeyset Mode = 0x03
 )
 
 // Provider names the kind of key that wrapped a data key.
@@ -80,6 +87,11 @@ const (
 	CommitmentSize = 32
 	NonceSize      = 12
 	TagSize        = 16
+	// MaxKeysetKeyID is the largest keyset key id; 0 is not an id.
+	MaxKeysetKeyID = 0xffff
+	// KeysetOverhead is the least length of a ModeKeyset sealed value:
+	// salt (8), nonce (12) and tag (16).
+	KeysetOverhead = 8 + NonceSize + TagSize
 )
 
 // ErrMalformed is returned for text that has the token prefix but is not a
@@ -103,11 +115,14 @@ type Token struct {
 	Mode    Mode
 	Class   string
 	Keys    []WrappedKey
-	// Header is the encoded header (version through commitment), the
-	// associated data's first part.
+	// KeyID is the keyset key of a ModeKeyset token (0 for other modes).
+	KeyID uint32
+	// Header is the encoded header (version through commitment; through
+	// the key id for ModeKeyset), the associated data's first part.
 	Header     []byte
 	Commitment []byte
-	// Payload is the nonce followed by the ciphertext and tag.
+	// Payload is the nonce followed by the ciphertext and tag (for
+	// ModeKeyset, the sealed value: salt, nonce, ciphertext and tag).
 	Payload []byte
 }
 
@@ -187,11 +202,11 @@ func (t *Token) Parse(b []byte) error {
 		return fmt.Errorf("%w: too short", ErrMalformed)
 	}
 	t.Version, t.Mode = b[0], Mode(b[1])
-	t.Header, t.Commitment, t.Payload = nil, nil, nil
+	t.Header, t.Commitment, t.Payload, t.KeyID = nil, nil, nil, 0
 	if t.Version != Version1 {
 		return fmt.Errorf("%w (version %d)", ErrUnsupported, t.Version)
 	}
-	if t.Mode != ModeEnvelope && t.Mode != ModeESDK {
+	if t.Mode != ModeEnvelope && t.Mode != ModeESDK && t.Mode != ModeKeyset {
 		return fmt.Errorf("%w (mode %d)", ErrUnsupported, t.Mode)
 	}
 	r := reader{b: b, off: 2}
@@ -210,6 +225,21 @@ func (t *Token) Parse(b []byte) error {
 		t.Header, t.Payload = b[:r.off], b[r.off:]
 		if len(t.Payload) == 0 {
 			return fmt.Errorf("%w: empty message", ErrMalformed)
+		}
+		return nil
+	}
+	if t.Mode == ModeKeyset {
+		id := r.fixed(2)
+		if r.err != nil {
+			return r.err
+		}
+		t.KeyID = uint32(binary.BigEndian.Uint16(id))
+		if t.KeyID == 0 {
+			return fmt.Errorf("%w: keyset key id 0", ErrMalformed)
+		}
+		t.Header, t.Payload = b[:r.off], b[r.off:]
+		if len(t.Payload) < KeysetOverhead {
+			return fmt.Errorf("%w: truncated", ErrMalformed)
 		}
 		return nil
 	}
@@ -331,6 +361,18 @@ func AppendESDKHeader(dst []byte, class string) []byte {
 	}
 	dst = append(dst, Version1, byte(ModeESDK), byte(len(class)))
 	return append(dst, class...)
+}
+
+// AppendKeysetHeader appends the header of a ModeKeyset token: version,
+// mode, class and key id. The sealed value follows it. It panics on an
+// invalid class or a key id out of 1..MaxKeysetKeyID.
+func AppendKeysetHeader(dst []byte, class string, keyID uint32) []byte {
+	if !ValidClass(class) || keyID == 0 || keyID > MaxKeysetKeyID {
+		panic("format: invalid keyset header fields")
+	}
+	dst = append(dst, Version1, byte(ModeKeyset), byte(len(class)))
+	dst = append(dst, class...)
+	return binary.BigEndian.AppendUint16(dst, uint16(keyID))
 }
 
 // AppendText appends the text form of a token body to dst.

@@ -43,7 +43,8 @@ func TestParseRefuses(t *testing.T) {
 		{"empty", nil, ErrMalformed},
 		{"version 2", mod(func(b []byte) []byte { b[0] = 2; return b }), ErrUnsupported},
 		{"version 0", mod(func(b []byte) []byte { b[0] = 0; return b }), ErrUnsupported},
-		{"mode 3", mod(func(b []byte) []byte { b[1] = 3; return b }), ErrUnsupported},
+		{"mode 4", mod(func(b []byte) []byte { b[1] = 4; return b }), ErrUnsupported},
+		{"mode 0", mod(func(b []byte) []byte { b[1] = 0; return b }), ErrUnsupported},
 		{"class length 0", mod(func(b []byte) []byte { b[2] = 0; return b }), ErrMalformed},
 		{"class with a space", mod(func(b []byte) []byte { b[4] = ' '; return b }), ErrMalformed},
 		{"no wrapped keys", mod(func(b []byte) []byte { b[3+7] = 0; return b }), ErrMalformed},
@@ -67,6 +68,74 @@ func TestParseRefuses(t *testing.T) {
 				t.Errorf("Parse error = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+func keysetBody() []byte {
+	h := AppendKeysetHeader(nil, "identity", 0x0102)
+	return append(h, bytes.Repeat([]byte{5}, KeysetOverhead+20)...)
+}
+
+func TestKeysetRoundTrip(t *testing.T) {
+	body := keysetBody()
+	want := []byte{Version1, byte(ModeKeyset), 8, 'i', 'd', 'e', 'n', 't', 'i', 't', 'y', 0x01, 0x02}
+	if !bytes.Equal(body[:len(want)], want) {
+		t.Fatalf("header % x, want % x", body[:len(want)], want)
+	}
+	text := AppendText(nil, body)
+	// SECURITY.md promises a 20-byte value of class "identity" in at most
+	// 100 characters of token text.
+	if len(text) > 100 {
+		t.Errorf("token text of a 20-byte value is %d characters, want at most 100", len(text))
+	}
+	var tok Token
+	if _, err := tok.Decode(text, nil); err != nil {
+		t.Fatal(err)
+	}
+	if tok.Mode != ModeKeyset || tok.Class != "identity" || tok.KeyID != 0x0102 || len(tok.Keys) != 0 || tok.Commitment != nil {
+		t.Errorf("parsed %+v", tok)
+	}
+	if !bytes.Equal(tok.Header, want) || len(tok.Payload) != KeysetOverhead+20 {
+		t.Errorf("header % x payload %d bytes", tok.Header, len(tok.Payload))
+	}
+	// Reusing the token for an envelope token resets the key id.
+	if _, err := tok.Decode(AppendText(nil, sampleBody()), nil); err != nil || tok.KeyID != 0 {
+		t.Errorf("after an envelope token: key id %d, err %v", tok.KeyID, err)
+	}
+}
+
+func TestKeysetParseRefuses(t *testing.T) {
+	body := keysetBody()
+	hdr := 3 + len("identity")
+	tests := []struct {
+		name string
+		body []byte
+	}{
+		{"key id 0", append(AppendESDKHeader(nil, "identity")[:hdr:hdr], append([]byte{0, 0}, body[hdr+2:]...)...)},
+		{"cut in the key id", body[:hdr+1]},
+		{"no sealed value", body[:hdr+2]},
+		{"sealed value shorter than salt, nonce and tag", body[:hdr+2+KeysetOverhead-1]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.body[1] = byte(ModeKeyset)
+			if _, err := Parse(tt.body); !errors.Is(err, ErrMalformed) {
+				t.Errorf("Parse error = %v, want ErrMalformed", err)
+			}
+		})
+	}
+	// The shortest sealed value parses (its tag then fails to open).
+	if _, err := Parse(body[:hdr+2+KeysetOverhead]); err != nil {
+		t.Errorf("Parse of the shortest body: %v", err)
+	}
+}
+
+func TestKeysetDecodeAllocates(t *testing.T) {
+	text := AppendText(nil, keysetBody())
+	var tok Token
+	buf, _ := tok.Decode(text, nil)
+	if n := testing.AllocsPerRun(100, func() { buf, _ = tok.Decode(text, buf) }); n != 0 {
+		t.Errorf("Decode allocates %v times per token, want 0", n)
 	}
 }
 
@@ -117,9 +186,12 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoded %q, want %q", got, text)
 		}
 		var again []byte
-		if tok.Mode == ModeESDK {
+		switch tok.Mode {
+		case ModeESDK:
 			again = AppendESDKHeader(nil, tok.Class)
-		} else {
+		case ModeKeyset:
+			again = AppendKeysetHeader(nil, tok.Class, tok.KeyID)
+		default:
 			again = AppendHeader(nil, tok.Class, tok.Keys, tok.Commitment)
 		}
 		if !bytes.Equal(again, tok.Header) {

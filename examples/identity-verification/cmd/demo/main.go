@@ -228,6 +228,7 @@ func showScenario(ctx context.Context, o options, st *stack.Stack, sfnDecrypt, k
 	}
 	fmt.Printf("\n-- 1. The history as Step Functions stores it (%s)\n", exe.HistoryFile)
 	fmt.Printf("   %d token occurrences (%d distinct tokens), no personal value. Shown: the data of the execution\n", len(tokens), len(distinct))
+	fmt.Printf("   Token sizes: %s.\n", tokenSizes(distinct))
 	fmt.Printf("   and of each task (Lambda payloads and results without the invoke metadata); the state events\n")
 	fmt.Printf("   carry the whole document in the same way.")
 	if !o.fullTokens {
@@ -344,6 +345,38 @@ func eventLines(h *localsfn.History) []string {
 }
 
 var tokenRe = regexp.MustCompile(regexp.QuoteMeta(format.Prefix) + `[A-Za-z0-9_-]+`)
+
+// tokenSizes gives the range of token lengths of each mode.
+func tokenSizes(tokens map[string]bool) string {
+	type span struct{ min, max int }
+	modes := map[string]*span{}
+	for t := range tokens {
+		tok, err := format.Decode([]byte(t), nil)
+		if err != nil {
+			continue
+		}
+		name := "envelope mode"
+		if tok.Mode == format.ModeKeyset {
+			name = "keyset mode"
+		}
+		s := modes[name]
+		if s == nil {
+			s = &span{len(t), len(t)}
+			modes[name] = s
+		}
+		s.min, s.max = min(s.min, len(t)), max(s.max, len(t))
+	}
+	var parts []string
+	for _, name := range sortedKeys(modes) {
+		s := modes[name]
+		if s.min == s.max {
+			parts = append(parts, fmt.Sprintf("%s %d chars", name, s.min))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %d-%d chars", name, s.min, s.max))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
 
 // shortenTokens replaces each token by its start, class and length.
 func shortenTokens(s string, full bool) string {

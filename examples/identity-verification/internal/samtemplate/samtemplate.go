@@ -47,6 +47,7 @@ type FunctionProperties struct {
 		Variables map[string]any `yaml:"Variables"`
 	} `yaml:"Environment"`
 	Policies []any `yaml:"Policies"`
+	Layers   []any `yaml:"Layers"`
 }
 
 // Function is an AWS::Serverless::Function with the Globals applied.

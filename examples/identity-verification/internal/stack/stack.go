@@ -215,6 +215,17 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"MailApiUrl":          urls["mail"],
 		"WebhookUrl":          urls["webhook"],
 	}
+	// The functions read keyset files where the template's layer puts
+	// them in AWS (/opt/keysets); here, from the configuration's directory.
+	for _, name := range sortedKeyrings(s.Config) {
+		if dir := s.Config.KeysetDir(name); dir != "" {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return nil, err
+			}
+			values["KeysetDir"] = abs
+		}
+	}
 	fns, err := tmpl.Functions()
 	if err != nil {
 		return nil, err
@@ -341,6 +352,15 @@ func Definition(exampleDir string, tmpl *samtemplate.Template, values map[string
 		return "", fmt.Errorf("stack: the definition has a placeholder without substitution at offset %d", i)
 	}
 	return def, nil
+}
+
+func sortedKeyrings(cfg *codec.Config) []string {
+	names := make([]string, 0, len(cfg.Keyrings))
+	for n := range cfg.Keyrings {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func keyARN(cfg *codec.Config) (string, error) {

@@ -1,0 +1,674 @@
+// Package keyset is the key side of sfnenc's keyset mode: one Tink keyset
+// of X-AES-GCM keys per class, kept in a file that holds the keyset only
+// encrypted by AWS KMS (once per KMS key: the primary key and any
+// break-glass keys), under the class's key context.
+//
+// A [Store] stands for one directory of keyset files (the "dir" of a
+// kmsKeyset keyring). [Store.Load] decrypts a class's keyset with one KMS
+// Decrypt, the first time the class is used in the process, and keeps it:
+// concurrent first uses share that one call. The [Keyset] it returns seals
+// new values with its primary key and opens values by key id, with no KMS
+// call. [Store.Create], [Store.Rotate], [Store.Destroy] and [Store.List] are
+// the operator's side, used by "sfn-decrypt keyset".
+//
+// SECURITY.md ("Keyset mode") specifies the file format and the cipher.
+package keyset
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/internal/format"
+	_ "github.com/tink-crypto/tink-go/v2/aead/xaesgcm" // registers the X-AES-GCM key manager
+	"github.com/tink-crypto/tink-go/v2/core/registry"
+	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
+	xpb "github.com/tink-crypto/tink-go/v2/proto/x_aes_gcm_go_proto"
+	"github.com/tink-crypto/tink-go/v2/tink"
+	"google.golang.org/protobuf/proto"
+)
+
+// FileVersion is the version of the keyset file format.
+const FileVersion = 1
+
+// Algorithm names the only cipher of keyset keys in a file's key list.
+const Algorithm = "xaes-256-gcm-160"
+
+const (
+	xaesTypeURL = "type.googleapis.com/google.crypto.tink.XAesGcmKey"
+	saltSize    = 8  // bytes: with the 12-byte nonce, a 160-bit random nonce
+	keySize     = 32 // bytes of an X-AES-GCM key
+	// maxFileSize bounds what Load reads: a file of the largest keyset KMS
+	// encrypts, under 16 keys, is well below it.
+	maxFileSize = 1 << 20
+	// maxCopies bounds the encrypted copies of a file, as the format
+	// bounds the keys of a keyring.
+	maxCopies = format.MaxWrappedKeys
+)
+
+// Errors callers branch on. An *Error wraps one of them, or a key error of
+// package envelope (envelope.ErrDenied, ErrInvalidKey, ErrUnavailable,
+// ErrNoKey) for a keyset KMS would not decrypt, or fs.ErrNotExist for a
+// missing file.
+var (
+	// ErrDestroyed: the token's key was destroyed; the token can never be
+	// read again.
+	ErrDestroyed = errors.New("keyset: the key was destroyed")
+	// ErrDisabled: the token's key is disabled in the keyset.
+	ErrDisabled = errors.New("keyset: the key is disabled")
+	// ErrNoSuchKey: the keyset holds no key of the token's key id.
+	ErrNoSuchKey = errors.New("keyset: no key of this id in the keyset")
+	// ErrBadFile: the file is not a keyset file of this class: damaged,
+	// truncated, of another class or format, or its key list does not
+	// match the keyset it holds.
+	ErrBadFile = errors.New("keyset: damaged or foreign keyset file")
+	// ErrExists: Create found a file already there.
+	ErrExists = errors.New("keyset: keyset file already exists")
+	// ErrPrimary: Destroy was asked to destroy the primary key.
+	ErrPrimary = errors.New("keyset: the primary key cannot be destroyed; rotate first")
+	// ErrFull: the keyset has no room for another key: the KMS plaintext
+	// limit or the key id range is reached.
+	ErrFull = errors.New("keyset: keyset full; destroy old keys first")
+)
+
+// Error reports a failure of one class's keyset. It names the file, the
+// class and the key id where one applies, never key material.
+type Error struct {
+	Path  string
+	Class string
+	KeyID uint32 // 0 if no particular key
+	Err   error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "keyset: %s (class %s)", e.Path, e.Class)
+	if e.KeyID != 0 {
+		fmt.Fprintf(&b, ": key %d", e.KeyID)
+	}
+	fmt.Fprintf(&b, ": %s", strings.TrimPrefix(e.Err.Error(), "keyset: "))
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// KeyInfo is what a keyset file says in clear about one key: nothing
+// secret. Load checks it against the keyset the file holds.
+type KeyInfo struct {
+	KeyID     uint32 `json:"keyId"`
+	Status    string `json:"status"` // "enabled", "disabled" or "destroyed"
+	Primary   bool   `json:"primary"`
+	Algorithm string `json:"algorithm,omitempty"` // Algorithm; empty for a destroyed key
+}
+
+// file is the JSON form of a keyset file.
+type file struct {
+	Version          int         `json:"version"`
+	Class            string      `json:"class"`
+	Keys             []KeyInfo   `json:"keys"`
+	EncryptedKeysets []encrypted `json:"encryptedKeysets"`
+}
+
+// encrypted is the keyset (a serialized Tink Keyset) encrypted by one KMS
+// key under the class's key context.
+type encrypted struct {
+	KeyARN     string `json:"keyArn"`
+	Ciphertext []byte `json:"ciphertext"` // base64 in JSON
+}
+
+// Store is the directory of keyset files of one kmsKeyset keyring. It is
+// safe for concurrent use; build one per process, so that each class's
+// keyset is decrypted once.
+type Store struct {
+	dir string
+	krs []*envelope.KMSKeyring // the primary key first, then break-glass keys
+
+	mu     sync.Mutex
+	loaded map[string]*loading // by class and encoded key context
+}
+
+type loading struct {
+	done chan struct{}
+	ks   *Keyset
+	err  error
+}
+
+// NewStore returns a store of the keyset files in dir, encrypted by the KMS
+// keys keyARN and breakGlass (key ARNs). Load tries the keys in that order;
+// Create, Rotate and Destroy encrypt under all of them. clients makes a KMS
+// client for a key's region.
+func NewStore(dir string, clients func(region string) envelope.KMSClient, keyARN string, breakGlass ...string) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("keyset: no directory")
+	}
+	s := &Store{dir: dir, loaded: map[string]*loading{}}
+	for _, a := range append([]string{keyARN}, breakGlass...) {
+		region, err := envelope.ParseKeyARN(a)
+		if err != nil {
+			return nil, err
+		}
+		kr, err := envelope.NewKMS(clients(region), a)
+		if err != nil {
+			return nil, err
+		}
+		s.krs = append(s.krs, kr)
+	}
+	return s, nil
+}
+
+// Path returns the file of a class's keyset.
+func (s *Store) Path(class string) string { return filepath.Join(s.dir, class+".json") }
+
+// Load returns the keyset of class, decrypting its file with one KMS Decrypt
+// under the key context (ec plus the class) the first time; later calls,
+// and calls made while the first is under way, share its result. A failed
+// load is not kept: the next call tries again.
+func (s *Store) Load(ctx context.Context, class string, ec map[string]string) (*Keyset, error) {
+	if !format.ValidClass(class) {
+		return nil, fmt.Errorf("keyset: invalid class name %q", class)
+	}
+	kctx := format.KeyContext(ec, class)
+	key := string(format.AppendContext(nil, kctx))
+	s.mu.Lock()
+	l, ok := s.loaded[key]
+	if !ok {
+		l = &loading{done: make(chan struct{})}
+		s.loaded[key] = l
+	}
+	s.mu.Unlock()
+	if ok {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, &Error{Path: s.Path(class), Class: class, Err: fmt.Errorf("%w: %w", envelope.ErrUnavailable, ctx.Err())}
+		}
+		return l.ks, l.err
+	}
+	l.ks, l.err = s.load(ctx, class, kctx)
+	if l.err != nil {
+		s.mu.Lock()
+		delete(s.loaded, key)
+		s.mu.Unlock()
+	}
+	close(l.done)
+	return l.ks, l.err
+}
+
+func (s *Store) load(ctx context.Context, class string, kctx map[string]string) (*Keyset, error) {
+	path := s.Path(class)
+	ks, err := s.decrypt(ctx, class, kctx)
+	if err != nil {
+		return nil, err
+	}
+	defer clearKeyset(ks)
+	out := &Keyset{path: path, class: class, primary: ks.GetPrimaryKeyId(), keys: map[uint32]*key{}}
+	for _, k := range ks.GetKey() {
+		st := k.GetStatus()
+		e := &key{status: st}
+		if st == tinkpb.KeyStatusType_ENABLED {
+			p, err := registry.PrimitiveFromKeyData(k.GetKeyData())
+			if err != nil {
+				return nil, &Error{Path: path, Class: class, KeyID: k.GetKeyId(), Err: ErrBadFile}
+			}
+			a, ok := p.(tink.AEAD)
+			if !ok {
+				return nil, &Error{Path: path, Class: class, KeyID: k.GetKeyId(), Err: ErrBadFile}
+			}
+			e.aead = a
+		}
+		out.keys[k.GetKeyId()] = e
+	}
+	return out, nil
+}
+
+// read reads and checks the clear part of a class's file.
+func (s *Store) read(class string) (*file, error) {
+	path := s.Path(class)
+	fail := func(err error) error { return &Error{Path: path, Class: class, Err: err} }
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fail(err)
+	}
+	if len(data) > maxFileSize {
+		return nil, fail(fmt.Errorf("%w: over %d bytes", ErrBadFile, maxFileSize))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var fl file
+	if err := dec.Decode(&fl); err != nil {
+		return nil, fail(fmt.Errorf("%w: not a keyset file (%s)", ErrBadFile, jsonProblem(err)))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fail(fmt.Errorf("%w: data after the keyset object", ErrBadFile))
+	}
+	switch {
+	case fl.Version != FileVersion:
+		return nil, fail(fmt.Errorf("%w: version %d, want %d", ErrBadFile, fl.Version, FileVersion))
+	case fl.Class != class:
+		return nil, fail(fmt.Errorf("%w: the file is of class %q", ErrBadFile, fl.Class))
+	case len(fl.EncryptedKeysets) == 0 || len(fl.EncryptedKeysets) > maxCopies:
+		return nil, fail(fmt.Errorf("%w: %d encrypted keysets, want 1..%d", ErrBadFile, len(fl.EncryptedKeysets), maxCopies))
+	}
+	seen := map[string]bool{}
+	for _, e := range fl.EncryptedKeysets {
+		if _, err := envelope.ParseKeyARN(e.KeyARN); err != nil || seen[e.KeyARN] || len(e.Ciphertext) == 0 {
+			return nil, fail(fmt.Errorf("%w: bad encrypted keyset entry", ErrBadFile))
+		}
+		seen[e.KeyARN] = true
+	}
+	return &fl, nil
+}
+
+// jsonProblem describes a JSON error without quoting the input.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("JSON syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("wrong JSON type for %s", te.Field)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated"
+	}
+	return "unexpected JSON"
+}
+
+// decrypt reads a class's file and returns its keyset, checked. It makes
+// one KMS Decrypt, with the first configured key the file has a copy for,
+// and more only if that one fails.
+func (s *Store) decrypt(ctx context.Context, class string, kctx map[string]string) (*tinkpb.Keyset, error) {
+	fl, err := s.read(class)
+	if err != nil {
+		return nil, err
+	}
+	path := s.Path(class)
+	var first error
+	for _, kr := range s.krs {
+		i := slices.IndexFunc(fl.EncryptedKeysets, func(e encrypted) bool { return e.KeyARN == kr.KeyARN() })
+		if i < 0 {
+			continue
+		}
+		pt, err := kr.DecryptSecret(ctx, "decrypt keyset", fl.EncryptedKeysets[i].Ciphertext, kctx)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		ks, err := parseKeyset(pt)
+		clear(pt)
+		if err != nil {
+			return nil, &Error{Path: path, Class: class, Err: err}
+		}
+		if diff := infoOf(ks); !slices.Equal(diff, fl.Keys) {
+			clearKeyset(ks)
+			return nil, &Error{Path: path, Class: class, Err: fmt.Errorf("%w: the key list does not match the keyset", ErrBadFile)}
+		}
+		return ks, nil
+	}
+	if first == nil {
+		first = fmt.Errorf("%w: the file has no keyset encrypted under a configured KMS key", envelope.ErrNoKey)
+	}
+	return nil, &Error{Path: path, Class: class, Err: first}
+}
+
+// parseKeyset parses and checks a serialized keyset: key ids in
+// 1..MaxKeysetKeyID and unique, an enabled primary key, X-AES-GCM keys with
+// an 8-byte salt and no Tink output prefix, and no key material in
+// destroyed keys.
+func parseKeyset(b []byte) (*tinkpb.Keyset, error) {
+	ks := new(tinkpb.Keyset)
+	bad := func(what string) error {
+		clearKeyset(ks)
+		return fmt.Errorf("%w: %s", ErrBadFile, what)
+	}
+	if err := proto.Unmarshal(b, ks); err != nil {
+		return nil, bad("the keyset does not parse")
+	}
+	if len(ks.GetKey()) == 0 {
+		return nil, bad("no keys")
+	}
+	ids := map[uint32]bool{}
+	primary := false
+	for _, k := range ks.GetKey() {
+		id := k.GetKeyId()
+		if id == 0 || id > format.MaxKeysetKeyID || ids[id] {
+			return nil, bad("bad or repeated key id")
+		}
+		ids[id] = true
+		if k.GetOutputPrefixType() != tinkpb.OutputPrefixType_RAW {
+			return nil, bad("a key with an output prefix")
+		}
+		switch k.GetStatus() {
+		case tinkpb.KeyStatusType_DESTROYED:
+			if k.GetKeyData() != nil {
+				return nil, bad("a destroyed key with key material")
+			}
+		case tinkpb.KeyStatusType_ENABLED, tinkpb.KeyStatusType_DISABLED:
+			kd := k.GetKeyData()
+			if kd.GetTypeUrl() != xaesTypeURL || kd.GetKeyMaterialType() != tinkpb.KeyData_SYMMETRIC {
+				return nil, bad("a key that is not X-AES-GCM")
+			}
+			xk := new(xpb.XAesGcmKey)
+			if err := proto.Unmarshal(kd.GetValue(), xk); err != nil || xk.GetVersion() != 0 ||
+				xk.GetParams().GetSaltSize() != saltSize || len(xk.GetKeyValue()) != keySize {
+				clear(xk.GetKeyValue())
+				return nil, bad("a key with other parameters")
+			}
+			clear(xk.GetKeyValue())
+		default:
+			return nil, bad("a key of unknown status")
+		}
+		if id == ks.GetPrimaryKeyId() {
+			if k.GetStatus() != tinkpb.KeyStatusType_ENABLED {
+				return nil, bad("the primary key is not enabled")
+			}
+			primary = true
+		}
+	}
+	if !primary {
+		return nil, bad("no primary key")
+	}
+	return ks, nil
+}
+
+// infoOf lists a keyset's keys as a file shows them.
+func infoOf(ks *tinkpb.Keyset) []KeyInfo {
+	out := make([]KeyInfo, 0, len(ks.GetKey()))
+	for _, k := range ks.GetKey() {
+		ki := KeyInfo{KeyID: k.GetKeyId(), Primary: k.GetKeyId() == ks.GetPrimaryKeyId()}
+		switch k.GetStatus() {
+		case tinkpb.KeyStatusType_ENABLED:
+			ki.Status, ki.Algorithm = "enabled", Algorithm
+		case tinkpb.KeyStatusType_DISABLED:
+			ki.Status, ki.Algorithm = "disabled", Algorithm
+		default:
+			ki.Status = "destroyed"
+		}
+		out = append(out, ki)
+	}
+	return out
+}
+
+// clearKeyset zeroes the key material of a parsed keyset.
+func clearKeyset(ks *tinkpb.Keyset) {
+	for _, k := range ks.GetKey() {
+		clear(k.GetKeyData().GetValue())
+	}
+}
+
+// newKey returns a new X-AES-GCM key of the given id.
+func newKey(id uint32) (*tinkpb.Keyset_Key, error) {
+	kv := make([]byte, keySize)
+	if _, err := rand.Read(kv); err != nil {
+		return nil, err
+	}
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(&xpb.XAesGcmKey{
+		Version: 0, Params: &xpb.XAesGcmParams{SaltSize: saltSize}, KeyValue: kv})
+	clear(kv)
+	if err != nil {
+		return nil, err
+	}
+	return &tinkpb.Keyset_Key{
+		KeyData:          &tinkpb.KeyData{TypeUrl: xaesTypeURL, Value: v, KeyMaterialType: tinkpb.KeyData_SYMMETRIC},
+		Status:           tinkpb.KeyStatusType_ENABLED,
+		KeyId:            id,
+		OutputPrefixType: tinkpb.OutputPrefixType_RAW,
+	}, nil
+}
+
+// Create makes a new keyset of one key for class and writes it to the
+// class's file, encrypted under every key of the store with the class's key
+// context. It makes one KMS Encrypt per key and no Decrypt, and fails with
+// ErrExists if the file exists.
+func (s *Store) Create(ctx context.Context, class string, ec map[string]string) error {
+	if !format.ValidClass(class) {
+		return fmt.Errorf("keyset: invalid class name %q", class)
+	}
+	path := s.Path(class)
+	if _, err := os.Lstat(path); err == nil {
+		return &Error{Path: path, Class: class, Err: ErrExists}
+	}
+	k, err := newKey(1)
+	if err != nil {
+		return &Error{Path: path, Class: class, Err: err}
+	}
+	ks := &tinkpb.Keyset{PrimaryKeyId: 1, Key: []*tinkpb.Keyset_Key{k}}
+	defer clearKeyset(ks)
+	return s.write(ctx, class, format.KeyContext(ec, class), ks, false)
+}
+
+// Rotate makes a newer key the primary key of class's keyset: new tokens
+// use it, and the old keys stay for reading older tokens. The newer key is
+// the one Stage added, if the newest key is such a key; else Rotate adds
+// one. It returns the primary key's id. A running process keeps the keyset
+// it loaded until it is restarted with the new file, and cannot read tokens
+// of a key its keyset lacks: Stage first to avoid that (see SECURITY.md).
+func (s *Store) Rotate(ctx context.Context, class string, ec map[string]string) (uint32, error) {
+	return s.addKey(ctx, class, ec, true)
+}
+
+// Stage adds a new key to class's keyset without making it primary, so
+// that every process can read its tokens once redeployed with the file,
+// before Rotate makes it primary. It returns the new key's id.
+func (s *Store) Stage(ctx context.Context, class string, ec map[string]string) (uint32, error) {
+	return s.addKey(ctx, class, ec, false)
+}
+
+func (s *Store) addKey(ctx context.Context, class string, ec map[string]string, primary bool) (uint32, error) {
+	kctx := format.KeyContext(ec, class)
+	ks, err := s.decrypt(ctx, class, kctx)
+	if err != nil {
+		return 0, err
+	}
+	defer clearKeyset(ks)
+	var top uint32
+	var newest *tinkpb.Keyset_Key
+	for _, k := range ks.GetKey() {
+		if k.GetKeyId() > top {
+			top, newest = k.GetKeyId(), k
+		}
+	}
+	if primary && top > ks.GetPrimaryKeyId() && newest.GetStatus() == tinkpb.KeyStatusType_ENABLED {
+		ks.PrimaryKeyId = top // promote the staged key
+		if err := s.write(ctx, class, kctx, ks, true); err != nil {
+			return 0, err
+		}
+		return top, nil
+	}
+	if top >= format.MaxKeysetKeyID {
+		return 0, &Error{Path: s.Path(class), Class: class, Err: ErrFull}
+	}
+	k, err := newKey(top + 1)
+	if err != nil {
+		return 0, &Error{Path: s.Path(class), Class: class, Err: err}
+	}
+	ks.Key = append(ks.Key, k)
+	if primary {
+		ks.PrimaryKeyId = top + 1
+	}
+	if err := s.write(ctx, class, kctx, ks, true); err != nil {
+		return 0, err
+	}
+	return top + 1, nil
+}
+
+// Destroy removes the key material of key keyID from class's keyset and
+// marks it destroyed: tokens made with it can never be read again from
+// this file. Copies of older versions of the file (in version control, in
+// deployed packages) still hold the key; see SECURITY.md. The primary key
+// cannot be destroyed (ErrPrimary).
+func (s *Store) Destroy(ctx context.Context, class string, ec map[string]string, keyID uint32) error {
+	kctx := format.KeyContext(ec, class)
+	ks, err := s.decrypt(ctx, class, kctx)
+	if err != nil {
+		return err
+	}
+	defer clearKeyset(ks)
+	fail := func(err error) error { return &Error{Path: s.Path(class), Class: class, KeyID: keyID, Err: err} }
+	i := slices.IndexFunc(ks.GetKey(), func(k *tinkpb.Keyset_Key) bool { return k.GetKeyId() == keyID })
+	switch {
+	case i < 0:
+		return fail(ErrNoSuchKey)
+	case keyID == ks.GetPrimaryKeyId():
+		return fail(ErrPrimary)
+	case ks.Key[i].GetStatus() == tinkpb.KeyStatusType_DESTROYED:
+		return fail(ErrDestroyed)
+	}
+	clear(ks.Key[i].GetKeyData().GetValue())
+	ks.Key[i].KeyData = nil
+	ks.Key[i].Status = tinkpb.KeyStatusType_DESTROYED
+	return s.write(ctx, class, kctx, ks, true)
+}
+
+// List returns the key list of class's file, as the file states it, without
+// a KMS call. Load checks that list against the keyset.
+func (s *Store) List(class string) ([]KeyInfo, error) {
+	fl, err := s.read(class)
+	if err != nil {
+		return nil, err
+	}
+	return fl.Keys, nil
+}
+
+// write encrypts ks under every key of the store and writes the class's
+// file atomically: a temporary file in the same directory, then a rename
+// (replace) or a hard link (no replace, so that Create never overwrites a
+// file made meanwhile).
+func (s *Store) write(ctx context.Context, class string, kctx map[string]string, ks *tinkpb.Keyset, replace bool) error {
+	path := s.Path(class)
+	fail := func(err error) error { return &Error{Path: path, Class: class, Err: err} }
+	pt, err := proto.MarshalOptions{Deterministic: true}.Marshal(ks)
+	if err != nil {
+		return fail(err)
+	}
+	defer clear(pt)
+	if len(pt) > envelope.MaxKMSSecret {
+		return fail(fmt.Errorf("%w (%d bytes, KMS encrypts at most %d)", ErrFull, len(pt), envelope.MaxKMSSecret))
+	}
+	fl := file{Version: FileVersion, Class: class, Keys: infoOf(ks)}
+	for _, kr := range s.krs {
+		ct, err := kr.EncryptSecret(ctx, "encrypt keyset", pt, kctx)
+		if err != nil {
+			return fail(err)
+		}
+		fl.EncryptedKeysets = append(fl.EncryptedKeysets, encrypted{KeyARN: kr.KeyARN(), Ciphertext: ct})
+	}
+	data, err := json.MarshalIndent(fl, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	data = append(data, '\n')
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fail(err)
+	}
+	tmp, err := os.CreateTemp(s.dir, "."+class+".json.tmp*")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fail(err)
+	}
+	if replace {
+		err = os.Rename(tmp.Name(), path)
+	} else if err = os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		err = ErrExists
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// Keyset is the decrypted keyset of one class. It holds only the AEAD
+// primitives of enabled keys and the status of the others; formatting it
+// prints no key material.
+type Keyset struct {
+	path, class string
+	primary     uint32
+	keys        map[uint32]*key
+}
+
+type key struct {
+	status tinkpb.KeyStatusType
+	aead   tink.AEAD // nil unless enabled
+}
+
+// Class returns the keyset's class.
+func (k *Keyset) Class() string { return k.class }
+
+// Primary returns the id of the key that seals new values.
+func (k *Keyset) Primary() uint32 { return k.primary }
+
+// Seal appends to dst the sealing of plaintext with the primary key and
+// associated data ad, which should name Primary (a token header does).
+// The result is salt (8 bytes), nonce (12), ciphertext and tag (16).
+func (k *Keyset) Seal(dst, plaintext, ad []byte) ([]byte, error) {
+	ct, err := k.keys[k.primary].aead.Encrypt(plaintext, ad)
+	if err != nil {
+		return nil, &Error{Path: k.path, Class: k.class, KeyID: k.primary, Err: err}
+	}
+	return append(dst, ct...), nil
+}
+
+// Open appends to dst the plaintext of sealed, sealed by key keyID with
+// associated data ad. It fails with ErrNoSuchKey, ErrDestroyed or
+// ErrDisabled for a key it cannot use, and with envelope.ErrOpen if the
+// value does not authenticate.
+func (k *Keyset) Open(dst []byte, keyID uint32, sealed, ad []byte) ([]byte, error) {
+	fail := func(err error) error { return &Error{Path: k.path, Class: k.class, KeyID: keyID, Err: err} }
+	e, ok := k.keys[keyID]
+	switch {
+	case !ok:
+		return nil, fail(ErrNoSuchKey)
+	case e.status == tinkpb.KeyStatusType_DESTROYED:
+		return nil, fail(ErrDestroyed)
+	case e.aead == nil:
+		return nil, fail(ErrDisabled)
+	}
+	pt, err := e.aead.Decrypt(sealed, ad)
+	if err != nil {
+		return nil, fail(envelope.ErrOpen)
+	}
+	return append(dst, pt...), nil
+}
+
+// String returns a fixed text: a keyset never formats its keys.
+func (k *Keyset) String() string {
+	return fmt.Sprintf("keyset.Keyset(%s, %d keys, primary %d)", k.class, len(k.keys), k.primary)
+}
+
+// GoString is like String, for %#v.
+func (k *Keyset) GoString() string { return k.String() }
+
+// Format prints the fixed text for every verb.
+func (k *Keyset) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
