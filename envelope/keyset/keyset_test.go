@@ -537,6 +537,44 @@ func TestRotateUntilFull(t *testing.T) {
 	}
 }
 
+// TestDisabledKey: a disabled key's tokens are refused with ErrDisabled.
+func TestDisabledKey(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	s := newStore(t, srv, t.TempDir(), "primary")
+	k1, _ := newKey(1)
+	k2, _ := newKey(2)
+	ks := &tinkpb.Keyset{PrimaryKeyId: 2, Key: []*tinkpb.Keyset_Key{k1, k2}}
+	if err := s.write(ctx, "identity", format.KeyContext(testEC, "identity"), ks, true); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := newStore(t, srv, s.dir, "primary").Load(ctx, "identity", testEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok1 := func() []byte {
+		out, err := loaded.keys[1].aead.Encrypt([]byte(`1`), ad("identity", 1, testEC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}()
+	k1.Status = tinkpb.KeyStatusType_DISABLED
+	if err := s.write(ctx, "identity", format.KeyContext(testEC, "identity"), ks, true); err != nil {
+		t.Fatal(err)
+	}
+	disabled, err := newStore(t, srv, s.dir, "primary").Load(ctx, "identity", testEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(disabled, 1, tok1); !errors.Is(err, ErrDisabled) {
+		t.Errorf("token of a disabled key: %v, want ErrDisabled", err)
+	}
+	if got, _ := s.List("identity"); got[0].Status != "disabled" {
+		t.Errorf("List shows key 1 as %q", got[0].Status)
+	}
+}
+
 // TestBadKeysets: keysets that decrypt but break the rules are refused.
 func TestBadKeysets(t *testing.T) {
 	k1, _ := newKey(1)
