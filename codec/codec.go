@@ -50,6 +50,17 @@ var (
 	ErrForeignToken = errors.New("codec: token at a selected path is not of the rule's class, keyring or format")
 )
 
+// ErrUnavailable is envelope.ErrUnavailable: the key service could not be
+// reached in time, or throttled past the retries. Callers that only use the
+// codec test for it here.
+var ErrUnavailable = envelope.ErrUnavailable
+
+// MaxPayloadSize is the AWS Step Functions limit on a payload (an execution
+// input, a task result, a cause), in bytes. The codec's own default
+// document limit is larger (fieldpath.DefaultMaxSize), so that readers can
+// take whole histories; writers to Step Functions check this one.
+const MaxPayloadSize = 262144
+
 // TokenError reports a token that could not be made or read. It names the
 // value by JSON Pointer and the token's class when known; it never holds the
 // value. For a token inside a decrypted value, the pointer is that of the
@@ -121,6 +132,7 @@ type rule struct {
 	ctxBytes  []byte                 // its canonical encoding
 	partition string                 // encrypt cache partition: keyring name + ctxBytes
 	esdk      envelope.MessageSealer // set for rules of format "esdk"
+	bind      *fieldpath.Selector    // Rule.Bind, or nil
 	ks        *keyset.Store          // set for rules of a kmsKeyset keyring
 	// readers are the keyrings and formats that may open this class's
 	// tokens: the rule's own first, then those of its "read" list.
@@ -294,6 +306,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 			kctx:      kctx,
 			ctxBytes:  cb,
 			partition: r.Keyring + "\x00" + string(cb),
+			bind:      cfg.binds[i],
 		}
 		field := fmt.Sprintf("rules[%d]", i)
 		for j, rd := range append([]ReadRule{{Keyring: r.Keyring, Format: r.Format}}, r.Read...) {

@@ -505,3 +505,65 @@ func TestReport(t *testing.T) {
 		t.Errorf("ParseToken(malformed) = %v", err)
 	}
 }
+
+// TestBinding plays a payload editor who moves a token into another
+// application's document: a rule that binds its tokens to the application
+// id refuses it, and a missing id fails closed, naming the path.
+func TestBinding(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(t, `[{"class":"identity","keyring":"dev","select":["$.applicant"],"bind":"$.appId"},
+		{"class":"contact","keyring":"dev","select":["$.phone"]}]`)
+	doc := []byte(`{"appId":"APP-1","applicant":{"ssn":"` + canarySSN + `"},"phone":"+44"}`)
+	enc, err := c.Encrypt(ctx, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec, err := c.Decrypt(ctx, enc); err != nil || !bytes.Equal(dec, doc) {
+		t.Fatalf("round trip: %v", err)
+	}
+	// Through a Scope too.
+	if dec, err := c.NewScope().Decrypt(ctx, enc); err != nil || !bytes.Equal(dec, doc) {
+		t.Fatalf("scope round trip: %v", err)
+	}
+	tok := tokenRE.FindAllString(string(enc), -1)
+	moved := []byte(`{"appId":"APP-2","applicant":` + tok[0] + `,"phone":` + tok[1] + `}`)
+	if _, err := c.Decrypt(ctx, moved); !errors.Is(err, ErrAuthentication) {
+		t.Errorf("a token moved to another application: %v, want ErrAuthentication", err)
+	}
+	if _, err := c.NewScope().Decrypt(ctx, moved); !errors.Is(err, ErrAuthentication) {
+		t.Errorf("scope, a token moved to another application: %v, want ErrAuthentication", err)
+	}
+	// The unbound class moves freely.
+	if _, err := c.Decrypt(ctx, []byte(`{"appId":"APP-2","phone":`+tok[1]+`}`)); err != nil {
+		t.Errorf("unbound class: %v", err)
+	}
+	for _, d := range []string{
+		`{"applicant":` + tok[0] + `}`,
+		`{"appId":{"x":1},"applicant":` + tok[0] + `}`,
+		`{"appId":` + tok[1] + `,"applicant":` + tok[0] + `}`,
+	} {
+		_, err := c.Decrypt(ctx, []byte(d))
+		if !errors.Is(err, ErrBinding) || !strings.Contains(err.Error(), "$.appId") {
+			t.Errorf("Decrypt(%.40s...) = %v, want ErrBinding naming $.appId", d, err)
+		}
+	}
+	if _, err := c.Encrypt(ctx, []byte(`{"applicant":{"ssn":"x"}}`)); !errors.Is(err, ErrBinding) {
+		t.Errorf("Encrypt without the business key: %v", err)
+	}
+	inside := newLocal(t, `[{"class":"identity","keyring":"dev","select":["$.a"],"bind":"$.a.id"}]`)
+	if _, err := inside.Encrypt(ctx, []byte(`{"a":{"id":"APP-1"}}`)); !errors.Is(err, ErrBinding) {
+		t.Errorf("Encrypt of the business key itself: %v", err)
+	}
+	// A number is bound by its spelling.
+	num := newLocal(t, `[{"class":"identity","keyring":"dev","select":["$.s"],"bind":"$.n"}]`)
+	e2, err := num.Encrypt(ctx, []byte(`{"n":42,"s":"v"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := num.Decrypt(ctx, bytes.Replace(e2, []byte("42"), []byte("43"), 1)); !errors.Is(err, ErrAuthentication) {
+		t.Errorf("another number: %v", err)
+	}
+	if _, err := ParseConfig([]byte(`{"keyrings":{"d":{"insecureLocalKeyset":"k"}},"rules":[{"class":"c","keyring":"d","select":["$.a"],"bind":"$..id"}]}`)); !errors.Is(err, ErrConfig) {
+		t.Errorf("a bind that is not singular: %v", err)
+	}
+}

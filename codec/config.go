@@ -34,6 +34,8 @@ type Config struct {
 	dir string
 	// selectors[i] are the parsed selectors of Rules[i].
 	selectors [][]*fieldpath.Selector
+	// binds[i] is the parsed Bind of Rules[i], or nil.
+	binds []*fieldpath.Selector
 }
 
 // KeyringConfig names the keys of one keyring. Exactly one field is set.
@@ -96,6 +98,12 @@ type Rule struct {
 	// only under the rule's own keyring and format or one of these;
 	// Encrypt always uses the rule's own.
 	Read []ReadRule `json:"read,omitempty"`
+	// Bind, if set, is a singular RFC 9535 query (such as
+	// "$.creditApplicationId") whose value, a string or number that no
+	// rule encrypts, is bound to each of the rule's tokens: a token moved
+	// into a document where that value differs, or is absent, does not
+	// decrypt. Writers and readers must name the same path.
+	Bind string `json:"bind,omitempty"`
 }
 
 // ReadRule is a keyring and format that a rule also reads.
@@ -191,6 +199,7 @@ func (c *Config) Validate() error {
 	}
 	classes := map[string]int{}
 	c.selectors = make([][]*fieldpath.Selector, len(c.Rules))
+	c.binds = make([]*fieldpath.Selector, len(c.Rules))
 	for i, r := range c.Rules {
 		field := fmt.Sprintf("rules[%d]", i)
 		if !format.ValidClass(r.Class) {
@@ -220,6 +229,16 @@ func (c *Config) Validate() error {
 				return cfgErr(f, "keyring %q with format %q is already read by this rule", rd.Keyring, k.Format)
 			}
 			seen[k] = true
+		}
+		if r.Bind != "" {
+			b, err := fieldpath.Parse(r.Bind)
+			if err != nil {
+				return &ConfigError{Field: field + ".bind", Err: err}
+			}
+			if !b.Singular() {
+				return cfgErr(field+".bind", "%q is not a singular query (names and indexes only, such as $.creditApplicationId)", r.Bind)
+			}
+			c.binds[i] = b
 		}
 		if r.Pad < 0 || r.Pad > 4096 {
 			return cfgErr(field+".pad", "pad %d out of range 0..4096", r.Pad)

@@ -26,7 +26,7 @@ const maxTokenNesting = 16
 func (c *Codec) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
 	d := decryptor{c: c, ctx: ctx, rep: reportFrom(ctx)}
 	defer d.wipe()
-	out, err := d.run(src, "", false, 0, 0)
+	out, err := d.run(src, place{}, false, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func (c *Codec) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
 func (c *Codec) DecryptPartial(ctx context.Context, src []byte) (out []byte, failed []*TokenError, err error) {
 	d := decryptor{c: c, ctx: ctx, lenient: true, rep: reportFrom(ctx)}
 	defer d.wipe()
-	out, err = d.run(src, "", false, 0, 0)
+	out, err = d.run(src, place{}, false, 0, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,13 +60,15 @@ type decryptor struct {
 	lenient bool
 	// flat: a value that holds tokens is returned as it is, for the
 	// caller to open them (a Scope opens them by the rules).
-	flat   bool
-	rep    *Report
+	flat bool
+	rep  *Report
+	// binds evaluates business keys on the outermost document.
+	binds  *bindings
 	failed []*TokenError
 	// scratch, reused across tokens
-	text, body, id, pt []byte
-	tok                format.Token
-	inner              *decryptor // for tokens inside decrypted values
+	text, body, id, aad, pt []byte
+	tok                     format.Token
+	inner                   *decryptor // for tokens inside decrypted values
 }
 
 func (d *decryptor) wipe() {
@@ -79,7 +81,7 @@ func (d *decryptor) wipe() {
 // of the outermost document. Inside a decrypted value (nested), every
 // pointer reported is ptr, the outermost token's. If there are no tokens to
 // replace, run returns src itself.
-func (d *decryptor) run(src []byte, ptr string, nested bool, depth, level int) ([]byte, error) {
+func (d *decryptor) run(src []byte, outer place, nested bool, depth, level int) ([]byte, error) {
 	doc, err := fieldpath.Scan(src, d.c.limitsAt(depth))
 	if err == nil && !fitsAt(src, d.c.maxDepth()-depth) {
 		doc.Release()
@@ -92,6 +94,9 @@ func (d *decryptor) run(src []byte, ptr string, nested bool, depth, level int) (
 		return nil, docError(err, true)
 	}
 	defer doc.Release()
+	if !nested {
+		d.binds = newBindings(doc, src)
+	}
 	var out []byte
 	last := 0
 	for n := 0; n < doc.Len(); n++ {
@@ -102,13 +107,13 @@ func (d *decryptor) run(src []byte, ptr string, nested bool, depth, level int) (
 		if !isTok {
 			continue
 		}
-		at := ptr
+		at := outer
 		if !nested {
-			at = doc.Pointer(n)
+			at = place{doc: doc, n: n}
 		}
 		val, terr := d.token(text, at, depth+doc.Depth(n), level)
 		if terr != nil {
-			d.rep.addAt(Failed, terr.Class, at, terr.Err)
+			d.rep.addAt(Failed, terr.Class, terr.Pointer, terr.Err)
 			if !d.lenient {
 				return nil, terr
 			}
@@ -116,10 +121,10 @@ func (d *decryptor) run(src []byte, ptr string, nested bool, depth, level int) (
 			continue
 		}
 		if val == nil {
-			d.rep.addAt(PassedThrough, d.tok.Class, at, nil)
+			d.rep.addPlace(PassedThrough, d.tok.Class, at)
 			continue // a class we do not decrypt
 		}
-		d.rep.addAt(Decrypted, d.tok.Class, at, nil)
+		d.rep.addPlace(Decrypted, d.tok.Class, at)
 		start, end := doc.Raw(n)
 		if out == nil {
 			out = make([]byte, 0, len(src))
@@ -139,16 +144,16 @@ var errNotJSON = fmt.Errorf("%w: value is not valid JSON", ErrAuthentication)
 // token decrypts one token found at pointer ptr and depth depth. It returns
 // nil, nil for a token of a class that is not to be decrypted. The value may
 // alias d's scratch space, which the caller copies before the next token.
-func (d *decryptor) token(text []byte, ptr string, depth, level int) ([]byte, *TokenError) {
+func (d *decryptor) token(text []byte, at place, depth, level int) ([]byte, *TokenError) {
 	tok := &d.tok
 	var err error
 	if d.body, err = tok.Decode(text, d.body); err != nil {
-		return nil, &TokenError{Pointer: ptr, Err: wrapMalformed(err)}
+		return nil, &TokenError{Pointer: at.pointer(), Err: wrapMalformed(err)}
 	}
 	if d.c.allow != nil && !d.c.allow[tok.Class] {
 		return nil, nil
 	}
-	fail := func(err error) *TokenError { return &TokenError{Pointer: ptr, Class: tok.Class, Err: err} }
+	fail := func(err error) *TokenError { return &TokenError{Pointer: at.pointer(), Class: tok.Class, Err: err} }
 	if level >= maxTokenNesting {
 		return nil, fail(fmt.Errorf("%w: tokens nested over %d levels", ErrMalformedToken, maxTokenNesting))
 	}
@@ -171,7 +176,8 @@ func (d *decryptor) token(text []byte, ptr string, depth, level int) ([]byte, *T
 	}
 	inner := d.inner
 	inner.failed = inner.failed[:0]
-	val, err := inner.run(pt, ptr, true, depth, level+1)
+	inner.binds = d.binds
+	val, err := inner.run(pt, at.fixed(), true, depth, level+1)
 	d.failed = append(d.failed, inner.failed...)
 	if err != nil {
 		var te *TokenError
@@ -216,11 +222,15 @@ func (d *decryptor) open(tok *format.Token) ([]byte, error) {
 }
 
 func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, error) {
+	b, err := d.binds.of(r)
+	if err != nil {
+		return nil, err
+	}
 	if rd.mode == format.ModeKeyset {
-		return d.openKeyset(rd, r, tok)
+		return d.openKeyset(rd, r, tok, b)
 	}
 	if rd.mode == format.ModeESDK {
-		pt, err := rd.esdk.Decrypt(d.ctx, tok.Payload, r.kctx)
+		pt, err := rd.esdk.Decrypt(d.ctx, tok.Payload, r.esdkContext(b))
 		if errors.Is(err, envelope.ErrOpen) {
 			return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
 		}
@@ -235,7 +245,10 @@ func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, er
 		return nil, err
 	}
 	d.rep.key(hit)
-	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.id) // id is header || context: the associated data
+	// The cache knows the data key by header and context; the
+	// associated data adds the business key, if the rule binds one.
+	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
+	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.aad)
 	if err != nil {
 		// Authentication failed after a key opened: never try another.
 		return nil, ErrAuthentication
@@ -265,3 +278,23 @@ func fitsAt(v []byte, room int) bool {
 	}
 	return len(bytes.TrimSpace(v[1:len(v)-1])) == 0
 }
+
+// place is where a token is: node n of doc, or, inside a decrypted value,
+// the outermost token's pointer. Its pointer is computed only when needed
+// (an error, a report that wants pointers).
+type place struct {
+	doc *fieldpath.Document
+	n   int
+	ptr string // used when doc is nil
+}
+
+func (p place) pointer() string {
+	if p.doc == nil {
+		return p.ptr
+	}
+	return p.doc.Pointer(p.n)
+}
+
+// fixed returns p with its pointer computed, for use after doc is gone or
+// inside a decrypted value.
+func (p place) fixed() place { return place{ptr: p.pointer()} }

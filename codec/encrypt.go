@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -27,7 +28,7 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer doc.Release()
-	return c.encrypt(ctx, doc, src, nil)
+	return c.encrypt(ctx, doc, src, nil, nil)
 }
 
 // match is a node to seal as the class of rules[rule].
@@ -46,17 +47,18 @@ type edit struct {
 
 // encrypt runs the three steps of encryption: plan (which values become
 // tokens), keys (one data key per chunk of values), write (splice the
-// tokens in). extra are further nodes to seal, from a Scope.
-func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte, extra []match) ([]byte, error) {
+// tokens in). sel is the rules' selection of doc, or nil to make it; extra
+// are further nodes to seal, from a Scope.
+func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte, sel []fieldpath.Match, extra []match) ([]byte, error) {
 	rep := reportFrom(ctx)
-	edits, err := c.plan(doc, src, extra, rep)
+	edits, err := c.plan(doc, src, sel, extra, rep)
 	if err != nil {
 		return nil, err
 	}
 	if len(edits) == 0 {
 		return bytes.Clone(src), nil
 	}
-	keys, err := c.keys(ctx, edits, rep)
+	keys, err := c.keys(ctx, newBindings(doc, src), edits, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -66,12 +68,14 @@ func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte
 // plan returns the values to seal, in document order. It checks the tokens
 // that are already there: at a selected path, one of the rule's; anywhere
 // else, well-formed.
-func (c *Codec) plan(doc *fieldpath.Document, src []byte, extra []match, rep *Report) ([]edit, error) {
-	sel, err := doc.Select(c.sels)
-	if err != nil {
-		// Fail closed: a selector that cannot be evaluated must not
-		// leave its values in plaintext.
-		return nil, fmt.Errorf("codec: %w", err)
+func (c *Codec) plan(doc *fieldpath.Document, src []byte, sel []fieldpath.Match, extra []match, rep *Report) ([]edit, error) {
+	var err error
+	if sel == nil {
+		if sel, err = doc.Select(c.sels); err != nil {
+			// Fail closed: a selector that cannot be evaluated must
+			// not leave its values in plaintext.
+			return nil, fmt.Errorf("codec: %w", err)
+		}
 	}
 	ms := make([]match, 0, len(sel)+len(extra))
 	for _, m := range sel {
@@ -168,21 +172,40 @@ func (r *rule) reads(tok *format.Token) bool {
 // keys splits each rule's values into chunks that one data key may seal
 // (within the encrypt cache's MaxUses and MaxBytes), sets each edit's chunk,
 // and returns a sealer per chunk, by rule.
-func (c *Codec) keys(ctx context.Context, edits []edit, rep *Report) ([][]*sealer, error) {
+func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Report) ([][]*sealer, error) {
 	type chunk struct{ uses, bytes uint64 }
 	chunks := make([][]chunk, len(c.rules))
 	maxUses, maxBytes := c.enc.MaxUses(), c.enc.MaxBytes()
 	sealers := make([][]*sealer, len(c.rules))
+	bound := make([]binding, len(c.rules))
 	for i := range edits {
 		e := &edits[i]
 		r := c.rules[e.rule]
-		if r.esdk != nil {
-			continue // each message makes its own data key
+		if r.bind != nil && bound[e.rule].kind == 0 {
+			b, err := binds.of(r)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range edits {
+				if o.start <= b.at && b.at < o.end {
+					// Readers would find the business key encrypted.
+					return nil, fmt.Errorf("%w: the value at %s (rule of class %s) is about to be encrypted", ErrBinding, r.bind, r.class)
+				}
+			}
+			bound[e.rule] = b
 		}
-		if r.ks != nil {
+		switch {
+		case r.esdk != nil:
+			// Each message makes its own data key; the sealer keeps
+			// the binding only.
+			if sealers[e.rule] == nil {
+				sealers[e.rule] = []*sealer{{bind: bound[e.rule]}}
+			}
+			continue
+		case r.ks != nil:
 			// One keyset key seals every value: no chunks.
 			if sealers[e.rule] == nil {
-				s, err := c.keysetSealer(ctx, r)
+				s, err := c.keysetSealer(ctx, r, bound[e.rule])
 				if err != nil {
 					return nil, err
 				}
@@ -211,7 +234,7 @@ func (c *Codec) keys(ctx context.Context, edits []edit, rep *Report) ([][]*seale
 				return nil, &DataKeyError{Class: r.class, Err: err}
 			}
 			rep.key(hit)
-			sealers[ri] = append(sealers[ri], newSealer(r, dk))
+			sealers[ri] = append(sealers[ri], newSealer(r, dk, bound[ri]))
 		}
 	}
 	return sealers, nil
@@ -248,8 +271,12 @@ func (c *Codec) write(ctx context.Context, doc *fieldpath.Document, src []byte, 
 		pt = padTo(append(pt[:0], src[e.start:e.end]...), r.pad)
 		out = append(out, '"')
 		if r.esdk != nil {
+			var b binding
+			if ss := sealers[e.rule]; len(ss) > 0 {
+				b = ss[0].bind
+			}
 			var err error
-			if body, err = c.sealESDK(ctx, r, body[:0], pt); err != nil {
+			if body, err = c.sealESDK(ctx, r, b, body[:0], pt); err != nil {
 				return nil, err
 			}
 			out = format.AppendText(out, body)
@@ -304,15 +331,19 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 	doc.Release()
 	pt := padTo(bytes.Clone(value), r.pad)
 	defer clear(pt)
+	if r.bind != nil {
+		// A single value has no document to take the business key from.
+		return "", fmt.Errorf("%w: class %s binds its tokens to %s; encrypt a document instead", ErrBinding, class, r.bind)
+	}
 	if r.esdk != nil {
-		body, err := c.sealESDK(ctx, r, nil, pt)
+		body, err := c.sealESDK(ctx, r, binding{}, nil, pt)
 		if err != nil {
 			return "", err
 		}
 		return string(format.AppendText(nil, body)), nil
 	}
 	if r.ks != nil {
-		s, err := c.keysetSealer(ctx, r)
+		s, err := c.keysetSealer(ctx, r, binding{})
 		if err != nil {
 			return "", err
 		}
@@ -326,14 +357,26 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 	if err != nil {
 		return "", &DataKeyError{Class: class, Err: err}
 	}
-	s := newSealer(r, dk)
+	s := newSealer(r, dk, binding{})
 	body := s.dk.Seal(append([]byte(nil), s.header...), pt, s.aad)
 	return string(format.AppendText(nil, body)), nil
 }
 
+// EncryptString returns the token for the JSON string s as the rule for
+// class would make it: the form of an error message or a cause that goes
+// into history.
+func (c *Codec) EncryptString(ctx context.Context, class, s string) (string, error) {
+	js, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	defer clear(js)
+	return c.EncryptValue(ctx, class, js)
+}
+
 // sealESDK appends a ModeESDK token body for pt to dst.
-func (c *Codec) sealESDK(ctx context.Context, r *rule, dst, pt []byte) ([]byte, error) {
-	msg, err := r.esdk.Encrypt(ctx, pt, r.kctx)
+func (c *Codec) sealESDK(ctx context.Context, r *rule, b binding, dst, pt []byte) ([]byte, error) {
+	msg, err := r.esdk.Encrypt(ctx, pt, r.esdkContext(b))
 	if err != nil {
 		return nil, &DataKeyError{Class: r.class, Err: err}
 	}
@@ -352,13 +395,14 @@ type sealer struct {
 	// base64 does not depend on the bytes that follow.
 	text    []byte
 	textLen int
+	bind    binding
 }
 
-func newSealer(r *rule, dk *envelope.DataKey) *sealer {
+func newSealer(r *rule, dk *envelope.DataKey, b binding) *sealer {
 	h := format.AppendHeader(nil, r.class, dk.Wrapped(), dk.Commitment())
-	aad := append(append(make([]byte, 0, len(h)+len(r.ctxBytes)), h...), r.ctxBytes...)
+	aad := format.AppendAssociatedData(nil, h, r.ctxBytes, b.kind, b.value)
 	n := len(h) / 3 * 3
-	return &sealer{dk: dk, header: h, aad: aad, text: format.AppendText(nil, h[:n]), textLen: n}
+	return &sealer{dk: dk, header: h, aad: aad, text: format.AppendText(nil, h[:n]), textLen: n, bind: b}
 }
 
 func padded(n, pad int) int {

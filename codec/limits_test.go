@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
@@ -70,4 +71,69 @@ func TestSelectorEvaluationFailsClosed(t *testing.T) {
 		t.Fatalf("Encrypt = %q, %v; want no output and ErrEvaluation", out, err)
 	}
 	assertNoCanary(t, "error", err.Error())
+}
+
+// TestDepthWhereTheValueLands: a token moved deeper than it was made (or
+// made by EncryptValue) must not produce a document over the depth limit.
+func TestDepthWhereTheValueLands(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(t, `[{"class":"pii","keyring":"dev","select":["$.v"]}]`, WithLimits(fieldpath.Limits{MaxDepth: 8}))
+	tok, err := c.EncryptValue(ctx, "pii", []byte(`[[[["`+canarySSN+`"]]]]`)) // 4 levels
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(depth int) []byte {
+		return []byte(strings.Repeat("[", depth) + `"` + tok + `"` + strings.Repeat("]", depth))
+	}
+	if _, err := c.Decrypt(ctx, at(4)); err != nil {
+		t.Errorf("at depth 4 (4+4 = 8 levels): %v", err)
+	}
+	for _, depth := range []int{5, 8} {
+		_, err := c.Decrypt(ctx, at(depth))
+		if !errors.Is(err, ErrAuthentication) {
+			t.Errorf("at depth %d: %v, want a refusal", depth, err)
+		}
+		if err != nil {
+			assertNoCanary(t, "error", err.Error())
+		}
+	}
+	// A scalar fits even where no nesting is left.
+	scalar, err := c.EncryptValue(ctx, "pii", []byte(`"x"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Decrypt(ctx, []byte(strings.Repeat("[", 8)+`"`+scalar+`"`+strings.Repeat("]", 8))); err != nil {
+		t.Errorf("a scalar at the depth limit: %v", err)
+	}
+}
+
+// TestMaxBytesSplitsDataKeys: a configured MaxBytes below the selected
+// bytes of a document makes Encrypt take several data keys instead of
+// failing; a single value over it is a DataKeyError.
+func TestMaxBytesSplitsDataKeys(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(t, `[{"class":"pii","keyring":"dev","select":["$[*]"]}]`,
+		WithCacheLimits(envelope.CacheLimits{MaxBytes: 100}, envelope.CacheLimits{}))
+	var vals []string
+	for i := range 10 {
+		vals = append(vals, `"`+strings.Repeat(string(rune('a'+i)), 30)+`"`)
+	}
+	doc := []byte("[" + strings.Join(vals, ",") + "]")
+	var rep Report
+	enc, err := c.Encrypt(WithReport(ctx, &rep), doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 32 bytes a value, at most 100 bytes a key: 3 values a key, 4 keys.
+	if n := rep.KeyMisses + rep.KeyHits; n != 4 {
+		t.Errorf("%d data keys, want 4", n)
+	}
+	if dec, err := c.Decrypt(ctx, enc); err != nil || !bytes.Equal(dec, doc) {
+		t.Errorf("round trip: %v", err)
+	}
+	_, err = c.Encrypt(ctx, []byte(`["`+strings.Repeat("x", 200)+`"]`))
+	var dke *DataKeyError
+	if !errors.As(err, &dke) || dke.Class != "pii" || strings.Contains(err.Error(), "(root)") {
+		t.Errorf("a value over MaxBytes: %v, want a DataKeyError of class pii", err)
+	}
 }

@@ -57,7 +57,10 @@ type Event struct {
 // bytes again. A Report is not safe for concurrent use: give each call (or
 // each goroutine) its own.
 type Report struct {
-	Events []Event
+	// CountsOnly leaves the Pointer of events empty: for callers that
+	// only count (a log record), it saves computing them.
+	CountsOnly bool
+	Events     []Event
 	// KeyHits and KeyMisses count the data keys (one per chunk of values
 	// on encryption, one per token on decryption) found in the codec's
 	// caches, and those that took a keyring call (or waited for one).
@@ -94,7 +97,11 @@ func (r *Report) add(op Op, class string, doc *fieldpath.Document, n int, err er
 	if r == nil {
 		return
 	}
-	r.Events = append(r.Events, Event{Op: op, Class: class, Pointer: doc.Pointer(n), Err: err})
+	ptr := ""
+	if !r.CountsOnly {
+		ptr = doc.Pointer(n)
+	}
+	r.Events = append(r.Events, Event{Op: op, Class: class, Pointer: ptr, Err: err})
 }
 
 func (r *Report) addAt(op Op, class, ptr string, err error) {
@@ -102,6 +109,17 @@ func (r *Report) addAt(op Op, class, ptr string, err error) {
 		return
 	}
 	r.Events = append(r.Events, Event{Op: op, Class: class, Pointer: ptr, Err: err})
+}
+
+func (r *Report) addPlace(op Op, class string, at place) {
+	if r == nil {
+		return
+	}
+	ptr := ""
+	if !r.CountsOnly {
+		ptr = at.pointer()
+	}
+	r.Events = append(r.Events, Event{Op: op, Class: class, Pointer: ptr})
 }
 
 func (r *Report) key(hit bool) {

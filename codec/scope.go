@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,6 +90,7 @@ func (s *Scope) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
 	if err != nil {
 		return nil, docError(err, true)
 	}
+	d.binds = newBindings(doc, src)
 	out, fresh, err := s.first(&d, doc, src)
 	doc.Release()
 	if err != nil {
@@ -151,21 +153,21 @@ func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte
 			}
 			continue
 		}
-		ptr := doc.Pointer(n)
+		at := place{doc: doc, n: n}
 		if d.body, err = d.tok.Decode(text, d.body); err != nil {
-			terr := &TokenError{Pointer: ptr, Err: wrapMalformed(err)}
-			d.rep.addAt(Failed, "", ptr, terr.Err)
+			terr := &TokenError{Pointer: at.pointer(), Err: wrapMalformed(err)}
+			d.rep.addAt(Failed, "", terr.Pointer, terr.Err)
 			return nil, nil, terr
 		}
 		class := d.tok.Class
 		if selected && class != c.rules[ri].class {
-			return nil, nil, &ContractError{Pointer: ptr, Class: c.rules[ri].class, Found: "a token of class " + class}
+			return nil, nil, &ContractError{Pointer: at.pointer(), Class: c.rules[ri].class, Found: "a token of class " + class}
 		}
 		if !selected || (c.allow != nil && !c.allow[class]) {
-			d.rep.addAt(PassedThrough, class, ptr, nil)
+			d.rep.addPlace(PassedThrough, class, at)
 			continue
 		}
-		val, err := s.open(d, text, ptr, doc.Depth(n), ri)
+		val, err := s.open(d, text, at, doc.Depth(n), ri)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -175,7 +177,7 @@ func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte
 		}
 		out = append(out, src[last:start]...)
 		if hasPrefix(val) {
-			next = append(next, span{start: len(out), end: len(out) + len(val), ptr: ptr})
+			next = append(next, span{start: len(out), end: len(out) + len(val), ptr: at.pointer()})
 		}
 		out = append(out, val...)
 		last = end
@@ -188,16 +190,16 @@ func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte
 
 // open decrypts one token for a Scope and records its value's fingerprints
 // (if it holds no token; else the final pass does).
-func (s *Scope) open(d *decryptor, text []byte, ptr string, depth, ri int) ([]byte, error) {
-	val, terr := d.token(text, ptr, depth, 0)
+func (s *Scope) open(d *decryptor, text []byte, at place, depth, ri int) ([]byte, error) {
+	val, terr := d.token(text, at, depth, 0)
 	if terr != nil {
-		d.rep.addAt(Failed, terr.Class, ptr, terr.Err)
+		d.rep.addAt(Failed, terr.Class, terr.Pointer, terr.Err)
 		return nil, terr
 	}
-	d.rep.addAt(Decrypted, s.c.rules[ri].class, ptr, nil)
+	d.rep.addPlace(Decrypted, s.c.rules[ri].class, at)
 	if !hasPrefix(val) {
 		if err := s.fingerprint(val, ri); err != nil {
-			return nil, &TokenError{Pointer: ptr, Class: s.c.rules[ri].class, Err: errNotJSON}
+			return nil, &TokenError{Pointer: at.pointer(), Class: s.c.rules[ri].class, Err: errNotJSON}
 		}
 	}
 	return val, nil
@@ -214,6 +216,8 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 		return nil, nil, docError(err, false)
 	}
 	defer doc.Release()
+	// Business keys lie outside encrypted values: read them here.
+	d.binds = newBindings(doc, src)
 	bySel := map[int]map[int]bool{} // rule index -> nodes its selectors select
 	selects := func(ri, n int) (bool, error) {
 		set, ok := bySel[ri]
@@ -274,7 +278,7 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 			d.rep.addAt(PassedThrough, class, ptr, nil)
 			continue
 		}
-		val, err := s.open(d, text, ptr, doc.Depth(n), ri)
+		val, err := s.open(d, text, place{ptr: ptr}, doc.Depth(n), ri)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -341,13 +345,35 @@ func (c *Codec) ruleIndexOf(class string) int {
 
 // fingerprint records the fingerprints of a decrypted value.
 func (s *Scope) fingerprint(val []byte, ri int) error {
+	if s.whole == nil {
+		s.whole, s.strs = map[uint64]int{}, map[uint64]int{}
+	}
+	// The common case, a string without escapes, needs no scan: its
+	// fingerprint as a whole value and as a string are the same.
+	if len(val) > 2 && val[0] == '"' && val[len(val)-1] == '"' && bytes.IndexByte(val, '\\') < 0 {
+		content := val[1 : len(val)-1]
+		if format.IsToken(content) {
+			return nil
+		}
+		fp := s.c.fp.String(content)
+		putFirst(s.whole, fp, ri)
+		putFirst(s.strs, fp, ri)
+		return nil
+	}
 	doc, err := fieldpath.Scan(val, fieldpath.Limits{MaxSize: len(val) + 1, MaxDepth: s.c.maxDepth()})
 	if err != nil {
 		return err
 	}
 	defer doc.Release()
-	s.record(doc, nil, 0, ri)
+	s.record(doc, val, doc.Fingerprints(s.c.fp, nil), 0, ri)
 	return nil
+}
+
+// putFirst records fp as rule ri's unless another rule has it already.
+func putFirst(m map[uint64]int, fp uint64, ri int) {
+	if _, ok := m[fp]; !ok {
+		m[fp] = ri
+	}
 }
 
 // fingerprintSelected records the values at the rules' paths of the final
@@ -373,31 +399,24 @@ func (s *Scope) fingerprintSelected(src []byte) error {
 				continue // a class this function does not decrypt
 			}
 		}
-		s.record(doc, fps, m.Node, s.c.selRule[m.Selector])
+		s.record(doc, src, fps, m.Node, s.c.selRule[m.Selector])
 	}
 	return nil
 }
 
-// record remembers node m of doc and the strings inside it as values of
-// rules[ri]. fps are doc's fingerprints, or nil to compute them.
-func (s *Scope) record(doc *fieldpath.Document, fps []uint64, m, ri int) {
-	if fps == nil {
-		fps = doc.Fingerprints(s.c.fp, nil)
-	}
+// record remembers node m of doc (whose text is src) and the strings inside
+// it as values of rules[ri]; fps are doc's fingerprints.
+func (s *Scope) record(doc *fieldpath.Document, src []byte, fps []uint64, m, ri int) {
 	if s.whole == nil {
 		s.whole, s.strs = map[uint64]int{}, map[uint64]int{}
 	}
 	var buf []byte
-	if guarded(doc, m, &buf) {
-		if _, ok := s.whole[fps[m]]; !ok {
-			s.whole[fps[m]] = ri
-		}
+	if guarded(doc, src, m, &buf) {
+		putFirst(s.whole, fps[m], ri)
 	}
 	for n := m; n < doc.End(m); n++ {
-		if doc.Kind(n) == fieldpath.String && guarded(doc, n, &buf) {
-			if _, ok := s.strs[fps[n]]; !ok {
-				s.strs[fps[n]] = ri
-			}
+		if doc.Kind(n) == fieldpath.String && guarded(doc, src, n, &buf) {
+			putFirst(s.strs, fps[n], ri)
 		}
 	}
 }
@@ -405,7 +424,7 @@ func (s *Scope) record(doc *fieldpath.Document, fps []uint64, m, ri int) {
 // guarded reports whether a value is one the guard looks for again: not
 // true, false, null or the empty string, which carry little and occur
 // everywhere, and not a token.
-func guarded(doc *fieldpath.Document, n int, buf *[]byte) bool {
+func guarded(doc *fieldpath.Document, src []byte, n int, buf *[]byte) bool {
 	switch doc.Kind(n) {
 	case fieldpath.Null, fieldpath.True, fieldpath.False:
 		return false
@@ -414,8 +433,8 @@ func guarded(doc *fieldpath.Document, n int, buf *[]byte) bool {
 		if end-start == 2 {
 			return false
 		}
-		*buf = doc.AppendString((*buf)[:0], n)
-		return !format.IsToken(*buf)
+		_, isTok := tokenText(doc, src, n, buf)
+		return !isTok
 	}
 	return true
 }
@@ -434,7 +453,7 @@ func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 	}
 	defer doc.Release()
 	if len(s.whole) == 0 && len(s.strs) == 0 {
-		return c.encrypt(ctx, doc, src, nil)
+		return c.encrypt(ctx, doc, src, nil, nil)
 	}
 	sel, err := doc.Select(c.sels)
 	if err != nil {
@@ -456,7 +475,7 @@ func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 					Found: "an object member named by a decrypted value, which cannot be sealed,"}
 			}
 		}
-		if !guarded(doc, n, &buf) {
+		if !guarded(doc, src, n, &buf) {
 			continue
 		}
 		if ri, ok := s.whole[fps[n]]; ok {
@@ -470,5 +489,5 @@ func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 			}
 		}
 	}
-	return c.encrypt(ctx, doc, src, extra)
+	return c.encrypt(ctx, doc, src, sel, extra)
 }

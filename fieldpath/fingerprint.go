@@ -3,6 +3,7 @@ package fieldpath
 import (
 	"hash/maphash"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -29,29 +30,17 @@ const (
 // String returns the fingerprint of a JSON string whose decoded content is s,
 // as Document.Fingerprints computes it for a String node.
 func (f *Fingerprinter) String(s []byte) uint64 {
-	var h maphash.Hash
-	h.SetSeed(f.seed)
-	h.WriteByte(tagString)
-	h.Write(s)
-	return h.Sum64()
+	return mix(maphash.Bytes(f.seed, s) ^ tagString)
 }
 
 func (f *Fingerprinter) name(s []byte) uint64 {
-	var h maphash.Hash
-	h.SetSeed(f.seed)
-	h.WriteByte(tagName)
-	h.Write(s)
-	return h.Sum64()
+	return mix(maphash.Bytes(f.seed, s) ^ tagName<<32)
 }
 
 func (f *Fingerprinter) number(raw []byte) uint64 {
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil { // out of range: keep the spelling
-		var h maphash.Hash
-		h.SetSeed(f.seed)
-		h.WriteByte(tagNumber)
-		h.Write(raw)
-		return h.Sum64()
+		return mix(maphash.Bytes(f.seed, raw) ^ tagNumber<<40)
 	}
 	if v == 0 {
 		v = 0 // -0 is 0
@@ -80,12 +69,14 @@ func mix(x uint64) uint64 {
 func (d *Document) Fingerprints(f *Fingerprinter, dst []uint64) []uint64 {
 	nodes := d.t.nodes
 	base := len(dst)
-	dst = append(dst, make([]uint64, len(nodes))...)
-	fp := dst[base:]
+	// One allocation: the fingerprints, then the sums of each
+	// container's children.
+	dst = slices.Grow(dst, 2*len(nodes))[:base+2*len(nodes)]
+	fp, sums := dst[base:base+len(nodes)], dst[base+len(nodes):]
+	clear(sums)
 	var buf []byte
 	// Children follow their parent, so a reverse walk sees every child
 	// before its parent and can add it into the parent's sum.
-	sums := make([]uint64, len(nodes))
 	for n := len(nodes) - 1; n >= 0; n-- {
 		nd := &nodes[n]
 		var v uint64
@@ -95,8 +86,12 @@ func (d *Document) Fingerprints(f *Fingerprinter, dst []uint64) []uint64 {
 		case Number:
 			v = f.number(d.src[nd.start:nd.end])
 		case String:
-			buf = d.AppendString(buf[:0], n)
-			v = f.String(buf)
+			raw := d.src[nd.start+1 : nd.end-1]
+			if nd.flags&flagEscaped != 0 {
+				buf = appendUnescaped(buf[:0], raw)
+				raw = buf
+			}
+			v = f.String(raw)
 		case Object:
 			v = mix(sums[n] ^ 0x6f626a) // "obj"
 		case Array:
@@ -105,12 +100,16 @@ func (d *Document) Fingerprints(f *Fingerprinter, dst []uint64) []uint64 {
 		fp[n] = v
 		if p := nd.parent; p >= 0 {
 			if nd.keyEnd != 0 {
-				buf = d.AppendName(buf[:0], n)
-				sums[p] += mix(f.name(buf) ^ mix(v))
+				name := d.src[nd.key:nd.keyEnd]
+				if nd.flags&flagKeyEscaped != 0 {
+					buf = appendUnescaped(buf[:0], name)
+					name = buf
+				}
+				sums[p] += mix(f.name(name) ^ mix(v))
 			} else {
 				sums[p] += mix(v + mix(uint64(nd.key)+1))
 			}
 		}
 	}
-	return dst
+	return dst[:base+len(nodes)]
 }

@@ -359,3 +359,8 @@ func (s *Selector) Names() []string {
 	}
 	return out
 }
+
+// Singular reports whether s is a singular query (RFC 9535 section 2.3.5.1):
+// names and indexes only, no descendants, wildcards, slices or filters, so
+// that it selects at most one node.
+func (s *Selector) Singular() bool { return s.path.Query().Singular() != nil }

@@ -3,12 +3,15 @@
 // ciphertext for the selected fields of its payloads, while the handler works
 // on plaintext.
 //
-// For each invocation the middleware decrypts the tokens in the event (all of
-// them, or only those of the classes the function needs to know), calls the
-// handler, encrypts its result by the rules of the configuration and returns
-// it. Tokens of classes the function may not decrypt reach the handler as
-// they are, and come back byte for byte if the handler returns them. The
-// change to a handler is two lines:
+// For each invocation the middleware decrypts the event by contract
+// (codec.Scope): only the tokens at paths that a rule of their class
+// selects, of the classes the function needs to know; where a rule selects
+// a value, the event must hold a token of that rule's class (or null, or
+// nothing), else the invocation fails with ErrorTypeContract before the
+// handler runs. It then calls the handler, encrypts its result by the rules
+// and seals again any value it decrypted that the result holds elsewhere.
+// Other tokens reach the handler as they are, and come back byte for byte
+// if the handler returns them. The change to a handler is two lines:
 //
 //	import "github.com/sfnenc/sfnenc/lambdamw"
 //
@@ -32,9 +35,13 @@
 //	SFNENC_CONFIG       the configuration itself, inline JSON; set at most
 //	                    one of SFNENC_CONFIG_FILE and SFNENC_CONFIG
 //	SFNENC_CLASSES      comma-separated classes this function may decrypt;
-//	                    "-" for none; unset: every class it holds keys for.
-//	                    If WithClasses is also given, only classes named by
+//	                    "-" for none; unset: every class of the
+//	                    configuration. Set but empty, or naming a class the
+//	                    configuration lacks, is a configuration error. If
+//	                    WithClasses is also given, only classes named by
 //	                    both are decrypted.
+//	SFNENC_ACCEPT_PLAINTEXT  "true": accept plaintext where a rule selects
+//	                    a value (see WithAcceptPlaintext)
 //	SFNENC_ERROR_CLASS  class under which a handler's error message is
 //	                    encrypted; unset: the message is redacted
 //	SFNENC_LOG_LEVEL    debug, info (default), warn or error; if unset,
@@ -45,10 +52,11 @@
 //
 // # Errors
 //
-// A handler's error reaches Step Functions with the error type name the
-// Lambda runtime would have reported without the middleware (the Go type
-// name of the error, or the Type of a messages.InvokeResponse_Error), so
-// Retry and Catch rules that match it keep working. Its message, which Step
+// A handler's error reaches Step Functions with the type name of the
+// handler's own error: the Go type name of the outermost error in its chain
+// that is not a standard-library wrapper (fmt.Errorf with %w, errors.Join),
+// or the Type of a messages.InvokeResponse_Error, so Retry and Catch rules
+// that name it match. Its message, which Step
 // Functions records in the execution history as the cause, is replaced by a
 // token of the class WithErrorClass names (the token holds the message as a
 // JSON string), or by RedactedMessage. A panic in the handler is reported the
@@ -57,8 +65,8 @@
 // Lambda starts a new one.
 //
 // A failure of the middleware itself fails the invocation with one of the
-// error type names ErrorTypeConfig, ErrorTypeDecrypt, ErrorTypeEncrypt,
-// ErrorTypeKeyUnavailable or ErrorTypeResultTooLarge. Step Functions matches
+// error type names ErrorTypeConfig, ErrorTypeContract, ErrorTypeDecrypt,
+// ErrorTypeEncrypt, ErrorTypeKeyUnavailable or ErrorTypeResultTooLarge. Step Functions matches
 // ErrorEquals against these names exactly, so a state machine can, for
 // example, retry "sfnenc.KeyServiceUnavailable" and catch
 // "sfnenc.DecryptError".
@@ -67,7 +75,7 @@
 //
 // The middleware fails closed: if the result cannot be encrypted, the
 // invocation fails and nothing of the result is returned. A result longer
-// than MaxResultSize bytes after encryption fails with
+// than codec.MaxPayloadSize bytes after encryption fails with
 // ErrorTypeResultTooLarge rather than with States.DataLimitExceeded in the
 // next state. KMS calls run under the invocation's context, with a deadline
 // a margin before the function's (see WithDeadlineMargin), so retries stop in
@@ -78,8 +86,7 @@
 //
 // Each invocation writes one structured log record (log/slog, JSON, to
 // standard error by default) with the classes and numbers of tokens
-// decrypted, passed through and encrypted, the KMS calls and cache hits it
-// caused, the sizes of event and result, and durations. Under concurrent
-// invocations in one process the KMS and cache figures of one record may
-// include those of another.
+// decrypted, passed through, encrypted and sealed again, the data-key cache
+// hits and misses, the sizes of event and result, and durations, all from
+// the codec's report of the invocation's own calls.
 package lambdamw

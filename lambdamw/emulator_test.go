@@ -305,6 +305,62 @@ func TestUnderEmulator(t *testing.T) {
 		}
 	})
 
+	t.Run("moved and planted tokens stay tokens", func(t *testing.T) {
+		t.Parallel()
+		f, fnKMS := e.start(t)
+		writer := e.writer(t)
+		// A token that Parameters moved to "applicant", and one that a
+		// history reader copied into the free-text "notes" of an
+		// execution they started: the function decrypts neither.
+		ssn, err := writer.EncryptValue(context.Background(), "pii", []byte(`"`+canarySSN+`"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		phone, err := writer.EncryptValue(context.Background(), "pii", []byte(`{"phone":"`+canaryPhone+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := f.invoke(t, []byte(`{"action":"echo-extra","applicant":"`+ssn+`","notes":"`+phone+`"}`))
+		check(t, f, r)
+		if r.errorType != "" {
+			t.Fatalf("errorType %q: %s", r.errorType, r.message)
+		}
+		for _, tok := range []string{ssn, phone} {
+			if !bytes.Contains(r.body, []byte(`"`+tok+`"`)) {
+				t.Error("a token at an unselected path did not come back byte for byte")
+			}
+		}
+		if n := fnKMS.Requests("Decrypt"); n != 0 {
+			t.Errorf("%d Decrypt requests, want 0", n)
+		}
+	})
+
+	t.Run("a decrypted value moved by the handler is sealed again", func(t *testing.T) {
+		t.Parallel()
+		f, _ := e.start(t)
+		writer := e.writer(t)
+		r := f.invoke(t, mustEncrypt(t, writer, customerEvent("move")))
+		check(t, f, r)
+		if r.errorType != "" {
+			t.Fatalf("errorType %q: %s", r.errorType, r.message)
+		}
+		got := jsonValue(t, mustDecrypt(t, writer, r.body))
+		want := jsonValue(t, []byte(`{"greeting":"moved","applicant":{"name":"Ann","ssn":"`+canarySSN+`","phone":"`+canaryPhone+`"}}`))
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("decrypted result mismatch (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("plaintext at a selected path is refused", func(t *testing.T) {
+		t.Parallel()
+		f, _ := e.start(t)
+		r := f.invoke(t, []byte(customerEvent("echo")))
+		check(t, f, r)
+		if r.errorType != lambdamw.ErrorTypeContract {
+			t.Errorf("errorType %q, want %s", r.errorType, lambdamw.ErrorTypeContract)
+		}
+	})
+
 	t.Run("need to know", func(t *testing.T) {
 		t.Parallel()
 		f, fnKMS := e.start(t, lambdamw.EnvClasses+"=pii")

@@ -2,7 +2,6 @@ package lambdamw
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -11,7 +10,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/sfnenc/sfnenc/codec"
-	"github.com/sfnenc/sfnenc/envelope"
 )
 
 // Error type names of the middleware's own failures, as the Lambda runtime
@@ -44,15 +42,10 @@ const (
 	// Retry with backoff may help.
 	ErrorTypeKeyUnavailable = "sfnenc.KeyServiceUnavailable"
 	// ErrorTypeResultTooLarge: the encrypted result is longer than
-	// MaxResultSize bytes, which Step Functions would refuse with
+	// codec.MaxPayloadSize bytes, which Step Functions would refuse with
 	// States.DataLimitExceeded.
 	ErrorTypeResultTooLarge = "sfnenc.ResultTooLarge"
 )
-
-// MaxResultSize is the Step Functions limit on a payload, in bytes. A
-// result longer than this after encryption fails with
-// ErrorTypeResultTooLarge.
-const MaxResultSize = 262144
 
 // RedactedMessage replaces the message of a handler's error or panic when no
 // error class is configured, or when the message could not be encrypted.
@@ -77,7 +70,7 @@ func codecFailure(typ, what string, err error) messages.InvokeResponse_Error {
 }
 
 func unavailable(err error) bool {
-	return errors.Is(err, envelope.ErrUnavailable) ||
+	return errors.Is(err, codec.ErrUnavailable) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
@@ -172,12 +165,7 @@ func (m *middleware) sealMessage(ctx context.Context, msg string) (string, bool)
 	if m.errorClass == "" {
 		return RedactedMessage, false
 	}
-	js, err := json.Marshal(msg)
-	if err != nil {
-		return RedactedMessage, false
-	}
-	tok, err := m.codec.EncryptValue(ctx, m.errorClass, js)
-	clear(js)
+	tok, err := m.codec.EncryptString(ctx, m.errorClass, msg)
 	if err != nil {
 		m.logger.LogAttrs(ctx, levelError, "lambdamw: error message not encrypted; redacted instead",
 			errAttr(err))

@@ -51,14 +51,7 @@ func ExampleWrap() {
 		lambdamw.WithLogger(slog.New(slog.DiscardHandler)))
 
 	// The previous state's output, as Step Functions passes it on.
-	cfg, err := codec.LoadConfig("testdata/example-config.json")
-	if err != nil {
-		panic(err)
-	}
-	c, err := codec.New(ctx, cfg)
-	if err != nil {
-		panic(err)
-	}
+	c := exampleCodec()
 	event, err := c.Encrypt(ctx, []byte(`{"orderId":"o-17","customer":{"name":"Ann","ssn":"123-45-6789"}}`))
 	if err != nil {
 		panic(err)
@@ -105,18 +98,23 @@ func ExampleWithErrorClass() {
 // encryptEvent encrypts doc by the example configuration, as the state
 // before would have.
 func encryptEvent(doc string) []byte {
-	ctx := context.Background()
-	cfg, err := codec.LoadConfig("testdata/example-config.json")
-	if err != nil {
-		panic(err)
-	}
-	c, err := codec.New(ctx, cfg)
-	if err != nil {
-		panic(err)
-	}
-	event, err := c.Encrypt(ctx, []byte(doc))
+	event, err := exampleCodec().Encrypt(context.Background(), []byte(doc))
 	if err != nil {
 		panic(err)
 	}
 	return event
+}
+
+// exampleCodec is a codec of the example configuration, standing for the
+// state before.
+func exampleCodec() *codec.Codec {
+	cfg, err := codec.LoadConfig("testdata/example-config.json")
+	if err != nil {
+		panic(err)
+	}
+	c, err := codec.New(context.Background(), cfg)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }

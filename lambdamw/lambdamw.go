@@ -3,7 +3,6 @@ package lambdamw
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,8 +23,9 @@ type innerFunc func(ctx context.Context, payload []byte) ([]byte, error)
 
 // Wrap returns a lambda.Handler that decrypts the event, decodes it as TIn,
 // calls h, encodes its result as JSON and encrypts it (see the package
-// documentation). Events are decoded and results encoded as lambda.Start
-// does for a handler function. Pass the result to lambda.Start:
+// documentation). Events are decoded and results encoded by
+// lambda.NewHandler, as lambda.Start does (WithHandlerOptions passes it
+// options). Pass the result to lambda.Start:
 //
 //	lambda.Start(lambdamw.Wrap(handler))
 //
@@ -36,17 +36,7 @@ func Wrap[TIn, TOut any](h func(context.Context, TIn) (TOut, error), opts ...Opt
 	if h == nil {
 		return newMiddleware(nil, append(opts, fail(errors.New("nil handler"))))
 	}
-	return newMiddleware(func(ctx context.Context, payload []byte) ([]byte, error) {
-		var in TIn
-		if err := decodeEvent(payload, &in); err != nil {
-			return nil, err
-		}
-		out, err := h(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		return encodeResult(out)
-	}, opts)
+	return WrapFunc(h, opts...)
 }
 
 // WrapFunc is Wrap for a handler of any signature that lambda.Start accepts:
@@ -55,11 +45,26 @@ func Wrap[TIn, TOut any](h func(context.Context, TIn) (TOut, error), opts ...Opt
 // returns the JSON null. A lambda.Handler is wrapped as by WrapHandler. An
 // invalid signature fails every invocation with ErrorTypeConfig.
 func WrapFunc(handler any, opts ...Option) lambda.Handler {
-	inner, err := reflectHandler(handler)
-	if err != nil {
-		opts = append(opts, fail(err))
+	if lh, ok := handler.(lambda.Handler); ok {
+		return WrapHandler(lh, opts...)
 	}
-	return newMiddleware(inner, opts)
+	if err := checkSignature(handler); err != nil {
+		return newMiddleware(nil, append(opts, fail(err)))
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	inner := lambda.NewHandlerWithOptions(handler, o.handlerOpts...)
+	return newMiddleware(func(ctx context.Context, payload []byte) ([]byte, error) {
+		out, err := inner.Invoke(ctx, payload)
+		if err != nil {
+			return nil, err
+		}
+		// The bytes may belong to a buffer that lambda.NewHandler pools
+		// and reuses: keep a copy of our own.
+		return bytes.Clone(out), nil
+	}, opts)
 }
 
 // WrapHandler returns a lambda.Handler that decrypts the event, passes it to
@@ -282,7 +287,8 @@ func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation
 		defer cancel()
 	}
 	// The codec reports what it did; the log record is made from that,
-	// never from the payload.
+	// never from the payload. It counts, so it needs no pointers.
+	rec.decrypted.CountsOnly, rec.encrypted.CountsOnly = true, true
 	scope := m.codec.NewScope(m.scopeOpts...)
 
 	t := time.Now()
@@ -313,9 +319,9 @@ func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation
 		return nil, rec.fail(codecFailure(ErrorTypeEncrypt, "encrypt result", err))
 	}
 	rec.resultBytes = len(out)
-	if len(out) > MaxResultSize {
+	if len(out) > codec.MaxPayloadSize {
 		return nil, rec.fail(failure(ErrorTypeResultTooLarge,
-			"lambdamw: result is %d bytes after encryption, over the Step Functions limit of %d bytes", len(out), MaxResultSize))
+			"lambdamw: result is %d bytes after encryption, over the Step Functions limit of %d bytes", len(out), codec.MaxPayloadSize))
 	}
 	rec.outcome = "ok"
 	return out, nil
@@ -340,97 +346,45 @@ func (m *middleware) call(ctx context.Context, event []byte) (result []byte, p *
 	return result, nil, err
 }
 
-// decodeEvent decodes an event as lambda.Start does for a handler function.
-func decodeEvent(payload []byte, v any) error {
-	return json.NewDecoder(bytes.NewReader(payload)).Decode(v)
-}
-
-// encodeResult encodes a result as lambda.Start does for a handler function:
-// without HTML escaping or a trailing newline.
-func encodeResult(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
 var (
 	ctxType = reflect.TypeFor[context.Context]()
 	errType = reflect.TypeFor[error]()
 )
 
-// reflectHandler makes an innerFunc of a handler of any signature that
-// lambda.Start accepts, with the same rules.
-func reflectHandler(h any) (innerFunc, error) {
+// checkSignature applies lambda.Start's rules for a handler function, so
+// that a wrong one is a configuration error the middleware reports at once
+// (lambda.NewHandler would only fail each invocation with a plain error).
+func checkSignature(h any) error {
 	if h == nil {
-		return nil, errors.New("nil handler")
+		return errors.New("nil handler")
 	}
-	if lh, ok := h.(lambda.Handler); ok {
-		return lh.Invoke, nil
-	}
-	fn := reflect.ValueOf(h)
-	t := fn.Type()
+	t := reflect.TypeOf(h)
 	if t.Kind() != reflect.Func {
-		return nil, fmt.Errorf("handler is a %s, not a function", t.Kind())
+		return fmt.Errorf("handler is a %s, not a function", t.Kind())
 	}
 	isCtx := func(a reflect.Type) bool {
 		return a.Kind() == reflect.Interface && ctxType.Implements(a) && a.Implements(ctxType)
 	}
-	takesCtx := false
-	var event reflect.Type
 	switch t.NumIn() {
 	case 0:
 	case 1:
-		a := t.In(0)
-		switch {
-		case a.Kind() == reflect.Interface && a.NumMethod() > 0 && isCtx(a):
-			takesCtx = true
-		case a.Kind() == reflect.Interface && a.NumMethod() > 0:
-			return nil, fmt.Errorf("handler takes an interface that is not context.Context: %s", a)
-		default:
-			event = a
+		if a := t.In(0); a.Kind() == reflect.Interface && a.NumMethod() > 0 && !isCtx(a) {
+			return fmt.Errorf("handler takes an interface that is not context.Context: %s", a)
 		}
 	case 2:
 		if !isCtx(t.In(0)) {
-			return nil, fmt.Errorf("handler takes two arguments, but the first is not context.Context: %s", t.In(0))
+			return fmt.Errorf("handler takes two arguments, but the first is not context.Context: %s", t.In(0))
 		}
-		takesCtx, event = true, t.In(1)
 	default:
-		return nil, fmt.Errorf("handler takes %d arguments, at most 2 allowed", t.NumIn())
+		return fmt.Errorf("handler takes %d arguments, at most 2 allowed", t.NumIn())
 	}
 	switch n := t.NumOut(); {
 	case n > 2:
-		return nil, fmt.Errorf("handler returns %d values, at most 2 allowed", n)
+		return fmt.Errorf("handler returns %d values, at most 2 allowed", n)
 	case n == 2 && !t.Out(1).Implements(errType):
-		return nil, errors.New("handler returns two values, but the second is not an error")
+		return errors.New("handler returns two values, but the second is not an error")
 	case n == 1 && !t.Out(0).Implements(errType):
-		return nil, errors.New("handler returns one value, but it is not an error")
+		return errors.New("handler returns one value, but it is not an error")
 	}
-	return func(ctx context.Context, payload []byte) ([]byte, error) {
-		var args []reflect.Value
-		if takesCtx {
-			args = append(args, reflect.ValueOf(&ctx).Elem())
-		}
-		if event != nil {
-			ev := reflect.New(event)
-			if err := decodeEvent(payload, ev.Interface()); err != nil {
-				return nil, err
-			}
-			args = append(args, ev.Elem())
-		}
-		res := fn.Call(args)
-		if len(res) > 0 {
-			if err, ok := res[len(res)-1].Interface().(error); ok && err != nil {
-				return nil, err
-			}
-		}
-		var val any
-		if len(res) > 1 {
-			val = res[0].Interface()
-		}
-		return encodeResult(val)
-	}, nil
+	return nil
 }

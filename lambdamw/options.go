@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
+
 	"github.com/sfnenc/sfnenc/codec"
 )
 
@@ -45,6 +47,7 @@ type options struct {
 	margin        time.Duration
 	setMargin     bool
 	acceptPlain   bool
+	handlerOpts   []lambda.Option
 	errs          []error
 }
 
@@ -125,6 +128,14 @@ func WithDeadlineMargin(d time.Duration) Option {
 		}
 		o.margin, o.setMargin = d, true
 	}
+}
+
+// WithHandlerOptions passes options to lambda.NewHandlerWithOptions, which
+// decodes events and encodes results for Wrap and WrapFunc (for example
+// lambda.WithUseNumber, or lambda.WithEnableSIGTERM). WrapHandler's handler
+// does its own.
+func WithHandlerOptions(opts ...lambda.Option) Option {
+	return func(o *options) { o.handlerOpts = append(o.handlerOpts, opts...) }
 }
 
 // WithAcceptPlaintext lets the event hold plaintext where a rule selects a

@@ -27,7 +27,6 @@ package sfnclient
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -40,7 +39,7 @@ import (
 
 // MaxPayloadSize is the Step Functions limit on an execution input, a task
 // output or a cause, in bytes.
-const MaxPayloadSize = 262144
+const MaxPayloadSize = codec.MaxPayloadSize
 
 // ErrTooLarge is returned (wrapped) for a payload over MaxPayloadSize bytes
 // after encryption.
@@ -173,12 +172,7 @@ func (m *mw) encryptCause(ctx context.Context, op string, cause **string) error 
 	if m.opts.causeClass == "" || *cause == nil || **cause == "" {
 		return nil
 	}
-	js, err := json.Marshal(**cause)
-	if err != nil {
-		return fmt.Errorf("sfnclient: %s: encrypt cause: %w", op, err)
-	}
-	tok, err := m.codec.EncryptValue(ctx, m.opts.causeClass, js)
-	clear(js)
+	tok, err := m.codec.EncryptString(ctx, m.opts.causeClass, **cause)
 	if err != nil {
 		return fmt.Errorf("sfnclient: %s: encrypt cause: %w", op, err)
 	}

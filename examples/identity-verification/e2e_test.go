@@ -19,12 +19,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/backend"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/localsfn"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/stack"
-	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
+	"github.com/sfnenc/sfnenc/internal/leaktest"
 	"github.com/sfnenc/sfnenc/internal/testbin"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
@@ -144,6 +145,43 @@ func TestWorkflowEndToEnd(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+
+	// A history reader without kms:Decrypt copies an identity token into
+	// a field that a function of the class echoes (CheckCoApplicant
+	// returns the co-applicant id), in an application they submit. Before
+	// the middleware read by contract, the function decrypted every token
+	// and wrote the plaintext into history and to the identity provider.
+	t.Run("planted token is not decrypted", func(t *testing.T) {
+		victim := stack.Scenarios()[0]
+		planted := model.Person{FullName: "Planted Canary-Victim Q.", DateOfBirth: "1911-11-11", NationalID: "QQ 00 11 22 Q"}
+		writer, err := codec.New(t.Context(), cfg, codec.WithKMSClients(envelope.KMSClients(kms.Config(t))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pj, _ := json.Marshal(planted)
+		tok, err := writer.EncryptValue(t.Context(), "identity", pj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := victim
+		sc.Name = "planted"
+		sc.Application.CreditApplicationID = "APP-2026-0666"
+		sc.Application.CoApplicants = slices.Clone(victim.Application.CoApplicants)
+		sc.Application.CoApplicants[0].CoApplicantID = tok
+		r := runScenario(t, st, sc)
+		secrets := []string{planted.FullName, planted.NationalID}
+		checkNoLeak(t, "history", r.exe.History, secrets)
+		checkNoLeak(t, "execution output", []byte(r.exe.Output), secrets)
+		for _, req := range st.Provider.ScreeningRequests() {
+			checkNoLeak(t, "screening request", []byte(req.Reference), secrets)
+		}
+		if !bytes.Contains(r.exe.History, []byte(tok)) {
+			t.Error("the planted token did not stay in the history as it was")
+		}
+		for id, l := range st.Logs() {
+			checkNoLeak(t, id+" output", []byte(l), secrets)
+		}
+	})
 
 	t.Run("no personal data in any log", func(t *testing.T) {
 		for id, l := range st.Logs() {
@@ -287,8 +325,8 @@ func checkTokens(t *testing.T, h *localsfn.History, selected map[string]string) 
 				walk(fmt.Sprintf("%s/%d", where, i), e, "")
 			}
 		case string:
-			if model.IsToken(v) {
-				tok, err := format.Decode([]byte(v), nil)
+			if codec.IsToken(v) {
+				tok, err := codec.ParseToken(v)
 				if err != nil {
 					t.Errorf("%s: malformed token: %v", where, err)
 					return
@@ -434,8 +472,8 @@ func sfnDecrypt(t *testing.T, bin string, kmsEnv []string, stderr *localsfn.Sync
 func checkDecryptedHistory(t *testing.T, st *stack.Stack, r *run, bin string, kmsEnv []string, stderr *localsfn.SyncBuffer) {
 	t.Helper()
 	out := sfnDecrypt(t, bin, kmsEnv, stderr, "history", "--config", stack.ConfigFile, "--reason", "e2e test", "--output", "json", r.exe.HistoryFile)
-	if bytes.Contains(out, []byte(format.Prefix)) {
-		t.Errorf("sfn-decrypt history left tokens in its output")
+	if n := leaktest.NestedTokenClasses(t, out); len(n) > 0 {
+		t.Errorf("sfn-decrypt history left tokens in its output: %v", n)
 	}
 	dec, err := localsfn.DecodeHistory(out)
 	if err != nil {
@@ -620,7 +658,7 @@ func checkSMSSawToken(t *testing.T, st *stack.Stack, r *run) {
 			seen = append(seen, s)
 		}
 	}
-	if len(passed) == 0 || !model.IsToken(passed[0]) {
+	if len(passed) == 0 || !codec.IsToken(passed[0]) {
 		t.Fatalf("SendSMS parameters hold no creditApplicant token: %v", passed)
 	}
 	if diff := cmp.Diff(passed, seen); diff != "" {

@@ -451,3 +451,27 @@ func AppendContext(dst []byte, ec map[string]string) []byte {
 	}
 	return dst
 }
+
+// BindingKey is the encryption context key under which an ESDK-mode token
+// carries its business-key binding.
+const BindingKey = "sfnenc:bind"
+
+// Binding kinds: the JSON type of a business key bound to a token.
+const (
+	BindString byte = 's'
+	BindNumber byte = 'n'
+)
+
+// AppendAssociatedData appends the associated data of a token's AEAD: the
+// header, the encoded key context, and, for a token bound to a business
+// key, the binding: u8 kind (BindString or BindNumber), u32 length, and the
+// value (a string's decoded content, or a number's text as written).
+func AppendAssociatedData(dst, header, context []byte, kind byte, binding []byte) []byte {
+	dst = append(append(dst, header...), context...)
+	if kind == 0 {
+		return dst
+	}
+	dst = append(dst, kind)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(binding)))
+	return append(dst, binding...)
+}

@@ -26,6 +26,19 @@ func Check(tb testing.TB, what, s string, canaries ...string) {
 // JSON document, by class. It fails tb if doc is not JSON.
 func TokenClasses(tb testing.TB, doc []byte) map[string]int {
 	tb.Helper()
+	return tokenClasses(tb, doc, false)
+}
+
+// NestedTokenClasses is TokenClasses that also looks inside string values
+// that hold JSON documents themselves (as the data fields of Step
+// Functions history events do).
+func NestedTokenClasses(tb testing.TB, doc []byte) map[string]int {
+	tb.Helper()
+	return tokenClasses(tb, doc, true)
+}
+
+func tokenClasses(tb testing.TB, doc []byte, nested bool) map[string]int {
+	tb.Helper()
 	var v any
 	if err := json.Unmarshal(doc, &v); err != nil {
 		tb.Fatalf("not JSON: %v: %s", err, doc)
@@ -48,6 +61,11 @@ func TokenClasses(tb testing.TB, doc []byte) map[string]int {
 			var err error
 			if buf, err = tok.Decode([]byte(v), buf); err == nil {
 				out[tok.Class]++
+				return
+			}
+			var inner any
+			if nested && json.Unmarshal([]byte(v), &inner) == nil {
+				walk(inner)
 			}
 		}
 	}

@@ -6,6 +6,9 @@
 //	fail     return a *PaymentDeclined error whose message holds the SSN
 //	panic    panic with a message that holds the SSN
 //	big      return "size" strings of "blobSize" bytes under "blobs"
+//	echo-extra  return "notes" and "applicant" as they came (a free-text
+//	         field and a field that Parameters renamed)
+//	move     return the customer under "applicant", a path no rule selects
 //
 // With TESTHANDLER_UNWRAPPED=1 it runs the same handler without the
 // middleware, so that tests can compare what the runtime reports.
@@ -31,19 +34,23 @@ type Customer struct {
 
 // Event is what the function receives.
 type Event struct {
-	Action   string          `json:"action"`
-	Customer *Customer       `json:"customer,omitempty"`
-	Card     json.RawMessage `json:"card,omitempty"`
-	Size     int             `json:"size,omitempty"`
-	BlobSize int             `json:"blobSize,omitempty"`
+	Action    string          `json:"action"`
+	Customer  *Customer       `json:"customer,omitempty"`
+	Card      json.RawMessage `json:"card,omitempty"`
+	Size      int             `json:"size,omitempty"`
+	BlobSize  int             `json:"blobSize,omitempty"`
+	Notes     json.RawMessage `json:"notes,omitempty"`
+	Applicant json.RawMessage `json:"applicant,omitempty"`
 }
 
 // Result is what the function returns.
 type Result struct {
-	Greeting string          `json:"greeting"`
-	Customer *Customer       `json:"customer,omitempty"`
-	Card     json.RawMessage `json:"card,omitempty"`
-	Blobs    []string        `json:"blobs,omitempty"`
+	Greeting  string          `json:"greeting"`
+	Customer  *Customer       `json:"customer,omitempty"`
+	Card      json.RawMessage `json:"card,omitempty"`
+	Blobs     []string        `json:"blobs,omitempty"`
+	Notes     json.RawMessage `json:"notes,omitempty"`
+	Applicant any             `json:"applicant,omitempty"`
 }
 
 // PaymentDeclined is the handler's own error type, which state machines
@@ -62,6 +69,10 @@ func handle(ctx context.Context, ev Event) (Result, error) {
 		return Result{}, &PaymentDeclined{Reason: ssn}
 	case "panic":
 		panic("handler gave up on " + ssn)
+	case "echo-extra":
+		return Result{Greeting: "extra", Notes: ev.Notes, Applicant: ev.Applicant}, nil
+	case "move":
+		return Result{Greeting: "moved", Applicant: ev.Customer}, nil
 	case "big":
 		r := Result{Greeting: "big"}
 		for range ev.Size {

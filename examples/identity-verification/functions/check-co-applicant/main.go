@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
@@ -53,7 +54,7 @@ func handle(ctx context.Context, ev event) (result, error) {
 		return result{}, errors.New("check-co-applicant: PROVIDER_URL is not set")
 	}
 	p := ev.CoApplicant.CreditApplicant
-	if model.IsToken(p.FullName) || p.FullName == "" {
+	if codec.IsToken(p.FullName) || p.FullName == "" {
 		return result{}, errors.New("check-co-applicant: co-applicant is missing or still encrypted")
 	}
 	var s model.Screening

@@ -22,15 +22,19 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
 
 type event struct {
-	CreditApplicationID string       `json:"creditApplicationId"`
-	CreditApplicant     model.Person `json:"creditApplicant"`
-	VerifiedPerson      model.Person `json:"verifiedPerson"`
-	Amount              float64      `json:"amount"`
+	CreditApplicationID string `json:"creditApplicationId"`
+	// The state's Parameters pass the applicant as "applicant": the
+	// identity rule selects "$..applicant" too, or the middleware would
+	// leave it a token (it decrypts only at the rules' paths).
+	Applicant      model.Person `json:"applicant"`
+	VerifiedPerson model.Person `json:"verifiedPerson"`
+	Amount         float64      `json:"amount"`
 }
 
 type result struct {
@@ -55,16 +59,16 @@ func normalise(s string) string {
 }
 
 func handle(_ context.Context, ev event) (result, error) {
-	if model.IsToken(ev.CreditApplicant.FullName) || model.IsToken(ev.VerifiedPerson.FullName) || ev.CreditApplicant.FullName == "" {
+	if codec.IsToken(ev.Applicant.FullName) || codec.IsToken(ev.VerifiedPerson.FullName) || ev.Applicant.FullName == "" {
 		return result{}, errors.New("continue-validation: applicant or verified person is missing or still encrypted")
 	}
 	fields := []struct {
 		name                string
 		applicant, verified string
 	}{
-		{"fullName", ev.CreditApplicant.FullName, ev.VerifiedPerson.FullName},
-		{"dateOfBirth", ev.CreditApplicant.DateOfBirth, ev.VerifiedPerson.DateOfBirth},
-		{"nationalId", ev.CreditApplicant.NationalID, ev.VerifiedPerson.NationalID},
+		{"fullName", ev.Applicant.FullName, ev.VerifiedPerson.FullName},
+		{"dateOfBirth", ev.Applicant.DateOfBirth, ev.VerifiedPerson.DateOfBirth},
+		{"nationalId", ev.Applicant.NationalID, ev.VerifiedPerson.NationalID},
 	}
 	checked := make([]string, 0, len(fields))
 	for _, f := range fields {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
@@ -71,7 +72,7 @@ func handle(ctx context.Context, ev event) (result, error) {
 		return result{}, errors.New("request-identification: PROVIDER_URL is not set")
 	}
 	for field, v := range map[string]string{"creditApplicant.fullName": ev.CreditApplicant.FullName, "phoneNumber": ev.PhoneNumber, "email": ev.Email} {
-		if model.IsToken(v) || v == "" {
+		if codec.IsToken(v) || v == "" {
 			return result{}, fmt.Errorf("request-identification: %s is missing or still encrypted", field)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
@@ -41,7 +42,7 @@ func handle(ctx context.Context, ev event) (result, error) {
 	if mailURL == "" {
 		return result{}, errors.New("send-rejection-email: MAIL_API_URL is not set")
 	}
-	if model.IsToken(ev.Email) || ev.Email == "" {
+	if codec.IsToken(ev.Email) || ev.Email == "" {
 		return result{}, errors.New("send-rejection-email: email is missing or still encrypted")
 	}
 	reason := "we could not confirm your identity"

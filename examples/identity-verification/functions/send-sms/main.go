@@ -24,6 +24,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
@@ -56,7 +57,7 @@ func handle(ctx context.Context, ev event) (result, error) {
 	// arrived: a token, or, should the configuration ever let the class
 	// through, only the fact that it was plaintext.
 	var applicant string
-	if json.Unmarshal(ev.CreditApplicant, &applicant) != nil || !model.IsToken(applicant) {
+	if json.Unmarshal(ev.CreditApplicant, &applicant) != nil || !codec.IsToken(applicant) {
 		applicant = "(plaintext, not logged)"
 	}
 	logger.Info("send-sms: event", "creditApplicationId", ev.CreditApplicationID, "creditApplicant", applicant)
@@ -64,7 +65,7 @@ func handle(ctx context.Context, ev event) (result, error) {
 	// Never text a token: a value still encrypted here means a
 	// configuration error.
 	for field, v := range map[string]string{"phoneNumber": ev.PhoneNumber, "verificationUrl": ev.VerificationURL} {
-		if model.IsToken(v) || v == "" {
+		if codec.IsToken(v) || v == "" {
 			return result{}, fmt.Errorf("send-sms: %s is missing or still encrypted", field)
 		}
 	}

@@ -11,15 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 )
-
-// TokenPrefix starts every sfnenc token.
-const TokenPrefix = "sfnenc:"
-
-// IsToken reports whether s is an sfnenc token, that is, a value that was
-// not decrypted.
-func IsToken(s string) bool { return strings.HasPrefix(s, TokenPrefix) }
 
 // Person is the identity of an applicant, as the applicant gives it or as
 // the identity provider verified it.
