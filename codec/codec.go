@@ -19,16 +19,21 @@ import (
 // envelope (envelope.ErrNoKey, ErrDenied, ErrInvalidKey, ErrUnavailable).
 var (
 	// ErrInvalidDocument: the input is not a JSON document the codec
-	// accepts (syntax, duplicate names, invalid UTF-8, too deep, too
-	// large). The error also wraps the fieldpath sentinel that says which.
+	// accepts (syntax, duplicate names, invalid UTF-8, too deep). The
+	// error also wraps the fieldpath sentinel that says which.
 	ErrInvalidDocument = errors.New("codec: invalid JSON document")
+	// ErrTooLarge: the input is longer than the size limit (WithLimits);
+	// it may well be valid JSON.
+	ErrTooLarge = errors.New("codec: document over the size limit")
 	// ErrMalformedToken: a string has the token prefix but is not a
-	// well-formed token of a known version and mode.
-	ErrMalformedToken = errors.New("codec: malformed token")
+	// well-formed token of a known version and mode. It and
+	// ErrAuthentication come inside a *TokenError, whose message starts
+	// with the package name, so theirs do not repeat it.
+	ErrMalformedToken = errors.New("malformed token")
 	// ErrAuthentication: a token's data key was unwrapped but its value
 	// failed authentication (altered, or bound to another context or
 	// class), or the decrypted value is not JSON.
-	ErrAuthentication = errors.New("codec: token failed authentication")
+	ErrAuthentication = errors.New("token failed authentication")
 	// ErrOutputTooLarge: the encrypted document would be larger than the
 	// size limit, so that Decrypt would refuse it. Nothing is returned.
 	ErrOutputTooLarge = errors.New("codec: encrypted document would exceed the size limit")
@@ -291,6 +296,9 @@ func (c *Codec) Stats() Stats { return Stats{Encrypt: c.enc.Stats(), Decrypt: c.
 
 func (c *Codec) scan(src []byte) (*fieldpath.Document, error) {
 	doc, err := fieldpath.Scan(src, c.limits)
+	if errors.Is(err, fieldpath.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(src), c.maxSize())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidDocument, err)
 	}

@@ -41,8 +41,7 @@ func transform(e *env, args []string, name, synopsis string, withClass bool, op 
 	}
 	out, err := op(cd, ctx, in)
 	if err != nil {
-		e.errorf("%v", err)
-		return exitFor(err)
+		return e.codecFailed(err)
 	}
 	if err := e.writeOutput(out); err != nil {
 		e.errorf("%v", err)

@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 
 	"github.com/sfnenc/sfnenc/codec"
@@ -75,6 +76,10 @@ type Failure struct {
 // access to the key".
 func (f Failure) Reason() string {
 	switch {
+	case errors.Is(f.Err, envelope.ErrNoCredentials):
+		return "no AWS credentials to call KMS"
+	case errors.Is(f.Err, envelope.ErrKeyNotFound):
+		return "KMS has no such key"
 	case errors.Is(f.Err, envelope.ErrDenied):
 		return "KMS denied access to the key"
 	case errors.Is(f.Err, envelope.ErrInvalidKey):
@@ -510,3 +515,25 @@ func (f Failure) Describe() string {
 	}
 	return s
 }
+
+// requestID matches the request id in an AWS SDK error message, which
+// differs between requests that failed for one cause.
+var requestID = regexp.MustCompile(`RequestID: [^,]*, `)
+
+// Cause says why the token failed, without where: its class, the reason and
+// the error (less the AWS request id), so that failures of one cause have
+// one Cause.
+func (f Failure) Cause() string {
+	s := f.Reason()
+	if f.Class != "" {
+		s = "class " + f.Class + ": " + s
+	}
+	if f.Err != nil {
+		s += " (" + requestID.ReplaceAllString(f.Err.Error(), "") + ")"
+	}
+	return s
+}
+
+// NoCredentials reports whether the token failed because no AWS
+// credentials were found to call KMS: a configuration problem.
+func (f Failure) NoCredentials() bool { return errors.Is(f.Err, envelope.ErrNoCredentials) }
