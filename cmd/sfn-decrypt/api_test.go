@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -258,7 +257,7 @@ func TestHistoryManyProgress(t *testing.T) {
 	args := []string{"--config", fixture("config.json"), "--reason", "TEST-7", "--state-machine-arn", machineARN, "--output", "text"}
 	var out, errb bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" },
-		terminal: func(w io.Writer) bool { return w == &errb }}
+		terminal: func(w any) bool { return w == &errb }}
 	if code := cmdHistory(e, args); code != exitAPI {
 		t.Fatalf("exit code %d; stderr:\n%s", code, errb.String())
 	}

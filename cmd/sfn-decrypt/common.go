@@ -139,15 +139,33 @@ func (r *readFlags) newReadOutput(ctx context.Context, e *env, what string) (rea
 }
 
 // newFlagSet returns a flag set whose messages are held until parsing ends:
-// see parseFlags.
+// see endFlags.
 func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(new(bytes.Buffer))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sfn-decrypt %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
+		printFlags(fs)
 	}
 	return fs
+}
+
+// printFlags writes the flags of fs as flag.PrintDefaults does, but spelt
+// with two dashes, as the usage lines and the README spell them.
+func printFlags(fs *flag.FlagSet) {
+	w := fs.Output()
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // flushUsage writes the help to stdout if it was asked for, or a usage
@@ -164,12 +182,6 @@ func flushUsage(e *env, fs *flag.FlagSet, err error) {
 	case err != nil:
 		e.errorf("%v (run 'sfn-decrypt %s --help')", err, fs.Name())
 	}
-}
-
-// parseFlags parses and reports the exit code to use if parsing ended the
-// command (help or a usage error).
-func parseFlags(e *env, fs *flag.FlagSet, args []string) (int, bool) {
-	return endFlags(e, fs, fs.Parse(args))
 }
 
 // endFlags reports the error of parsing flags (or the help asked for) and
@@ -263,9 +275,13 @@ func (c *commonFlags) newCodec(ctx context.Context, e *env, appID string) (*code
 	return cd, 0
 }
 
-// readInput reads the named file, or stdin for "" or "-".
+// readInput reads the named file, or stdin for "" or "-". On a terminal,
+// it first says that it reads stdin: otherwise the command seems to hang.
 func (e *env) readInput(name string) ([]byte, error) {
 	if name == "" || name == "-" {
+		if e.terminal != nil && e.terminal(e.stdin) {
+			e.infof("reading standard input (end it with Ctrl-D, or give a file as INPUT)")
+		}
 		return io.ReadAll(e.stdin)
 	}
 	return os.ReadFile(name)
@@ -331,12 +347,13 @@ func isGenerate(err error) bool {
 	return errors.As(err, &ke) && (ke.Op == "generate" || ke.Op == "wrap")
 }
 
-// writeOutput writes a document and a final newline if it lacks one.
+// writeOutput writes a document as it is, so that decrypt(encrypt(x)) is x
+// byte for byte, and on a terminal a final newline if it lacks one.
 func (e *env) writeOutput(b []byte) error {
 	if _, err := e.stdout.Write(b); err != nil {
 		return err
 	}
-	if !bytes.HasSuffix(b, []byte("\n")) {
+	if !bytes.HasSuffix(b, []byte("\n")) && e.terminal != nil && e.terminal(e.stdout) {
 		_, err := io.WriteString(e.stdout, "\n")
 		return err
 	}

@@ -39,7 +39,8 @@ than letters, digits and !#$%&'*+-.^_` + "`" + `|~ are sent as '-'.
 
 A token you may not or cannot decrypt stays in the output as it is (marked
 with the reason in text output) and is listed on stderr by event, field,
-JSON Pointer and class. Decrypted data goes to stdout only.
+JSON Pointer and class; tokens that failed for one cause make one line with
+their count and the first of them. Decrypted data goes to stdout only.
 
 Exit codes:
   0  every token decrypted (or left alone by --class)
@@ -545,9 +546,9 @@ func (p *progress) clear() {
 	}
 }
 
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether stream is a terminal (a character device).
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	if !ok {
 		return false
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -205,7 +204,7 @@ func TestLogsAPIText(t *testing.T) {
 func runLogsCtx(ctx context.Context, args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: os.Getenv,
-		terminal: func(io.Writer) bool { return false }, ctx: ctx}
+		terminal: func(any) bool { return false }, ctx: ctx}
 	code = cmdLogs(e, args)
 	return out.String(), errb.String(), code
 }

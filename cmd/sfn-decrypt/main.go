@@ -19,8 +19,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
 func main() {
@@ -47,8 +49,10 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	// terminal reports whether a stream is a terminal (for progress).
-	terminal func(io.Writer) bool
+	// terminal reports whether a stream (stdin, stdout, stderr) is a
+	// terminal: for progress, a notice that stdin is read, and a final
+	// newline.
+	terminal func(stream any) bool
 	// ctx, if not nil, ends a command early when it is done (tests stop
 	// "logs --follow" with it); commands use context.Background otherwise.
 	ctx context.Context
@@ -78,7 +82,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			// "help COMMAND" is "COMMAND --help".
+			for _, c := range commands() {
+				if c.name == args[1] {
+					return c.run(e, []string{"--help"})
+				}
+			}
+			e.errorf("unknown command %q (run 'sfn-decrypt help')", args[1])
+			return exitUsage
+		}
 		usage(e.stdout)
+		return exitOK
+	case "version", "-version", "--version":
+		fmt.Fprintf(e.stdout, "sfn-decrypt %s\n", version())
 		return exitOK
 	}
 	for _, c := range commands() {
@@ -88,4 +105,36 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	e.errorf("unknown command %q (run 'sfn-decrypt help')", args[0])
 	return exitUsage
+}
+
+// version is the module version the binary was built from (by go install
+// MODULE@VERSION), or for a build in a clone "(devel)" with the commit and
+// whether the tree had changes; and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" && v == "(devel)" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		v += " commit " + rev + modified
+	}
+	return v + " " + bi.GoVersion
 }
