@@ -98,3 +98,25 @@ func TestStdinNotice(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMESynopsis: the README's synopsis lists every flag that a
+// command's --help shows.
+func TestREADMESynopsis(t *testing.T) {
+	readme := string(readFile(t, "../../README.md"))
+	start := strings.Index(readme, "## sfn-decrypt\n")
+	end := strings.Index(readme[start:], "\n```\n\n")
+	if start < 0 || end < 0 {
+		t.Fatal("no synopsis in the README")
+	}
+	synopsis := readme[start : start+end]
+	flagRE := regexp.MustCompile(`(?m)^  (--[a-z-]+)`)
+	for _, c := range commands() {
+		help, _, _ := runCmd(t, "", c.name, "--help")
+		for _, m := range flagRE.FindAllStringSubmatch(help, -1) {
+			if !strings.Contains(synopsis, "["+m[1]+" ") && !strings.Contains(synopsis, "("+m[1]+" ") &&
+				!strings.Contains(synopsis, " "+m[1]+" ") && !strings.Contains(synopsis, "["+m[1]+"]") {
+				t.Errorf("the README's synopsis lacks %s of %s", m[1], c.name)
+			}
+		}
+	}
+}
