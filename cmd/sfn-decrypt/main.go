@@ -10,8 +10,11 @@
 //		(--execution-arn ARN | FILE | - | --state-machine-arn ARN [--status S] [--since TIME])
 //	sfn-decrypt logs --config FILE --reason TEXT [--output json|text] [--class C]...
 //		(--log-group NAME (--execution-arn ARN | --start TIME [--end TIME]) [--follow] | FILE | -)
+//	sfn-decrypt help [COMMAND]
+//	sfn-decrypt --version
 //
-// Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
+// Every command also takes --profile, --region and --max-size, and flags
+// may follow INPUT. Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
 // 1 any other failure, 2 usage or configuration error, 3 a token failed to
 // authenticate or could not be decrypted, 4 the AWS API that holds the events
 // failed (Step Functions for history, CloudWatch Logs for logs).
