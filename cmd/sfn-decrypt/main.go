@@ -10,11 +10,13 @@
 //		(--execution-arn ARN | FILE | - | --state-machine-arn ARN [--status S] [--since TIME])
 //	sfn-decrypt logs --config FILE --reason TEXT [--output json|text] [--class C]...
 //		(--log-group NAME (--execution-arn ARN | --start TIME [--end TIME]) [--follow] | FILE | -)
+//	sfn-decrypt check --config FILE (--definition ASL | --template TEMPLATE) [--classes F=C,...]... [--output text|json|sarif]
 //
 // Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
 // 1 any other failure, 2 usage or configuration error, 3 a token failed to
 // authenticate or could not be decrypted, 4 the AWS API that holds the events
-// failed (Step Functions for history, CloudWatch Logs for logs).
+// failed (Step Functions for history, CloudWatch Logs for logs), 5 check
+// found at least one error.
 package main
 
 import (
@@ -67,6 +69,7 @@ func commands() []command {
 		{"decrypt", "decrypt every token in a JSON document", cmdDecrypt},
 		{"history", "print execution histories with their tokens decrypted", cmdHistory},
 		{"logs", "print Step Functions events in CloudWatch Logs with their tokens decrypted", cmdLogs},
+		{"check", "check a state machine definition for places that mishandle tokens", cmdCheck},
 	}
 }
 

@@ -1,0 +1,254 @@
+// Package check finds, from an AWS Step Functions definition, the places
+// where a state machine mishandles sfnenc tokens: a Choice or an intrinsic
+// function that reads a token, a token moved to a path no rule of its
+// class selects before a function with the middleware reads it, tokens
+// sent to a service that is not such a function, and a function that may
+// decrypt a class it never receives.
+//
+// Check runs an abstract interpretation over the state graph: for every
+// state it computes where tokens of each class may be in the state's
+// input, from the execution input (encrypted by the rules), through
+// InputPath, Parameters, ResultSelector, ResultPath, OutputPath, Assign,
+// Map, Parallel, Catch and JSONata expressions, to a fixed point. Load
+// reads a definition and the functions from files (ASL, or a SAM or
+// CloudFormation template); WriteText, WriteJSON and WriteSARIF print the
+// findings.
+package check
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/theory/jsonpath"
+)
+
+// Rule ids: stable, and part of the output.
+const (
+	RuleChoiceOnToken     = "choice-on-token"
+	RuleIntrinsicOnToken  = "intrinsic-on-token"
+	RuleUnselectedPath    = "token-at-unselected-path"
+	RuleTokenToService    = "token-to-service"
+	RuleClassNeverReaches = "class-never-reaches"
+)
+
+// Severities.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+	SeverityInfo    = "info"
+)
+
+var severity = map[string]string{
+	RuleChoiceOnToken:     SeverityError,
+	RuleIntrinsicOnToken:  SeverityError,
+	RuleUnselectedPath:    SeverityError,
+	RuleTokenToService:    SeverityWarning,
+	RuleClassNeverReaches: SeverityInfo,
+}
+
+// Finding is one place where the state machine mishandles tokens.
+type Finding struct {
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	// State is the name of the state.
+	State string `json:"state"`
+	// Path is where the token is, as JSONPath (in the state's input, its
+	// effective input or its payload, as the message says) or, in a
+	// JSONata state, the expression that reads it.
+	Path  string `json:"path"`
+	Class string `json:"class"`
+	// Message says what is wrong and how to fix it.
+	Message string `json:"message"`
+}
+
+// Function is what the checker knows of a Lambda function.
+type Function struct {
+	// Middleware: the function runs the sfnenc middleware. Without it, a
+	// function's result is unknown and tokens sent to it are reported.
+	Middleware bool
+	// Classes the function decrypts; nil means every class of the
+	// configuration.
+	Classes []string
+	// ErrorClass encrypts the messages of its errors ("" if none).
+	ErrorClass string
+	// Explicit: Classes was configured (SFNENC_CLASSES or --classes), so
+	// a class that never reaches the function is worth an info.
+	Explicit bool
+}
+
+// Options are the inputs of Check besides the definition.
+type Options struct {
+	// Config holds the rules.
+	Config *codec.Config
+	// Functions by name, as the name appears in a Task's Lambda ARN or
+	// FunctionName. A function not listed is taken to run the middleware
+	// and decrypt every class (which the middleware does by default).
+	Functions map[string]Function
+	// Substitutions replace "${Name}" in the definition's strings
+	// (DefinitionSubstitutions).
+	Substitutions map[string]string
+}
+
+// ErrDefinition marks a definition that is not an ASL document.
+var ErrDefinition = errors.New("check: invalid definition")
+
+// Limits keep the analysis bounded on any input.
+const (
+	maxStates     = 10000
+	maxNesting    = 32
+	maxIterations = 64
+)
+
+// Check analyses a definition (decoded ASL: a JSON object) and returns its
+// findings, sorted by state, rule and path.
+func Check(def map[string]any, opt Options) ([]Finding, error) {
+	if opt.Config == nil {
+		return nil, errors.New("check: no configuration")
+	}
+	a := &analyzer{
+		opt:      opt,
+		vars:     map[string]*val{},
+		found:    map[string]Finding{},
+		reached:  map[string]set{},
+		invokers: map[string]string{},
+	}
+	for _, r := range opt.Config.Rules {
+		rs := ruleSel{class: r.Class}
+		for _, expr := range r.Select {
+			q, err := jsonpath.Parse(expr)
+			if err != nil {
+				return nil, fmt.Errorf("check: rule %s: %w", r.Class, err)
+			}
+			s, err := fieldpath.Parse(expr)
+			if err != nil {
+				return nil, fmt.Errorf("check: rule %s: %w", r.Class, err)
+			}
+			rs.queries = append(rs.queries, q.Query())
+			rs.sels = append(rs.sels, s)
+		}
+		a.rules = append(a.rules, rs)
+	}
+	a.encrypted = ruleValue(a.rules)
+	m, err := parseMachine(def, "", 0, &a.nstates)
+	if err != nil {
+		return nil, err
+	}
+	a.input = a.encrypted
+	a.run(m, a.input, 0)
+	a.neverReaches()
+	out := make([]Finding, 0, len(a.found))
+	for _, f := range a.found {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(x, y Finding) int {
+		return strings.Compare(x.State+"\x00"+x.Rule+"\x00"+x.Path+"\x00"+x.Class, y.State+"\x00"+y.Rule+"\x00"+y.Path+"\x00"+y.Class)
+	})
+	return out, nil
+}
+
+// HasErrors reports whether a finding is an error.
+func HasErrors(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+type analyzer struct {
+	opt       Options
+	rules     []ruleSel
+	encrypted *val // a document encrypted by the rules
+	input     *val // the execution input
+	vars      map[string]*val
+	found     map[string]Finding
+	nstates   int
+	// reached: classes that reached each function; invokers: the first
+	// state that invokes it.
+	reached  map[string]set
+	invokers map[string]string
+}
+
+func (a *analyzer) report(rule, state, path, class, msg string) {
+	k := rule + "\x00" + state + "\x00" + path + "\x00" + class
+	if _, ok := a.found[k]; ok {
+		return
+	}
+	a.found[k] = Finding{Rule: rule, Severity: severity[rule], State: state, Path: path, Class: class, Message: msg}
+}
+
+func (a *analyzer) rule(class string) (ruleSel, bool) {
+	for _, r := range a.rules {
+		if r.class == class {
+			return r, true
+		}
+	}
+	return ruleSel{}, false
+}
+
+func (a *analyzer) varsKey() string {
+	var b strings.Builder
+	for _, k := range sortedKeys(a.vars) {
+		b.WriteString(k + "=" + a.vars[k].key() + ";")
+	}
+	return b.String()
+}
+
+// assign joins x into variable name: variables are tracked flow
+// insensitively (a variable holds what any assignment may have put in it).
+func (a *analyzer) assign(name string, x *val) {
+	a.vars[name] = join(a.vars[name], x).truncate(0)
+}
+
+// run computes the fixed point of one machine (the top level, a Map's
+// item processor, a Parallel branch) from its input, and returns the join
+// of what its terminal states output.
+func (a *analyzer) run(m *machine, in *val, depth int) *val {
+	if depth > maxNesting {
+		return &val{any: in.classes()}
+	}
+	inputs := map[string]*val{m.startAt: in}
+	var out *val
+	for iter := 0; iter < maxIterations; iter++ {
+		changed := false
+		vk := a.varsKey()
+		out = nil
+		for _, name := range m.order {
+			st := m.states[name]
+			sin, ok := inputs[name]
+			if !ok {
+				continue
+			}
+			for _, e := range a.transfer(st, sin, depth) {
+				if e.next == "" {
+					out = join(out, e.out)
+					continue
+				}
+				if _, ok := m.states[e.next]; !ok {
+					continue
+				}
+				old, seen := inputs[e.next]
+				nv := join(old, e.out).truncate(0)
+				if !seen || nv.key() != old.key() {
+					inputs[e.next] = nv
+					changed = true
+				}
+			}
+		}
+		if !changed && vk == a.varsKey() {
+			break
+		}
+	}
+	return out
+}
+
+// edge is where a state's output goes; next "" ends the machine.
+type edge struct {
+	next string
+	out  *val
+}
