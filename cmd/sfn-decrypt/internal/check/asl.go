@@ -15,11 +15,11 @@ type machine struct {
 }
 
 type state struct {
-	name   string
-	typ    string
+	name    string
+	typ     string
 	jsonata bool
-	raw    map[string]any
-	subs   []*machine // Map: the item processor; Parallel: the branches
+	raw     map[string]any
+	subs    []*machine // Map: the item processor; Parallel: the branches
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -68,7 +68,13 @@ func (v *val) child(name string, isName bool) *val {
 		}
 	}
 	c = v.other
-	if len(v.deep) == 0 && len(v.any) == 0 {
+	// A value that the rules make a token holds nothing: "$..name" rules
+	// do not reach inside it.
+	deep := v.deep
+	if len(v.tok) > 0 {
+		deep = nil
+	}
+	if len(deep) == 0 && len(v.any) == 0 {
 		return c
 	}
 	n := &val{}
@@ -76,17 +82,17 @@ func (v *val) child(name string, isName bool) *val {
 		*n = *c
 	}
 	n.any = n.any.union(v.any)
-	if len(v.deep) > 0 {
-		d := make(map[string]set, len(v.deep)+len(n.deep))
+	if len(deep) > 0 {
+		d := make(map[string]set, len(deep)+len(n.deep))
 		for k, s := range n.deep {
 			d[k] = s
 		}
-		for k, s := range v.deep {
+		for k, s := range deep {
 			d[k] = d[k].union(s)
 		}
 		n.deep = d
 		if isName {
-			n.tok = n.tok.union(v.deep[name])
+			n.tok = n.tok.union(deep[name])
 		}
 	}
 	return n
@@ -158,6 +164,15 @@ func (v *val) collect(out set, depth int) {
 	}
 	maps.Copy(out, v.tok)
 	maps.Copy(out, v.any)
+	if len(v.tok) > 0 {
+		// Below a token, only what is known to be there (child
+		// says why "$..name" rules stop here).
+		for _, f := range v.fields {
+			f.collect(out, depth+1)
+		}
+		v.other.collect(out, depth+1)
+		return
+	}
 	for _, s := range v.deep {
 		maps.Copy(out, s)
 	}
@@ -306,7 +321,7 @@ func (v *val) walk(path []step, out *[]tokenAt, covered set, depth int) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(v.deep)) {
 		for _, c := range v.deep[k].sorted() {
-			if !covered[c] {
+			if !covered[c] && len(v.tok) == 0 {
 				*out = append(*out, tokenAt{path: p, class: c, deepName: k})
 			}
 		}
