@@ -101,7 +101,14 @@ const (
 	maxStates     = 10000
 	maxNesting    = 32
 	maxIterations = 64
+	// maxWork bounds the number of state evaluations of one check:
+	// nested machines are solved again in every pass of their parent.
+	maxWork = 200000
 )
+
+// ErrTooComplex: the definition needs more work than the checker allows
+// (its findings would be incomplete).
+var ErrTooComplex = errors.New("check: definition too complex to analyse")
 
 // Check analyses a definition (decoded ASL: a JSON object) and returns its
 // findings, sorted by state, rule and path.
@@ -139,6 +146,9 @@ func Check(def map[string]any, opt Options) ([]Finding, error) {
 	}
 	a.input = a.encrypted
 	a.run(m, a.input, 0)
+	if a.work > maxWork {
+		return nil, ErrTooComplex
+	}
 	a.neverReaches()
 	out := make([]Finding, 0, len(a.found))
 	for _, f := range a.found {
@@ -168,6 +178,7 @@ type analyzer struct {
 	vars      map[string]*val
 	found     map[string]Finding
 	nstates   int
+	work      int
 	// reached: classes that reached each function; invokers: the first
 	// state that invokes it.
 	reached  map[string]set
@@ -223,6 +234,9 @@ func (a *analyzer) run(m *machine, in *val, depth int) *val {
 			sin, ok := inputs[name]
 			if !ok {
 				continue
+			}
+			if a.work++; a.work > maxWork {
+				return &val{any: in.classes()}
 			}
 			for _, e := range a.transfer(st, sin, depth) {
 				if e.next == "" {

@@ -1,0 +1,45 @@
+package check
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzCheck runs the checker on arbitrary definitions: it must not panic,
+// must end (the limits bound its work), and must report only known rules.
+func FuzzCheck(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.asl.json")
+	more, _ := filepath.Glob("testdata/sam/*.asl.yaml")
+	files = append(files, more...)
+	if len(files) == 0 {
+		f.Fatal("no seed definitions match testdata/*.asl.json or testdata/sam/*.asl.yaml")
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	cfg := testConfig(f, "testdata/config.json")
+	fns := map[string]Function{
+		"verify": {Middleware: true, Classes: []string{"identity"}, ErrorClass: "identity", Explicit: true},
+		"legacy": {},
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		def, err := ParseDefinition(data)
+		if err != nil {
+			return
+		}
+		fs, err := Check(def, Options{Config: cfg, Functions: fns, Substitutions: map[string]string{"X": "arn:aws:lambda:r:a:function:verify"}})
+		if err != nil {
+			return
+		}
+		for _, x := range fs {
+			if severity[x.Rule] == "" || x.Severity != severity[x.Rule] {
+				t.Fatalf("finding with rule %q severity %q", x.Rule, x.Severity)
+			}
+		}
+	})
+}
