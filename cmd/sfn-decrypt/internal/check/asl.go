@@ -203,7 +203,9 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 		return nil
 	}
 	if as, ok := raw["Assign"]; ok {
-		a.assignJSONPath(st, as, result)
+		// "$" in Assign is the state's result; the state's input is
+		// joined in, so that a reading of either is covered.
+		a.assignJSONPath(st, as, join(result, eff))
 	}
 	out := in
 	if p, present := raw["ResultPath"]; present {
