@@ -179,6 +179,8 @@ type analyzer struct {
 	found     map[string]Finding
 	nstates   int
 	work      int
+	// varsVersion counts the changes of vars.
+	varsVersion int
 	// reached: classes that reached each function; invokers: the first
 	// state that invokes it.
 	reached  map[string]set
@@ -202,61 +204,73 @@ func (a *analyzer) rule(class string) (ruleSel, bool) {
 	return ruleSel{}, false
 }
 
-func (a *analyzer) varsKey() string {
-	var b strings.Builder
-	for _, k := range sortedKeys(a.vars) {
-		b.WriteString(k + "=" + a.vars[k].key() + ";")
-	}
-	return b.String()
-}
-
 // assign joins x into variable name: variables are tracked flow
 // insensitively (a variable holds what any assignment may have put in it).
 func (a *analyzer) assign(name string, x *val) {
-	a.vars[name] = join(a.vars[name], x).truncate(0)
+	old, seen := a.vars[name]
+	nv := join(old, x).truncate(0)
+	if !seen || !equal(nv, old) {
+		a.vars[name] = nv
+		a.varsVersion++
+	}
 }
 
 // run computes the fixed point of one machine (the top level, a Map's
 // item processor, a Parallel branch) from its input, and returns the join
-// of what its terminal states output.
+// of what its terminal states output. A worklist re-evaluates a state only
+// when its input (or a variable) has grown.
 func (a *analyzer) run(m *machine, in *val, depth int) *val {
 	if depth > maxNesting {
 		return &val{any: in.classes()}
 	}
 	inputs := map[string]*val{m.startAt: in}
-	var out *val
-	for iter := 0; iter < maxIterations; iter++ {
-		changed := false
-		vk := a.varsKey()
-		out = nil
-		for _, name := range m.order {
-			st := m.states[name]
-			sin, ok := inputs[name]
-			if !ok {
+	ends := map[string]*val{}
+	visits := map[string]int{}
+	queue := []string{m.startAt}
+	queued := map[string]bool{m.startAt: true}
+	push := func(name string) {
+		if !queued[name] {
+			queued[name] = true
+			queue = append(queue, name)
+		}
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		queued[name] = false
+		if visits[name]++; visits[name] > maxIterations {
+			continue
+		}
+		if a.work++; a.work > maxWork {
+			return &val{any: in.classes()}
+		}
+		vv := a.varsVersion
+		var end *val
+		for _, e := range a.transfer(m.states[name], inputs[name], depth) {
+			if e.next == "" {
+				end = join(end, e.out)
 				continue
 			}
-			if a.work++; a.work > maxWork {
-				return &val{any: in.classes()}
+			if _, ok := m.states[e.next]; !ok {
+				continue
 			}
-			for _, e := range a.transfer(st, sin, depth) {
-				if e.next == "" {
-					out = join(out, e.out)
-					continue
-				}
-				if _, ok := m.states[e.next]; !ok {
-					continue
-				}
-				old, seen := inputs[e.next]
-				nv := join(old, e.out).truncate(0)
-				if !seen || nv.key() != old.key() {
-					inputs[e.next] = nv
-					changed = true
-				}
+			old, seen := inputs[e.next]
+			nv := join(old, e.out).truncate(0)
+			if !seen || !equal(nv, old) {
+				inputs[e.next] = nv
+				push(e.next)
 			}
 		}
-		if !changed && vk == a.varsKey() {
-			break
+		ends[name] = end
+		if a.varsVersion != vv {
+			for _, n := range sortedKeys(inputs) {
+				push(n)
+			}
 		}
+	}
+	var out *val
+	for _, n := range sortedKeys(ends) {
+		out = join(out, ends[n])
 	}
 	return out
 }

@@ -3,7 +3,6 @@ package check
 import (
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -36,13 +35,30 @@ func (s set) union(t set) set {
 	if len(t) == 0 {
 		return s
 	}
-	if len(s) == 0 {
-		return t
+	if len(s) == 0 || s.has(t) {
+		return orSet(s, t)
 	}
 	out := make(set, len(s)+len(t))
 	maps.Copy(out, s)
 	maps.Copy(out, t)
 	return out
+}
+
+// has reports whether t is a subset of s.
+func (s set) has(t set) bool {
+	for c := range t {
+		if !s[c] {
+			return false
+		}
+	}
+	return true
+}
+
+func orSet(s, t set) set {
+	if len(s) == 0 {
+		return t
+	}
+	return s
 }
 
 func (s set) sorted() []string { return slices.Sorted(maps.Keys(s)) }
@@ -120,7 +136,7 @@ func joinDepth(a, b *val, depth int) *val {
 	if a.empty() {
 		return b
 	}
-	if b.empty() || a == b {
+	if b.empty() || a == b || leq(b, a, 0) {
 		return a
 	}
 	if depth > maxDepth {
@@ -148,7 +164,74 @@ func joinDepth(a, b *val, depth int) *val {
 		}
 	}
 	out.other = joinDepth(a.other, b.other, depth+1)
+	if equal(out, a) {
+		return a
+	}
 	return out
+}
+
+// leq reports, cheaply and conservatively, whether joining b into a
+// leaves a as it is.
+func leq(b, a *val, depth int) bool {
+	if b.empty() || a == b {
+		return true
+	}
+	if a.empty() || depth > maxDepth {
+		return false
+	}
+	if !a.tok.has(b.tok) || !a.any.has(b.any) {
+		return false
+	}
+	for k, s := range b.deep {
+		if !a.deep[k].has(s) {
+			return false
+		}
+	}
+	for k, f := range b.fields {
+		g, ok := a.fields[k]
+		if !ok || !leq(f, g, depth+1) {
+			return false
+		}
+	}
+	return leq(b.other, a.other, depth+1)
+}
+
+// equal reports whether a and b are the same abstract value. Values
+// share subtrees, so most comparisons end at a pointer.
+func equal(a, b *val) bool {
+	if a == b {
+		return true
+	}
+	if a.empty() || b.empty() {
+		return a.empty() && b.empty()
+	}
+	if !sameSet(a.tok, b.tok) || !sameSet(a.any, b.any) || len(a.deep) != len(b.deep) || len(a.fields) != len(b.fields) {
+		return false
+	}
+	for k, s := range a.deep {
+		if t, ok := b.deep[k]; !ok || !sameSet(s, t) {
+			return false
+		}
+	}
+	for k, f := range a.fields {
+		g, ok := b.fields[k]
+		if !ok || !equal(f, g) {
+			return false
+		}
+	}
+	return equal(a.other, b.other)
+}
+
+func sameSet(s, t set) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for c := range s {
+		if !t[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // classes are the classes of every token the value may hold, anywhere.
@@ -207,51 +290,12 @@ func (v *val) withField(name string, x *val) *val {
 	return n
 }
 
-// withOther returns v with every element set to x (an array built by the
-// machine).
+// arrayOf is an array (built by the machine) whose elements are x.
 func arrayOf(x *val) *val {
 	if x.empty() {
 		return &val{}
 	}
 	return &val{other: x}
-}
-
-// key is a canonical encoding of v, to detect a fixed point.
-func (v *val) key() string {
-	var b strings.Builder
-	v.writeKey(&b, 0)
-	return b.String()
-}
-
-func writeSet(b *strings.Builder, s set) {
-	for i, c := range s.sorted() {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(c)
-	}
-}
-
-func (v *val) writeKey(b *strings.Builder, depth int) {
-	if v.empty() || depth > 4*maxDepth {
-		b.WriteString("_")
-		return
-	}
-	b.WriteString("{t:")
-	writeSet(b, v.tok)
-	b.WriteString(";a:")
-	writeSet(b, v.any)
-	for _, k := range slices.Sorted(maps.Keys(v.deep)) {
-		b.WriteString(";d" + strconv.Quote(k) + ":")
-		writeSet(b, v.deep[k])
-	}
-	for _, k := range slices.Sorted(maps.Keys(v.fields)) {
-		b.WriteString(";f" + strconv.Quote(k) + "=")
-		v.fields[k].writeKey(b, depth+1)
-	}
-	b.WriteString(";o=")
-	v.other.writeKey(b, depth+1)
-	b.WriteByte('}')
 }
 
 // truncate bounds the depth of v.
@@ -265,14 +309,27 @@ func (v *val) truncate(depth int) *val {
 	if len(v.fields) == 0 && v.other == nil {
 		return v
 	}
-	n := *v
-	if len(v.fields) > 0 {
-		n.fields = make(map[string]*val, len(v.fields))
-		for k, f := range v.fields {
-			n.fields[k] = f.truncate(depth + 1)
+	changed := false
+	var fields map[string]*val
+	for k, f := range v.fields {
+		if t := f.truncate(depth + 1); t != f {
+			if fields == nil {
+				fields = make(map[string]*val, len(v.fields))
+				maps.Copy(fields, v.fields)
+			}
+			fields[k] = t
+			changed = true
 		}
 	}
-	n.other = v.other.truncate(depth + 1)
+	other := v.other.truncate(depth + 1)
+	if !changed && other == v.other {
+		return v
+	}
+	n := *v
+	if fields != nil {
+		n.fields = fields
+	}
+	n.other = other
 	return &n
 }
 
