@@ -100,7 +100,7 @@ var ErrDefinition = errors.New("check: invalid definition")
 const (
 	maxStates     = 10000
 	maxNesting    = 32
-	maxIterations = 64
+	maxIterations = 256
 	// maxWork bounds the number of state evaluations of one check:
 	// nested machines are solved again in every pass of their parent.
 	maxWork = 200000
@@ -110,6 +110,39 @@ const (
 // (its findings would be incomplete).
 var ErrTooComplex = errors.New("check: definition too complex to analyse")
 
+// What the analysis cannot see, and how it errs (towards reporting):
+//
+//   - The execution input is taken to be encrypted by the rules, with
+//     every selected field present: a token "may be" wherever a rule
+//     selects, and a "$..name" rule may match at any depth of any value
+//     taken from the input.
+//   - A Lambda function not described (by --classes or a template) is
+//     taken to run the middleware and decrypt every class; its result, and
+//     a task token's output, hold tokens wherever the rules select. A
+//     function without the middleware, and any other service, returns
+//     unknown content that may hold, anywhere, the classes sent to it.
+//     Items read by a distributed Map's ItemReader are not seen.
+//   - Paths that are not plain member and index steps (descendants,
+//     filters, unions) and unparseable expressions read every token of the
+//     value. An index is any element: the checker does not track array
+//     positions, so Parallel branch outputs are joined.
+//   - Variables are tracked flow-insensitively: a variable may hold what
+//     any assignment of it may put there. In JSONPath, Assign sees the
+//     state's result joined with its input.
+//   - JSONata: paths, object and array constructors, blocks, conditionals
+//     and $merge, $append, $lookup, $exists, $count, $type, $single,
+//     $reverse move values; any other function or operator reads its
+//     operands. A function given to $map, $filter, $each, $sift or $reduce
+//     is followed with its first parameter bound to the elements; other
+//     function definitions are not followed.
+//   - Whether a rule selects a place is decided by fieldpath on a probe
+//     document that holds only that place (an element at indices 0 and 1,
+//     a "$..name" place one and two levels down); a filter selector that
+//     tests other members therefore does not select it.
+//   - Tokens whose place is unknown (from an unknown source) are reported
+//     by choice-on-token, intrinsic-on-token and token-to-service, but not
+//     by token-at-unselected-path.
+//
 // Check analyses a definition (decoded ASL: a JSON object) and returns its
 // findings, sorted by state, rule and path.
 func Check(def map[string]any, opt Options) ([]Finding, error) {
@@ -239,7 +272,8 @@ func (a *analyzer) run(m *machine, in *val, depth int) *val {
 		queue = queue[1:]
 		queued[name] = false
 		if visits[name]++; visits[name] > maxIterations {
-			continue
+			// Not a fixed point yet: the findings would be incomplete.
+			a.work = maxWork + 1
 		}
 		if a.work++; a.work > maxWork {
 			return &val{any: in.classes()}

@@ -176,3 +176,45 @@ func TestExample(t *testing.T) {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestExampleChanged: the example's state machine with three mistakes (the
+// README's sample report, kept in testdata/example/changed.golden.txt).
+func TestExampleChanged(t *testing.T) {
+	dir := "../../../../examples/identity-verification"
+	l, err := LoadTemplate(filepath.Join(dir, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/example/changed.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := ParseDefinition(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Check(def, Options{Config: testConfig(t, filepath.Join(dir, "config/sfnenc.json")), Functions: l.Functions, Substitutions: l.Substitutions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteText(&b, fs); err != nil {
+		t.Fatal(err)
+	}
+	golden := "testdata/example/changed.golden.txt"
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), b.String()); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", golden, diff)
+	}
+	if !HasErrors(fs) || len(fs) != 3 {
+		t.Errorf("%d findings, want the 3 errors the changes make", len(fs))
+	}
+}

@@ -10,8 +10,10 @@ import (
 // must end (the limits bound its work), and must report only known rules.
 func FuzzCheck(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.asl.json")
-	more, _ := filepath.Glob("testdata/sam/*.asl.yaml")
-	files = append(files, more...)
+	for _, g := range []string{"testdata/sam/*.asl.yaml", "testdata/example/*.asl.json"} {
+		more, _ := filepath.Glob(g)
+		files = append(files, more...)
+	}
 	if len(files) == 0 {
 		f.Fatal("no seed definitions match testdata/*.asl.json or testdata/sam/*.asl.yaml")
 	}
