@@ -160,6 +160,14 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 				iterIn = a.template(st, p, eff, &ctxv{item: item})
 			}
 		}
+		if b, ok := raw["ItemBatcher"].(map[string]any); ok {
+			// A batch: {"Items": [...], "BatchInput": ...}.
+			batch := (&val{}).withField("Items", arrayOf(iterIn))
+			if bi, ok := b["BatchInput"]; ok {
+				batch = batch.withField("BatchInput", a.template(st, bi, eff, nil))
+			}
+			iterIn = batch
+		}
 		result = arrayOf(a.run(st.subs[0], iterIn, depth+1))
 		if _, ok := raw["ResultWriter"]; ok {
 			result = nil
@@ -168,6 +176,9 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 			result = a.template(st, rs, result, nil)
 		}
 	case "Parallel":
+		if p, ok := raw["Parameters"]; ok {
+			eff = a.template(st, p, eff, nil)
+		}
 		var outs *val
 		for _, b := range st.subs {
 			outs = join(outs, a.run(b, eff, depth+1))
@@ -199,7 +210,15 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 			a.assignJSONPath(st, as, eff)
 		}
 		return a.next(st, a.outputPath(st, eff))
-	default: // Fail, or an unknown type
+	case "Fail":
+		// ErrorPath and CausePath may hold intrinsic functions.
+		for _, k := range []string{"ErrorPath", "CausePath"} {
+			if p, ok := raw[k].(string); ok {
+				a.expr(st, p, eff, nil)
+			}
+		}
+		return nil
+	default:
 		return nil
 	}
 	if as, ok := raw["Assign"]; ok {
@@ -473,9 +492,10 @@ func (a *analyzer) task(st *state, req *val, fnField string, noPayload bool) (re
 			service = "activity"
 		}
 	}
-	if strings.Contains(res, ":::") {
-		rest := res[strings.Index(res, ":::")+3:]
-		service = strings.FieldsFunc(rest, func(r rune) bool { return r == ':' || r == '.' })[0]
+	if _, rest, ok := strings.Cut(res, ":::"); ok {
+		if f := strings.FieldsFunc(rest, func(r rune) bool { return r == ':' || r == '.' }); len(f) > 0 {
+			service = f[0]
+		}
 	}
 	cs := req.classes()
 	for _, c := range cs.sorted() {
@@ -543,10 +563,15 @@ func (a *analyzer) lambda(st *state, name string, payload *val, base string) (re
 	return a.encrypted, errv
 }
 
+// pseudo parameters of CloudFormation, as they may appear in ARNs of a
+// DefinitionString under Fn::Sub.
+var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "region", "${AWS::AccountId}", "account")
+
 func (a *analyzer) substitute(s string) string {
 	if !strings.Contains(s, "${") {
 		return s
 	}
+	s = pseudo.Replace(s)
 	for k, v := range a.opt.Substitutions {
 		s = strings.ReplaceAll(s, "${"+k+"}", v)
 	}

@@ -305,6 +305,13 @@ func (a *analyzer) transferJSONata(st *state, in *val, depth int) []edge {
 	env := &jenv{st: st, states: a.statesValue(in, nil, nil, nil), rule: RuleIntrinsicOnToken}
 	var result, errv *val
 	switch st.typ {
+	case "Fail":
+		for _, k := range []string{"Error", "Cause"} {
+			if x, ok := raw[k]; ok {
+				a.jtemplate(x, env)
+			}
+		}
+		return nil
 	case "Pass", "Wait", "Succeed":
 		if as, ok := raw["Assign"]; ok {
 			a.jassign(st, as, env)
