@@ -140,6 +140,7 @@ func TestTemplate(t *testing.T) {
 	}
 	wantFns := map[string]Function{
 		"screen-applicant": {Middleware: true, Classes: []string{"identity", "document"}, Explicit: true},
+		"PlainFunction":    {Middleware: true},
 		"LegacyFunction":   {},
 	}
 	if diff := cmp.Diff(wantFns, l.Functions); diff != "" {
@@ -216,5 +217,28 @@ func TestExampleChanged(t *testing.T) {
 	}
 	if !HasErrors(fs) || len(fs) != 3 {
 		t.Errorf("%d findings, want the 3 errors the changes make", len(fs))
+	}
+}
+
+// TestTemplateJSON reads a CloudFormation template in JSON, with the
+// definition in DefinitionString under Fn::Sub.
+func TestTemplateJSON(t *testing.T) {
+	l, err := LoadTemplate("testdata/cfn/template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]Function{"sender": {Middleware: true, Classes: []string{"contact", "identity"}, ErrorClass: "contact", Explicit: true}}, l.Functions); diff != "" {
+		t.Errorf("functions mismatch (-want +got):\n%s", diff)
+	}
+	fs, err := Check(l.Definition, Options{Config: testConfig(t, "testdata/config.json"), Functions: l.Functions, Substitutions: l.Substitutions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []want{
+		{RuleClassNeverReaches, "Send", "$", "identity"},
+		{RuleUnselectedPath, "Send", "$.to", "contact"},
+	}
+	if diff := cmp.Diff(sortWants(want), sortWants(got(fs))); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
 }
