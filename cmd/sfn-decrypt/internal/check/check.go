@@ -110,12 +110,15 @@ const (
 // (its findings would be incomplete).
 var ErrTooComplex = errors.New("check: definition too complex to analyse")
 
+// Check analyses a definition (decoded ASL: a JSON object) and returns its
+// findings, sorted by state, rule and path.
+//
 // What the analysis cannot see, and how it errs (towards reporting):
 //
-//   - The execution input is taken to be encrypted by the rules, with
-//     every selected field present: a token "may be" wherever a rule
-//     selects, and a "$..name" rule may match at any depth of any value
-//     taken from the input.
+//   - The execution input is taken to be encrypted by the rules: a token
+//     may be wherever a rule selects, and a "$..name" rule may match at any
+//     depth of any value taken from the input, but not inside a value that
+//     a rule makes a token (what it held is inside the token).
 //   - A Lambda function not described (by --classes or a template) is
 //     taken to run the middleware and decrypt every class; its result, and
 //     a task token's output, hold tokens wherever the rules select. A
@@ -139,12 +142,14 @@ var ErrTooComplex = errors.New("check: definition too complex to analyse")
 //     document that holds only that place (an element at indices 0 and 1,
 //     a "$..name" place one and two levels down); a filter selector that
 //     tests other members therefore does not select it.
+//   - A class reaches a function if any value passed to it may hold a
+//     token of the class, at any depth under a "$..name" rule too; so with
+//     such rules class-never-reaches fires only for a function that gets
+//     nothing that could hold the class.
 //   - Tokens whose place is unknown (from an unknown source) are reported
 //     by choice-on-token, intrinsic-on-token and token-to-service, but not
 //     by token-at-unselected-path.
 //
-// Check analyses a definition (decoded ASL: a JSON object) and returns its
-// findings, sorted by state, rule and path.
 func Check(def map[string]any, opt Options) ([]Finding, error) {
 	if opt.Config == nil {
 		return nil, errors.New("check: no configuration")
