@@ -149,7 +149,6 @@ var ErrTooComplex = errors.New("check: definition too complex to analyse")
 //   - Tokens whose place is unknown (from an unknown source) are reported
 //     by choice-on-token, intrinsic-on-token and token-to-service, but not
 //     by token-at-unselected-path.
-//
 func Check(def map[string]any, opt Options) ([]Finding, error) {
 	if opt.Config == nil {
 		return nil, errors.New("check: no configuration")
