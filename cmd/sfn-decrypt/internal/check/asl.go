@@ -136,10 +136,7 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 		if hasParams {
 			req = a.template(st, p, eff, nil)
 		}
-		fn, _ := rawMap(p)["FunctionName"].(string)
-		_, hasPayload := rawMap(p)["Payload"]
-		_, hasPayloadPath := rawMap(p)["Payload.$"]
-		result, errv = a.task(st, req, fn, hasParams && !hasPayload && !hasPayloadPath)
+		result, errv = a.task(st, req, argsOf(p, hasParams))
 		if rs, ok := raw["ResultSelector"]; ok {
 			result = a.template(st, rs, result, nil)
 		}
@@ -236,6 +233,18 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 	}
 	edges := a.next(st, a.outputPath(st, out))
 	return append(edges, a.catches(st, in, errv)...)
+}
+
+// argsOf is a Parameters or Arguments object: nil if absent. Arguments
+// that are one JSONata expression may give any member, Payload included.
+func argsOf(x any, present bool) map[string]any {
+	if !present {
+		return nil
+	}
+	if m, ok := x.(map[string]any); ok {
+		return m
+	}
+	return map[string]any{"Payload": nil}
 }
 
 func rawMap(x any) map[string]any {
@@ -458,28 +467,33 @@ func functionName(s string) string {
 }
 
 // task models a Task: what reaches the resource, and what comes back (the
-// result, and the error output for Catch).
-func (a *analyzer) task(st *state, req *val, fnField string, noPayload bool) (result, errv *val) {
+// result, and the error output for Catch). args are the raw Parameters or
+// Arguments (nil if the state has none), req their value.
+func (a *analyzer) task(st *state, req *val, args map[string]any) (result, errv *val) {
 	res, _ := st.raw["Resource"].(string)
 	res = a.substitute(res)
 	wait := strings.HasSuffix(res, ".waitForTaskToken")
 	switch {
 	case lambdaInvoke.MatchString(res):
-		payload := req.child("Payload", true)
-		if noPayload {
+		// Without Parameters the effective input is the payload; with
+		// them, their Payload member (none: an empty payload).
+		payload := req
+		if args != nil {
 			payload = nil
-		} else if _, hasParams := st.raw["Parameters"]; !hasParams && !st.jsonata {
-			payload = req
-		} else if _, hasArgs := st.raw["Arguments"]; !hasArgs && st.jsonata {
-			payload = req
+			_, p := args["Payload"]
+			_, pp := args["Payload.$"]
+			if p || pp {
+				payload = req.child("Payload", true)
+			}
 		}
-		r, e := a.lambda(st, functionName(a.substitute(fnField)), payload, "$.Payload")
+		fn, _ := args["FunctionName"].(string)
+		r, e := a.lambda(st, functionName(a.substitute(fn)), payload)
 		if wait {
 			return a.encrypted, e
 		}
 		return (&val{}).withField("Payload", r), e
 	case lambdaARN.MatchString(res):
-		r, e := a.lambda(st, lambdaARN.FindStringSubmatch(res)[1], req, "$")
+		r, e := a.lambda(st, lambdaARN.FindStringSubmatch(res)[1], req)
 		if wait {
 			return a.encrypted, e
 		}
@@ -523,7 +537,11 @@ func firstPath(v *val, c, base string) string {
 	return base
 }
 
-func (a *analyzer) lambda(st *state, name string, payload *val, base string) (result, errv *val) {
+func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *val) {
+	if name == "" {
+		// Named by a path or an expression: not known before it runs.
+		name = "(named at run time)"
+	}
 	fn, known := a.opt.Functions[name]
 	if !known {
 		fn = Function{Middleware: true}

@@ -327,9 +327,7 @@ func (a *analyzer) transferJSONata(st *state, in *val, depth int) []edge {
 		if hasArgs {
 			req = a.jtemplate(args, env)
 		}
-		fn, _ := rawMap(args)["FunctionName"].(string)
-		_, hasPayload := rawMap(args)["Payload"]
-		result, errv = a.task(st, req, fn, hasArgs && !hasPayload)
+		result, errv = a.task(st, req, argsOf(args, hasArgs))
 	case "Map":
 		items := in
 		if it, ok := raw["Items"]; ok {
