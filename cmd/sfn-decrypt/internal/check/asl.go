@@ -80,11 +80,11 @@ func parseMachine(def map[string]any, lang string, depth int, count *int) (*mach
 			}
 		}
 		for _, sd := range subDefs {
-			sl := lang
+			// A nested machine speaks its state's language unless it says
+			// otherwise.
+			sl := "JSONPath"
 			if st.jsonata {
 				sl = "JSONata"
-			} else {
-				sl = "JSONPath"
 			}
 			sub, err := parseMachine(sd, sl, depth+1, count)
 			if err != nil {
