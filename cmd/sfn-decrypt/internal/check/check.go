@@ -140,8 +140,8 @@ var ErrTooComplex = errors.New("check: definition too complex to analyse")
 //     function definitions are not followed.
 //   - Whether a rule selects a place is decided by fieldpath on a probe
 //     document that holds only that place (an element at indices 0 and 1,
-//     a "$..name" place one and two levels down); a filter selector that
-//     tests other members therefore does not select it.
+//     a "$..name" place one and two levels down); a filter selector is
+//     taken to select whatever its filter might let through.
 //   - A class reaches a function if any value passed to it may hold a
 //     token of the class, at any depth under a "$..name" rule too; so with
 //     such rules class-never-reaches fires only for a function that gets
@@ -172,6 +172,9 @@ func Check(def map[string]any, opt Options) ([]Finding, error) {
 				return nil, fmt.Errorf("check: rule %s: %w", r.Class, err)
 			}
 			rs.queries = append(rs.queries, q.Query())
+			if l := loosen(q.Query()); l != nil {
+				rs.loose = append(rs.loose, l)
+			}
 			rs.sels = append(rs.sels, s)
 		}
 		a.rules = append(a.rules, rs)

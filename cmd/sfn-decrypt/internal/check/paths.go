@@ -168,6 +168,35 @@ type ruleSel struct {
 	class   string
 	queries []*spec.PathQuery
 	sels    []*fieldpath.Selector
+	// loose are the queries with filters, each filter replaced by a
+	// wildcard: a filter can only be decided on data.
+	loose []*spec.PathQuery
+}
+
+// loosen returns q with every filter selector replaced by a wildcard, or
+// nil if q has no filter.
+func loosen(q *spec.PathQuery) *spec.PathQuery {
+	changed := false
+	var segs []*spec.Segment
+	for _, seg := range q.Segments() {
+		var sels []spec.Selector
+		for _, sel := range seg.Selectors() {
+			if _, ok := sel.(*spec.FilterSelector); ok {
+				sel = spec.Wildcard()
+				changed = true
+			}
+			sels = append(sels, sel)
+		}
+		if seg.IsDescendant() {
+			segs = append(segs, spec.Descendant(sels...))
+		} else {
+			segs = append(segs, spec.Child(sels...))
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return spec.Query(true, segs...)
 }
 
 // leafMark is the value of the one leaf of a probe document.
@@ -176,9 +205,9 @@ const leafMark = `"sfnenc-check-leaf"`
 // selects reports whether the rule selects every place an abstract path
 // can stand for. Each element step is tried at index 0 and at index 1 (so
 // that "[0]" does not pass for "every element"), and a "$..name" place at
-// one and at two levels below path; the rule must select all of them. The
-// probe documents hold only the path, so a filter selector that tests
-// other members does not select it.
+// one and at two levels below path; the rule must select all of them. A
+// filter selector is taken to select every member or element it may (the
+// filter needs data the probe does not have).
 func (r ruleSel) selects(path []step, deepName string) bool {
 	variants := [][]step{path}
 	if deepName != "" {
@@ -197,6 +226,18 @@ func (r ruleSel) selects(path []step, deepName string) bool {
 }
 
 func (r ruleSel) selectsDoc(doc []byte) bool {
+	if len(r.loose) > 0 {
+		var v any
+		if json.Unmarshal(doc, &v) == nil {
+			for _, q := range r.loose {
+				for _, x := range q.Select(v, v) {
+					if x == leafMark[1:len(leafMark)-1] {
+						return true
+					}
+				}
+			}
+		}
+	}
 	d, err := fieldpath.Scan(doc, fieldpath.Limits{})
 	if err != nil {
 		return false
