@@ -49,6 +49,7 @@ Exit codes:
   4  the Step Functions API failed (history), or the CloudWatch Logs API
      (logs): no such execution or log group, access denied, throttled past
      the retries, invalid or truncated response
+  5  check found at least one error in the state machine
 `)
 }
 

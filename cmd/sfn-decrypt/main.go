@@ -13,12 +13,14 @@
 //	sfn-decrypt keyset (create | rotate | list [--output json|text] | destroy --key-id N [--yes]) --config FILE --class C
 //	sfn-decrypt help [COMMAND]
 //	sfn-decrypt --version
+//	sfn-decrypt check --config FILE (--definition ASL | --template TEMPLATE) [--classes F=C,...]... [--output text|json|sarif]
 //
 // Every command also takes --profile, --region and --max-size, and flags
 // may follow INPUT. Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
 // 1 any other failure, 2 usage or configuration error, 3 a token failed to
 // authenticate or could not be decrypted, 4 the AWS API that holds the events
-// failed (Step Functions for history, CloudWatch Logs for logs).
+// failed (Step Functions for history, CloudWatch Logs for logs), 5 check
+// found at least one error.
 package main
 
 import (
@@ -76,6 +78,7 @@ func commands() []command {
 		{"history", "print execution histories with their tokens decrypted", cmdHistory},
 		{"logs", "print Step Functions events in CloudWatch Logs with their tokens decrypted", cmdLogs},
 		{"keyset", "create, rotate, list and destroy the KMS-encrypted keysets of keyset mode", cmdKeyset},
+		{"check", "check a state machine definition for places that mishandle tokens", cmdCheck},
 	}
 }
 

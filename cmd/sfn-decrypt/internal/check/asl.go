@@ -1,0 +1,613 @@
+package check
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+type machine struct {
+	startAt string
+	order   []string
+	states  map[string]*state
+}
+
+type state struct {
+	name    string
+	typ     string
+	jsonata bool
+	raw     map[string]any
+	subs    []*machine // Map: the item processor; Parallel: the branches
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// parseMachine reads the states of a machine. lang is the query language
+// inherited from the enclosing machine.
+func parseMachine(def map[string]any, lang string, depth int, count *int) (*machine, error) {
+	if depth > maxNesting {
+		return nil, fmt.Errorf("%w: more than %d nested machines", ErrDefinition, maxNesting)
+	}
+	if l, ok := def["QueryLanguage"].(string); ok {
+		lang = l
+	}
+	start, _ := def["StartAt"].(string)
+	states, ok := def["States"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: no States object", ErrDefinition)
+	}
+	if _, ok := states[start]; !ok {
+		return nil, fmt.Errorf("%w: StartAt %q is not a state", ErrDefinition, start)
+	}
+	m := &machine{startAt: start, states: map[string]*state{}, order: sortedKeys(states)}
+	for _, name := range m.order {
+		*count++
+		if *count > maxStates {
+			return nil, fmt.Errorf("%w: more than %d states", ErrDefinition, maxStates)
+		}
+		raw, ok := states[name].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: state %q is not an object", ErrDefinition, name)
+		}
+		st := &state{name: name, raw: raw}
+		st.typ, _ = raw["Type"].(string)
+		l := lang
+		if sl, ok := raw["QueryLanguage"].(string); ok {
+			l = sl
+		}
+		st.jsonata = l == "JSONata"
+		var subDefs []map[string]any
+		switch st.typ {
+		case "Map":
+			p, ok := raw["ItemProcessor"].(map[string]any)
+			if !ok {
+				p, ok = raw["Iterator"].(map[string]any)
+			}
+			if !ok {
+				return nil, fmt.Errorf("%w: Map state %q has no ItemProcessor", ErrDefinition, name)
+			}
+			subDefs = append(subDefs, p)
+		case "Parallel":
+			bs, _ := raw["Branches"].([]any)
+			for _, b := range bs {
+				bm, ok := b.(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("%w: Parallel state %q: a branch is not an object", ErrDefinition, name)
+				}
+				subDefs = append(subDefs, bm)
+			}
+		}
+		for _, sd := range subDefs {
+			// A nested machine speaks its state's language unless it says
+			// otherwise.
+			sl := "JSONPath"
+			if st.jsonata {
+				sl = "JSONata"
+			}
+			sub, err := parseMachine(sd, sl, depth+1, count)
+			if err != nil {
+				return nil, err
+			}
+			st.subs = append(st.subs, sub)
+		}
+		m.states[name] = st
+	}
+	return m, nil
+}
+
+// ctxv is what the context object ($$, $states.context) may hold that the
+// analysis follows: the execution input and the Map item.
+type ctxv struct {
+	item *val
+}
+
+func (a *analyzer) contextValue(c *ctxv) *val {
+	v := (&val{}).withField("Execution", (&val{}).withField("Input", a.input))
+	if c != nil && c.item != nil {
+		v = v.withField("Map", (&val{}).withField("Item", (&val{}).withField("Value", c.item)))
+	}
+	return v
+}
+
+func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
+	if st.jsonata {
+		return a.transferJSONata(st, in, depth)
+	}
+	raw := st.raw
+	eff := in
+	if p, present := raw["InputPath"]; present {
+		eff = a.pathValue(st, p, in, nil)
+	}
+	var result, errv *val
+	switch st.typ {
+	case "Pass":
+		if p, ok := raw["Parameters"]; ok {
+			eff = a.template(st, p, eff, nil)
+		}
+		result = eff
+		if _, ok := raw["Result"]; ok {
+			result = nil
+		}
+	case "Task":
+		req := eff
+		p, hasParams := raw["Parameters"]
+		if hasParams {
+			req = a.template(st, p, eff, nil)
+		}
+		result, errv = a.task(st, req, argsOf(p, hasParams))
+		if rs, ok := raw["ResultSelector"]; ok {
+			result = a.template(st, rs, result, nil)
+		}
+	case "Map":
+		items := eff
+		if p, ok := raw["ItemsPath"]; ok {
+			items = a.pathValue(st, p, eff, nil)
+		}
+		item := items.element()
+		if _, ok := raw["ItemReader"]; ok {
+			// A distributed Map reads its items from S3: the analysis
+			// does not see them.
+			item = nil
+		}
+		iterIn := item
+		for _, k := range []string{"ItemSelector", "Parameters"} {
+			if p, ok := raw[k]; ok {
+				iterIn = a.template(st, p, eff, &ctxv{item: item})
+			}
+		}
+		if b, ok := raw["ItemBatcher"].(map[string]any); ok {
+			// A batch: {"Items": [...], "BatchInput": ...}.
+			batch := (&val{}).withField("Items", arrayOf(iterIn))
+			if bi, ok := b["BatchInput"]; ok {
+				batch = batch.withField("BatchInput", a.template(st, bi, eff, nil))
+			}
+			iterIn = batch
+		}
+		result = arrayOf(a.run(st.subs[0], iterIn, depth+1))
+		if _, ok := raw["ResultWriter"]; ok {
+			result = nil
+		}
+		if rs, ok := raw["ResultSelector"]; ok {
+			result = a.template(st, rs, result, nil)
+		}
+	case "Parallel":
+		if p, ok := raw["Parameters"]; ok {
+			eff = a.template(st, p, eff, nil)
+		}
+		var outs *val
+		for _, b := range st.subs {
+			outs = join(outs, a.run(b, eff, depth+1))
+		}
+		result = arrayOf(outs)
+		if rs, ok := raw["ResultSelector"]; ok {
+			result = a.template(st, rs, result, nil)
+		}
+	case "Choice":
+		var edges []edge
+		out := a.outputPath(st, eff)
+		cs, _ := raw["Choices"].([]any)
+		for _, c := range cs {
+			cm, _ := c.(map[string]any)
+			a.choiceRule(st, cm, eff)
+			if as, ok := cm["Assign"]; ok {
+				a.assignJSONPath(st, as, eff)
+			}
+			if n, ok := cm["Next"].(string); ok {
+				edges = append(edges, edge{next: n, out: out})
+			}
+		}
+		if n, ok := raw["Default"].(string); ok {
+			edges = append(edges, edge{next: n, out: out})
+		}
+		return edges
+	case "Wait", "Succeed":
+		if as, ok := raw["Assign"]; ok {
+			a.assignJSONPath(st, as, eff)
+		}
+		return a.next(st, a.outputPath(st, eff))
+	case "Fail":
+		// ErrorPath and CausePath may hold intrinsic functions.
+		for _, k := range []string{"ErrorPath", "CausePath"} {
+			if p, ok := raw[k].(string); ok {
+				a.expr(st, p, eff, nil)
+			}
+		}
+		return nil
+	default:
+		return nil
+	}
+	if as, ok := raw["Assign"]; ok {
+		// "$" in Assign is the state's result; the state's input is
+		// joined in, so that a reading of either is covered.
+		a.assignJSONPath(st, as, join(result, eff))
+	}
+	out := in
+	if p, present := raw["ResultPath"]; present {
+		if s, ok := p.(string); ok {
+			out = a.putPath(st, in, s, result)
+		}
+	} else {
+		out = result
+	}
+	edges := a.next(st, a.outputPath(st, out))
+	return append(edges, a.catches(st, in, errv)...)
+}
+
+// argsOf is a Parameters or Arguments object: nil if absent. Arguments
+// that are one JSONata expression may give any member, Payload included.
+func argsOf(x any, present bool) map[string]any {
+	if !present {
+		return nil
+	}
+	if m, ok := x.(map[string]any); ok {
+		return m
+	}
+	return map[string]any{"Payload": nil}
+}
+
+func rawMap(x any) map[string]any {
+	m, _ := x.(map[string]any)
+	return m
+}
+
+func (a *analyzer) next(st *state, out *val) []edge {
+	if n, ok := st.raw["Next"].(string); ok {
+		return []edge{{next: n, out: out}}
+	}
+	if e, _ := st.raw["End"].(bool); e || st.typ == "Succeed" {
+		return []edge{{out: out}}
+	}
+	return nil
+}
+
+func (a *analyzer) catches(st *state, in, errv *val) []edge {
+	var edges []edge
+	cs, _ := st.raw["Catch"].([]any)
+	for _, c := range cs {
+		cm, _ := c.(map[string]any)
+		n, ok := cm["Next"].(string)
+		if !ok {
+			continue
+		}
+		if st.jsonata {
+			edges = append(edges, edge{next: n, out: a.jsonataCatch(st, cm, in, errv)})
+			continue
+		}
+		if as, ok := cm["Assign"]; ok {
+			a.assignJSONPath(st, as, errv)
+		}
+		out := errv
+		if p, present := cm["ResultPath"]; present {
+			if s, ok := p.(string); ok {
+				out = a.putPath(st, in, s, errv)
+			} else {
+				out = in
+			}
+		}
+		edges = append(edges, edge{next: n, out: out})
+	}
+	return edges
+}
+
+// pathValue reads an InputPath, ItemsPath or OutputPath (null: {}).
+func (a *analyzer) pathValue(st *state, p any, in *val, c *ctxv) *val {
+	s, ok := p.(string)
+	if !ok {
+		return nil
+	}
+	return a.expr(st, s, in, c)
+}
+
+func (a *analyzer) outputPath(st *state, out *val) *val {
+	if p, present := st.raw["OutputPath"]; present {
+		return a.pathValue(st, p, out, nil)
+	}
+	return out
+}
+
+func (a *analyzer) putPath(st *state, in *val, p string, x *val) *val {
+	if p == "$" {
+		return x
+	}
+	r, ok := parseRef(p)
+	if !ok {
+		return join(in, &val{any: x.classes()})
+	}
+	return put(in, r, x)
+}
+
+// template evaluates Parameters, ItemSelector, ResultSelector: members
+// named "x.$" take the value of a path, an intrinsic function, a variable
+// or the context object.
+func (a *analyzer) template(st *state, x any, in *val, c *ctxv) *val {
+	switch t := x.(type) {
+	case map[string]any:
+		out := &val{}
+		for _, k := range sortedKeys(t) {
+			var v *val
+			if name, ok := strings.CutSuffix(k, ".$"); ok {
+				s, _ := t[k].(string)
+				v = a.expr(st, s, in, c)
+				k = name
+			} else {
+				v = a.template(st, t[k], in, c)
+			}
+			if !v.empty() {
+				out = out.withField(k, v)
+			}
+		}
+		return out
+	case []any:
+		var el *val
+		for _, e := range t {
+			el = join(el, a.template(st, e, in, c))
+		}
+		return arrayOf(el)
+	}
+	return nil
+}
+
+// expr evaluates the value of a "x.$" member, or a path field.
+func (a *analyzer) expr(st *state, s string, in *val, c *ctxv) *val {
+	s = strings.TrimSpace(s)
+	switch {
+	case strings.HasPrefix(s, "States."):
+		call, err := parseIntrinsic(s)
+		if err != nil {
+			return &val{any: in.classes()}
+		}
+		return a.intrinsic(st, call, in, c)
+	case strings.HasPrefix(s, "$$"):
+		return a.refValue(a.contextValue(c), "$"+s[2:])
+	case len(s) > 1 && s[0] == '$' && s[1] != '.' && s[1] != '[':
+		name, rest := s[1:], ""
+		if i := strings.IndexAny(name, ".["); i >= 0 {
+			name, rest = name[:i], name[i:]
+		}
+		return a.refValue(a.vars[name], "$"+rest)
+	}
+	return a.refValue(in, s)
+}
+
+func (a *analyzer) refValue(v *val, p string) *val {
+	r, ok := parseRef(p)
+	if !ok {
+		return &val{any: v.classes()}
+	}
+	return get(v, r)
+}
+
+func (a *analyzer) assignJSONPath(st *state, x any, result *val) {
+	m, _ := x.(map[string]any)
+	for _, k := range sortedKeys(m) {
+		if name, ok := strings.CutSuffix(k, ".$"); ok {
+			s, _ := m[k].(string)
+			a.assign(name, a.expr(st, s, result, nil))
+		} else {
+			a.assign(k, a.template(st, m[k], result, nil))
+		}
+	}
+}
+
+// comparisons that do not read the value's content.
+var presenceTests = map[string]bool{"IsPresent": true, "IsNull": true, "IsString": true}
+
+func (a *analyzer) choiceRule(st *state, r map[string]any, in *val) {
+	for _, k := range []string{"And", "Or"} {
+		if subs, ok := r[k].([]any); ok {
+			for _, s := range subs {
+				a.choiceRule(st, rawMap(s), in)
+			}
+		}
+	}
+	if n, ok := r["Not"].(map[string]any); ok {
+		a.choiceRule(st, n, in)
+	}
+	v, ok := r["Variable"].(string)
+	if !ok {
+		return
+	}
+	for _, k := range sortedKeys(r) {
+		if k == "Variable" || k == "Next" || k == "And" || k == "Or" || k == "Not" || k == "Assign" || k == "Output" || k == "Comment" {
+			continue
+		}
+		if presenceTests[k] {
+			continue
+		}
+		a.choiceRead(st, v, a.expr(st, v, in, nil))
+		if strings.HasSuffix(k, "Path") {
+			if p, ok := r[k].(string); ok {
+				a.choiceRead(st, p, a.expr(st, p, in, nil))
+			}
+		}
+	}
+}
+
+func (a *analyzer) choiceRead(st *state, path string, v *val) {
+	cs, unknown := v.self()
+	for _, c := range cs.sorted() {
+		a.report(RuleChoiceOnToken, st.name, path, c, fmt.Sprintf(
+			"a Choice rule compares %s, which %s a token of class %s, so it never matches the value: compare it in a function that decrypts %s, or have that function return an unencrypted decision",
+			path, holds(unknown), c, c))
+	}
+}
+
+func holds(unknown bool) string {
+	if unknown {
+		return "may be (from a source the check cannot see)"
+	}
+	return "may be"
+}
+
+var (
+	lambdaInvoke = regexp.MustCompile(`^arn:[^:]+:states:::lambda:invoke(\.waitForTaskToken)?$`)
+	lambdaARN    = regexp.MustCompile(`^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)`)
+	serviceARN   = regexp.MustCompile(`^arn:[^:]+:states:[^:]*:[^:]*:([a-zA-Z0-9-]+)`)
+)
+
+// functionName is a function's name from an ARN, a partial ARN, a name
+// with a qualifier, or a "${Name}" the definition leaves unsubstituted.
+func functionName(s string) string {
+	if inner, ok := strings.CutPrefix(s, "${"); ok {
+		return strings.TrimSuffix(inner, "}")
+	}
+	if i := strings.Index(s, ":function:"); i >= 0 {
+		s = s[i+len(":function:"):]
+		if j := strings.IndexByte(s, ':'); j >= 0 {
+			s = s[:j]
+		}
+		return s
+	}
+	if j := strings.IndexByte(s, ':'); j >= 0 {
+		return s[:j]
+	}
+	return s
+}
+
+// task models a Task: what reaches the resource, and what comes back (the
+// result, and the error output for Catch). args are the raw Parameters or
+// Arguments (nil if the state has none), req their value.
+func (a *analyzer) task(st *state, req *val, args map[string]any) (result, errv *val) {
+	res, _ := st.raw["Resource"].(string)
+	res = a.substitute(res)
+	wait := strings.HasSuffix(res, ".waitForTaskToken")
+	switch {
+	case lambdaInvoke.MatchString(res):
+		// Without Parameters the effective input is the payload; with
+		// them, their Payload member (none: an empty payload).
+		payload := req
+		if args != nil {
+			payload = nil
+			_, p := args["Payload"]
+			_, pp := args["Payload.$"]
+			if p || pp {
+				payload = req.child("Payload", true)
+			}
+		}
+		fn, _ := args["FunctionName"].(string)
+		r, e := a.lambda(st, functionName(a.substitute(fn)), payload)
+		if wait {
+			return a.encrypted, e
+		}
+		return (&val{}).withField("Payload", r), e
+	case lambdaARN.MatchString(res):
+		r, e := a.lambda(st, lambdaARN.FindStringSubmatch(res)[1], req)
+		if wait {
+			return a.encrypted, e
+		}
+		return r, e
+	}
+	service := "an unknown resource"
+	if m := serviceARN.FindStringSubmatch(res); m != nil {
+		service = m[1]
+		if service == "" || strings.Contains(res, ":activity:") {
+			service = "activity"
+		}
+	}
+	if _, rest, ok := strings.Cut(res, ":::"); ok {
+		if f := strings.FieldsFunc(rest, func(r rune) bool { return r == ':' || r == '.' }); len(f) > 0 {
+			service = f[0]
+		}
+	}
+	cs := req.classes()
+	for _, c := range cs.sorted() {
+		a.report(RuleTokenToService, st.name, firstPath(req, c, "$"), c, fmt.Sprintf(
+			"tokens of class %s reach %s (%s): the receiver gets tokens, not data; make sure it can decrypt them, or send it only unencrypted fields", c, service, res))
+	}
+	if wait {
+		// The task token's sender encrypts its output by the rules.
+		return a.encrypted, nil
+	}
+	return &val{any: cs}, nil
+}
+
+// firstPath is the first place where v may hold a token of class c.
+func firstPath(v *val, c, base string) string {
+	for _, t := range v.tokens() {
+		if t.class == c {
+			p := pathString(base, t.path)
+			if t.deepName != "" {
+				p += ".." + t.deepName
+			}
+			return p
+		}
+	}
+	return base
+}
+
+func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *val) {
+	if name == "" {
+		// Named by a path or an expression: not known before it runs.
+		name = "(named at run time)"
+	}
+	fn, known := a.opt.Functions[name]
+	if !known {
+		fn = Function{Middleware: true}
+	}
+	if old, ok := a.invokers[name]; !ok || st.name < old {
+		a.invokers[name] = st.name
+	}
+	a.reached[name] = a.reached[name].union(payload.classes())
+	if !fn.Middleware {
+		for _, c := range payload.classes().sorted() {
+			a.report(RuleTokenToService, st.name, firstPath(payload, c, "$"), c, fmt.Sprintf(
+				"tokens of class %s reach Lambda function %s, which does not run the sfnenc middleware: it gets tokens, not data", c, name))
+		}
+		return &val{any: payload.classes()}, &val{any: payload.classes()}
+	}
+	decrypts := func(c string) bool { return fn.Classes == nil || slices.Contains(fn.Classes, c) }
+	for _, t := range payload.tokens() {
+		if t.unknown || !decrypts(t.class) {
+			continue
+		}
+		r, ok := a.rule(t.class)
+		if !ok || r.selects(t.path, t.deepName) {
+			continue
+		}
+		p := pathString("$", t.path)
+		if t.deepName != "" {
+			p += ".." + t.deepName
+		}
+		a.report(RuleUnselectedPath, st.name, p, t.class, fmt.Sprintf(
+			"a token of class %s may reach function %s at %s of its input, where no rule of %s selects it, so the function gets the token instead of the data: add %q to the select list of class %s, or pass the field under a name a rule selects",
+			t.class, name, p, t.class, p, t.class))
+	}
+	errv = nil
+	if fn.ErrorClass != "" {
+		errv = (&val{}).withField("Cause", &val{tok: set{fn.ErrorClass: true}})
+	}
+	return a.encrypted, errv
+}
+
+// pseudo parameters of CloudFormation, as they may appear in ARNs of a
+// DefinitionString under Fn::Sub.
+var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "region", "${AWS::AccountId}", "account")
+
+func (a *analyzer) substitute(s string) string {
+	if !strings.Contains(s, "${") {
+		return s
+	}
+	s = pseudo.Replace(s)
+	for k, v := range a.opt.Substitutions {
+		s = strings.ReplaceAll(s, "${"+k+"}", v)
+	}
+	return s
+}
+
+func (a *analyzer) neverReaches() {
+	for _, name := range sortedKeys(a.invokers) {
+		fn, ok := a.opt.Functions[name]
+		if !ok || !fn.Explicit || !fn.Middleware {
+			continue
+		}
+		for _, c := range fn.Classes {
+			if a.reached[name][c] {
+				continue
+			}
+			a.report(RuleClassNeverReaches, a.invokers[name], "$", c, fmt.Sprintf(
+				"function %s may decrypt class %s, but no token of %s reaches it: remove %s from its SFNENC_CLASSES (and its kms:Decrypt grant)", name, c, c, c))
+		}
+	}
+}

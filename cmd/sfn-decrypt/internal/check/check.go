@@ -1,0 +1,323 @@
+// Package check finds, from an AWS Step Functions definition, the places
+// where a state machine mishandles sfnenc tokens: a Choice or an intrinsic
+// function that reads a token, a token moved to a path no rule of its
+// class selects before a function with the middleware reads it, tokens
+// sent to a service that is not such a function, and a function that may
+// decrypt a class it never receives.
+//
+// Check runs an abstract interpretation over the state graph: for every
+// state it computes where tokens of each class may be in the state's
+// input, from the execution input (encrypted by the rules), through
+// InputPath, Parameters, ResultSelector, ResultPath, OutputPath, Assign,
+// Map, Parallel, Catch and JSONata expressions, to a fixed point. Load
+// reads a definition and the functions from files (ASL, or a SAM or
+// CloudFormation template); WriteText, WriteJSON and WriteSARIF print the
+// findings.
+package check
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/theory/jsonpath"
+)
+
+// Rule ids: stable, and part of the output.
+const (
+	RuleChoiceOnToken     = "choice-on-token"
+	RuleIntrinsicOnToken  = "intrinsic-on-token"
+	RuleUnselectedPath    = "token-at-unselected-path"
+	RuleTokenToService    = "token-to-service"
+	RuleClassNeverReaches = "class-never-reaches"
+)
+
+// Severities.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+	SeverityInfo    = "info"
+)
+
+var severity = map[string]string{
+	RuleChoiceOnToken:     SeverityError,
+	RuleIntrinsicOnToken:  SeverityError,
+	RuleUnselectedPath:    SeverityError,
+	RuleTokenToService:    SeverityWarning,
+	RuleClassNeverReaches: SeverityInfo,
+}
+
+// Finding is one place where the state machine mishandles tokens.
+type Finding struct {
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	// State is the name of the state.
+	State string `json:"state"`
+	// Path is where the token is, as JSONPath (in the state's input, its
+	// effective input or its payload, as the message says) or, in a
+	// JSONata state, the expression that reads it.
+	Path  string `json:"path"`
+	Class string `json:"class"`
+	// Message says what is wrong and how to fix it.
+	Message string `json:"message"`
+}
+
+// Function is what the checker knows of a Lambda function.
+type Function struct {
+	// Middleware: the function runs the sfnenc middleware. Without it, a
+	// function's result is unknown and tokens sent to it are reported.
+	Middleware bool
+	// Classes the function decrypts; nil means every class of the
+	// configuration.
+	Classes []string
+	// ErrorClass encrypts the messages of its errors ("" if none).
+	ErrorClass string
+	// Explicit: Classes was configured (SFNENC_CLASSES or --classes), so
+	// a class that never reaches the function is worth an info.
+	Explicit bool
+}
+
+// Options are the inputs of Check besides the definition.
+type Options struct {
+	// Config holds the rules.
+	Config *codec.Config
+	// Functions by name, as the name appears in a Task's Lambda ARN or
+	// FunctionName. A function not listed is taken to run the middleware
+	// and decrypt every class (which the middleware does by default).
+	Functions map[string]Function
+	// Substitutions replace "${Name}" in the definition's strings
+	// (DefinitionSubstitutions).
+	Substitutions map[string]string
+}
+
+// ErrDefinition marks a definition that is not an ASL document.
+var ErrDefinition = errors.New("check: invalid definition")
+
+// Limits keep the analysis bounded on any input.
+const (
+	maxStates     = 10000
+	maxNesting    = 32
+	maxIterations = 256
+	// maxWork bounds the number of state evaluations of one check:
+	// nested machines are solved again in every pass of their parent.
+	maxWork = 200000
+)
+
+// ErrTooComplex: the definition needs more work than the checker allows
+// (its findings would be incomplete).
+var ErrTooComplex = errors.New("check: definition too complex to analyse")
+
+// Check analyses a definition (decoded ASL: a JSON object) and returns its
+// findings, sorted by state, rule and path.
+//
+// What the analysis cannot see, and how it errs (towards reporting):
+//
+//   - The execution input is taken to be encrypted by the rules: a token
+//     may be wherever a rule selects, and a "$..name" rule may match at any
+//     depth of any value taken from the input, but not inside a value that
+//     a rule makes a token (what it held is inside the token).
+//   - A Lambda function not described (by --classes or a template) is
+//     taken to run the middleware and decrypt every class; its result, and
+//     a task token's output, hold tokens wherever the rules select. A
+//     function without the middleware, and any other service, returns
+//     unknown content that may hold, anywhere, the classes sent to it.
+//     Items read by a distributed Map's ItemReader are not seen.
+//   - Paths that are not plain member and index steps (descendants,
+//     filters, unions) and unparseable expressions read every token of the
+//     value. An index is any element: the checker does not track array
+//     positions, so Parallel branch outputs are joined.
+//   - Variables are tracked flow-insensitively: a variable may hold what
+//     any assignment of it may put there. In JSONPath, Assign sees the
+//     state's result joined with its input.
+//   - JSONata: paths, object and array constructors, blocks, conditionals
+//     and $merge, $append, $lookup, $exists, $count, $type, $single,
+//     $reverse move values; any other function or operator reads its
+//     operands. A function given to $map, $filter, $each, $sift or $reduce
+//     is followed with its first parameter bound to the elements; other
+//     function definitions are not followed.
+//   - Whether a rule selects a place is decided by fieldpath on a probe
+//     document that holds only that place (an element at indices 0 and 1,
+//     a "$..name" place one and two levels down); a filter selector is
+//     taken to select whatever its filter might let through.
+//   - A class reaches a function if any value passed to it may hold a
+//     token of the class, at any depth under a "$..name" rule too; so with
+//     such rules class-never-reaches fires only for a function that gets
+//     nothing that could hold the class.
+//   - Tokens whose place is unknown (from an unknown source) are reported
+//     by choice-on-token, intrinsic-on-token and token-to-service, but not
+//     by token-at-unselected-path.
+func Check(def map[string]any, opt Options) ([]Finding, error) {
+	if opt.Config == nil {
+		return nil, errors.New("check: no configuration")
+	}
+	a := &analyzer{
+		opt:      opt,
+		vars:     map[string]*val{},
+		found:    map[string]Finding{},
+		reached:  map[string]set{},
+		invokers: map[string]string{},
+	}
+	for _, r := range opt.Config.Rules {
+		rs := ruleSel{class: r.Class}
+		for _, expr := range r.Select {
+			q, err := jsonpath.Parse(expr)
+			if err != nil {
+				return nil, fmt.Errorf("check: rule %s: %w", r.Class, err)
+			}
+			s, err := fieldpath.Parse(expr)
+			if err != nil {
+				return nil, fmt.Errorf("check: rule %s: %w", r.Class, err)
+			}
+			rs.queries = append(rs.queries, q.Query())
+			if l := loosen(q.Query()); l != nil {
+				rs.loose = append(rs.loose, l)
+			}
+			rs.sels = append(rs.sels, s)
+		}
+		a.rules = append(a.rules, rs)
+	}
+	a.encrypted = ruleValue(a.rules)
+	m, err := parseMachine(def, "", 0, &a.nstates)
+	if err != nil {
+		return nil, err
+	}
+	a.input = a.encrypted
+	a.run(m, a.input, 0)
+	if a.work > maxWork {
+		return nil, ErrTooComplex
+	}
+	a.neverReaches()
+	out := make([]Finding, 0, len(a.found))
+	for _, f := range a.found {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(x, y Finding) int {
+		return strings.Compare(x.State+"\x00"+x.Rule+"\x00"+x.Path+"\x00"+x.Class, y.State+"\x00"+y.Rule+"\x00"+y.Path+"\x00"+y.Class)
+	})
+	return out, nil
+}
+
+// HasErrors reports whether a finding is an error.
+func HasErrors(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+type analyzer struct {
+	opt       Options
+	rules     []ruleSel
+	encrypted *val // a document encrypted by the rules
+	input     *val // the execution input
+	vars      map[string]*val
+	found     map[string]Finding
+	nstates   int
+	work      int
+	// varsVersion counts the changes of vars.
+	varsVersion int
+	// reached: classes that reached each function; invokers: the first
+	// state that invokes it.
+	reached  map[string]set
+	invokers map[string]string
+}
+
+func (a *analyzer) report(rule, state, path, class, msg string) {
+	k := rule + "\x00" + state + "\x00" + path + "\x00" + class
+	if _, ok := a.found[k]; ok {
+		return
+	}
+	a.found[k] = Finding{Rule: rule, Severity: severity[rule], State: state, Path: path, Class: class, Message: msg}
+}
+
+func (a *analyzer) rule(class string) (ruleSel, bool) {
+	for _, r := range a.rules {
+		if r.class == class {
+			return r, true
+		}
+	}
+	return ruleSel{}, false
+}
+
+// assign joins x into variable name: variables are tracked flow
+// insensitively (a variable holds what any assignment may have put in it).
+func (a *analyzer) assign(name string, x *val) {
+	old, seen := a.vars[name]
+	nv := join(old, x).truncate(0)
+	if !seen || !equal(nv, old) {
+		a.vars[name] = nv
+		a.varsVersion++
+	}
+}
+
+// run computes the fixed point of one machine (the top level, a Map's
+// item processor, a Parallel branch) from its input, and returns the join
+// of what its terminal states output. A worklist re-evaluates a state only
+// when its input (or a variable) has grown.
+func (a *analyzer) run(m *machine, in *val, depth int) *val {
+	if depth > maxNesting {
+		return &val{any: in.classes()}
+	}
+	inputs := map[string]*val{m.startAt: in}
+	ends := map[string]*val{}
+	visits := map[string]int{}
+	queue := []string{m.startAt}
+	queued := map[string]bool{m.startAt: true}
+	push := func(name string) {
+		if !queued[name] {
+			queued[name] = true
+			queue = append(queue, name)
+		}
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		queued[name] = false
+		if visits[name]++; visits[name] > maxIterations {
+			// Not a fixed point yet: the findings would be incomplete.
+			a.work = maxWork + 1
+		}
+		if a.work++; a.work > maxWork {
+			return &val{any: in.classes()}
+		}
+		vv := a.varsVersion
+		var end *val
+		for _, e := range a.transfer(m.states[name], inputs[name], depth) {
+			if e.next == "" {
+				end = join(end, e.out)
+				continue
+			}
+			if _, ok := m.states[e.next]; !ok {
+				continue
+			}
+			old, seen := inputs[e.next]
+			nv := join(old, e.out).truncate(0)
+			if !seen || !equal(nv, old) {
+				inputs[e.next] = nv
+				push(e.next)
+			}
+		}
+		ends[name] = end
+		if a.varsVersion != vv {
+			for _, n := range sortedKeys(inputs) {
+				push(n)
+			}
+		}
+	}
+	var out *val
+	for _, n := range sortedKeys(ends) {
+		out = join(out, ends[n])
+	}
+	return out
+}
+
+// edge is where a state's output goes; next "" ends the machine.
+type edge struct {
+	next string
+	out  *val
+}

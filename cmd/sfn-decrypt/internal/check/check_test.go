@@ -1,0 +1,244 @@
+package check
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sfnenc/sfnenc/codec"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the findings")
+
+// want is a finding as a golden definition states it next to the state
+// that causes it, in the state's Comment:
+//
+//	"Comment": "want: RULE PATH CLASS | RULE PATH CLASS"
+type want struct{ Rule, State, Path, Class string }
+
+// wantsOf collects the expected findings of a definition, nested
+// machines included.
+func wantsOf(t *testing.T, m map[string]any) []want {
+	t.Helper()
+	var out []want
+	states, _ := m["States"].(map[string]any)
+	for _, name := range sortedKeys(states) {
+		st, _ := states[name].(map[string]any)
+		if c, ok := st["Comment"].(string); ok {
+			if list, ok := strings.CutPrefix(c, "want: "); ok {
+				for _, w := range strings.Split(list, "|") {
+					f := strings.Fields(w)
+					if len(f) != 3 {
+						t.Fatalf("state %s: bad want %q", name, w)
+					}
+					out = append(out, want{f[0], name, f[1], f[2]})
+				}
+			}
+		}
+		if p, ok := st["ItemProcessor"].(map[string]any); ok {
+			out = append(out, wantsOf(t, p)...)
+		}
+		if p, ok := st["Iterator"].(map[string]any); ok {
+			out = append(out, wantsOf(t, p)...)
+		}
+		bs, _ := st["Branches"].([]any)
+		for _, b := range bs {
+			out = append(out, wantsOf(t, b.(map[string]any))...)
+		}
+	}
+	return out
+}
+
+// functionsOf reads "classes: f=a,b; g=-" and "errorclass: f=a" from the
+// machine's Comment, as --classes would give them.
+func functionsOf(m map[string]any) map[string]Function {
+	fns := map[string]Function{}
+	c, _ := m["Comment"].(string)
+	for _, part := range strings.Split(c, ";") {
+		kind, list, _ := strings.Cut(strings.TrimSpace(part), ": ")
+		for _, kv := range strings.Fields(list) {
+			name, v, _ := strings.Cut(kv, "=")
+			f := fns[name]
+			switch kind {
+			case "classes":
+				f.Middleware, f.Classes, f.Explicit = true, ParseClasses(v), true
+			case "errorclass":
+				f.Middleware, f.ErrorClass = true, v
+			}
+			fns[name] = f
+		}
+	}
+	return fns
+}
+
+func got(fs []Finding) []want {
+	out := []want{}
+	for _, f := range fs {
+		out = append(out, want{f.Rule, f.State, f.Path, f.Class})
+	}
+	return out
+}
+
+func sortWants(ws []want) []want {
+	slices.SortFunc(ws, func(a, b want) int {
+		return strings.Compare(a.State+" "+a.Rule+" "+a.Path+" "+a.Class, b.State+" "+b.Rule+" "+b.Path+" "+b.Class)
+	})
+	return ws
+}
+
+func testConfig(t testing.TB, path string) *codec.Config {
+	t.Helper()
+	cfg, err := codec.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestGolden checks every testdata/*.asl.json: the findings are exactly
+// those its states' Comments want.
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.asl.json")
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.asl.json")
+	}
+	cfg := testConfig(t, "testdata/config.json")
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			def, err := ParseDefinition(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs, err := Check(def, Options{Config: cfg, Functions: functionsOf(def)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(sortWants(wantsOf(t, def)), sortWants(got(fs))); diff != "" {
+				t.Errorf("findings mismatch (-want +got):\n%s", diff)
+				for _, f := range fs {
+					t.Logf("%+v", f)
+				}
+			}
+		})
+	}
+}
+
+// TestTemplate reads a SAM template in short form: the definition from
+// DefinitionUri (YAML), its substitutions, and the functions' classes.
+func TestTemplate(t *testing.T) {
+	l, err := LoadTemplate("testdata/sam/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFns := map[string]Function{
+		"screen-applicant": {Middleware: true, Classes: []string{"identity", "document"}, Explicit: true},
+		"PlainFunction":    {Middleware: true},
+		"LegacyFunction":   {},
+	}
+	if diff := cmp.Diff(wantFns, l.Functions); diff != "" {
+		t.Errorf("functions mismatch (-want +got):\n%s", diff)
+	}
+	fs, err := Check(l.Definition, Options{Config: testConfig(t, "testdata/config.json"), Functions: l.Functions, Substitutions: l.Substitutions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sortWants(wantsOf(t, l.Definition)), sortWants(got(fs))); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestExample: the example's state machine, with its template, has no
+// finding at all.
+func TestExample(t *testing.T) {
+	dir := "../../../../examples/identity-verification"
+	l, err := LoadTemplate(filepath.Join(dir, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Functions) != 6 {
+		t.Errorf("template has %d functions, want 6", len(l.Functions))
+	}
+	if l.Functions["WaitIdentificationFunction"].Classes == nil || len(l.Functions["WaitIdentificationFunction"].Classes) != 0 {
+		t.Errorf(`WaitIdentificationFunction: SFNENC_CLASSES "-" read as %v`, l.Functions["WaitIdentificationFunction"].Classes)
+	}
+	fs, err := Check(l.Definition, Options{Config: testConfig(t, filepath.Join(dir, "config/sfnenc.json")), Functions: l.Functions, Substitutions: l.Substitutions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]want{}, got(fs)); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestExampleChanged: the example's state machine with three mistakes (the
+// README's sample report, kept in testdata/example/changed.golden.txt).
+func TestExampleChanged(t *testing.T) {
+	dir := "../../../../examples/identity-verification"
+	l, err := LoadTemplate(filepath.Join(dir, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/example/changed.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := ParseDefinition(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Check(def, Options{Config: testConfig(t, filepath.Join(dir, "config/sfnenc.json")), Functions: l.Functions, Substitutions: l.Substitutions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteText(&b, fs); err != nil {
+		t.Fatal(err)
+	}
+	golden := "testdata/example/changed.golden.txt"
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), b.String()); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", golden, diff)
+	}
+	if !HasErrors(fs) || len(fs) != 3 {
+		t.Errorf("%d findings, want the 3 errors the changes make", len(fs))
+	}
+}
+
+// TestTemplateJSON reads a CloudFormation template in JSON, with the
+// definition in DefinitionString under Fn::Sub.
+func TestTemplateJSON(t *testing.T) {
+	l, err := LoadTemplate("testdata/cfn/template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]Function{"sender": {Middleware: true, Classes: []string{"contact", "identity"}, ErrorClass: "contact", Explicit: true}}, l.Functions); diff != "" {
+		t.Errorf("functions mismatch (-want +got):\n%s", diff)
+	}
+	fs, err := Check(l.Definition, Options{Config: testConfig(t, "testdata/config.json"), Functions: l.Functions, Substitutions: l.Substitutions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []want{
+		{RuleClassNeverReaches, "Send", "$", "identity"},
+		{RuleUnselectedPath, "Send", "$.to", "contact"},
+	}
+	if diff := cmp.Diff(sortWants(want), sortWants(got(fs))); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+}
