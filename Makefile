@@ -28,9 +28,11 @@ build:
 
 $(BIN)/sfn-decrypt: build
 
-# npm packages of the end-to-end harness, pinned by package-lock.json.
+# npm packages of the end-to-end harness, pinned by package-lock.json: of
+# every package directory, or of those in NODE_DIRS.
+NODE_DIRS ?= $$(git ls-files '*package-lock.json' | xargs -r -n1 dirname)
 node-deps:
-	@for d in $$(git ls-files '*package-lock.json' | xargs -r -n1 dirname); do \
+	@for d in $(NODE_DIRS); do \
 	  if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules ]; then \
 	    echo "npm ci in $$d"; ./scripts/npm-ci.sh $$d || exit 1; fi; \
 	done
@@ -70,8 +72,12 @@ fuzz-short:
 # The main job, end to end on loopback, no AWS account: the
 # identity-verification workflow (examples/identity-verification), its
 # histories as Step Functions stores them and through sfn-decrypt.
-# DEMO_FLAGS passes flags to the demo program (-wait, -all, -full-tokens, -v).
-demo: $(BIN)/local-kms $(BIN)/aws-lambda-rie build node-deps
+# DEMO_FLAGS passes flags to the demo program (-wait, -all, -full,
+# -full-tokens, -v).
+# It installs only what it uses: two tools, the CLI and the harness's npm
+# packages.
+demo: $(BIN)/local-kms $(BIN)/aws-lambda-rie build
+	$(MAKE) --no-print-directory node-deps NODE_DIRS=examples/identity-verification/harness
 	./scripts/demo.sh $(DEMO_FLAGS)
 
 quickstart: $(BIN)/local-kms build

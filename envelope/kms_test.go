@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/sfnenc/sfnenc/internal/format"
@@ -59,5 +60,37 @@ func TestKMSKeyring(t *testing.T) {
 	var ke *KeyError
 	if _, err := primary.Unwrap(ctx, wrapped, map[string]string{"app": "y"}); !errors.As(err, &ke) || ke.KeyID != srv.KeyARN("primary") || ke.Op != "unwrap" {
 		t.Errorf("context mismatch: %v", err)
+	}
+}
+
+// TestKMSErrorKinds: a key ARN KMS does not have is ErrKeyNotFound, not a
+// refusal; a request the SDK cannot sign for want of credentials is
+// ErrNoCredentials, not an unavailable key service, and never leaves.
+func TestKMSErrorKinds(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	ec := map[string]string{"app": "x", format.ClassKey: "contact"}
+	arn := srv.KeyARN("primary")
+	missing, err := NewKMS(KMSClients(srv.Config(t))("eu-west-2"), arn[:len(arn)-12]+"000000000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := missing.GenerateDataKey(ctx, ec); !errors.Is(err, ErrKeyNotFound) || errors.Is(err, ErrDenied) {
+		t.Errorf("unknown key: %v, want ErrKeyNotFound", err)
+	}
+	cfg := srv.Config(t)
+	cfg.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{}, errors.New("no credentials in this test")
+	})
+	noCreds, err := NewKMS(KMSClients(cfg)("eu-west-2"), arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounts()
+	if _, _, err := noCreds.GenerateDataKey(ctx, ec); !errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrUnavailable) {
+		t.Errorf("no credentials: %v, want ErrNoCredentials", err)
+	}
+	if n := srv.Requests(""); n != 0 {
+		t.Errorf("%d KMS requests without credentials", n)
 	}
 }

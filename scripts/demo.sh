@@ -9,7 +9,7 @@
 # Needs bin/local-kms, bin/aws-lambda-rie and bin/sfn-decrypt (make tools
 # build) and the harness's npm packages (make node-deps); `make demo` sees
 # to all three. Arguments are passed to the demo program (-wait, -all,
-# -full-tokens, -v; see examples/identity-verification/README.md).
+# -full, -full-tokens, -v; see examples/identity-verification/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 example=examples/identity-verification

@@ -1,12 +1,14 @@
 package esdk
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	mpltypes "github.com/aws/aws-cryptographic-material-providers-library/releases/go/mpl/awscryptographymaterialproviderssmithygeneratedtypes"
 	esdktypes "github.com/aws/aws-encryption-sdk/releases/go/encryption-sdk/awscryptographyencryptionsdksmithygeneratedtypes"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 	"github.com/sfnenc/sfnenc/envelope"
 )
@@ -48,6 +50,11 @@ var (
 	// the keyring rejects), or on encrypt any KMS failure: retrying may
 	// succeed.
 	ErrKMS = fmt.Errorf("esdk: KMS request failed: %w", envelope.ErrUnavailable)
+
+	// ErrNoCredentials reports that the AWS SDK found no usable
+	// credentials for the KMS requests: a configuration problem, not one
+	// of KMS.
+	ErrNoCredentials = fmt.Errorf("esdk: no usable AWS credentials: %w", envelope.ErrNoCredentials)
 
 	// ErrAuthentication reports a message whose header or body did not
 	// authenticate: it was altered or truncated.
@@ -129,10 +136,14 @@ var keyRefusals = map[string]bool{
 // data key to decrypt.
 func classify(op string, err error) error {
 	var kmsErrs []error
-	refusalsOnly, badResponse, noDataKey := true, false, false
+	refusalsOnly, badResponse, noDataKey, noCredentials := true, false, false, false
 	for _, leaf := range leaves(err, 0) {
 		var apiErr smithy.APIError
 		var opErr *smithy.OperationError
+		var credErr *credentialsError
+		if errors.As(leaf, &credErr) {
+			noCredentials = true
+		}
 		switch {
 		case errors.As(leaf, &apiErr):
 			kmsErrs = append(kmsErrs, leaf)
@@ -157,6 +168,8 @@ func classify(op string, err error) error {
 		e.causes = kmsErrs
 	}
 	switch {
+	case noCredentials:
+		e.kind = ErrNoCredentials
 	case len(kmsErrs) > 0 && refusalsOnly && op == "decrypt":
 		e.kind = ErrNoMatchingKey
 	case len(kmsErrs) > 0 || badResponse:
@@ -199,3 +212,22 @@ func leaves(err error, depth int) []error {
 	}
 	return []error{err}
 }
+
+// markedCredentials marks the errors of a credentials provider, so that
+// classify tells a KMS request that never left for want of credentials from
+// one that KMS failed.
+type markedCredentials struct{ p aws.CredentialsProvider }
+
+func (m markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := m.p.Retrieve(ctx)
+	if err != nil {
+		return c, &credentialsError{err}
+	}
+	return c, nil
+}
+
+// credentialsError is an error of the credentials provider.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string { return e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }

@@ -13,12 +13,14 @@ import (
 	mpltypes "github.com/aws/aws-cryptographic-material-providers-library/releases/go/mpl/awscryptographymaterialproviderssmithygeneratedtypes"
 	esdkclient "github.com/aws/aws-encryption-sdk/releases/go/encryption-sdk/awscryptographyencryptionsdksmithygenerated"
 	esdktypes "github.com/aws/aws-encryption-sdk/releases/go/encryption-sdk/awscryptographyencryptionsdksmithygeneratedtypes"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
 
@@ -599,4 +601,27 @@ func TestAbandonedCallOwnsItsInputs(t *testing.T) {
 			waitTurn()
 		})
 	}
+}
+
+// TestNoCredentials: without AWS credentials the request never leaves, and
+// the error says so (a configuration problem), not that KMS failed.
+func TestNoCredentials(t *testing.T) {
+	srv := kmstest.Start(t)
+	cfg := srv.Config(t)
+	cfg.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{}, errors.New("no credentials in this test")
+	})
+	s, err := New(cfg, []string{srv.KeyARN("primary")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounts()
+	_, err = s.Encrypt(context.Background(), []byte(canary), testCtx)
+	if !errors.Is(err, ErrNoCredentials) || !errors.Is(err, envelope.ErrNoCredentials) || errors.Is(err, envelope.ErrUnavailable) {
+		t.Fatalf("Encrypt: %v, want ErrNoCredentials alone", err)
+	}
+	if n := srv.Requests(""); n != 0 {
+		t.Errorf("%d KMS requests without credentials", n)
+	}
+	checkNoCanary(t, err)
 }

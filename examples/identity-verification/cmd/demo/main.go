@@ -14,10 +14,15 @@
 //
 // Usage (from the repository root, after make tools node-deps build):
 //
-//	go run ./examples/identity-verification/cmd/demo [-example DIR] [-bin DIR] [-out DIR] [-full-tokens] [-all] [-wait] [-v]
+//	go run ./examples/identity-verification/cmd/demo [-example DIR] [-bin DIR] [-out DIR] [-full] [-full-tokens] [-all] [-wait] [-v]
+//
+// The output fits a terminal of 120 columns: documents are indented over
+// several lines and long lines wrapped; -full prints each document on one
+// line instead, as wide as it is.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -41,15 +46,20 @@ import (
 
 type options struct {
 	example, bin, out string
-	fullTokens, all   bool
+	full, fullTokens  bool
+	all               bool
 	wait, verbose     bool
 }
+
+// width is the terminal width the output fits, without -full.
+const width = 120
 
 func main() {
 	var o options
 	flag.StringVar(&o.example, "example", "examples/identity-verification", "the example's `directory`")
 	flag.StringVar(&o.bin, "bin", "bin", "`directory` of local-kms, aws-lambda-rie and sfn-decrypt (make tools build)")
 	flag.StringVar(&o.out, "out", "out/identity-verification-demo", "`directory` for the saved histories (emptied first)")
+	flag.BoolVar(&o.full, "full", false, "print each document on one line, as wide as it is, instead of indented to fit 120 columns")
 	flag.BoolVar(&o.fullTokens, "full-tokens", false, "print tokens whole instead of shortened")
 	flag.BoolVar(&o.all, "all", false, "run every scenario of the end-to-end test, not only the three paths")
 	flag.BoolVar(&o.wait, "wait", false, "keep everything running after the paths, until interrupted, to try sfn-decrypt against it")
@@ -80,6 +90,9 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("%s is missing (run make tools build)", p)
 		}
 		tools[t] = p
+	}
+	if old, _ := filepath.Glob(filepath.Join(o.out, "*.history.json")); len(old) > 0 {
+		fmt.Printf("Replacing the %d histories of the previous run in %s.\n", len(old), o.out)
 	}
 	if err := os.RemoveAll(o.out); err != nil {
 		return err
@@ -138,7 +151,7 @@ func run(ctx context.Context, o options) error {
 	for _, id := range ids {
 		fmt.Printf("  %-30s %s  (Lambda emulator; SFNENC_CLASSES=%s)\n", id, strings.TrimSuffix(st.Functions[id].URL, "/2015-03-31/functions/function/invocations"), envValue(st.Env[id], "SFNENC_CLASSES"))
 	}
-	fmt.Printf("  %-30s %s  (aws-local-stepfunctions; state machine %s)\n", "Step Functions", st.Server.Endpoint, stack.StateMachineName)
+	say(o, "  ", fmt.Sprintf("%-30s %s  (aws-local-stepfunctions; state machine %s)", "Step Functions", st.Server.Endpoint, stack.StateMachineName))
 	fmt.Printf("  identity provider, SMS gateway, mail service, intake and webhook services: in this process\n")
 	fmt.Printf("  started in %v\n", time.Since(start).Round(100*time.Millisecond))
 
@@ -149,21 +162,23 @@ func run(ctx context.Context, o options) error {
 			shown = append(shown, sc)
 		}
 	}
-	var lastArn string
+	var lastArn, lastFile string
 	for i, sc := range shown {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		arn, err := showScenario(ctx, o, st, tools["sfn-decrypt"], kms.Endpoint, i+1, len(shown), sc)
+		arn, file, err := showScenario(ctx, o, st, tools["sfn-decrypt"], kms.Endpoint, i+1, len(shown), sc)
 		if err != nil {
 			return err
 		}
-		lastArn = arn
+		lastArn, lastFile = arn, file
 	}
 
 	heading("What each function decrypted (from the lambdamw log records of every invocation)")
 	for _, id := range ids {
-		fmt.Printf("  %s\n", functionSummary(id, st.Env[id], st.Functions[id].Logs()))
+		for _, l := range wrap(functionSummary(id, st.Env[id], st.Functions[id].Logs()), "  ", "      ", o.full) {
+			fmt.Println(l)
+		}
 	}
 	heading("Done")
 	fmt.Printf("  %d executions in %v; their histories are saved in %s.\n", len(shown), time.Since(began).Round(100*time.Millisecond), o.out)
@@ -173,9 +188,16 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("      AWS_REGION=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n", stack.Region)
 		fmt.Printf("    %s history --config %s --reason demo --output text \\\n      --execution-arn %s\n",
 			filepath.Join(o.bin, "sfn-decrypt"), filepath.Join(o.example, stack.ConfigFile), lastArn)
+		fmt.Printf("  or, for a saved history:\n    %s history --config %s --reason demo --output text %s\n",
+			filepath.Join(o.bin, "sfn-decrypt"), filepath.Join(o.example, stack.ConfigFile), relPath(lastFile))
 		<-ctx.Done()
 	} else {
-		fmt.Printf("  Run with -wait (make demo DEMO_FLAGS=-wait) to keep everything running and read them with sfn-decrypt yourself.\n")
+		fmt.Printf("  This run's local-kms stops with it. To read a saved history with sfn-decrypt yourself, from the\n")
+		fmt.Printf("  repository root, start a local-kms with the example's seed key (it panics if port %d is taken: pick another):\n", laterKMSPort)
+		for _, l := range laterCommands(o, relPath(lastFile)) {
+			fmt.Printf("    %s\n", l)
+		}
+		fmt.Printf("  or run the demo with -wait (make demo DEMO_FLAGS=-wait) to keep everything running.\n")
 	}
 	fmt.Printf("  Stopping everything this demo started.\n")
 	return nil
@@ -203,16 +225,50 @@ func envValue(env []string, name string) string {
 	return ""
 }
 
-// showScenario runs one path and prints it; it returns the execution's ARN.
-func showScenario(ctx context.Context, o options, st *stack.Stack, sfnDecrypt, kmsEndpoint string, n, of int, sc stack.Scenario) (string, error) {
+// laterKMSPort is the port of the local-kms that the demo's closing lines
+// tell the reader to start.
+const laterKMSPort = 4599
+
+// laterCommands are the shell commands, from the repository root, that read
+// the saved history file after the demo: start a local-kms with the
+// example's seed key, then run sfn-decrypt against it.
+func laterCommands(o options, file string) []string {
+	return []string{
+		fmt.Sprintf("PORT=%d KMS_REGION=%s KMS_ACCOUNT_ID=%s KMS_DATA_PATH=$(mktemp -d) \\", laterKMSPort, stack.Region, stack.Account),
+		fmt.Sprintf("  KMS_SEED_PATH=%s %s &", filepath.Join(o.example, stack.KMSSeedFile), filepath.Join(o.bin, "local-kms")),
+		"sleep 1 # until it listens",
+		fmt.Sprintf("AWS_ENDPOINT_URL_KMS=http://127.0.0.1:%d AWS_REGION=%s \\", laterKMSPort, stack.Region),
+		"  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\",
+		fmt.Sprintf("  %s history --config %s --reason demo --output text \\", filepath.Join(o.bin, "sfn-decrypt"), filepath.Join(o.example, stack.ConfigFile)),
+		"  " + file,
+		"kill %1",
+	}
+}
+
+// relPath returns p relative to the working directory (the repository root
+// under make demo), so that a command printed for the reader runs as printed.
+func relPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+// showScenario runs one path and prints it; it returns the execution's ARN
+// and the file of its history.
+func showScenario(ctx context.Context, o options, st *stack.Stack, sfnDecrypt, kmsEndpoint string, n, of int, sc stack.Scenario) (string, string, error) {
 	heading(fmt.Sprintf("Path %d of %d: %s", n, of, sc.Title))
 	exe, err := st.Submit(ctx, sc.Application, sc.Script)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	raw, err := localsfn.DecodeHistory(exe.History)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	end := exe.Status
 	if exe.Error != "" {
@@ -226,7 +282,7 @@ func showScenario(ctx context.Context, o options, st *stack.Stack, sfnDecrypt, k
 	for _, t := range tokens {
 		distinct[t] = true
 	}
-	fmt.Printf("\n-- 1. The history as Step Functions stores it (%s)\n", exe.HistoryFile)
+	fmt.Printf("\n-- 1. The history as Step Functions stores it (%s)\n", relPath(exe.HistoryFile))
 	fmt.Printf("   %d token occurrences (%d distinct tokens), no personal value. Shown: the data of the execution\n", len(tokens), len(distinct))
 	fmt.Printf("   Token sizes: %s.\n", tokenSizes(distinct))
 	fmt.Printf("   and of each task (Lambda payloads and results without the invoke metadata); the state events\n")
@@ -235,8 +291,8 @@ func showScenario(ctx context.Context, o options, st *stack.Stack, sfnDecrypt, k
 		fmt.Printf(" Tokens are shortened here (-full-tokens prints them whole).")
 	}
 	fmt.Println()
-	for _, l := range eventLines(raw) {
-		fmt.Printf("   %s\n", shortenTokens(l, o.fullTokens))
+	for _, l := range eventLines(raw, func(s string) string { return shortenTokens(s, o.fullTokens) }, o.full) {
+		fmt.Println(l)
 	}
 
 	cmd := exec.CommandContext(ctx, sfnDecrypt, "history", "--config", filepath.Join(o.example, stack.ConfigFile),
@@ -246,45 +302,49 @@ func showScenario(ctx context.Context, o options, st *stack.Stack, sfnDecrypt, k
 	cmd.Stderr = &stderr
 	decrypted, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("sfn-decrypt history: %w\n%s", err, stderr.String())
+		return "", "", fmt.Errorf("sfn-decrypt history: %w\n%s", err, stderr.String())
 	}
 	dec, err := localsfn.DecodeHistory(decrypted)
 	if err != nil {
-		return "", fmt.Errorf("sfn-decrypt history output: %w", err)
+		return "", "", fmt.Errorf("sfn-decrypt history output: %w", err)
 	}
 	fmt.Printf("\n-- 2. The same events through sfn-decrypt history, as an operator with kms:Decrypt for every class\n")
-	fmt.Printf("   $ sfn-decrypt history --config %s --reason \"make demo\" %s\n", filepath.Join(o.example, stack.ConfigFile), filepath.Base(exe.HistoryFile))
+	fmt.Printf("   $ %s history --config %s --reason \"make demo\" \\\n       %s\n",
+		filepath.Join(o.bin, "sfn-decrypt"), filepath.Join(o.example, stack.ConfigFile), relPath(exe.HistoryFile))
+	fmt.Printf("   (against this run's local-kms, %s; the end of the demo says how to run it yourself)\n", kmsEndpoint)
 	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
-		fmt.Printf("   %s\n", l)
+		for _, w := range wrap(l, "   ", "       ", o.full) {
+			fmt.Println(w)
+		}
 	}
-	for _, l := range eventLines(dec) {
-		fmt.Printf("   %s\n", l)
+	for _, l := range eventLines(dec, nil, o.full) {
+		fmt.Println(l)
 	}
 
 	fmt.Printf("\n-- 3. What the third parties received, in plaintext\n")
 	app := sc.Application
 	for _, r := range st.Provider.SessionRequests() {
 		if r.Reference == app.CreditApplicationID {
-			fmt.Printf("   identity provider, session:  %s, born %s, national id %s, %s, %s, %s\n",
-				r.Person.FullName, r.Person.DateOfBirth, r.Person.NationalID, r.Person.Address.City, r.PhoneNumber, r.Email)
+			say(o, "   ", fmt.Sprintf("identity provider, session:  %s, born %s, national id %s, %s, %s, %s",
+				r.Person.FullName, r.Person.DateOfBirth, r.Person.NationalID, r.Person.Address.City, r.PhoneNumber, r.Email))
 		}
 	}
 	for _, r := range st.Provider.ScreeningRequests() {
 		if strings.HasPrefix(r.Reference, app.CreditApplicationID+"/") {
-			fmt.Printf("   identity provider, screening: %s, born %s, national id %s\n", r.Person.FullName, r.Person.DateOfBirth, r.Person.NationalID)
+			say(o, "   ", fmt.Sprintf("identity provider, screening: %s, born %s, national id %s", r.Person.FullName, r.Person.DateOfBirth, r.Person.NationalID))
 		}
 	}
 	for _, m := range st.SMS.Messages() {
 		if m.To == app.PhoneNumber {
-			fmt.Printf("   SMS gateway, to %s: %q\n", m.To, m.Body)
+			say(o, "   ", fmt.Sprintf("SMS gateway, to %s: %q", m.To, m.Body))
 		}
 	}
 	for _, m := range st.Mail.Messages() {
 		if m.To == app.Email {
-			fmt.Printf("   mail service, to %s: %q\n", m.To, m.Subject)
+			say(o, "   ", fmt.Sprintf("mail service, to %s: %q", m.To, m.Subject))
 		}
 	}
-	return exe.Arn, nil
+	return exe.Arn, exe.HistoryFile, nil
 }
 
 func lastState(h *localsfn.History) string {
@@ -296,9 +356,12 @@ func lastState(h *localsfn.History) string {
 	return ""
 }
 
-// eventLines renders the data of the execution and of each task, one line
-// per field.
-func eventLines(h *localsfn.History) []string {
+// eventLines renders the data of the execution and of each task, indented
+// by three spaces, after passing each document through edit (if not nil).
+// With full, each field is one line as wide as it is; otherwise a line that
+// would not fit width columns has its document below it, indented, and
+// what is still too long is wrapped.
+func eventLines(h *localsfn.History, edit func(string) string, full bool) []string {
 	var out []string
 	state := ""
 	line := func(ev localsfn.Event, what, data string) {
@@ -306,7 +369,22 @@ func eventLines(h *localsfn.History) []string {
 		if strings.HasPrefix(ev.Type, "Task") {
 			name = state
 		}
-		out = append(out, fmt.Sprintf("#%-3d %-18s %-22s %-10s %s", ev.ID, ev.Type, name, what, data))
+		if edit != nil {
+			data = edit(data)
+		}
+		head := fmt.Sprintf("   #%-3d %-18s %-22s %-10s", ev.ID, ev.Type, name, what)
+		if one := head + " " + data; full || len([]rune(one)) <= width {
+			out = append(out, one)
+			return
+		}
+		out = append(out, strings.TrimRight(head, " "))
+		var b bytes.Buffer
+		if json.Indent(&b, []byte(data), "", "  ") == nil {
+			data = b.String()
+		}
+		for _, l := range strings.Split(data, "\n") {
+			out = append(out, wrap(l, "        ", "          ", false)...)
+		}
 	}
 	for _, ev := range h.Events {
 		switch {
@@ -376,6 +454,36 @@ func tokenSizes(tokens map[string]bool) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// say prints s after prefix, wrapped to width unless -full.
+func say(o options, prefix, s string) {
+	for _, l := range wrap(s, prefix, prefix+"    ", o.full) {
+		fmt.Println(l)
+	}
+}
+
+// wrap returns s after prefix as lines of at most width columns (unless
+// full), breaking at spaces where it can and anywhere else where it must;
+// lines after the first start with more.
+func wrap(s, prefix, more string, full bool) []string {
+	r := []rune(prefix + s)
+	if full || len(r) <= width {
+		return []string{string(r)}
+	}
+	var out []string
+	for len(r) > width {
+		cut := width
+		for i := width; i > width/2; i-- {
+			if r[i] == ' ' {
+				cut = i
+				break
+			}
+		}
+		out = append(out, strings.TrimRight(string(r[:cut]), " "))
+		r = []rune(more + strings.TrimLeft(string(r[cut:]), " "))
+	}
+	return append(out, string(r))
 }
 
 // shortenTokens replaces each token by its start, class and length.
