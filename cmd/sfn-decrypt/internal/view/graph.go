@@ -31,7 +31,7 @@ type Edge struct {
 
 // asl is the part of an ASL definition the graph needs.
 type asl struct {
-	StartAt string                `json:"StartAt"`
+	StartAt string               `json:"StartAt"`
 	States  map[string]*aslState `json:"States"`
 }
 

@@ -125,6 +125,9 @@ func Build(ctx context.Context, d *eventdata.Decryptor, title string, execs []Ra
 			if err != nil {
 				return nil, err
 			}
+			if fields == nil {
+				fields = []Field{}
+			}
 			x.Events = append(x.Events, &Event{ID: e.ID, Prev: e.Prev, Type: e.Type, Time: e.Time, Fields: fields})
 		}
 		x.assignScopes()

@@ -286,7 +286,7 @@ async function main() {
     data.executions.forEach((x, i) => sel.append(el("option", { value: String(i) }, x.title)));
     sel.addEventListener("change", () => { ui.exec = Number(sel.value); openScope(""); });
   }
-  document.getElementById("search").addEventListener("input", renderSearch);
+  for (const ev of ["input", "keyup", "change"]) document.getElementById("search").addEventListener(ev, renderSearch);
   render();
   document.body.setAttribute("data-ready", "true");
 }
