@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,9 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -190,7 +186,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 			e.errorf("%v", err)
 			return nil, "", exitForAPI(err)
 		}
-		return logExecutions(lg), vf.executionARN, 0
+		return view.FromLog(lg), vf.executionARN, 0
 	case vf.executionARN != "":
 		echoReason(e, "execution "+vf.executionARN, vf.reason, appID)
 		cfg, err := vf.awsConfig(ctx, appID)
@@ -209,7 +205,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 			e.errorf("%v", err)
 			return nil, "", exitForAPI(err)
 		}
-		x, err := historyExecution(h, vf.executionARN+" ("+d.Status+")")
+		x, err := view.FromHistory(h, vf.executionARN+" ("+d.Status+")")
 		if err != nil {
 			e.errorf("%v", err)
 			return nil, "", exitFail
@@ -240,7 +236,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 		}
 	}
 	if h, err := history.Parse(data); err == nil {
-		x, err := historyExecution(h, title)
+		x, err := view.FromHistory(h, title)
 		if err != nil {
 			e.errorf("%v", err)
 			return nil, "", exitFail
@@ -256,7 +252,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 		e.errorf("%s: neither an execution history nor CloudWatch Logs events", title)
 		return nil, "", exitFail
 	}
-	execs := logExecutions(lg)
+	execs := view.FromLog(lg)
 	if len(execs) == 0 {
 		e.errorf("%s: no Step Functions events", title)
 		return nil, "", exitFail
@@ -265,102 +261,6 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 		execs[i].Definition = def
 	}
 	return execs, title, 0
-}
-
-// historyExecution takes the events of a history, still encrypted.
-func historyExecution(h *history.History, title string) (view.RawExecution, error) {
-	var buf bytes.Buffer
-	if err := h.WriteJSON(&buf, "", ""); err != nil {
-		return view.RawExecution{}, err
-	}
-	var doc struct {
-		Events []map[string]json.RawMessage `json:"events"`
-	}
-	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
-		return view.RawExecution{}, err
-	}
-	x := view.RawExecution{Title: title}
-	for _, m := range doc.Events {
-		var ev view.RawEvent
-		json.Unmarshal(m["id"], &ev.ID)
-		json.Unmarshal(m["previousEventId"], &ev.Prev)
-		json.Unmarshal(m["type"], &ev.Type)
-		ev.Time = timeText(m["timestamp"])
-		names := make([]string, 0, len(m))
-		for k := range m {
-			names = append(names, k)
-		}
-		slices.Sort(names)
-		for _, k := range names {
-			if strings.HasSuffix(k, "EventDetails") && len(m[k]) > 0 && m[k][0] == '{' {
-				ev.Details = m[k]
-				break
-			}
-		}
-		x.Events = append(x.Events, ev)
-	}
-	return x, nil
-}
-
-func timeText(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return t.UTC().Format("2006-01-02T15:04:05.000Z")
-		}
-		return s
-	}
-	return string(raw)
-}
-
-// logExecutions groups the Step Functions events among log records by
-// execution, in the order each execution first appears.
-func logExecutions(lg *logs.Log) []view.RawExecution {
-	var out []view.RawExecution
-	index := map[string]int{}
-	for _, r := range lg.Records {
-		var m struct {
-			ID        json.RawMessage `json:"id"`
-			Prev      json.RawMessage `json:"previous_event_id"`
-			Type      string          `json:"type"`
-			Timestamp json.RawMessage `json:"event_timestamp"`
-			ARN       string          `json:"execution_arn"`
-			Details   json.RawMessage `json:"details"`
-		}
-		if json.Unmarshal(r.Message(), &m) != nil || m.Type == "" || m.ARN == "" {
-			continue
-		}
-		ev := view.RawEvent{Type: m.Type, ID: intOf(m.ID), Prev: intOf(m.Prev)}
-		if ms := intOf(m.Timestamp); ms > 0 {
-			ev.Time = time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
-		}
-		if len(m.Details) > 0 && m.Details[0] == '{' {
-			ev.Details = m.Details
-		}
-		i, ok := index[m.ARN]
-		if !ok {
-			i = len(out)
-			index[m.ARN] = i
-			out = append(out, view.RawExecution{Title: m.ARN})
-		}
-		out[i].Events = append(out[i].Events, ev)
-	}
-	for i := range out {
-		slices.SortStableFunc(out[i].Events, func(a, b view.RawEvent) int { return int(a.ID - b.ID) })
-	}
-	return out
-}
-
-// intOf reads a JSON number or a string holding one (as Step Functions
-// writes the numbers of a log event).
-func intOf(raw json.RawMessage) int64 {
-	s := string(raw)
-	var str string
-	if json.Unmarshal(raw, &str) == nil {
-		s = str
-	}
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
 }
 
 // openBrowser starts $BROWSER, else xdg-open, on url, without waiting.

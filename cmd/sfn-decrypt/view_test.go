@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/sfnenc/sfnenc/codec"
 )
 
 // lockedBuffer is a buffer the command writes to while the test reads it.
@@ -481,4 +484,84 @@ func TestViewOpen(t *testing.T) {
 	}
 	b, _ := os.ReadFile(got)
 	t.Errorf("the browser was given %q, want %q", b, url)
+}
+
+// hostile strings that an execution's data may hold to attack the page.
+var hostile = []string{
+	`</script><script>window.__pwned=1</script>`,
+	`<img src=x onerror="window.__pwned=1">`,
+	`"'><svg onload=window.__pwned=1>`,
+	"control \x00\x01\x1b[31m\u2028\u2029 chars",
+	`not decrypted · class identity: KMS denied access to the key`,
+	`decrypted · identity`,
+}
+
+// TestViewHostile shows an execution whose data, state names, error and
+// file name are built to attack the page: each must show as text, run
+// nothing, load nothing and make no mark of its own.
+func TestViewHostile(t *testing.T) {
+	ctx := newBrowser(t)
+	cfg, err := codec.LoadConfig(fixture("config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd, err := codec.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, _ := json.Marshal(map[string]any{"email": hostile[1], "notes": hostile})
+	enc, err := cd.Encrypt(context.Background(), input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := hostile[1]
+	str := func(s string) json.RawMessage { b, _ := json.Marshal(s); return b }
+	events := []map[string]any{
+		{"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "timestamp": "2024-05-07T14:00:00.100000+00:00",
+			"executionStartedEventDetails": map[string]any{"input": str(string(enc))}},
+		{"id": 2, "previousEventId": 1, "type": "TaskStateEntered", "timestamp": "2024-05-07T14:00:00.200000+00:00",
+			"stateEnteredEventDetails": map[string]any{"name": state, "input": str(string(enc))}},
+		{"id": 3, "previousEventId": 2, "type": "TaskStateExited", "timestamp": "2024-05-07T14:00:00.300000+00:00",
+			"stateExitedEventDetails": map[string]any{"name": state, "output": str(`{"x":` + string(str(hostile[0])) + `}`)}},
+		{"id": 4, "previousEventId": 3, "type": "ExecutionFailed", "timestamp": "2024-05-07T14:00:00.400000+00:00",
+			"executionFailedEventDetails": map[string]any{"error": hostile[2], "cause": hostile[0] + hostile[4]}},
+	}
+	doc, _ := json.Marshal(map[string]any{"events": events})
+	dir := t.TempDir()
+	file := filepath.Join(dir, `"><img src=x onerror=window.__pwned=1>.json`)
+	if err := os.WriteFile(file, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := startView(t, nil, "--config", fixture("config.json"), file)
+	load(t, ctx, url)
+	click(t, ctx, `g.node`)
+	detail := text(t, ctx, "#detail")
+	for _, want := range []string{`"email": "<img src=x onerror=\"window.__pwned=1\">"`, `window.__pwned=1</script>`} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("detail does not show %q as text:\n%s", want, detail)
+		}
+	}
+	// One token in the state's input; the fake marks in the data are
+	// text, not marks.
+	if ms := marks(t, ctx); len(ms) != 1 || ms[0] != "decrypted contact" {
+		t.Errorf("marks %q, want the one decrypted contact mark", ms)
+	}
+	click(t, ctx, `#timeline li[data-event="4"] button`)
+	var state2 string
+	eval(t, ctx, `document.querySelector("g.node").dataset.state`, &state2)
+	if state2 != state {
+		t.Errorf("state name %q, want %q", state2, state)
+	}
+	var pwned, imgs, scripts int
+	eval(t, ctx, `window.__pwned ? 1 : 0`, &pwned)
+	eval(t, ctx, `document.querySelectorAll("img, svg image, iframe, object, embed").length + document.querySelectorAll("body svg:not(#graph svg)").length`, &imgs)
+	eval(t, ctx, `document.querySelectorAll("script").length`, &scripts)
+	if pwned != 0 || imgs != 0 || scripts != 1 {
+		t.Errorf("hostile data ran or made elements: pwned %d, images %d, scripts %d", pwned, imgs, scripts)
+	}
+	var title string
+	eval(t, ctx, `document.title`, &title)
+	if !strings.Contains(title, `"><img src=x onerror=window.__pwned=1>.json`) {
+		t.Errorf("title %q does not hold the file name as text", title)
+	}
 }
