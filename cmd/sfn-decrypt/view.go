@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -214,7 +215,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 		return []view.RawExecution{x}, vf.executionARN, 0
 	}
 	file := pos[0]
-	title, what := file, "file "+file
+	title, what := filepath.Base(file), "file "+file
 	if file == "-" {
 		title, what = "(stdin)", "standard input"
 	}

@@ -565,3 +565,106 @@ func TestViewHostile(t *testing.T) {
 		t.Errorf("title %q does not hold the file name as text", title)
 	}
 }
+
+// viewDir holds the identity-verification example's rejection path as the
+// demo recorded it (decrypted: identity-rejection.json) and a configuration
+// of the example's classes over the insecure test keyset.
+const viewDir = "testdata/view"
+
+// encryptHistory encrypts the data fields of a plaintext history by the
+// configuration cfg, as the example's functions and backend would.
+func encryptHistory(t *testing.T, cfgPath string, src []byte) []byte {
+	t.Helper()
+	cfg, err := codec.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd, err := codec.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Events []map[string]json.RawMessage `json:"events"`
+	}
+	if err := json.Unmarshal(src, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range doc.Events {
+		for k, raw := range ev {
+			if !strings.HasSuffix(k, "EventDetails") {
+				continue
+			}
+			var det map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &det); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"input", "output", "parameters"} {
+				var s string
+				if json.Unmarshal(det[f], &s) != nil || !json.Valid([]byte(s)) {
+					continue
+				}
+				enc, err := cd.Encrypt(context.Background(), []byte(s))
+				if err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+				det[f], _ = json.Marshal(string(enc))
+			}
+			ev[k], _ = json.Marshal(det)
+		}
+	}
+	out, _ := json.Marshal(doc)
+	return out
+}
+
+// TestViewIdentityRejection shows the example's rejection path, with its
+// definition, to a reader who may decrypt the contact and session classes
+// only (as a support engineer who writes to the applicant). With
+// -update it saves the screenshot the README shows (docs/view.png).
+func TestViewIdentityRejection(t *testing.T) {
+	ctx := newBrowser(t)
+	src := readFile(t, filepath.Join(viewDir, "identity-rejection.json"))
+	enc := encryptHistory(t, filepath.Join(viewDir, "config.json"), src)
+	if bytes.Contains(enc, []byte("Annelise")) || !bytes.Contains(enc, []byte("sfnenc:")) {
+		t.Fatal("the history is not encrypted")
+	}
+	file := filepath.Join(t.TempDir(), "APP-2026-0044.history.json")
+	if err := os.WriteFile(file, enc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := startView(t, nil, "--config", filepath.Join(viewDir, "config.json"), "--class", "contact", "--class", "session",
+		"--definition", "../../examples/identity-verification/statemachine/identity-verification.asl.json", file)
+	load(t, ctx, url)
+	outcomes := map[string]string{}
+	eval(t, ctx, `Object.fromEntries([...document.querySelectorAll("g.node")].map(n => [n.dataset.state, n.dataset.outcome]))`, &outcomes)
+	for state, want := range map[string]string{"RequestIdentification": "succeeded", "SendRejectionEmail": "succeeded", "Rejected": "succeeded",
+		"ContinueValidation": "notreached", "Approved": "notreached", "VerificationFailed": "notreached"} {
+		if outcomes[state] != want {
+			t.Errorf("state %s is %q, want %q", state, outcomes[state], want)
+		}
+	}
+	click(t, ctx, `g.node[data-state="SendRejectionEmail"]`)
+	detail := text(t, ctx, "#detail")
+	if !strings.Contains(detail, `"email": "applicant.2.oyelaran@example.org"`) {
+		t.Errorf("the contact class is not shown decrypted:\n%s", detail)
+	}
+	if strings.Contains(detail, "Annelise") {
+		t.Errorf("the identity or verification class is shown decrypted without --class")
+	}
+	ms := marks(t, ctx)
+	if !hasMark(ms, "decrypted contact") || !hasMark(ms, "denied identity: not decrypted · class identity: class not selected (--class)") {
+		t.Errorf("marks %q", ms)
+	}
+	if count(t, ctx, "#diff .add") == 0 {
+		t.Errorf("no diff of the state's output against its input")
+	}
+	if !*update {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("../../docs/view.png", png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

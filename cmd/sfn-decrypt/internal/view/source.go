@@ -107,4 +107,3 @@ func intOf(raw json.RawMessage) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n
 }
-

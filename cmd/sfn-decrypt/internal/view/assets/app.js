@@ -62,7 +62,7 @@ function renderGraph() {
   for (const n of g.states) if (layer[n.name] === undefined) layer[n.name] = ++maxLayer;
   const rows = [];
   for (const n of g.states) (rows[layer[n.name]] = rows[layer[n.name]] || []).push(n);
-  const W = 150, H = 30, GX = 16, GY = 34;
+  const W = 150, H = 34, GX = 16, GY = 30;
   const widest = Math.max(...rows.filter(Boolean).map(r => r.length));
   const width = Math.max(widest * (W + GX) + GX, 200);
   const pos = {};
@@ -72,7 +72,9 @@ function renderGraph() {
     r.forEach((n, j) => { pos[n.name] = { x: off + j * (W + GX), y: 10 + i * (H + GY) }; });
   });
   const height = 10 + rows.length * (H + GY);
-  const s = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}` });
+  // Scaled down to the panel's width when wider.
+  const s = svg("svg", { width: "100%", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "xMidYMin meet" });
+  s.style.maxWidth = width + "px";
   const defs = svg("defs");
   const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "6", markerHeight: "6", orient: "auto" });
   marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#8b949e" }));
@@ -89,11 +91,12 @@ function renderGraph() {
     const o = outcome(n.name);
     const grp = svg("g", { class: "node o-" + o + (ui.state === n.name ? " selected" : ""), "data-state": n.name, "data-outcome": o, role: "button", tabindex: "0" });
     grp.append(svg("rect", { x: p.x, y: p.y, width: W, height: H }));
-    const t = svg("text", { x: p.x + 8, y: p.y + 19 });
-    let label = n.name.length > 22 ? n.name.slice(0, 21) + "…" : n.name;
-    t.textContent = label + (n.type ? "  · " + n.type : "");
+    const t = svg("text", { x: p.x + 8, y: p.y + 14 });
+    t.textContent = n.name.length > 24 ? n.name.slice(0, 23) + "…" : n.name;
+    const ty = svg("text", { x: p.x + 8, y: p.y + 27, class: "type" });
+    ty.textContent = n.type || "";
     const title = svg("title"); title.textContent = n.name + " (" + n.type + "): " + outcomeLabel[o];
-    grp.append(t, title);
+    grp.append(t, ty, title);
     grp.addEventListener("click", () => selectState(n.name));
     grp.addEventListener("keydown", ev => { if (ev.key === "Enter") selectState(n.name); });
     s.append(grp);
@@ -182,7 +185,14 @@ function renderJSON(field, value, out) {
       out.append(el("div", { class: "line" }, "  ".repeat(indent) + (arr ? "]" : "}") + (comma ? "," : "")));
       return;
     }
-    line.append(JSON.stringify(v) + (comma ? "," : ""));
+    // A token left in place is shortened; its whole text is its title.
+    let shown = JSON.stringify(v);
+    if (marks.length && typeof v === "string" && v.startsWith("sfnenc:") && v.length > 48) {
+      const tok = el("span", { class: "token", title: v }, JSON.stringify(v.slice(0, 32) + "…"));
+      line.append(tok, comma ? "," : "");
+    } else {
+      line.append(shown + (comma ? "," : ""));
+    }
     for (const m of marks) line.append(markEl(m));
     out.append(line);
   };
