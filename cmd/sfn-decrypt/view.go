@@ -100,6 +100,9 @@ func cmdView(e *env, args []string) int {
 		e.errorf("%v", err)
 		return exitFail
 	}
+	if n := page.NotDecrypted(); n > 0 {
+		e.infof("%d tokens could not be decrypted; the page shows each with its class and the reason", n)
+	}
 	ln, err := net.Listen("tcp", vf.listen)
 	if err != nil {
 		e.errorf("%v", err)

@@ -419,7 +419,18 @@ func TestViewRefuses(t *testing.T) {
 			if tt.code != 200 && len(body) != 0 {
 				t.Errorf("refused with a body: %q", body)
 			}
-			for k, want := range map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
+			if tt.name == "page" {
+				// No inline script, and nothing from elsewhere.
+				for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(string(body), -1) {
+					if tag != `<script src="app.js" defer>` {
+						t.Errorf("script tag %s", tag)
+					}
+				}
+				if regexp.MustCompile(`(src|href)="(https?:)?//`).Match(body) {
+					t.Errorf("the page loads from elsewhere:\n%s", body)
+				}
+			}
+			for k, want := range map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
 				if got := resp.Header.Get(k); got != want {
 					t.Errorf("%s: %q, want %q", k, got, want)
 				}

@@ -146,6 +146,24 @@ func Build(ctx context.Context, d *eventdata.Decryptor, title string, execs []Ra
 	return p, nil
 }
 
+// NotDecrypted counts the tokens left in place for a reason other than
+// --class (denied, wrong key, altered, KMS unavailable).
+func (p *Page) NotDecrypted() int {
+	n := 0
+	for _, x := range p.Executions {
+		for _, e := range x.Events {
+			for _, f := range e.Fields {
+				for _, m := range f.Marks {
+					if !m.Decrypted && m.Reason != notSelected {
+						n++
+					}
+				}
+			}
+		}
+	}
+	return n
+}
+
 // decryptDetails decrypts each member of an event's details.
 func decryptDetails(ctx context.Context, d *eventdata.Decryptor, details []byte) ([]Field, error) {
 	if len(details) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -181,5 +182,23 @@ func TestCheckListen(t *testing.T) {
 		if err := CheckListen(addr); (err == nil) != ok {
 			t.Errorf("CheckListen(%q) = %v, want ok %v", addr, err, ok)
 		}
+	}
+}
+
+// TestNotDecrypted counts the tokens left in place as history reports
+// them on stderr (its golden diagnostics), and none that --class left alone.
+func TestNotDecrypted(t *testing.T) {
+	stderr, err := os.ReadFile(filepath.Join(historyDir, "denied.stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Count(string(stderr), "not decrypted:")
+	p := &Page{Executions: []*Execution{build(t, "denied.encrypted.json")}}
+	if got := p.NotDecrypted(); got != want {
+		t.Errorf("NotDecrypted() = %d, want %d as history reports", got, want)
+	}
+	p = &Page{Executions: []*Execution{build(t, "orders.encrypted.json", "contact")}}
+	if got := p.NotDecrypted(); got != 0 {
+		t.Errorf("NotDecrypted() with --class = %d, want 0", got)
 	}
 }
