@@ -95,6 +95,9 @@ const chromium = "/usr/bin/chromium"
 // is skipped, except in CI (CI=true), where it fails.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests start Chromium: not with -short")
+	}
 	path := chromium
 	if _, err := os.Stat(path); err != nil {
 		if p, err := exec.LookPath("chromium"); err == nil {
@@ -121,7 +124,11 @@ func newBrowser(t *testing.T) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	return ctx
+	// The browser lives as long as ctx; the test's actions are bounded by
+	// a context derived from it once it runs.
+	tctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelT)
+	return tctx
 }
 
 // load opens the page and waits until its script has rendered the data.
