@@ -3,6 +3,7 @@ package view
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -89,7 +90,7 @@ func (a *asl) graph(depth int) *Graph {
 			rest = append(rest, n)
 		}
 	}
-	sortStrings(rest)
+	slices.Sort(rest)
 	order = append(order, rest...)
 	for _, n := range order {
 		s := a.States[n]
@@ -139,16 +140,8 @@ func (s *aslState) targets() []string {
 	return t
 }
 
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
-
-// detailsName reads the "name" of an event's state, Map iteration or
-// Parallel branch from its details.
+// field returns the text of the event's field name ("" if it has none),
+// such as the "name" of its state, Map iteration or Parallel branch.
 func (e *Event) field(name string) string {
 	for _, f := range e.Fields {
 		if f.Name == name {
