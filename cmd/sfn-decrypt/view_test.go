@@ -46,12 +46,18 @@ var viewURL = regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+/[A-Za-z0-9_-]{22,}
 // alone and that stderr holds no canary.
 func startView(t *testing.T, getenv func(string) string, args ...string) string {
 	t.Helper()
+	return startViewWith(t, "", getenv, args...)
+}
+
+// startViewWith is startView with stdin.
+func startViewWith(t *testing.T, stdin string, getenv func(string) string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr lockedBuffer
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: getenv, ctx: ctx}
+	e := &env{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, getenv: getenv, ctx: ctx}
 	done := make(chan int, 1)
 	go func() { done <- cmdView(e, append([]string{"--reason", "TEST-17 view"}, args...)) }()
 	t.Cleanup(func() {
@@ -319,6 +325,11 @@ func TestViewBrowser(t *testing.T) {
 		awsTestEnv(t, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS="+srv.URL)
 		url := startView(t, nil, "--config", logFixture("config.json"), "--log-group", logGroup, "--execution-arn", expressA)
 		load(t, ctx, url)
+		for _, r := range srv.Requests() {
+			if !strings.Contains(r.UserAgent, " app/TEST-17-view") {
+				t.Errorf("User-Agent %q lacks the reason", r.UserAgent)
+			}
+		}
 		if n := count(t, ctx, "#execution option"); n != 0 {
 			t.Errorf("%d executions to choose from, want one execution", n)
 		}
@@ -684,5 +695,49 @@ func TestViewIdentityRejection(t *testing.T) {
 	}
 	if err := os.WriteFile("../../docs/view.png", png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestViewStdin reads the history from standard input ("-") and checks the
+// page's data: decrypted values, each with its class.
+func TestViewStdin(t *testing.T) {
+	url := startViewWith(t, string(readFile(t, fixture("orders.encrypted.json"))), nil, "--config", fixture("config.json"), "-")
+	resp, err := http.Get(url + "data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p struct {
+		Title      string `json:"title"`
+		Executions []struct {
+			Events []struct {
+				Fields []struct {
+					Text  string `json:"text"`
+					Marks []struct {
+						Class     string `json:"class"`
+						Decrypted bool   `json:"decrypted"`
+					} `json:"marks"`
+				} `json:"fields"`
+			} `json:"events"`
+		} `json:"executions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	classes := map[string]bool{}
+	shown := false
+	for _, e := range p.Executions[0].Events {
+		for _, f := range e.Fields {
+			shown = shown || strings.Contains(f.Text, "ada@example.com")
+			for _, m := range f.Marks {
+				if !m.Decrypted {
+					t.Errorf("a token of class %s not decrypted", m.Class)
+				}
+				classes[m.Class] = true
+			}
+		}
+	}
+	if p.Title != "(stdin)" || !shown || !classes["contact"] || !classes["identity"] || !classes["payment"] {
+		t.Errorf("title %q, plaintext shown %v, classes %v", p.Title, shown, classes)
 	}
 }
