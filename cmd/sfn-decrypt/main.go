@@ -14,6 +14,8 @@
 //	sfn-decrypt help [COMMAND]
 //	sfn-decrypt --version
 //	sfn-decrypt check --config FILE (--definition ASL | --template TEMPLATE) [--classes F=C,...]... [--output text|json|sarif]
+//	sfn-decrypt view --config FILE --reason TEXT [--class C]... [--listen ADDR] [--open]
+//		(--execution-arn ARN | --log-group NAME --execution-arn ARN | FILE [--definition ASL] | -)
 //
 // Every command also takes --profile, --region and --max-size, and flags
 // may follow INPUT. Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
@@ -79,6 +81,7 @@ func commands() []command {
 		{"logs", "print Step Functions events in CloudWatch Logs with their tokens decrypted", cmdLogs},
 		{"keyset", "create, rotate, list and destroy the KMS-encrypted keysets of keyset mode", cmdKeyset},
 		{"check", "check a state machine definition for places that mishandle tokens", cmdCheck},
+		{"view", "show one execution, decrypted, as a local web page", cmdView},
 	}
 }
 

@@ -40,6 +40,10 @@ type recordedHistory struct {
 	File     string `json:"file"`
 	PageSize int    `json:"pageSize"`
 	Error    string `json:"error"`
+	// Status and Definition (ASL text) answer DescribeExecution and
+	// DescribeStateMachineForExecution.
+	Status     string `json:"status"`
+	Definition string `json:"definition"`
 }
 
 type recordedList struct {
@@ -213,6 +217,23 @@ func (s *sfnServer) serve(w http.ResponseWriter, r *http.Request, op string) {
 		body = pages[page-1]
 		if page < len(pages) {
 			body = withNextToken(body, page+1)
+		}
+	case "DescribeExecution", "DescribeStateMachineForExecution":
+		h, ok := s.rec.Histories[arn]
+		switch {
+		case !ok:
+			s.fail(w, 400, "ExecutionDoesNotExist", "Execution Does Not Exist: '"+arn+"'")
+			return
+		case h.Error != "":
+			s.fail(w, 400, h.Error, "recorded error")
+			return
+		}
+		machine := strings.Replace(arn[:strings.LastIndexByte(arn, ':')], ":execution:", ":stateMachine:", 1)
+		if op == "DescribeExecution" {
+			body, _ = json.Marshal(map[string]any{"executionArn": arn, "stateMachineArn": machine, "status": h.Status, "startDate": 1715000000})
+		} else {
+			body, _ = json.Marshal(map[string]any{"stateMachineArn": machine, "name": "orders", "definition": h.Definition,
+				"roleArn": "arn:aws:iam::111122223333:role/orders", "updateDate": 1715000000})
 		}
 	case "ListExecutions":
 		l, ok := s.rec.Executions[arn]

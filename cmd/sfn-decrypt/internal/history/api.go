@@ -253,3 +253,32 @@ func Statuses() []string {
 	}
 	return s
 }
+
+// Description is what DescribeExecution and DescribeStateMachineForExecution
+// say of an execution that a page of it needs: its status and the definition
+// of the state machine it ran.
+type Description struct {
+	Status     string
+	Definition []byte
+}
+
+// Describe reads an execution's status (DescribeExecution) and the
+// definition of the state machine version it ran
+// (DescribeStateMachineForExecution). The execution's input and output in
+// the DescribeExecution answer are not kept.
+func (c *Client) Describe(ctx context.Context, executionARN string) (*Description, error) {
+	region, err := ExecutionRegion(executionARN)
+	if err != nil {
+		return nil, err
+	}
+	setRegion := func(o *sfn.Options) { o.Region = region }
+	ex, err := c.c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(executionARN)}, setRegion)
+	if err != nil {
+		return nil, sfnAPI.NewError("DescribeExecution", executionARN, 0, err)
+	}
+	sm, err := c.c.DescribeStateMachineForExecution(ctx, &sfn.DescribeStateMachineForExecutionInput{ExecutionArn: aws.String(executionARN)}, setRegion)
+	if err != nil {
+		return nil, sfnAPI.NewError("DescribeStateMachineForExecution", executionARN, 0, err)
+	}
+	return &Description{Status: string(ex.Status), Definition: []byte(aws.ToString(sm.Definition))}, nil
+}

@@ -1,0 +1,328 @@
+// Package view serves one execution of AWS Step Functions, decrypted, as a
+// local web page: the state graph coloured by what happened to each state,
+// the timeline of events, and each event's data with its sfnenc tokens
+// decrypted under the reader's own credentials.
+//
+// Build turns the events of one or more executions (read by the history or
+// logs packages, still encrypted) into a Page, decrypting each data field
+// with an eventdata.Decryptor; NewServer serves a Page behind a secret path.
+// Plaintext lives only in the Page, in memory, and in the served page.
+package view
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/format"
+)
+
+// Page is what the page shows: one or more executions (a log file may hold
+// several).
+type Page struct {
+	Title      string       `json:"title"`
+	Executions []*Execution `json:"executions"`
+}
+
+// Execution is one execution: its graph, its events and what happened to
+// each state.
+type Execution struct {
+	Title string `json:"title"`
+	// Graph is the state machine's graph, from its definition or, without
+	// one, rebuilt from the events.
+	Graph *Graph `json:"graph"`
+	// Rebuilt says the graph was rebuilt from the events.
+	Rebuilt bool     `json:"rebuilt"`
+	Events  []*Event `json:"events"`
+	// Scopes are the Map iterations and Parallel branches; the scope ""
+	// is the execution's top level.
+	Scopes []*Scope `json:"scopes"`
+	// Outcomes maps a scope id and a state name to what happened to the
+	// state there: succeeded, failed, caught, retried or running. A state
+	// that has no outcome was not reached.
+	Outcomes map[string]map[string]string `json:"outcomes"`
+}
+
+// Scope is a Map iteration or a Parallel branch.
+type Scope struct {
+	ID     string `json:"id"`
+	Parent string `json:"parent"`
+	// State is the Map or Parallel state it belongs to.
+	State string `json:"state"`
+	// Label is "iteration N" or "branch N".
+	Label string `json:"label"`
+	// Branch is the index of the Parallel branch in the definition (-1 if
+	// unknown or for a Map iteration).
+	Branch int `json:"branch"`
+}
+
+// Event is one event with its data decrypted.
+type Event struct {
+	ID     int64   `json:"id"`
+	Prev   int64   `json:"prev"`
+	Type   string  `json:"type"`
+	Time   string  `json:"time"`
+	State  string  `json:"state"`
+	Scope  string  `json:"scope"`
+	Fields []Field `json:"fields"`
+}
+
+// Field is one member of an event's details.
+type Field struct {
+	Name string `json:"name"`
+	// Text is the value: for a string, its content with tokens decrypted;
+	// for another value, its JSON text.
+	Text string `json:"text"`
+	// JSON says Text is JSON text to show as a tree.
+	JSON bool `json:"json"`
+	// Truncated says Step Functions cut the value off.
+	Truncated bool   `json:"truncated"`
+	Marks     []Mark `json:"marks"`
+}
+
+// Mark is a token that was in a field: decrypted, or left as it is and why.
+type Mark struct {
+	// Pointer is the JSON Pointer of the value in the field's JSON text,
+	// "" for the whole field (or plain text); pointers into JSON text held
+	// in a string are joined by '#'.
+	Pointer   string `json:"pointer"`
+	Class     string `json:"class"`
+	Decrypted bool   `json:"decrypted"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// RawEvent is an event as a source gives it, still encrypted.
+type RawEvent struct {
+	ID, Prev int64
+	Type     string
+	Time     string
+	// Details is the JSON object of the event's details, or nil.
+	Details []byte
+}
+
+// RawExecution is an execution's events as a source gives them, and its
+// definition (ASL JSON, or nil).
+type RawExecution struct {
+	Title      string
+	Definition []byte
+	Events     []RawEvent
+}
+
+// notSelected is the reason of a token left alone by --class.
+const notSelected = "class not selected (--class)"
+
+// Build decrypts the executions' events with d and returns the page.
+func Build(ctx context.Context, d *eventdata.Decryptor, title string, execs []RawExecution) (*Page, error) {
+	p := &Page{Title: title}
+	for _, re := range execs {
+		x := &Execution{Title: re.Title, Outcomes: map[string]map[string]string{}}
+		for _, e := range re.Events {
+			fields, err := decryptDetails(ctx, d, e.Details)
+			if err != nil {
+				return nil, err
+			}
+			if fields == nil {
+				fields = []Field{}
+			}
+			x.Events = append(x.Events, &Event{ID: e.ID, Prev: e.Prev, Type: e.Type, Time: e.Time, Fields: fields})
+		}
+		x.assignScopes()
+		var g *Graph
+		if len(re.Definition) > 0 {
+			g = ParseDefinition(re.Definition)
+		}
+		if g == nil {
+			g, x.Rebuilt = x.rebuildGraph(""), true
+		}
+		x.Graph = g
+		x.matchBranches()
+		x.outcomes()
+		p.Executions = append(p.Executions, x)
+	}
+	return p, nil
+}
+
+// NotDecrypted counts the tokens left in place for a reason other than
+// --class (denied, wrong key, altered, KMS unavailable).
+func (p *Page) NotDecrypted() int {
+	n := 0
+	for _, x := range p.Executions {
+		for _, e := range x.Events {
+			for _, f := range e.Fields {
+				for _, m := range f.Marks {
+					if !m.Decrypted && m.Reason != notSelected {
+						n++
+					}
+				}
+			}
+		}
+	}
+	return n
+}
+
+// decryptDetails decrypts each member of an event's details.
+func decryptDetails(ctx context.Context, d *eventdata.Decryptor, details []byte) ([]Field, error) {
+	if len(details) == 0 {
+		return nil, nil
+	}
+	var members []struct {
+		name string
+		raw  json.RawMessage
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(details, &m); err != nil {
+		return nil, nil // not an object: nothing to show
+	}
+	// Keep the details' own order.
+	dec := json.NewDecoder(bytes.NewReader(details))
+	dec.Token()
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			break
+		}
+		name, _ := t.(string)
+		var raw json.RawMessage
+		if dec.Decode(&raw) != nil {
+			break
+		}
+		members = append(members, struct {
+			name string
+			raw  json.RawMessage
+		}{name, raw})
+	}
+	truncated := func(name string) bool {
+		var td struct {
+			Truncated any `json:"truncated"`
+		}
+		raw, ok := m[name+"Details"]
+		return ok && json.Unmarshal(raw, &td) == nil && (td.Truncated == true || td.Truncated == "true")
+	}
+	var out []Field
+	for _, mb := range members {
+		switch {
+		case len(mb.raw) > 0 && mb.raw[0] == '"':
+			var s string
+			json.Unmarshal(mb.raw, &s)
+			out = append(out, decryptField(ctx, d, mb.name, s, truncated(mb.name)))
+		case mb.name == "assignedVariables" && len(mb.raw) > 0 && mb.raw[0] == '{':
+			vars, _ := decryptDetails(ctx, d, mb.raw)
+			for _, v := range vars {
+				v.Name = "assignedVariables." + v.Name
+				out = append(out, v)
+			}
+		case strings.HasSuffix(mb.name, "Details"):
+			// inputDetails and the like: shown through Truncated.
+		default:
+			out = append(out, Field{Name: mb.name, Text: string(mb.raw), JSON: len(mb.raw) > 0 && (mb.raw[0] == '{' || mb.raw[0] == '[')})
+		}
+	}
+	return out, nil
+}
+
+// decryptField decrypts one string member and marks its tokens.
+func decryptField(ctx context.Context, d *eventdata.Decryptor, name, s string, truncated bool) Field {
+	f := Field{Name: name, Truncated: truncated}
+	in := []byte(s)
+	before := tokenClasses(in)
+	var out []byte
+	var fails []eventdata.Failure
+	if truncated {
+		out, fails = d.Truncated(ctx, in)
+	} else {
+		out, fails = d.Text(ctx, in)
+	}
+	f.Text = string(out)
+	t := bytes.TrimLeft(out, " \t\r\n")
+	f.JSON = !truncated && len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(out)
+	failed := map[string]bool{}
+	for _, fl := range fails {
+		p := fl.Pointer
+		if !f.JSON {
+			p = ""
+		}
+		failed[p] = true
+		f.Marks = append(f.Marks, Mark{Pointer: p, Class: fl.Class, Reason: fl.Reason()})
+	}
+	after := tokenClasses(out)
+	for _, tk := range before {
+		p := tk.pointer
+		if !f.JSON {
+			p = ""
+		}
+		if failed[p] && p != "" {
+			continue
+		}
+		if still := slices.ContainsFunc(after, func(a tokenAt) bool { return a.pointer == tk.pointer && a.text == tk.text }); still {
+			if !failed[p] {
+				f.Marks = append(f.Marks, Mark{Pointer: p, Class: tk.class, Reason: notSelected})
+			}
+			continue
+		}
+		f.Marks = append(f.Marks, Mark{Pointer: p, Class: tk.class, Decrypted: true})
+	}
+	return f
+}
+
+type tokenAt struct{ pointer, class, text string }
+
+// tokenClasses lists the tokens in s (JSON text: its strings that are
+// tokens; other text: the tokens in it, at pointer "") with their classes,
+// read from the token headers.
+func tokenClasses(s []byte) []tokenAt {
+	if !bytes.Contains(s, []byte(format.Prefix)) {
+		return nil
+	}
+	var out []tokenAt
+	var buf []byte
+	doc, err := fieldpath.Scan(s, fieldpath.Limits{MaxSize: 64 << 20, MaxDepth: 256})
+	if err != nil {
+		for i := 0; ; {
+			j := bytes.Index(s[i:], []byte(format.Prefix))
+			if j < 0 {
+				return out
+			}
+			start := i + j
+			end := start + len(format.Prefix)
+			for end < len(s) && isBase64URL(s[end]) {
+				end++
+			}
+			i = end
+			if class, ok := classOf(s[start:end], &buf); ok {
+				out = append(out, tokenAt{"", class, string(s[start:end])})
+			}
+		}
+	}
+	defer doc.Release()
+	var str []byte
+	for n := 0; n < doc.Len(); n++ {
+		if doc.Kind(n) != fieldpath.String {
+			continue
+		}
+		str = doc.AppendString(str[:0], n)
+		if class, ok := classOf(str, &buf); ok {
+			out = append(out, tokenAt{doc.Pointer(n), class, string(str)})
+		}
+	}
+	return out
+}
+
+// classOf returns the class in a token's header.
+func classOf(tok []byte, buf *[]byte) (string, bool) {
+	if !format.IsToken(tok) {
+		return "", false
+	}
+	t, err := format.Decode(tok, (*buf)[:0])
+	if err != nil {
+		return "", false
+	}
+	return t.Class, true
+}
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
