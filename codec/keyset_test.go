@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -339,6 +340,39 @@ func TestKeysetRuleReadsEnvelope(t *testing.T) {
 	// The envelope-only codec does not read keyset tokens of the class.
 	if _, err := old.Decrypt(ctx, ks); !errors.Is(err, envelope.ErrNoKey) {
 		t.Errorf("envelope codec reading a keyset token: %v, want ErrNoKey", err)
+	}
+}
+
+// TestKeysetBinding: a keyset-mode token bound to a business key fails in a
+// document of another application, and where the key is missing.
+func TestKeysetBinding(t *testing.T) {
+	f := newKeysetFixture(t)
+	ctx := context.Background()
+	js := fmt.Sprintf(`{"encryptionContext":{"app":"kms-test"},
+		"keyrings":{"ks":{"kmsKeyset":{"keyArn":%q,"dir":%q}}},
+		"rules":[{"class":"identity","keyring":"ks","select":["$..ssn"],"bind":"$.applicationId"}]}`, f.srv.KeyARN("primary"), f.dir)
+	cfg, err := ParseConfig([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(ctx, cfg, WithKMSClients(envelope.KMSClients(f.srv.Config(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := c.Encrypt(ctx, []byte(`{"applicationId":"APP-1","ssn":"`+canarySSN+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := string(tokenRE.Find(enc))
+	if got, err := c.Decrypt(ctx, enc); err != nil || !strings.Contains(string(got), canarySSN) {
+		t.Fatalf("Decrypt: %v", err)
+	}
+	moved := []byte(`{"applicationId":"APP-2","ssn":` + tok + `}`)
+	if out, err := c.Decrypt(ctx, moved); out != nil || !errors.Is(err, ErrAuthentication) {
+		t.Errorf("token moved to another application: %s, %v; want ErrAuthentication", out, err)
+	}
+	if out, err := c.Decrypt(ctx, []byte(`{"ssn":`+tok+`}`)); out != nil || !errors.Is(err, ErrBinding) {
+		t.Errorf("document without the business key: %s, %v; want ErrBinding", out, err)
 	}
 }
 
