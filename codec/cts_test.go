@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -13,10 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/jsonpathcts"
 )
-
-// ctsPath is the RFC 9535 JSONPath Compliance Test Suite, read in place.
-const ctsPath = "../../shared/jsonpath-cts/cts.json"
 
 type ctsCase struct {
 	Name         string          `json:"name"`
@@ -53,10 +50,7 @@ func outermost(paths []string) []string {
 // that decrypting gives back the document byte for byte; and that every
 // invalid selector is refused when the configuration is loaded.
 func TestCompliance(t *testing.T) {
-	data, err := os.ReadFile(ctsPath)
-	if err != nil {
-		t.Fatalf("the compliance suite is read in place from %s: %v", ctsPath, err)
-	}
+	data := jsonpathcts.Read(t)
 	var suite struct{ Tests []ctsCase }
 	if err := json.Unmarshal(data, &suite); err != nil {
 		t.Fatal(err)

@@ -102,14 +102,35 @@ func (k *DataKey) SealWith(ns *Nonces, dst, plaintext, aad []byte) []byte {
 // Nonces hands out random nonces read from crypto/rand in batches: every
 // byte is used once. The zero value is ready; it is not safe for concurrent
 // use, so keep one per goroutine or call.
+//
+// A Nonces must not be copied after first use: a copy would hand out the
+// nonces of the original's batch again, and a nonce used twice under one
+// data key breaks AES-GCM. go vet's copylocks check reports copies, and a
+// copy that is used anyway panics.
 type Nonces struct {
-	buf [nonceBatch * format.NonceSize]byte
-	off int
+	_    noCopy
+	self *Nonces // set on first use; a copy has another address
+	buf  [nonceBatch * format.NonceSize]byte
+	off  int
 }
+
+// noCopy makes go vet's copylocks check report copies of a struct that
+// holds it, as sync.WaitGroup's does; it has no other effect.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
 
 const nonceBatch = 256
 
 func (ns *Nonces) fill(dst []byte) {
+	switch ns.self {
+	case ns:
+	case nil:
+		ns.self = ns
+	default:
+		panic("envelope: a Nonces was copied after use; its copy would repeat nonces")
+	}
 	if ns.off == 0 || ns.off+len(dst) > len(ns.buf) {
 		rand.Read(ns.buf[:]) // never fails (crypto/rand, Go 1.24+)
 		ns.off = 0

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -427,3 +430,46 @@ func TestNoncesNeverRepeat(t *testing.T) {
 		}
 	}
 }
+
+// TestNoncesCopyPanics: a copy of a Nonces made after use would hand out
+// the original's nonces again; using it panics before it draws one, while a
+// copy of the zero value is a fresh Nonces.
+func TestNoncesCopyPanics(t *testing.T) {
+	k, err := newDataKey(bytes.Repeat([]byte{7}, DataKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := new(Nonces)
+	unused := new(Nonces)
+	copyNonces(unused, fresh) // the zero value may be copied
+	k.SealWith(unused, nil, []byte("v"), nil)
+
+	ns := new(Nonces)
+	first := k.SealWith(ns, nil, []byte("v"), nil)
+	cp := new(Nonces)
+	copyNonces(cp, ns) // the misuse under test
+	defer func() {
+		if recover() == nil {
+			t.Error("a copy after use sealed without panicking")
+		}
+	}()
+	second := k.SealWith(cp, nil, []byte("v"), nil)
+	if bytes.Equal(first[:format.NonceSize], second[:format.NonceSize]) {
+		t.Error("the copy repeated a nonce")
+	}
+}
+
+// TestNoncesCopyIsReported: go vet's copylocks check reports a copy of a
+// Nonces, so the mistake is caught before it runs.
+func TestNoncesCopyIsReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go vet")
+	}
+	out, err := exec.Command("go", "vet", "./testdata/noncescopy").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "copies lock value") {
+		t.Errorf("go vet did not report the copy (err %v):\n%s", err, out)
+	}
+}
+
+// copyNonces copies *src to *dst past go vet, which would report *dst = *src.
+func copyNonces(dst, src *Nonces) { reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem()) }

@@ -3,18 +3,14 @@ package fieldpath
 import (
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-// ctsPath is the RFC 9535 compliance test suite, read in place: the project
-// root's ../shared/jsonpath-cts/cts.json, seen from this package's directory.
-var ctsPath = filepath.Join("..", "..", "shared", "jsonpath-cts", "cts.json")
+	"github.com/sfnenc/sfnenc/internal/jsonpathcts"
+)
 
 type ctsCase struct {
 	Name            string          `json:"name"`
@@ -25,14 +21,15 @@ type ctsCase struct {
 	InvalidSelector bool            `json:"invalid_selector"`
 }
 
+// loadCTS reads the compliance suite (see package jsonpathcts), skipping
+// tb if it is missing outside CI.
 func loadCTS(tb testing.TB) []ctsCase {
 	tb.Helper()
-	// The suite lives beside the repository and is read in place; a
-	// missing suite fails the test rather than skipping it.
-	data, err := os.ReadFile(ctsPath)
-	if err != nil {
-		tb.Fatalf("the RFC 9535 compliance suite is read in place from %s: %v", ctsPath, err)
-	}
+	return parseCTS(tb, jsonpathcts.Read(tb))
+}
+
+func parseCTS(tb testing.TB, data []byte) []ctsCase {
+	tb.Helper()
 	var suite struct {
 		Tests []ctsCase `json:"tests"`
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/theory/jsonpath"
+
+	"github.com/sfnenc/sfnenc/internal/jsonpathcts"
 )
 
 // scanSeeds returns the documents in testdata/scan, failing if there are none.
@@ -210,8 +212,9 @@ func FuzzSelect(f *testing.F) {
 			f.Add(e, doc)
 		}
 	}
-	if _, err := os.Stat(ctsPath); err == nil {
-		for _, tc := range loadCTS(f) {
+	// The suite seeds more, where it is present (see package jsonpathcts).
+	if data, err := jsonpathcts.ReadIfPresent(); err == nil {
+		for _, tc := range parseCTS(f, data) {
 			f.Add(tc.Selector, []byte(tc.Document))
 		}
 	}

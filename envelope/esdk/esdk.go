@@ -1,9 +1,9 @@
 package esdk
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"github.com/sfnenc/sfnenc/envelope"
 	"maps"
 	"regexp"
 	"strings"
@@ -15,6 +15,8 @@ import (
 	esdktypes "github.com/aws/aws-encryption-sdk/releases/go/encryption-sdk/awscryptographyencryptionsdksmithygeneratedtypes"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/sfnenc/sfnenc/envelope"
 )
 
 // DefaultMaxEncryptedDataKeys is the number of encrypted data keys a message
@@ -145,20 +147,25 @@ func New(cfg aws.Config, keyARNs []string, opts ...Option) (*Sealer, error) {
 //
 // The ESDK calls KMS without a context, so cancelling ctx does not stop the
 // request: Encrypt then returns ctx.Err() at once and drops the result of
-// the request when it completes.
+// the request when it completes. The request works on copies of plaintext
+// and encCtx, so the caller may clear or reuse them once Encrypt returns.
 func (s *Sealer) Encrypt(ctx context.Context, plaintext []byte, encCtx map[string]string) ([]byte, error) {
 	if err := checkContext(encCtx); err != nil {
 		return nil, err
 	}
 	suite := mpltypes.ESDKAlgorithmSuiteIdAlgAes256GcmHkdfSha512CommitKey
+	// Owned by the call, which may outlive Encrypt: the caller clears its
+	// plaintext as soon as Encrypt returns.
+	pt, ec := bytes.Clone(plaintext), maps.Clone(encCtx)
 	out, err := call(ctx, func() (*esdktypes.EncryptOutput, error) {
+		defer clear(pt)
 		return s.client.Encrypt(ctx, esdktypes.EncryptInput{
-			Plaintext:         plaintext,
+			Plaintext:         pt,
 			AlgorithmSuiteId:  &suite,
-			EncryptionContext: encCtx,
+			EncryptionContext: ec,
 			MaterialsManager:  s.cmm,
 		})
-	})
+	}, nil)
 	if err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
 			return nil, err
@@ -179,7 +186,8 @@ func (s *Sealer) Encrypt(ctx context.Context, plaintext []byte, encCtx map[strin
 // the suite and the authenticated context again.
 //
 // As with Encrypt, cancelling ctx makes Decrypt return ctx.Err() without
-// stopping a KMS request already sent.
+// stopping a KMS request already sent; the request works on copies of msg
+// and encCtx, and a plaintext it returns after that is cleared.
 func (s *Sealer) Decrypt(ctx context.Context, msg []byte, encCtx map[string]string) ([]byte, error) {
 	if err := checkContext(encCtx); err != nil {
 		return nil, err
@@ -195,14 +203,19 @@ func (s *Sealer) Decrypt(ctx context.Context, msg []byte, encCtx map[string]stri
 		return nil, fmt.Errorf("%w: the message names none of the %d configured keys", ErrNoMatchingKey, len(s.keyARNs))
 	}
 
+	ct, ec := bytes.Clone(msg), maps.Clone(encCtx)
 	out, err := call(ctx, func() (*esdktypes.DecryptOutput, error) {
 		return s.client.Decrypt(ctx, esdktypes.DecryptInput{
-			Ciphertext: msg,
+			Ciphertext: ct,
 			// The reproduced context: the ESDK checks it against the
 			// header before it asks KMS.
-			EncryptionContext: encCtx,
+			EncryptionContext: ec,
 			MaterialsManager:  s.cmm,
 		})
+	}, func(out *esdktypes.DecryptOutput) {
+		if out != nil {
+			clear(out.Plaintext)
+		}
 	})
 	if err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
@@ -242,8 +255,9 @@ var esdkTurn = make(chan struct{}, 1)
 // call runs f, an ESDK operation, in its turn. It returns ctx.Err() if ctx
 // ends first, while waiting for the turn or during f; f itself cannot be
 // stopped (the ESDK calls KMS without a context) and keeps the turn until it
-// returns.
-func call[T any](ctx context.Context, f func() (T, error)) (T, error) {
+// returns. f must use only memory it owns, since it may outlive call; if it
+// does, drop (if not nil) is given the result that no one received.
+func call[T any](ctx context.Context, f func() (T, error), drop func(T)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
@@ -261,16 +275,26 @@ func call[T any](ctx context.Context, f func() (T, error)) (T, error) {
 		v   T
 		err error
 	}
-	ch := make(chan result, 1) // buffered: an abandoned call does not block
+	// Unbuffered: the result goes either to the caller or, once the caller
+	// has given up, to drop; never both, never neither.
+	ch := make(chan result)
+	abandoned := make(chan struct{})
 	go func() {
 		defer func() { <-esdkTurn }()
 		v, err := f()
-		ch <- result{v, err}
+		select {
+		case ch <- result{v, err}:
+		case <-abandoned:
+			if drop != nil && err == nil {
+				drop(v)
+			}
+		}
 	}()
 	select {
 	case r := <-ch:
 		return r.v, r.err
 	case <-ctx.Done():
+		close(abandoned)
 		return zero, ctx.Err()
 	}
 }

@@ -545,3 +545,58 @@ func flip(msg []byte, i int) []byte {
 	out[i] ^= 0x01
 	return out
 }
+
+// TestAbandonedCallOwnsItsInputs gives up on calls while their KMS request
+// is held (an injected delay), then clears and reuses the inputs at once, as
+// the codec does. The abandoned call must not read them afterwards: under
+// -race, a call working on the caller's buffers is reported as a data race,
+// and without -race it would seal or open cleared bytes.
+func TestAbandonedCallOwnsItsInputs(t *testing.T) {
+	srv := kmstest.Start(t)
+	s := newSealer(t, srv, srv.KeyARN("primary"))
+	msg := mustEncrypt(t, s, []byte(canary))
+	const hold = 300 * time.Millisecond
+
+	waitTurn := func() {
+		t.Helper()
+		// The next call gets the turn only when the abandoned one returned.
+		if _, err := s.Decrypt(context.Background(), mustEncrypt(t, s, []byte("x")), testCtx); err != nil {
+			t.Fatalf("Decrypt after the abandoned call: %v", err)
+		}
+	}
+	for _, tc := range []struct {
+		op  string
+		run func(ctx context.Context, buf []byte, ec map[string]string) error
+		buf []byte
+	}{
+		{"GenerateDataKey", func(ctx context.Context, buf []byte, ec map[string]string) error {
+			_, err := s.Encrypt(ctx, buf, ec)
+			return err
+		}, []byte(canary)},
+		{"Decrypt", func(ctx context.Context, buf []byte, ec map[string]string) error {
+			_, err := s.Decrypt(ctx, buf, ec)
+			return err
+		}, msg},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			srv.Inject(kmstest.Fault{Op: tc.op, Kind: kmstest.Delay, Delay: hold, Count: 1})
+			defer srv.ClearFaults()
+			buf := bytes.Clone(tc.buf)
+			ec := map[string]string{}
+			for k, v := range testCtx {
+				ec[k] = v
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if err := tc.run(ctx, buf, ec); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("%v, want context.DeadlineExceeded", err)
+			}
+			// What the caller does next with its own memory.
+			clear(buf)
+			copy(buf, "reused by the caller")
+			clear(ec)
+			ec["tenant"] = "other"
+			waitTurn()
+		})
+	}
+}

@@ -70,7 +70,7 @@ func NewTimeline(w io.Writer) *Timeline {
 func (t *Timeline) Heading(title string) error {
 	t.title, t.cur, t.begun = title, newExecution(), true
 	clear(t.saved)
-	fmt.Fprintf(t.w, "== %s\n", title)
+	fmt.Fprintf(t.w, "== %s\n", escapeData(title))
 	return t.w.Flush()
 }
 
@@ -96,7 +96,7 @@ func (t *Timeline) Execution(title string) error {
 	}
 	delete(t.saved, title)
 	t.begun = true
-	fmt.Fprintf(t.w, "== %s\n", title)
+	fmt.Fprintf(t.w, "== %s\n", escapeData(title))
 	return t.w.Flush()
 }
 
@@ -114,14 +114,14 @@ func (t *Timeline) Write(e *Event) error {
 		ts = e.Time.UTC().Format(timeLayout)
 	}
 	line := fmt.Sprintf("%6d  %s  %-28s  %s", e.ID, ts, e.Type, state)
-	fmt.Fprintln(t.w, strings.TrimRight(line, " "))
+	fmt.Fprintln(t.w, escapeData(strings.TrimRight(line, " ")))
 	r := renderer{w: t.w, fails: e.Failures, marked: make([]bool, len(e.Failures))}
 	if len(e.Details) > 0 {
 		r.details(e.Details, state)
 	}
 	for i, f := range e.Failures {
 		if !r.marked[i] {
-			fmt.Fprintf(t.w, "%s# NOT DECRYPTED: %s\n", detailIndent, f.short())
+			fmt.Fprintf(t.w, "%s%s: %s\n", detailIndent, markText, Escape(f.short()))
 		}
 	}
 	return t.w.Flush()
@@ -133,9 +133,9 @@ func (t *Timeline) Write(e *Event) error {
 // it are not marked.
 func (t *Timeline) Message(tm time.Time, source, text string) error {
 	line := fmt.Sprintf("%6s  %s  %s", "-", tm.UTC().Format(timeLayout), source)
-	fmt.Fprintln(t.w, strings.TrimRight(line, " "))
+	fmt.Fprintln(t.w, escapeData(strings.TrimRight(line, " ")))
 	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-		fmt.Fprintf(t.w, "%s%s\n", detailIndent, strings.TrimRight(l, "\r"))
+		fmt.Fprintf(t.w, "%s%s\n", detailIndent, escapeData(strings.TrimSuffix(l, "\r")))
 	}
 	return t.w.Flush()
 }
@@ -341,12 +341,14 @@ func (r *renderer) text(indent, label, s string) {
 	}
 	r.line(indent, label+":")
 	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		r.line(indent+"  ", l)
+		r.line(indent+"  ", strings.TrimSuffix(l, "\r")) // a CRLF line end is layout
 	}
 }
 
-// line writes one line, followed by a mark for every token in it.
+// line writes one line of data, escaped, followed by a mark for every token
+// in it.
 func (r *renderer) line(indent, s string) {
+	s = escapeData(s)
 	r.w.WriteString(indent)
 	r.w.WriteString(s)
 	for i := 0; ; {
@@ -363,8 +365,8 @@ func (r *renderer) line(indent, s string) {
 		if end == start+len(format.Prefix) {
 			continue
 		}
-		r.w.WriteString("  # NOT DECRYPTED")
-		r.w.WriteString(r.reason(s[start:end]))
+		r.w.WriteString("  " + markText)
+		r.w.WriteString(Escape(r.reason(s[start:end])))
 	}
 	r.w.WriteByte('\n')
 }

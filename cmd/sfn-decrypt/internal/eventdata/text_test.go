@@ -2,6 +2,7 @@ package eventdata
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +87,98 @@ func TestTimeline(t *testing.T) {
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("timeline mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestTimelineEscapesControls plays a caller of SendTaskFailure, a writer of
+// log messages and an end user whose value is decrypted: each tries to
+// rewrite the operator's terminal or to fake a mark. Every control character
+// must reach the output escaped, and the only marks are the Timeline's own.
+func TestTimelineEscapesControls(t *testing.T) {
+	c := newCodec(t)
+	d := NewDecryptor(c)
+	ctx := context.Background()
+	// A decrypted value that clears the screen and rings the bell.
+	secret := token(t, c, "contact", `"\u001b[2J\u001b]0;owned\u0007\u009b31m"`)
+	str := func(s string) string { return string(AppendString(nil, []byte(s))) }
+	fake := "\n        # NOT DECRYPTED: /input (class contact): KMS denied access to the key"
+	causes := []string{
+		"\x1b[1A\x1b[2Kall good\r# NOT DECRYPTED: nothing to see",
+		"ok  # NOT DECRYPTED (class contact): KMS denied access to the key",
+		"csi \u009b2J and nel \u0085 and del \x7f and bs \b",
+		"next" + fake,
+	}
+	var members []string
+	for i, s := range causes {
+		members = append(members, fmt.Sprintf(`"cause%d":%s`, i, str(s)))
+	}
+	members = append(members,
+		// C1 as a JSON escape inside a JSON string inside a string.
+		`"output":`+str(`{"v":"\u009b2J","w":"`+"\u009b"+`","who":"`+secret+`"}`),
+		// A member name is data too.
+		`"\u001b[31mname\r":1`,
+		`"plain":`+str(secret),
+	)
+	details := []byte("{" + strings.Join(members, ",") + "}")
+	out, fails, err := d.Value(ctx, details)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fails) != 0 {
+		t.Fatalf("failures: %v", fails)
+	}
+	var b strings.Builder
+	tl := NewTimeline(&b)
+	if err := tl.Heading("arn:x\x1b]8;;http://evil/\x07"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.Write(&Event{ID: 1, Type: "TaskFailed\r", TimeText: "\x1b[H", Details: out}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.Message(time.Unix(0, 0), "stream\x1b[8m", "line\r\n\x1b[2Kover\rwrite"+fake+"\n\u0090dcs"); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for i, r := range got {
+		if (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r <= 0x9f) {
+			t.Errorf("control %U at byte %d in output:\n%s", r, i, got)
+		}
+	}
+	if strings.Contains(got, markText) {
+		t.Errorf("output holds a mark, and no token was left in place:\n%s", got)
+	}
+	for _, want := range []string{
+		`cause0: \u001b[1A\u001b[2Kall good\u000d\u0023 NOT DECRYPTED: nothing to see`,
+		`cause2: csi \u009b2J and nel \u0085 and del \u007f and bs \u0008`,
+		`          \u0023 NOT DECRYPTED: /input`,
+		`"v": "\u009b2J"`,
+		`"w": "\u009b"`,
+		`"who": "\u001b[2J\u001b]0;owned\u0007\u009b31m"`,
+		`\u001b[31mname\u000d: 1`,
+		`plain: \u001b[2J\u001b]0;owned\u0007\u009b31m`,
+		`== arn:x\u001b]8;;http://evil/\u0007`,
+		`TaskFailed\u000d`,
+		`stream\u001b[8m`,
+		`        \u001b[2Kover\u000dwrite`,
+		`        \u0090dcs`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                   "",
+		"plain\ttab é €":     "plain\ttab é €",
+		"\x00\x1f\x7f":       `\u0000\u001f\u007f`,
+		"\u0080\u009f\u00a0": `\u0080\u009f` + "\u00a0",
+		"bad \xff\xc2":       "bad \ufffd\ufffd",
+		"a\nb\rc":            `a\u000ab\u000dc`,
+	} {
+		if got := Escape(in); got != want {
+			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
