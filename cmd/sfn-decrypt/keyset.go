@@ -154,7 +154,7 @@ func keysetRotate(e *env, ctx context.Context, kf *keysetFlags, st *keyset.Store
 		e.errorf("%v", err)
 		return exitFail
 	}
-	e.infof("rotated %s: key %d is the primary key; redeploy the functions that write class %s", st.Path(kf.class), id, kf.class)
+	e.infof("rotated %s: key %d is the primary key; redeploy every function that reads or writes class %s (environments still running the old file cannot read its tokens; see rotate --staged)", st.Path(kf.class), id, kf.class)
 	return exitOK
 }
 
