@@ -13,4 +13,7 @@
 // data keys for new tokens within limits of age, uses and bytes;
 // [DecryptCache] remembers unwrapped data keys. Both make a single keyring
 // call for concurrent misses on the same key.
+//
+// Package envelope/keyset is keyset mode's key side: per-class keysets kept
+// encrypted by KMS, loaded with one KMS call per class per process.
 package envelope
