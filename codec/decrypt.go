@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
@@ -64,11 +65,25 @@ type decryptor struct {
 	rep  *Report
 	// binds evaluates business keys on the outermost document.
 	binds  *bindings
+	opened *envelope.DataKey // the data key openWith last used
 	failed []*TokenError
 	// scratch, reused across tokens
 	text, body, id, aad, pt []byte
 	tok                     format.Token
 	inner                   *decryptor // for tokens inside decrypted values
+	// The last envelope token opened, for tokens of the same data key,
+	// which share its header: they skip parsing and the cache.
+	last lastToken
+}
+
+// lastToken is what a token of the same header as the last one needs.
+type lastToken struct {
+	text   []byte // the text of the header's first len(header)/3*3 bytes
+	header []byte
+	commit []byte
+	class  string
+	dk     *envelope.DataKey
+	aad    []byte
 }
 
 func (d *decryptor) wipe() {
@@ -145,23 +160,49 @@ var errNotJSON = fmt.Errorf("%w: value is not valid JSON", ErrAuthentication)
 // nil, nil for a token of a class that is not to be decrypted. The value may
 // alias d's scratch space, which the caller copies before the next token.
 func (d *decryptor) token(text []byte, at place, depth, level int) ([]byte, *TokenError) {
+	return d.tokenDecoded(text, at, depth, level, false)
+}
+
+// tokenDecoded is token; decoded says that d.tok already holds text parsed.
+func (d *decryptor) tokenDecoded(text []byte, at place, depth, level int, decoded bool) ([]byte, *TokenError) {
 	tok := &d.tok
-	var err error
-	if d.body, err = tok.Decode(text, d.body); err != nil {
-		return nil, &TokenError{Pointer: at.pointer(), Err: wrapMalformed(err)}
+	class := ""
+	var pt []byte
+	if again, ok := d.again(text); ok {
+		// Same header as the last token: same class (allowed, as the
+		// last was opened), same data key, same associated data.
+		class = d.last.class
+		d.rep.key(true) // the data key of the last token: a hit
+		var err error
+		if pt, err = d.last.dk.Open(d.pt[:0], d.last.commit, again, d.last.aad); err != nil {
+			return nil, &TokenError{Pointer: at.pointer(), Class: class, Err: ErrAuthentication}
+		}
+		d.pt = pt[:0]
+	} else {
+		if !decoded {
+			var err error
+			if d.body, err = tok.Decode(text, d.body); err != nil {
+				return nil, &TokenError{Pointer: at.pointer(), Err: wrapMalformed(err)}
+			}
+		}
+		class = tok.Class
+		if d.c.allow != nil && !d.c.allow[class] {
+			return nil, nil
+		}
+		if level >= maxTokenNesting {
+			return nil, &TokenError{Pointer: at.pointer(), Class: class, Err: fmt.Errorf("%w: tokens nested over %d levels", ErrMalformedToken, maxTokenNesting)}
+		}
+		var err error
+		if pt, err = d.open(tok); err != nil {
+			return nil, &TokenError{Pointer: at.pointer(), Class: class, Err: err}
+		}
+		d.remember(text, tok)
 	}
-	if d.c.allow != nil && !d.c.allow[tok.Class] {
-		return nil, nil
-	}
-	fail := func(err error) *TokenError { return &TokenError{Pointer: at.pointer(), Class: tok.Class, Err: err} }
-	if level >= maxTokenNesting {
-		return nil, fail(fmt.Errorf("%w: tokens nested over %d levels", ErrMalformedToken, maxTokenNesting))
-	}
-	pt, err := d.open(tok)
-	if err != nil {
-		return nil, fail(err)
-	}
+	fail := func(err error) *TokenError { return &TokenError{Pointer: at.pointer(), Class: class, Err: err} }
 	pt = bytes.TrimRight(pt, " \t\r\n") // padding
+	if plainString(pt) {
+		return pt, nil // valid JSON, no token inside, fits anywhere
+	}
 	if d.flat || !bytes.Contains(pt, []byte(format.Prefix)) {
 		// No token inside: the value only needs to be valid JSON that
 		// fits the depth limit where it is.
@@ -254,7 +295,66 @@ func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, er
 		return nil, ErrAuthentication
 	}
 	d.pt = pt[:0]
+	d.opened = dk
 	return pt, nil
+}
+
+// remember keeps what tokens with the same header as tok (an envelope
+// token just opened) need, so that they skip parsing and the cache.
+func (d *decryptor) remember(text []byte, tok *format.Token) {
+	if tok.Mode != format.ModeEnvelope || d.opened == nil {
+		d.last.dk = nil
+		return
+	}
+	n := format.HeaderTextLen(len(tok.Header))
+	d.last = lastToken{
+		text:   append(d.last.text[:0], text[:n]...),
+		header: append(d.last.header[:0], tok.Header...),
+		commit: append(d.last.commit[:0], tok.Commitment...),
+		class:  tok.Class,
+		dk:     d.opened,
+		aad:    append(d.last.aad[:0], d.aad...),
+	}
+	d.opened = nil
+}
+
+// sameHeader reports whether text begins like the last token opened.
+func (d *decryptor) sameHeader(text []byte) bool {
+	n := len(d.last.text)
+	return d.last.dk != nil && len(text) > n && bytes.Equal(text[:n], d.last.text)
+}
+
+// again returns the sealed payload of text if text is a token with the
+// same header as the last one opened.
+func (d *decryptor) again(text []byte) ([]byte, bool) {
+	l := &d.last
+	n := len(l.text)
+	if !d.sameHeader(text) {
+		return nil, false
+	}
+	var err error
+	if d.body, err = format.DecodeMore(d.body[:0], text[n:]); err != nil {
+		return nil, false // the slow path reports it
+	}
+	rest := l.header[len(l.header)/3*3:]
+	if !bytes.HasPrefix(d.body, rest) || len(d.body)-len(rest) < format.NonceSize+format.TagSize {
+		return nil, false
+	}
+	return d.body[len(rest):], true
+}
+
+// plainString reports whether v is a JSON string with no escapes, control
+// characters or token prefix: valid JSON that needs no scan.
+func plainString(v []byte) bool {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return false
+	}
+	for _, c := range v[1 : len(v)-1] {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(v) && !format.IsToken(v[1:len(v)-1])
 }
 
 // limitsAt returns the limits for a value that replaces a node at depth

@@ -154,12 +154,18 @@ func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte
 			continue
 		}
 		at := place{doc: doc, n: n}
-		if d.body, err = d.tok.Decode(text, d.body); err != nil {
-			terr := &TokenError{Pointer: at.pointer(), Err: wrapMalformed(err)}
-			d.rep.addAt(Failed, "", terr.Pointer, terr.Err)
-			return nil, nil, terr
+		var class string
+		decoded := false
+		if d.sameHeader(text) {
+			class = d.last.class // the rest is checked when it is opened
+		} else {
+			if d.body, err = d.tok.Decode(text, d.body); err != nil {
+				terr := &TokenError{Pointer: at.pointer(), Err: wrapMalformed(err)}
+				d.rep.addAt(Failed, "", terr.Pointer, terr.Err)
+				return nil, nil, terr
+			}
+			class, decoded = d.tok.Class, true
 		}
-		class := d.tok.Class
 		if selected && class != c.rules[ri].class {
 			return nil, nil, &ContractError{Pointer: at.pointer(), Class: c.rules[ri].class, Found: "a token of class " + class}
 		}
@@ -167,7 +173,7 @@ func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte
 			d.rep.addPlace(PassedThrough, class, at)
 			continue
 		}
-		val, err := s.open(d, text, at, doc.Depth(n), ri)
+		val, err := s.open(d, text, at, doc.Depth(n), ri, decoded)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -190,8 +196,8 @@ func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte
 
 // open decrypts one token for a Scope and records its value's fingerprints
 // (if it holds no token; else the final pass does).
-func (s *Scope) open(d *decryptor, text []byte, at place, depth, ri int) ([]byte, error) {
-	val, terr := d.token(text, at, depth, 0)
+func (s *Scope) open(d *decryptor, text []byte, at place, depth, ri int, decoded bool) ([]byte, error) {
+	val, terr := d.tokenDecoded(text, at, depth, 0, decoded)
 	if terr != nil {
 		d.rep.addAt(Failed, terr.Class, terr.Pointer, terr.Err)
 		return nil, terr
@@ -278,7 +284,7 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 			d.rep.addAt(PassedThrough, class, ptr, nil)
 			continue
 		}
-		val, err := s.open(d, text, place{ptr: ptr}, doc.Depth(n), ri)
+		val, err := s.open(d, text, place{ptr: ptr}, doc.Depth(n), ri, true)
 		if err != nil {
 			return nil, nil, err
 		}

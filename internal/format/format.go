@@ -475,3 +475,26 @@ func AppendAssociatedData(dst, header, context []byte, kind byte, binding []byte
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(binding)))
 	return append(dst, binding...)
 }
+
+// DecodeMore decodes more, the text of a body that follows a part whose
+// length is a multiple of 3 (the inverse of AppendTextMore), appending the
+// bytes to dst. It accepts only the canonical encoding, as Decode does.
+func DecodeMore(dst, more []byte) ([]byte, error) {
+	n := b64.DecodedLen(len(more))
+	if b64.EncodedLen(n) != len(more) {
+		return dst, fmt.Errorf("%w: bad base64 length", ErrMalformed)
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	m, err := b64.Decode(dst[start:], more)
+	if err != nil || m != n {
+		return dst[:start], fmt.Errorf("%w: bad base64", ErrMalformed)
+	}
+	return dst, nil
+}
+
+// HeaderTextLen is the length of the text (prefix included) that encodes
+// the first header bytes of a token whose header is h bytes: the longest
+// part whose length is a multiple of 3, whose text does not depend on the
+// bytes that follow. Tokens that share a header share this text.
+func HeaderTextLen(h int) int { return len(Prefix) + h/3*4 }
