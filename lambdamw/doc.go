@@ -25,9 +25,10 @@
 //
 // The middleware is configured once per execution environment, when Wrap
 // runs (at cold start): it reads the configuration, builds the codec with its
-// KMS clients and key caches, and reuses them for every invocation. Options
-// given in code win over the environment; where neither says anything, the
-// default applies. The environment variables are:
+// KMS clients and key caches, and reuses them for every invocation. The
+// configuration comes from the environment, or from a codec built in code
+// and given with WithCodec; the other options given in code win over the
+// environment. The environment variables are:
 //
 //	SFNENC_CONFIG_FILE  path of the configuration file (JSON, as read by
 //	                    codec.LoadConfig); relative to the working
@@ -37,9 +38,8 @@
 //	SFNENC_CLASSES      comma-separated classes this function may decrypt;
 //	                    "-" for none; unset: every class of the
 //	                    configuration. Set but empty, or naming a class the
-//	                    configuration lacks, is a configuration error. If
-//	                    WithClasses is also given, only classes named by
-//	                    both are decrypted.
+//	                    configuration lacks, is a configuration error.
+//	                    It cannot apply to a codec given with WithCodec.
 //	SFNENC_ACCEPT_PLAINTEXT  "true": accept plaintext where a rule selects
 //	                    a value (see WithAcceptPlaintext)
 //	SFNENC_ERROR_CLASS  class under which a handler's error message is

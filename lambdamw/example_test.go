@@ -47,7 +47,7 @@ func Example() {
 func ExampleWrap() {
 	ctx := context.Background()
 	h := lambdamw.Wrap(handleOrder,
-		lambdamw.WithConfigFile("testdata/example-config.json"),
+		lambdamw.WithCodec(exampleCodec()),
 		lambdamw.WithLogger(slog.New(slog.DiscardHandler)))
 
 	// The previous state's output, as Step Functions passes it on.
@@ -78,7 +78,7 @@ func ExampleWrap() {
 func ExampleWithErrorClass() {
 	ctx := context.Background()
 	h := lambdamw.Wrap(handleOrder,
-		lambdamw.WithConfigFile("testdata/example-config.json"),
+		lambdamw.WithCodec(exampleCodec()),
 		lambdamw.WithErrorClass("diag"),
 		lambdamw.WithLogger(slog.New(slog.DiscardHandler)))
 

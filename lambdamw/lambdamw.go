@@ -153,14 +153,7 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 
 	var attrs []slog.Attr
 	if o.codec != nil {
-		switch {
-		case o.config != nil || o.configFile != "":
-			return nil, errors.New("lambdamw: WithCodec cannot be combined with WithConfig or WithConfigFile")
-		case len(o.codecOpts) > 0:
-			return nil, errors.New("lambdamw: WithCodec cannot be combined with WithCodecOptions")
-		case o.setClasses:
-			return nil, errors.New("lambdamw: WithCodec cannot be combined with WithClasses; build the codec with codec.WithClasses")
-		case envSet:
+		if envSet {
 			return nil, fmt.Errorf("lambdamw: %s cannot apply to a codec given with WithCodec; build the codec with codec.WithClasses", EnvClasses)
 		}
 		m.codec = o.codec
@@ -174,31 +167,21 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 		return attrs, nil
 	}
 
-	cfg, source, err := loadConfig(o)
+	cfg, source, err := loadConfig()
 	if err != nil {
 		return nil, err
 	}
 	if m.errorClass != "" && !slices.Contains(cfg.Classes(), m.errorClass) {
 		return nil, fmt.Errorf("lambdamw: error class %q is not a class of the configuration", m.errorClass)
 	}
-	for _, c := range append(slices.Clone(o.classes), envClasses...) {
-		if !slices.Contains(cfg.Classes(), c) {
-			return nil, fmt.Errorf("lambdamw: class %q to decrypt is not a class of the configuration", c)
+	var copts []codec.Option
+	if envSet {
+		for _, c := range envClasses {
+			if !slices.Contains(cfg.Classes(), c) {
+				return nil, fmt.Errorf("lambdamw: %s names %q, which is not a class of the configuration", EnvClasses, c)
+			}
 		}
-	}
-	copts := slices.Clone(o.codecOpts)
-	var classes []string
-	restricted := o.setClasses || envSet
-	switch {
-	case o.setClasses && envSet:
-		classes = intersect(o.classes, envClasses)
-	case o.setClasses:
-		classes = o.classes
-	case envSet:
-		classes = envClasses
-	}
-	if restricted {
-		copts = append(copts, codec.WithClasses(classes...))
+		copts = append(copts, codec.WithClasses(envClasses...))
 	}
 	c, err := codec.New(context.Background(), cfg, copts...)
 	if err != nil {
@@ -206,8 +189,8 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 	}
 	m.codec = c
 	attrs = append(attrs, slog.String("config", source), slog.Any("ruleClasses", cfg.Classes()))
-	if restricted {
-		attrs = append(attrs, slog.Any("decryptClasses", classes))
+	if envSet {
+		attrs = append(attrs, slog.Any("decryptClasses", envClasses))
 	} else {
 		attrs = append(attrs, slog.String("decryptClasses", "all"))
 	}
@@ -222,21 +205,9 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 	return attrs, nil
 }
 
-// loadConfig finds the configuration: code options first, then the
-// environment. It returns where it came from, for the log.
-func loadConfig(o *options) (*codec.Config, string, error) {
-	switch {
-	case o.config != nil && o.configFile != "":
-		return nil, "", errors.New("lambdamw: set one of WithConfig and WithConfigFile, not both")
-	case o.config != nil:
-		return o.config, "WithConfig", nil
-	case o.configFile != "":
-		cfg, err := codec.LoadConfig(o.configFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("lambdamw: %w", err)
-		}
-		return cfg, "WithConfigFile " + o.configFile, nil
-	}
+// loadConfig reads the configuration from the environment. It returns where
+// it came from, for the log.
+func loadConfig() (*codec.Config, string, error) {
 	file, inline := os.Getenv(EnvConfigFile), os.Getenv(EnvConfig)
 	switch {
 	case file != "" && inline != "":
@@ -254,7 +225,7 @@ func loadConfig(o *options) (*codec.Config, string, error) {
 		}
 		return cfg, EnvConfig, nil
 	}
-	return nil, "", fmt.Errorf("lambdamw: no configuration: set %s or %s, or use WithConfigFile, WithConfig or WithCodec",
+	return nil, "", fmt.Errorf("lambdamw: no configuration: set %s or %s, or pass a codec with WithCodec",
 		EnvConfigFile, EnvConfig)
 }
 

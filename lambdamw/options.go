@@ -35,12 +35,7 @@ const DefaultDeadlineMargin = 250 * time.Millisecond
 type Option func(*options)
 
 type options struct {
-	configFile    string
-	config        *codec.Config
 	codec         *codec.Codec
-	codecOpts     []codec.Option
-	classes       []string
-	setClasses    bool
 	errorClass    string
 	setErrorClass bool // WithErrorClass or WithRedactedErrors
 	logger        *slog.Logger
@@ -51,27 +46,12 @@ type options struct {
 	errs          []error
 }
 
-// WithConfigFile reads the configuration from the JSON file at path (see
-// codec.LoadConfig) instead of from the environment.
-func WithConfigFile(path string) Option {
-	return func(o *options) { o.configFile = path }
-}
-
-// WithConfig uses cfg instead of a configuration from the environment.
-func WithConfig(cfg *codec.Config) Option {
-	return func(o *options) {
-		if cfg == nil {
-			o.errs = append(o.errs, errors.New("WithConfig: nil configuration"))
-		}
-		o.config = cfg
-	}
-}
-
-// WithCodec uses c, built by the caller, instead of building a codec from a
-// configuration. Need to know is then c's business (codec.WithClasses):
-// WithClasses and SFNENC_CLASSES cannot apply to it, and the middleware
-// refuses to start if either is set rather than decrypt more than they
-// allow.
+// WithCodec uses c, built by the caller, instead of building a codec from
+// the configuration in the environment (SFNENC_CONFIG_FILE or
+// SFNENC_CONFIG): for a configuration made in code, custom KMS clients or
+// cache limits. Need to know is then c's business (codec.WithClasses):
+// SFNENC_CLASSES cannot apply to it, and the middleware refuses to start if
+// it is set rather than decrypt more than it allows.
 func WithCodec(c *codec.Codec) Option {
 	return func(o *options) {
 		if c == nil {
@@ -79,21 +59,6 @@ func WithCodec(c *codec.Codec) Option {
 		}
 		o.codec = c
 	}
-}
-
-// WithCodecOptions passes options to codec.New when the middleware builds
-// its codec (for example codec.WithCacheLimits, or codec.WithKMSClients for
-// KMS clients of a custom AWS configuration).
-func WithCodecOptions(opts ...codec.Option) Option {
-	return func(o *options) { o.codecOpts = append(o.codecOpts, opts...) }
-}
-
-// WithClasses limits decryption to tokens of the given classes (need to
-// know); tokens of other classes reach the handler as they are. With no
-// arguments the function decrypts nothing. If SFNENC_CLASSES is also set,
-// only classes named by both are decrypted.
-func WithClasses(classes ...string) Option {
-	return func(o *options) { o.classes, o.setClasses = classes, true }
 }
 
 // WithErrorClass encrypts the message of a handler's error (and of a panic)
@@ -184,20 +149,6 @@ func parseClasses(v string) ([]string, error) {
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// intersect returns the classes of a that b also names, in a's order.
-func intersect(a, b []string) []string {
-	out := []string{}
-	for _, c := range a {
-		for _, d := range b {
-			if c == d {
-				out = append(out, c)
-				break
-			}
-		}
-	}
-	return out
 }
 
 // logLevel reads SFNENC_LOG_LEVEL, or else AWS_LAMBDA_LOG_LEVEL.
