@@ -247,10 +247,10 @@ func TestFleet(t *testing.T) {
 		})
 	}
 	for _, w := range []float64{100, 1000} {
-		env := envelopeModelRPS(1000, w, envelope.DefaultMaxAge.Seconds())
+		env := envelopeModelRPS(1000, w, codec.DefaultMaxAge.Seconds())
 		// Keyset mode: each container's cold start once per key lifetime
 		// (a high turnover; Lambda environments usually live longer).
-		ks := keysetModelRPS(w / envelope.DefaultMaxAge.Seconds())
+		ks := keysetModelRPS(w / codec.DefaultMaxAge.Seconds())
 		t.Logf("model at 1,000 executions/s, W=%.0f, 5-minute data keys: envelope %.0f requests/s (%.1f%% of 10,000); keyset %.1f requests/s with every container replaced every 5 minutes",
 			w, env, env/100, ks)
 	}

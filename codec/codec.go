@@ -12,6 +12,7 @@ import (
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
 )
 
@@ -115,8 +116,8 @@ type Codec struct {
 	selRule   []int    // sels[i] belongs to rules[selRule[i]]
 	names     []string // member names the selectors select by name
 	nameClass []string // names[i] is selected by a rule of class nameClass[i]
-	enc       *envelope.EncryptCache
-	dec       *envelope.DecryptCache
+	enc       *datakey.EncryptCache
+	dec       *datakey.DecryptCache
 	ec        map[string]string
 	allow     map[string]bool // classes to decrypt; nil means all
 	limits    fieldpath.Limits
@@ -175,8 +176,8 @@ type options struct {
 	clients    func(region string) envelope.KMSClient
 	keyrings   map[string]envelope.Keyring
 	classes    []string
-	encLimits  envelope.CacheLimits
-	decLimits  envelope.CacheLimits
+	encLimits  CacheLimits
+	decLimits  CacheLimits
 	docLimits  fieldpath.Limits
 	setClasses bool
 	esdk       func(keyARNs []string) (envelope.MessageSealer, error)
@@ -228,7 +229,7 @@ func WithClasses(classes ...string) Option {
 // decrypt-side unwrapped-key cache (zero fields: defaults). Encrypt splits a
 // document's values among as many data keys as the encrypt-side MaxUses and
 // MaxBytes require.
-func WithCacheLimits(encrypt, decrypt envelope.CacheLimits) Option {
+func WithCacheLimits(encrypt, decrypt CacheLimits) Option {
 	return func(o *options) error { o.encLimits, o.decLimits = encrypt, decrypt; return nil }
 }
 
@@ -257,10 +258,10 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 		fp:      fieldpath.NewFingerprinter(),
 	}
 	var err error
-	if c.enc, err = envelope.NewEncryptCache(o.encLimits); err != nil {
+	if c.enc, err = datakey.NewEncryptCache(o.encLimits); err != nil {
 		return nil, err
 	}
-	if c.dec, err = envelope.NewDecryptCache(o.decLimits); err != nil {
+	if c.dec, err = datakey.NewDecryptCache(o.decLimits); err != nil {
 		return nil, err
 	}
 	if o.setClasses {
@@ -397,8 +398,20 @@ func buildKeyrings(ctx context.Context, cfg *Config, o *options) (map[string]env
 
 // Stats reports what the codec's key caches did.
 type Stats struct {
-	Encrypt, Decrypt envelope.Stats
+	Encrypt, Decrypt CacheStats
 }
+
+// CacheStats counts what one of the codec's key caches did.
+type CacheStats = datakey.Stats
+
+// CacheLimits bound how long and how much a cached data key is used (see
+// WithCacheLimits). Zero fields take the defaults: MaxAge 5 minutes,
+// MaxUses 2^20 tokens (at most 2^28), MaxBytes 1 GiB, MaxEntries 1000;
+// a negative MaxAge means "do not cache".
+type CacheLimits = datakey.Limits
+
+// DefaultMaxAge is how long a data key is used by default.
+const DefaultMaxAge = datakey.DefaultMaxAge
 
 // Stats returns counts of cache hits, misses and keyring calls so far.
 func (c *Codec) Stats() Stats { return Stats{Encrypt: c.enc.Stats(), Decrypt: c.dec.Stats()} }

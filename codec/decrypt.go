@@ -9,6 +9,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
 )
 
@@ -65,7 +66,7 @@ type decryptor struct {
 	rep  *Report
 	// binds evaluates business keys on the outermost document.
 	binds  *bindings
-	opened *envelope.DataKey // the data key openWith last used
+	opened *datakey.Key // the data key openWith last used
 	failed []*TokenError
 	// scratch, reused across tokens
 	text, body, id, aad, pt []byte
@@ -82,7 +83,7 @@ type lastToken struct {
 	header []byte
 	commit []byte
 	class  string
-	dk     *envelope.DataKey
+	dk     *datakey.Key
 	aad    []byte
 }
 

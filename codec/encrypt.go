@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
 )
 
@@ -261,9 +261,9 @@ func (c *Codec) write(ctx context.Context, doc *fieldpath.Document, src []byte, 
 	last := 0
 	var body, pt []byte
 	defer func() { clear(pt[:cap(pt)]) }()
-	var nonces *envelope.Nonces
+	var nonces *datakey.Nonces
 	if len(edits) > 1 {
-		nonces = new(envelope.Nonces) // one crypto/rand read per 256 tokens
+		nonces = new(datakey.Nonces) // one crypto/rand read per 256 tokens
 	}
 	for _, e := range edits {
 		out = append(out, src[last:e.start]...)
@@ -386,7 +386,7 @@ func (c *Codec) sealESDK(ctx context.Context, r *rule, b binding, dst, pt []byte
 // sealer holds what every token of one rule and data key (or keyset key)
 // shares.
 type sealer struct {
-	dk     *envelope.DataKey
+	dk     *datakey.Key
 	ks     *keyset.Keyset // instead of dk, for a rule of a kmsKeyset keyring
 	header []byte
 	aad    []byte
@@ -398,7 +398,7 @@ type sealer struct {
 	bind    binding
 }
 
-func newSealer(r *rule, dk *envelope.DataKey, b binding) *sealer {
+func newSealer(r *rule, dk *datakey.Key, b binding) *sealer {
 	h := format.AppendHeader(nil, r.class, dk.Wrapped(), dk.Commitment())
 	aad := format.AppendAssociatedData(nil, h, r.ctxBytes, b.kind, b.value)
 	n := len(h) / 3 * 3

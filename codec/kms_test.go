@@ -206,7 +206,7 @@ func TestKMSFaults(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	srv := kmstest.Start(t)
 	ctx := context.Background()
-	short := envelope.CacheLimits{MaxAge: 20 * time.Millisecond}
+	short := CacheLimits{MaxAge: 20 * time.Millisecond}
 	c := kmsCodec(t, srv, []string{srv.KeyARN("primary")}, WithCacheLimits(short, short))
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)

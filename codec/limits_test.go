@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
@@ -113,7 +112,7 @@ func TestDepthWhereTheValueLands(t *testing.T) {
 func TestMaxBytesSplitsDataKeys(t *testing.T) {
 	ctx := context.Background()
 	c := newLocal(t, `[{"class":"pii","keyring":"dev","select":["$[*]"]}]`,
-		WithCacheLimits(envelope.CacheLimits{MaxBytes: 100}, envelope.CacheLimits{}))
+		WithCacheLimits(CacheLimits{MaxBytes: 100}, CacheLimits{}))
 	var vals []string
 	for i := range 10 {
 		vals = append(vals, `"`+strings.Repeat(string(rune('a'+i)), 30)+`"`)

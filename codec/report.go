@@ -139,6 +139,10 @@ type TokenInfo struct {
 	Format string // "native" or "esdk", as in a rule's format; "keyset" for a keyset-mode token
 }
 
+// TokenPrefix begins every token. Scanning text for it finds where tokens
+// may be; IsToken and ParseToken say what they are.
+const TokenPrefix = format.Prefix
+
 // IsToken reports whether s claims to be a token: it begins with the token
 // prefix. Such a string is never plain data: it must parse (ParseToken) and
 // authenticate, or readers fail on it.

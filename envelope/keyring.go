@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
@@ -219,3 +220,13 @@ func (m *multi) Owns(w WrappedKey) bool {
 	}
 	return false
 }
+
+// ErrOpen is returned when a sealed value fails to authenticate, or its key
+// commitment does not match the data key. Nothing more is said, on purpose.
+var ErrOpen = errors.New("envelope: message authentication failed")
+
+// DataKeySize is the size in bytes of a data key's secret.
+const DataKeySize = 32
+
+// randRead fills b from crypto/rand.
+func randRead(b []byte) (int, error) { return rand.Read(b) }

@@ -36,7 +36,6 @@ import (
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
-	"github.com/sfnenc/sfnenc/internal/format"
 )
 
 // ErrTruncated is wrapped by the error of a Failure for a token in data that
@@ -179,7 +178,7 @@ func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipToke
 			buf = doc.AppendString(buf[:0], n)
 			content = buf
 		}
-		if !mayHoldToken(content) || skipTokens && bytes.HasPrefix(content, []byte(format.Prefix)) {
+		if !mayHoldToken(content) || skipTokens && bytes.HasPrefix(content, []byte(codec.TokenPrefix)) {
 			continue
 		}
 		var text []byte
@@ -234,7 +233,7 @@ func (d *Decryptor) text(ctx context.Context, s []byte, depth int) ([]byte, []Fa
 	if err != nil {
 		return d.plainText(ctx, s)
 	}
-	if depth+1 >= maxNesting || !bytes.Contains(out, []byte(format.Prefix)) && !bytes.Contains(out, []byte(`\u`)) {
+	if depth+1 >= maxNesting || !bytes.Contains(out, []byte(codec.TokenPrefix)) && !bytes.Contains(out, []byte(`\u`)) {
 		return out, fails
 	}
 	// Strings of the JSON text that hold tokens further in.
@@ -285,12 +284,12 @@ func nextTokenRun(s []byte, i int) (start, end int) {
 	if i >= len(s) {
 		return -1, -1
 	}
-	j := bytes.Index(s[i:], []byte(format.Prefix))
+	j := bytes.Index(s[i:], []byte(codec.TokenPrefix))
 	if j < 0 {
 		return -1, -1
 	}
 	start = i + j
-	end = start + len(format.Prefix)
+	end = start + len(codec.TokenPrefix)
 	for end < len(s) && isBase64URL(s[end]) {
 		end++
 	}
@@ -308,7 +307,7 @@ func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure)
 			break
 		}
 		i = end
-		if end == start+len(format.Prefix) {
+		if end == start+len(codec.TokenPrefix) {
 			continue // the prefix alone, as prose may mention it
 		}
 		tok := s[start:end]
@@ -363,7 +362,7 @@ func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure)
 			break
 		}
 		i = end
-		if end == start+len(format.Prefix) && end < len(s) {
+		if end == start+len(codec.TokenPrefix) && end < len(s) {
 			continue // the prefix alone, as prose may mention it
 		}
 		tok := s[start:end]
@@ -458,7 +457,7 @@ func tokensByPointer(doc []byte) map[string]string {
 		if fd.Kind(n) != fieldpath.String {
 			continue
 		}
-		if buf = fd.AppendString(buf[:0], n); bytes.HasPrefix(buf, []byte(format.Prefix)) {
+		if buf = fd.AppendString(buf[:0], n); bytes.HasPrefix(buf, []byte(codec.TokenPrefix)) {
 			m[fd.Pointer(n)] = string(buf)
 		}
 	}
@@ -468,7 +467,7 @@ func tokensByPointer(doc []byte) map[string]string {
 // mayHoldToken reports whether s may hold a token: the prefix, or a \u
 // escape that might spell it inside JSON text.
 func mayHoldToken(s []byte) bool {
-	return bytes.Contains(s, []byte(format.Prefix)) || bytes.Contains(s, []byte(`\u`))
+	return bytes.Contains(s, []byte(codec.TokenPrefix)) || bytes.Contains(s, []byte(`\u`))
 }
 
 func isBase64URL(c byte) bool {

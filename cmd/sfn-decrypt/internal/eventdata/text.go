@@ -5,12 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/sfnenc/sfnenc/codec"
 	"io"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/sfnenc/sfnenc/internal/format"
 )
 
 // Event is one Step Functions event as Timeline renders it: a history event
@@ -352,17 +351,17 @@ func (r *renderer) line(indent, s string) {
 	r.w.WriteString(indent)
 	r.w.WriteString(s)
 	for i := 0; ; {
-		j := strings.Index(s[i:], format.Prefix)
+		j := strings.Index(s[i:], codec.TokenPrefix)
 		if j < 0 {
 			break
 		}
 		start := i + j
-		end := start + len(format.Prefix)
+		end := start + len(codec.TokenPrefix)
 		for end < len(s) && isBase64URL(s[end]) {
 			end++
 		}
 		i = end
-		if end == start+len(format.Prefix) {
+		if end == start+len(codec.TokenPrefix) {
 			continue
 		}
 		r.w.WriteString("  " + markText)
@@ -389,7 +388,7 @@ func (r *renderer) reason(tok string) string {
 	if found != "" {
 		return found
 	}
-	t, err := format.Decode([]byte(tok), nil)
+	t, err := codec.ParseToken(tok)
 	if err != nil {
 		return ": malformed token"
 	}

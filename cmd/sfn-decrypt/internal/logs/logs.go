@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sfnenc/sfnenc/codec"
 	"io"
 	"slices"
 	"strconv"
@@ -35,7 +36,6 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
-	"github.com/sfnenc/sfnenc/internal/format"
 )
 
 // ErrNotLog is wrapped by the errors of Parse for input that is not a
@@ -384,7 +384,7 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, records []*Record) Rep
 		e := r.event
 		if e == nil {
 			rep.Others++
-			if bytes.Contains(r.msg, []byte(format.Prefix)) {
+			if bytes.Contains(r.msg, []byte(codec.TokenPrefix)) {
 				rep.OthersWithTokens++
 			}
 			continue

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/sfnenc/sfnenc/codec"
 	"io"
 	"log/slog"
 	"os"
@@ -36,7 +37,6 @@ import (
 
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/localsfn"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/stack"
-	"github.com/sfnenc/sfnenc/internal/format"
 )
 
 type options struct {
@@ -344,19 +344,19 @@ func eventLines(h *localsfn.History) []string {
 	return out
 }
 
-var tokenRe = regexp.MustCompile(regexp.QuoteMeta(format.Prefix) + `[A-Za-z0-9_-]+`)
+var tokenRe = regexp.MustCompile(regexp.QuoteMeta(codec.TokenPrefix) + `[A-Za-z0-9_-]+`)
 
 // tokenSizes gives the range of token lengths of each mode.
 func tokenSizes(tokens map[string]bool) string {
 	type span struct{ min, max int }
 	modes := map[string]*span{}
 	for t := range tokens {
-		tok, err := format.Decode([]byte(t), nil)
+		tok, err := codec.ParseToken(t)
 		if err != nil {
 			continue
 		}
 		name := "envelope mode"
-		if tok.Mode == format.ModeKeyset {
+		if tok.Format == "keyset" {
 			name = "keyset mode"
 		}
 		s := modes[name]
@@ -385,7 +385,7 @@ func shortenTokens(s string, full bool) string {
 	}
 	return tokenRe.ReplaceAllStringFunc(s, func(t string) string {
 		class := "?"
-		if tok, err := format.Decode([]byte(t), nil); err == nil {
+		if tok, err := codec.ParseToken(t); err == nil {
 			class = tok.Class
 		}
 		return fmt.Sprintf("%s…(%s, %d chars)", t[:20], class, len(t))

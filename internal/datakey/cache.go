@@ -1,9 +1,10 @@
-package envelope
+package datakey
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sfnenc/sfnenc/envelope"
 	"sync"
 	"time"
 )
@@ -20,16 +21,16 @@ const (
 	HardMaxUses = 1 << 28
 )
 
-// CacheLimits bound how long and how much a cached data key is used. Zero
+// Limits bound how long and how much a cached data key is used. Zero
 // fields take the defaults; negative MaxAge means "do not cache".
-type CacheLimits struct {
+type Limits struct {
 	MaxAge     time.Duration // age after which a key is no longer used
 	MaxUses    uint64        // tokens per data key (encrypt side); at most HardMaxUses
 	MaxBytes   uint64        // plaintext bytes per data key (encrypt side)
 	MaxEntries int           // entries kept; the oldest goes first
 }
 
-func (l CacheLimits) withDefaults() (CacheLimits, error) {
+func (l Limits) withDefaults() (Limits, error) {
 	if l.MaxAge == 0 {
 		l.MaxAge = DefaultMaxAge
 	}
@@ -43,10 +44,10 @@ func (l CacheLimits) withDefaults() (CacheLimits, error) {
 		l.MaxEntries = DefaultMaxEntries
 	}
 	if l.MaxUses > HardMaxUses {
-		return l, fmt.Errorf("envelope: MaxUses %d is over the limit %d", l.MaxUses, HardMaxUses)
+		return l, fmt.Errorf("datakey: MaxUses %d is over the limit %d", l.MaxUses, HardMaxUses)
 	}
 	if l.MaxEntries < 0 {
-		return l, errors.New("envelope: negative MaxEntries")
+		return l, errors.New("datakey: negative MaxEntries")
 	}
 	return l, nil
 }
@@ -54,7 +55,7 @@ func (l CacheLimits) withDefaults() (CacheLimits, error) {
 // call is one keyring call in flight, shared by concurrent misses.
 type call struct {
 	done chan struct{}
-	key  *DataKey
+	key  *Key
 	err  error
 }
 
@@ -62,7 +63,7 @@ type call struct {
 // Eviction is oldest-first by insertion.
 type store struct {
 	mu      sync.Mutex
-	limits  CacheLimits
+	limits  Limits
 	now     func() time.Time
 	entries map[string]*entry
 	order   []string // insertion order, for eviction
@@ -71,7 +72,7 @@ type store struct {
 }
 
 type entry struct {
-	key     *DataKey
+	key     *Key
 	created time.Time
 	uses    uint64
 	bytes   uint64
@@ -82,7 +83,7 @@ type Stats struct {
 	Hits, Misses, KeyringCalls uint64
 }
 
-func newStore(l CacheLimits) (*store, error) {
+func newStore(l Limits) (*store, error) {
 	l, err := l.withDefaults()
 	if err != nil {
 		return nil, err
@@ -117,7 +118,7 @@ func (s *store) put(id string, e *entry) {
 
 // get returns the key cached under id if it can take uses and bytes more,
 // counting them; otherwise it makes one fetch for all concurrent callers.
-func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch func(context.Context) (*DataKey, error)) (*DataKey, bool, error) {
+func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch func(context.Context) (*Key, error)) (*Key, bool, error) {
 	for {
 		s.mu.Lock()
 		if e, ok := s.entries[string(id)]; ok {
@@ -135,7 +136,7 @@ func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch fu
 			select {
 			case <-c.done:
 			case <-ctx.Done():
-				return nil, false, &KeyError{Op: "cache", Kind: ErrUnavailable, Err: ctx.Err()}
+				return nil, false, &envelope.KeyError{Op: "cache", Kind: envelope.ErrUnavailable, Err: ctx.Err()}
 			}
 			if c.err == nil {
 				continue // the key is cached now; check that it fits our uses
@@ -177,7 +178,7 @@ func (s *store) snapshot() Stats {
 type EncryptCache struct{ s *store }
 
 // NewEncryptCache returns an encrypt-side cache with the given limits.
-func NewEncryptCache(l CacheLimits) (*EncryptCache, error) {
+func NewEncryptCache(l Limits) (*EncryptCache, error) {
 	s, err := newStore(l)
 	if err != nil {
 		return nil, err
@@ -191,25 +192,25 @@ func (c *EncryptCache) MaxUses() uint64 { return c.s.limits.MaxUses }
 // MaxBytes returns the number of plaintext bytes one data key may seal.
 func (c *EncryptCache) MaxBytes() uint64 { return c.s.limits.MaxBytes }
 
-// DataKey returns a data key of kr for the encryption context ec that may
+// Key returns a data key of kr for the encryption context ec that may
 // seal uses more tokens of bytes more plaintext bytes, and counts them
 // against it. partition must name kr and ec exactly (the codec uses the
 // keyring's name and the encoded context): keys are never shared between
 // partitions. uses must not exceed MaxUses, nor bytes MaxBytes. hit reports
 // whether the key came from the cache.
-func (c *EncryptCache) DataKey(ctx context.Context, partition string, kr Keyring, ec map[string]string, uses, bytes uint64) (dk *DataKey, hit bool, err error) {
+func (c *EncryptCache) DataKey(ctx context.Context, partition string, kr envelope.Keyring, ec map[string]string, uses, bytes uint64) (dk *Key, hit bool, err error) {
 	if uses > c.s.limits.MaxUses {
-		return nil, false, fmt.Errorf("envelope: %d uses requested, a data key allows %d", uses, c.s.limits.MaxUses)
+		return nil, false, fmt.Errorf("datakey: %d uses requested, a data key allows %d", uses, c.s.limits.MaxUses)
 	}
 	if bytes > c.s.limits.MaxBytes {
-		return nil, false, fmt.Errorf("envelope: %d bytes requested, a data key allows %d", bytes, c.s.limits.MaxBytes)
+		return nil, false, fmt.Errorf("datakey: %d bytes requested, a data key allows %d", bytes, c.s.limits.MaxBytes)
 	}
-	return c.s.get(ctx, []byte(partition), uses, bytes, func(ctx context.Context) (*DataKey, error) {
+	return c.s.get(ctx, []byte(partition), uses, bytes, func(ctx context.Context) (*Key, error) {
 		secret, wrapped, err := kr.GenerateDataKey(ctx, ec)
 		if err != nil {
 			return nil, err
 		}
-		k, err := newDataKey(secret)
+		k, err := New(secret)
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +228,7 @@ type DecryptCache struct{ s *store }
 
 // NewDecryptCache returns a decrypt-side cache. MaxUses and MaxBytes do not
 // apply to it.
-func NewDecryptCache(l CacheLimits) (*DecryptCache, error) {
+func NewDecryptCache(l Limits) (*DecryptCache, error) {
 	l.MaxUses, l.MaxBytes = HardMaxUses, 1<<62
 	s, err := newStore(l)
 	if err != nil {
@@ -236,17 +237,17 @@ func NewDecryptCache(l CacheLimits) (*DecryptCache, error) {
 	return &DecryptCache{s: s}, nil
 }
 
-// DataKey returns the data key for id, unwrapping it with kr on a miss. id
+// Key returns the data key for id, unwrapping it with kr on a miss. id
 // must identify the wrapped keys and the encryption context exactly (the
 // codec uses the token header and the encoded context). hit reports whether
 // the key came from the cache.
-func (c *DecryptCache) DataKey(ctx context.Context, id []byte, kr Keyring, wrapped []WrappedKey, ec map[string]string) (dk *DataKey, hit bool, err error) {
-	return c.s.get(ctx, id, 0, 0, func(ctx context.Context) (*DataKey, error) {
+func (c *DecryptCache) DataKey(ctx context.Context, id []byte, kr envelope.Keyring, wrapped []envelope.WrappedKey, ec map[string]string) (dk *Key, hit bool, err error) {
+	return c.s.get(ctx, id, 0, 0, func(ctx context.Context) (*Key, error) {
 		secret, err := kr.Unwrap(ctx, wrapped, ec)
 		if err != nil {
 			return nil, err
 		}
-		return newDataKey(secret)
+		return New(secret)
 	})
 }
 

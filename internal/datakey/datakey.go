@@ -1,4 +1,4 @@
-package envelope
+package datakey
 
 import (
 	"crypto/aes"
@@ -7,15 +7,12 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
+	"github.com/sfnenc/sfnenc/envelope"
 	"slices"
 
 	"github.com/sfnenc/sfnenc/internal/format"
 )
-
-// DataKeySize is the size in bytes of a data key's secret.
-const DataKeySize = 32
 
 // HKDF labels. Changing one changes the format: they are part of SECURITY.md.
 const (
@@ -23,25 +20,21 @@ const (
 	labelCommit = "sfnenc v1 envelope key commitment"
 )
 
-// ErrOpen is returned when a sealed value fails to authenticate, or its key
-// commitment does not match the data key. Nothing more is said, on purpose.
-var ErrOpen = errors.New("envelope: message authentication failed")
-
-// DataKey is an unwrapped data key, ready to seal and open values. It keeps
+// Key is an unwrapped data key, ready to seal and open values. It keeps
 // only keys derived from the secret; the secret itself is zeroed once they
-// are derived. Formatting a DataKey never prints key material.
-type DataKey struct {
+// are derived. Formatting a Key never prints key material.
+type Key struct {
 	aead   cipher.AEAD
 	commit [format.CommitmentSize]byte
 	// wrapped is set on data keys made for encryption.
-	wrapped []WrappedKey
+	wrapped []envelope.WrappedKey
 }
 
-// newDataKey derives a DataKey from secret and then zeroes secret.
-func newDataKey(secret []byte) (*DataKey, error) {
+// New derives a Key from secret and then zeroes secret.
+func New(secret []byte) (*Key, error) {
 	defer clear(secret)
-	if len(secret) != DataKeySize {
-		return nil, fmt.Errorf("envelope: data key is %d bytes, want %d", len(secret), DataKeySize)
+	if len(secret) != envelope.DataKeySize {
+		return nil, fmt.Errorf("datakey: data key is %d bytes, want %d", len(secret), envelope.DataKeySize)
 	}
 	prk, err := hkdf.Extract(sha256.New, secret, nil)
 	if err != nil {
@@ -65,28 +58,28 @@ func newDataKey(secret []byte) (*DataKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &DataKey{aead: a}
+	k := &Key{aead: a}
 	copy(k.commit[:], ck)
 	return k, nil
 }
 
 // Commitment returns the key commitment that a token carries next to its
 // sealed value.
-func (k *DataKey) Commitment() []byte { return k.commit[:] }
+func (k *Key) Commitment() []byte { return k.commit[:] }
 
 // Wrapped returns the wrapped forms of a data key made for encryption.
-func (k *DataKey) Wrapped() []WrappedKey { return k.wrapped }
+func (k *Key) Wrapped() []envelope.WrappedKey { return k.wrapped }
 
 // Seal appends a fresh random nonce and the sealed plaintext (ciphertext and
 // tag) to dst, binding aad.
-func (k *DataKey) Seal(dst, plaintext, aad []byte) []byte {
+func (k *Key) Seal(dst, plaintext, aad []byte) []byte {
 	return k.SealWith(nil, dst, plaintext, aad)
 }
 
 // SealWith is Seal with the nonce taken from ns, which reads crypto/rand once
 // per batch of nonces instead of once per value; nil ns reads it for this
 // value alone.
-func (k *DataKey) SealWith(ns *Nonces, dst, plaintext, aad []byte) []byte {
+func (k *Key) SealWith(ns *Nonces, dst, plaintext, aad []byte) []byte {
 	// The nonce goes straight into dst: no allocation per token. Seal
 	// writes after it, so nonce and output do not overlap.
 	n := len(dst)
@@ -144,29 +137,26 @@ func (ns *Nonces) fill(dst []byte) {
 
 // Open checks commitment against the data key in constant time, then opens
 // sealed (nonce, ciphertext and tag) with aad, appending the plaintext to
-// dst. Any failure is ErrOpen.
-func (k *DataKey) Open(dst, commitment, sealed, aad []byte) ([]byte, error) {
+// dst. Any failure is envelope.ErrOpen.
+func (k *Key) Open(dst, commitment, sealed, aad []byte) ([]byte, error) {
 	if !hmac.Equal(commitment, k.commit[:]) {
-		return nil, ErrOpen
+		return nil, envelope.ErrOpen
 	}
 	if len(sealed) < format.NonceSize+format.TagSize {
-		return nil, ErrOpen
+		return nil, envelope.ErrOpen
 	}
 	out, err := k.aead.Open(dst, sealed[:format.NonceSize], sealed[format.NonceSize:], aad)
 	if err != nil {
-		return nil, ErrOpen
+		return nil, envelope.ErrOpen
 	}
 	return out, nil
 }
 
-// String returns a fixed text: a DataKey never formats its keys.
-func (k DataKey) String() string { return "envelope.DataKey(redacted)" }
+// String returns a fixed text: a Key never formats its keys.
+func (k Key) String() string { return "datakey.Key(redacted)" }
 
 // GoString is like String, for %#v.
-func (k DataKey) GoString() string { return k.String() }
+func (k Key) GoString() string { return k.String() }
 
 // Format prints the fixed text for every verb.
-func (k DataKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
-
-// randRead fills b from crypto/rand.
-func randRead(b []byte) (int, error) { return rand.Read(b) }
+func (k Key) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
