@@ -32,7 +32,7 @@ $(BIN)/sfn-decrypt: build
 node-deps:
 	@for d in $$(git ls-files '*package-lock.json' | xargs -r -n1 dirname); do \
 	  if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules ]; then \
-	    echo "npm ci in $$d"; npm ci --prefix $$d --no-audit --no-fund || exit 1; fi; \
+	    echo "npm ci in $$d"; ./scripts/npm-ci.sh $$d || exit 1; fi; \
 	done
 
 # The test command the README gives and CI runs.

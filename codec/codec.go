@@ -38,7 +38,7 @@ var (
 	// ErrAuthentication: a token's data key was unwrapped but its value
 	// failed authentication (altered, or bound to another context or
 	// class), or the decrypted value is not JSON.
-	ErrAuthentication = errors.New("codec: token failed authentication")
+	ErrAuthentication = errors.New("token failed authentication")
 	// ErrOutputTooLarge: the encrypted document would be larger than the
 	// size limit, so that Decrypt would refuse it. Nothing is returned.
 	ErrOutputTooLarge = errors.New("codec: encrypted document would exceed the size limit")
@@ -420,7 +420,7 @@ func (c *Codec) Stats() Stats { return Stats{Encrypt: c.enc.Stats(), Decrypt: c.
 func (c *Codec) scan(src []byte) (*fieldpath.Document, error) {
 	doc, err := fieldpath.Scan(src, c.limits)
 	if err != nil {
-		return nil, docError(err, true)
+		return nil, c.docError(err, true, len(src))
 	}
 	return doc, nil
 }
@@ -431,21 +431,21 @@ func (c *Codec) scan(src []byte) (*fieldpath.Document, error) {
 func (c *Codec) scanPlain(src []byte) (*fieldpath.Document, error) {
 	doc, err := fieldpath.Scan(src, c.limits)
 	if err != nil {
-		return nil, docError(err, false)
+		return nil, c.docError(err, false, len(src))
 	}
 	return doc, nil
 }
 
-func docError(err error, withPointer bool) error {
+func (c *Codec) docError(err error, withPointer bool, size int) error {
 	var de *fieldpath.DocumentError
-	kind := ErrInvalidDocument
 	if errors.Is(err, fieldpath.ErrTooLarge) {
-		kind = ErrTooLarge
+		// The size is no syntax error and says nothing of the content.
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, c.maxSize())
 	}
 	if errors.As(err, &de) && !withPointer {
-		return fmt.Errorf("%w: %w at offset %d", kind, de.Err, de.Offset)
+		return fmt.Errorf("%w: %w at offset %d", ErrInvalidDocument, de.Err, de.Offset)
 	}
-	return fmt.Errorf("%w: %w", kind, err)
+	return fmt.Errorf("%w: %w", ErrInvalidDocument, err)
 }
 
 // maxSize is the document size limit in force.

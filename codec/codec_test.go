@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -279,6 +280,27 @@ func TestDecryptFailures(t *testing.T) {
 				t.Errorf("DecryptPartial = %s, %v", out, failed)
 			}
 		})
+	}
+}
+
+// TestTooLarge: a valid document over the size limit is ErrTooLarge, not
+// an invalid document, and the error says the size and the limit.
+func TestTooLarge(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(t, twoRules, WithLimits(fieldpath.Limits{MaxSize: 1024, MaxDepth: 8}))
+	doc := []byte(`{"ssn":"` + strings.Repeat("x", 1100) + canarySSN + `"}`)
+	for _, op := range []struct {
+		name string
+		f    func(context.Context, []byte) ([]byte, error)
+	}{{"Encrypt", c.Encrypt}, {"Decrypt", c.Decrypt}} {
+		out, err := op.f(ctx, doc)
+		if out != nil || !errors.Is(err, ErrTooLarge) || errors.Is(err, ErrInvalidDocument) {
+			t.Fatalf("%s: %v, want ErrTooLarge alone", op.name, err)
+		}
+		want := fmt.Sprintf("codec: document over the size limit: %d bytes, limit 1024", len(doc))
+		if diff := cmp.Diff(want, err.Error()); diff != "" {
+			t.Errorf("%s error mismatch (-want +got):\n%s", op.name, diff)
+		}
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
@@ -163,6 +165,12 @@ func parseConfig(data []byte, dir string) (*Config, error) {
 	// Duplicate names would make the configuration mean two things.
 	if _, err := fieldpath.Scan(data, fieldpath.Limits{}); err != nil {
 		return nil, &ConfigError{Err: err}
+	}
+	// encoding/json matches member names without regard to case, so
+	// "keyARN" would be taken for "keyArn" while "keyArm" is refused:
+	// names must match exactly.
+	if err := checkNames(data, reflect.TypeFor[Config](), ""); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -343,4 +351,66 @@ func (c *Config) path(p string) string {
 		return p
 	}
 	return filepath.Join(c.dir, p)
+}
+
+// checkNames requires every member name of the JSON objects in data that
+// decode into a struct of type t (and the structs it holds) to be exactly
+// the name of one of its fields, as its json tag spells it. field is the
+// position of data, for errors ("" for the root).
+func checkNames(data []byte, t reflect.Type, field string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(data, &members) != nil {
+			return nil // not an object: the decoder says what is wrong
+		}
+		names := map[string]reflect.Type{}
+		for f := range t.Fields() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && name != "" && name != "-" {
+				names[name] = f.Type
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(members)) {
+			at := name
+			if field != "" {
+				at = field + "." + name
+			}
+			ft, ok := names[name]
+			if !ok {
+				for known := range names {
+					if strings.EqualFold(known, name) {
+						return cfgErr(at, "unknown field %q (names are case-sensitive: did you mean %q?)", name, known)
+					}
+				}
+				return cfgErr(at, "unknown field %q", name)
+			}
+			if err := checkNames(members[name], ft, at); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		var elems []json.RawMessage
+		if json.Unmarshal(data, &elems) != nil {
+			return nil
+		}
+		for i, e := range elems {
+			if err := checkNames(e, t.Elem(), fmt.Sprintf("%s[%d]", field, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		var elems map[string]json.RawMessage
+		if json.Unmarshal(data, &elems) != nil {
+			return nil
+		}
+		for _, k := range slices.Sorted(maps.Keys(elems)) {
+			if err := checkNames(elems[k], t.Elem(), field+"."+k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -107,7 +107,7 @@ func (d *decryptor) run(src []byte, outer place, nested bool, depth, level int) 
 		if nested {
 			return nil, errNotJSON
 		}
-		return nil, docError(err, true)
+		return nil, d.c.docError(err, true, len(src))
 	}
 	defer doc.Release()
 	if !nested {

@@ -24,7 +24,7 @@ func TestResourceLimits(t *testing.T) {
 	if _, err := c.Decrypt(ctx, pad(fieldpath.DefaultMaxSize)); err != nil {
 		t.Errorf("a document at the size limit: %v", err)
 	}
-	if _, err := c.Decrypt(ctx, pad(fieldpath.DefaultMaxSize+1)); !errors.Is(err, fieldpath.ErrTooLarge) {
+	if _, err := c.Decrypt(ctx, pad(fieldpath.DefaultMaxSize+1)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("a document over the size limit: %v", err)
 	}
 	nest := func(depth int) []byte {

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"context"
+	"strings"
 
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
@@ -174,7 +175,13 @@ func wrapMalformed(err error) error {
 
 type malformed struct{ err error }
 
-func (m *malformed) Error() string { return m.err.Error() }
+func (m *malformed) Error() string {
+	if msg := m.err.Error(); strings.HasPrefix(msg, "malformed token") {
+		return msg
+	} else {
+		return "malformed token: " + msg
+	}
+}
 func (m *malformed) Unwrap() []error {
 	return []error{ErrMalformedToken, m.err}
 }

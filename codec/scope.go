@@ -88,7 +88,7 @@ func (s *Scope) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
 	defer d.wipe()
 	doc, err := fieldpath.Scan(src, c.limits)
 	if err != nil {
-		return nil, docError(err, true)
+		return nil, c.docError(err, true, len(src))
 	}
 	d.binds = newBindings(doc, src)
 	out, fresh, err := s.first(&d, doc, src)
@@ -219,7 +219,7 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 	c := s.c
 	doc, err := fieldpath.Scan(src, c.limits)
 	if err != nil {
-		return nil, nil, docError(err, false)
+		return nil, nil, c.docError(err, false, len(src))
 	}
 	defer doc.Release()
 	// Business keys lie outside encrypted values: read them here.

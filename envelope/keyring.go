@@ -87,6 +87,10 @@ func kindText(err error) string {
 		return "wrapped key does not decrypt under this key and context"
 	case ErrUnavailable:
 		return "key service unavailable"
+	case ErrKeyNotFound:
+		return "key not found"
+	case ErrNoCredentials:
+		return "no usable AWS credentials"
 	}
 	return err.Error()
 }

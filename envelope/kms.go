@@ -16,6 +16,21 @@ import (
 	"github.com/aws/smithy-go"
 )
 
+// Errors of a KMS keyring that are neither the key service's refusal nor
+// its absence: the key does not exist, or no AWS credentials could be found
+// to call it. A *KeyError wraps them as its Kind.
+var (
+	// ErrKeyNotFound: KMS has no key with the ARN (NotFoundException): a
+	// wrong ARN in the configuration, a key in another region or
+	// account, or a key that was deleted.
+	ErrKeyNotFound = errors.New("envelope: key not found")
+	// ErrNoCredentials: the AWS SDK found no usable credentials for the KMS
+	// request (environment, shared files and profile, web identity,
+	// container and instance metadata): a configuration problem of the
+	// caller, not of the key service.
+	ErrNoCredentials = errors.New("envelope: no usable AWS credentials")
+)
+
 // KMSClient is the part of the AWS KMS client that a KMS keyring uses.
 // *kms.Client implements it.
 type KMSClient interface {
@@ -147,13 +162,19 @@ func (k *KMSKeyring) checkKeyID(got *string) error {
 
 // classify maps a KMS client error to one of the error kinds.
 func classify(err error) error {
+	var ce *credentialsError
+	if errors.As(err, &ce) {
+		return ErrNoCredentials
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return ErrUnavailable
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
-		case "AccessDeniedException", "DisabledException", "NotFoundException",
+		case "NotFoundException":
+			return ErrKeyNotFound
+		case "AccessDeniedException", "DisabledException",
 			"KMSInvalidStateException", "InvalidKeyUsageException", "UnrecognizedClientException",
 			"InvalidSignatureException", "ExpiredTokenException", "InvalidGrantTokenException":
 			return ErrDenied
@@ -183,6 +204,9 @@ func classify(err error) error {
 // region, reused. Endpoint settings such as AWS_ENDPOINT_URL_KMS and the
 // application id in cfg apply to every client.
 func KMSClients(cfg aws.Config) func(region string) KMSClient {
+	if cfg.Credentials != nil {
+		cfg.Credentials = markedCredentials{cfg.Credentials}
+	}
 	var mu sync.Mutex
 	clients := map[string]KMSClient{}
 	return func(region string) KMSClient {
@@ -206,3 +230,23 @@ func DefaultKMSClients(ctx context.Context) (func(region string) KMSClient, erro
 	}
 	return KMSClients(cfg), nil
 }
+
+// markedCredentials marks the errors of a credentials provider, so that
+// classify tells a request that never left for want of credentials from one
+// the key service failed: the SDK reports both as an operation error without
+// a type of its own for the first.
+type markedCredentials struct{ p aws.CredentialsProvider }
+
+func (m markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := m.p.Retrieve(ctx)
+	if err != nil {
+		return c, &credentialsError{err}
+	}
+	return c, nil
+}
+
+// credentialsError is an error of the credentials provider.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string { return e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }

@@ -21,6 +21,7 @@ import (
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/esdk"
+	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
 func usage(w io.Writer) {
@@ -52,11 +53,19 @@ Exit codes:
 }
 
 func (e *env) errorf(format string, args ...any) {
-	fmt.Fprintf(e.stderr, "sfn-decrypt: error: "+format+"\n", args...)
+	fmt.Fprintf(e.stderr, "sfn-decrypt: error: %s\n", oneLine(fmt.Sprintf(format, args...)))
 }
 
 func (e *env) infof(format string, args ...any) {
-	fmt.Fprintf(e.stderr, "sfn-decrypt: "+format+"\n", args...)
+	fmt.Fprintf(e.stderr, "sfn-decrypt: %s\n", oneLine(fmt.Sprintf(format, args...)))
+}
+
+// oneLine makes a diagnostic one line: AWS SDK messages hold newlines, and
+// one diagnostic per line is what a reader (and grep) expects. Other
+// control characters are escaped, as in text output.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", " \n ")), " ")
+	return eventdata.Escape(s)
 }
 
 // multiFlag collects a repeatable string flag.
@@ -70,12 +79,14 @@ type commonFlags struct {
 	config  string
 	profile string
 	region  string
+	maxSize int
 	classes multiFlag
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, withClass bool) {
 	fs.StringVar(&c.config, "config", "", "configuration `FILE` (JSON); required")
 	fs.StringVar(&c.profile, "profile", "", "AWS shared configuration `PROFILE` (default: AWS_PROFILE or default)")
+	fs.IntVar(&c.maxSize, "max-size", fieldpath.DefaultMaxSize, "largest JSON document (encrypt, decrypt) or data field of an event (history, logs) to read, in `BYTES`")
 	fs.StringVar(&c.region, "region", "", "AWS `REGION` for API calls (KMS calls go to the region of the key; Step Functions and CloudWatch Logs calls to that of the ARN they name)")
 	if withClass {
 		fs.Var(&c.classes, "class", "decrypt only tokens of `CLASS` (repeatable); others stay as they are")
@@ -128,15 +139,33 @@ func (r *readFlags) newReadOutput(ctx context.Context, e *env, what string) (rea
 }
 
 // newFlagSet returns a flag set whose messages are held until parsing ends:
-// see parseFlags.
+// see endFlags.
 func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(new(bytes.Buffer))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sfn-decrypt %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
+		printFlags(fs)
 	}
 	return fs
+}
+
+// printFlags writes the flags of fs as flag.PrintDefaults does, but spelt
+// with two dashes, as the usage lines and the README spell them.
+func printFlags(fs *flag.FlagSet) {
+	w := fs.Output()
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // flushUsage writes the help to stdout if it was asked for, or a usage
@@ -155,8 +184,8 @@ func flushUsage(e *env, fs *flag.FlagSet, err error) {
 	}
 }
 
-// parseFlags parses and reports the exit code to use if parsing ended the
-// command (help or a usage error).
+// parseFlags parses the flags of a command that takes no INPUT and reports
+// as endFlags does.
 func parseFlags(e *env, fs *flag.FlagSet, args []string) (int, bool) {
 	return endFlags(e, fs, fs.Parse(args))
 }
@@ -198,12 +227,16 @@ func (c *commonFlags) newCodec(ctx context.Context, e *env, appID string) (*code
 		e.errorf("--config is required")
 		return nil, exitUsage
 	}
+	if c.maxSize <= 0 {
+		e.errorf("--max-size must be a positive number of bytes")
+		return nil, exitUsage
+	}
 	cfg, err := codec.LoadConfig(c.config)
 	if err != nil {
 		e.errorf("%v", err)
 		return nil, exitUsage
 	}
-	opts := []codec.Option{}
+	opts := []codec.Option{codec.WithLimits(fieldpath.Limits{MaxSize: c.maxSize})}
 	if len(c.classes) > 0 {
 		opts = append(opts, codec.WithClasses(c.classes...))
 	}
@@ -248,18 +281,50 @@ func (c *commonFlags) newCodec(ctx context.Context, e *env, appID string) (*code
 	return cd, 0
 }
 
-// readInput reads the named file, or stdin for "" or "-".
+// readInput reads the named file, or stdin for "" or "-". On a terminal,
+// it first says that it reads stdin: otherwise the command seems to hang.
 func (e *env) readInput(name string) ([]byte, error) {
 	if name == "" || name == "-" {
+		if e.terminal != nil && e.terminal(e.stdin) {
+			e.infof("reading standard input (end it with Ctrl-D, or give a file as INPUT)")
+		}
 		return io.ReadAll(e.stdin)
 	}
 	return os.ReadFile(name)
+}
+
+// codecFailed reports a codec error on stderr, with what to do about it
+// where the error says, and returns its exit code.
+func (e *env) codecFailed(err error) int {
+	e.errorf("%v%s", err, hint(err))
+	return exitFor(err)
+}
+
+// credentialsHint says where the AWS SDK looks for credentials.
+const credentialsHint = "; looked for AWS credentials in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), in the shared files (~/.aws/credentials, ~/.aws/config, or AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE) under the profile of --profile or AWS_PROFILE (else default), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), the container endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI) and EC2 instance metadata"
+
+// hint returns what to do about a codec error, or "".
+func hint(err error) string {
+	switch {
+	case errors.Is(err, envelope.ErrNoCredentials):
+		return credentialsHint
+	case errors.Is(err, envelope.ErrKeyNotFound) && isGenerate(err):
+		return "; check the key ARN (and its region and account) in the configuration"
+	case errors.Is(err, codec.ErrTooLarge):
+		return "; raise the limit with --max-size BYTES"
+	case errors.Is(err, codec.ErrOutputTooLarge):
+		return "; raise the limit with --max-size BYTES (its readers need as much)"
+	}
+	return ""
 }
 
 // exitFor maps a codec error to an exit code.
 func exitFor(err error) int {
 	var te *codec.TokenError
 	switch {
+	case errors.Is(err, envelope.ErrNoCredentials),
+		errors.Is(err, envelope.ErrKeyNotFound) && isGenerate(err):
+		return exitUsage // the caller's configuration
 	case errors.As(err, &te) && (errors.Is(err, envelope.ErrUnavailable) || isGenerate(err)):
 		return exitFail
 	case errors.As(err, &te):
@@ -288,12 +353,13 @@ func isGenerate(err error) bool {
 	return errors.As(err, &ke) && (ke.Op == "generate" || ke.Op == "wrap")
 }
 
-// writeOutput writes a document and a final newline if it lacks one.
+// writeOutput writes a document as it is, so that decrypt(encrypt(x)) is x
+// byte for byte, and on a terminal a final newline if it lacks one.
 func (e *env) writeOutput(b []byte) error {
 	if _, err := e.stdout.Write(b); err != nil {
 		return err
 	}
-	if !bytes.HasSuffix(b, []byte("\n")) {
+	if !bytes.HasSuffix(b, []byte("\n")) && e.terminal != nil && e.terminal(e.stdout) {
 		_, err := io.WriteString(e.stdout, "\n")
 		return err
 	}

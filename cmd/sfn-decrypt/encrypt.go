@@ -22,27 +22,31 @@ func transform(e *env, args []string, name, synopsis string, withClass bool, op 
 	var cf commonFlags
 	fs := newFlagSet(e, name, synopsis)
 	cf.register(fs, withClass)
-	if code, ok := parseFlags(e, fs, args); !ok {
+	pos, err := parseInterspersed(fs, args)
+	if code, ok := endFlags(e, fs, err); !ok {
 		return code
 	}
-	if fs.NArg() > 1 {
+	if len(pos) > 1 {
 		e.errorf("%s takes at most one INPUT", name)
 		return exitUsage
+	}
+	input := ""
+	if len(pos) == 1 {
+		input = pos[0]
 	}
 	ctx := context.Background()
 	cd, code := cf.newCodec(ctx, e, "")
 	if cd == nil {
 		return code
 	}
-	in, err := e.readInput(fs.Arg(0))
+	in, err := e.readInput(input)
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFail
 	}
 	out, err := op(cd, ctx, in)
 	if err != nil {
-		e.errorf("%v", err)
-		return exitFor(err)
+		return e.codecFailed(err)
 	}
 	if err := e.writeOutput(out); err != nil {
 		e.errorf("%v", err)

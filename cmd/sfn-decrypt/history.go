@@ -39,7 +39,8 @@ than letters, digits and !#$%&'*+-.^_` + "`" + `|~ are sent as '-'.
 
 A token you may not or cannot decrypt stays in the output as it is (marked
 with the reason in text output) and is listed on stderr by event, field,
-JSON Pointer and class. Decrypted data goes to stdout only.
+JSON Pointer and class; tokens that failed for one cause make one line with
+their count and the first of them. Decrypted data goes to stdout only.
 
 Exit codes:
   0  every token decrypted (or left alone by --class)
@@ -330,22 +331,47 @@ func (h *historyRun) report(fails []history.Failure, prefix string) int {
 // of events) reports it.
 type tokenFailure interface {
 	Describe() string
+	Where() string
+	Cause() string
 	Unavailable() bool
+	NoCredentials() bool
 }
 
 // reportFailures lists tokens left in place on stderr, each line prefixed
-// by prefix, and returns the exit code they call for: 1 if KMS was
-// unavailable for any, otherwise 3 if there are any.
+// by prefix, and returns the exit code they call for: 2 if there were no
+// AWS credentials, otherwise 1 if KMS was unavailable for any, otherwise 3
+// if there are any. Failures of one cause (KMS down fails every token) make
+// one line with their count and the first of them, in the order the causes
+// first appear.
 func reportFailures[F tokenFailure](e *env, fails []F, prefix string) int {
 	code := exitOK
+	var causes []string
+	byCause := map[string][]F{}
 	for _, f := range fails {
-		e.infof("not decrypted: %s%s", prefix, f.Describe())
-		switch {
-		case f.Unavailable():
-			code = exitFail
-		case code == exitOK:
-			code = exitTokens
+		c := f.Cause()
+		if _, ok := byCause[c]; !ok {
+			causes = append(causes, c)
 		}
+		byCause[c] = append(byCause[c], f)
+		switch {
+		case f.NoCredentials():
+			code = exitUsage
+		case f.Unavailable():
+			code = worse(code, exitFail)
+		default:
+			code = worse(code, exitTokens)
+		}
+	}
+	for _, c := range causes {
+		fs := byCause[c]
+		if len(fs) == 1 {
+			e.infof("not decrypted: %s%s", prefix, fs[0].Describe())
+			continue
+		}
+		e.infof("not decrypted: %s%d tokens, %s; the first at %s", prefix, len(fs), c, fs[0].Where())
+	}
+	if code == exitUsage {
+		e.errorf("no AWS credentials to call KMS%s", credentialsHint)
 	}
 	return code
 }
@@ -520,9 +546,9 @@ func (p *progress) clear() {
 	}
 }
 
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether stream is a terminal (a character device).
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	if !ok {
 		return false
 	}

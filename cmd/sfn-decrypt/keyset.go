@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -52,11 +54,33 @@ type keysetFlags struct {
 	staged bool
 }
 
+// subcommandFlags registers --class and the flags of subcommand sub (all of
+// them for "").
+func (kf *keysetFlags) subcommandFlags(fs *flag.FlagSet, sub string) {
+	fs.StringVar(&kf.class, "class", "", "the `CLASS` whose keyset to manage; required")
+	if sub == "" || sub == "list" {
+		fs.StringVar(&kf.output, "output", "text", "output `FORMAT`: text or json (list)")
+	}
+	if sub == "" || sub == "rotate" {
+		fs.BoolVar(&kf.staged, "staged", false, "add the new key without making it primary (rotate)")
+	}
+	if sub == "" || sub == "destroy" {
+		fs.UintVar(&kf.keyID, "key-id", 0, "the `ID` of the key to destroy; required (destroy)")
+		fs.BoolVar(&kf.yes, "yes", false, "destroy without asking, for scripts (destroy)")
+	}
+}
+
 func cmdKeyset(e *env, args []string) int {
 	if len(args) == 0 || keysetCommands[args[0]] == nil {
 		switch {
 		case len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help"):
-			fmt.Fprintf(e.stdout, "Usage: sfn-decrypt %s\n", keysetSynopsis)
+			// Every flag of every subcommand, spelt as the usage line.
+			var kf keysetFlags
+			fs := newFlagSet(e, "keyset", keysetSynopsis)
+			kf.register(fs, false)
+			kf.subcommandFlags(fs, "")
+			fs.Usage()
+			e.stdout.Write(fs.Output().(*bytes.Buffer).Bytes())
 			return exitOK
 		case len(args) == 0:
 			e.errorf("keyset needs a subcommand: create, rotate, list or destroy (run 'sfn-decrypt keyset --help')")
@@ -69,16 +93,7 @@ func cmdKeyset(e *env, args []string) int {
 	var kf keysetFlags
 	fs := newFlagSet(e, "keyset "+sub, keysetSynopsis)
 	kf.register(fs, false)
-	fs.StringVar(&kf.class, "class", "", "the `CLASS` whose keyset to manage; required")
-	switch sub {
-	case "list":
-		fs.StringVar(&kf.output, "output", "text", "output `FORMAT`: text or json")
-	case "rotate":
-		fs.BoolVar(&kf.staged, "staged", false, "add the new key without making it primary")
-	case "destroy":
-		fs.UintVar(&kf.keyID, "key-id", 0, "the `ID` of the key to destroy; required")
-		fs.BoolVar(&kf.yes, "yes", false, "destroy without asking (for scripts)")
-	}
+	kf.subcommandFlags(fs, sub)
 	if code, ok := parseFlags(e, fs, args[1:]); !ok {
 		return code
 	}

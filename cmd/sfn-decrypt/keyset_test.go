@@ -192,7 +192,7 @@ func TestKeysetDestroyConfirms(t *testing.T) {
 	destroy := func(answer string) (string, int) {
 		var out, errb bytes.Buffer
 		e := &env{stdin: &terminalInput{strings.NewReader(answer)}, stdout: &out, stderr: &errb, getenv: os.Getenv,
-			terminal: func(w io.Writer) bool { _, ok := w.(*terminalInput); return ok }}
+			terminal: func(s any) bool { _, ok := s.(*terminalInput); return ok }}
 		code := cmdKeyset(e, []string{"destroy", "--config", cfg, "--class", "identity", "--key-id", "1"})
 		return errb.String(), code
 	}

@@ -196,7 +196,7 @@ func TestHistoryKMS(t *testing.T) {
 	t.Run("denied", func(t *testing.T) {
 		rec.take()
 		checkKMSDenied(t, kms, "ssn", "identity",
-			"not decrypted: event 1 (ExecutionStarted) /executionStartedEventDetails/input at /customer/ssn, class identity: KMS denied access to the key",
+			"not decrypted: 10 tokens, class identity: KMS denied access to the key (",
 			"history", "--config", cfgPath, "--reason", "INC-7 kms check", "--output", "text", encPath)
 		checkKMSCalls(t, rec.take(), "INC-7-kms-check", true)
 	})

@@ -42,7 +42,8 @@ other than letters, digits and !#$%&'*+-.^_` + "`" + `|~ are sent as '-'.
 
 A token you may not or cannot decrypt stays in the output as it is (marked
 with the reason in text output) and is listed on stderr by execution, event,
-field, JSON Pointer and class. Decrypted data goes to stdout only.
+field, JSON Pointer and class; tokens that failed for one cause make one line
+with their count and the first of them. Decrypted data goes to stdout only.
 
 Exit codes:
   0  every token decrypted (or left alone by --class)

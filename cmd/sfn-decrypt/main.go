@@ -11,8 +11,11 @@
 //	sfn-decrypt logs --config FILE --reason TEXT [--output json|text] [--class C]...
 //		(--log-group NAME (--execution-arn ARN | --start TIME [--end TIME]) [--follow] | FILE | -)
 //	sfn-decrypt keyset (create | rotate | list [--output json|text] | destroy --key-id N [--yes]) --config FILE --class C
+//	sfn-decrypt help [COMMAND]
+//	sfn-decrypt --version
 //
-// Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
+// Every command also takes --profile, --region and --max-size, and flags
+// may follow INPUT. Run "sfn-decrypt help" for every command and flag. Exit codes: 0 success,
 // 1 any other failure, 2 usage or configuration error, 3 a token failed to
 // authenticate or could not be decrypted, 4 the AWS API that holds the events
 // failed (Step Functions for history, CloudWatch Logs for logs).
@@ -20,8 +23,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
 func main() {
@@ -48,8 +53,10 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	// terminal reports whether a stream is a terminal (for progress).
-	terminal func(io.Writer) bool
+	// terminal reports whether a stream (stdin, stdout, stderr) is a
+	// terminal: for progress, a notice that stdin is read, and a final
+	// newline.
+	terminal func(stream any) bool
 	// ctx, if not nil, ends a command early when it is done (tests stop
 	// "logs --follow" with it); commands use context.Background otherwise.
 	ctx context.Context
@@ -80,7 +87,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			// "help COMMAND" is "COMMAND --help".
+			for _, c := range commands() {
+				if c.name == args[1] {
+					return c.run(e, []string{"--help"})
+				}
+			}
+			e.errorf("unknown command %q (run 'sfn-decrypt help')", args[1])
+			return exitUsage
+		}
 		usage(e.stdout)
+		return exitOK
+	case "version", "-version", "--version":
+		fmt.Fprintf(e.stdout, "sfn-decrypt %s\n", version())
 		return exitOK
 	}
 	for _, c := range commands() {
@@ -90,4 +110,36 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	e.errorf("unknown command %q (run 'sfn-decrypt help')", args[0])
 	return exitUsage
+}
+
+// version is the module version the binary was built from (by go install
+// MODULE@VERSION), or for a build in a clone "(devel)" with the commit and
+// whether the tree had changes; and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" && v == "(devel)" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		v += " commit " + rev + modified
+	}
+	return v + " " + bi.GoVersion
 }

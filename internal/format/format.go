@@ -100,7 +100,29 @@ var ErrMalformed = errors.New("malformed token")
 
 // ErrUnsupported is returned for a well-formed token prefix whose version or
 // mode this package does not know. It wraps ErrMalformed.
-var ErrUnsupported = fmt.Errorf("%w: unsupported version or mode", ErrMalformed)
+var ErrUnsupported error = &malformedError{"unsupported version or mode", nil}
+
+// malformedError is an error that wraps ErrMalformed and says only what is
+// wrong: callers report it after their own "malformed token", so the words
+// are not repeated.
+type malformedError struct {
+	reason string
+	also   error // another error it wraps, or nil
+}
+
+func (e *malformedError) Error() string { return e.reason }
+
+func (e *malformedError) Unwrap() []error {
+	if e.also != nil {
+		return []error{ErrMalformed, e.also}
+	}
+	return []error{ErrMalformed}
+}
+
+// malformed returns an error that wraps ErrMalformed with a reason.
+func malformed(format string, args ...any) error {
+	return &malformedError{reason: fmt.Sprintf(format, args...)}
+}
 
 // WrappedKey is one encryption of a token's data key.
 type WrappedKey struct {
@@ -169,19 +191,19 @@ func Decode(text []byte, buf []byte) (*Token, error) {
 // reuse; t aliases it.
 func (t *Token) Decode(text []byte, buf []byte) ([]byte, error) {
 	if !IsToken(text) {
-		return buf, fmt.Errorf("%w: missing prefix", ErrMalformed)
+		return buf, malformed("missing prefix")
 	}
 	enc := text[len(Prefix):]
 	n := b64.DecodedLen(len(enc))
 	// Reject what base64 would quietly skip (CR, LF) and any other
 	// non-canonical spelling: the encoding must be exactly the one we write.
 	if b64.EncodedLen(n) != len(enc) {
-		return buf, fmt.Errorf("%w: bad base64 length", ErrMalformed)
+		return buf, malformed("bad base64 length")
 	}
 	buf = slices.Grow(buf[:0], n)[:n]
 	m, err := b64.Decode(buf, enc)
 	if err != nil || m != n {
-		return buf, fmt.Errorf("%w: bad base64", ErrMalformed)
+		return buf, malformed("bad base64")
 	}
 	return buf, t.Parse(buf[:m])
 }
@@ -199,15 +221,15 @@ func Parse(b []byte) (*Token, error) {
 // does.
 func (t *Token) Parse(b []byte) error {
 	if len(b) < 3 {
-		return fmt.Errorf("%w: too short", ErrMalformed)
+		return malformed("too short")
 	}
 	t.Version, t.Mode = b[0], Mode(b[1])
 	t.Header, t.Commitment, t.Payload, t.KeyID = nil, nil, nil, 0
 	if t.Version != Version1 {
-		return fmt.Errorf("%w (version %d)", ErrUnsupported, t.Version)
+		return &malformedError{fmt.Sprintf("%v (version %d)", ErrUnsupported, t.Version), ErrUnsupported}
 	}
 	if t.Mode != ModeEnvelope && t.Mode != ModeESDK && t.Mode != ModeKeyset {
-		return fmt.Errorf("%w (mode %d)", ErrUnsupported, t.Mode)
+		return &malformedError{fmt.Sprintf("%v (mode %d)", ErrUnsupported, t.Mode), ErrUnsupported}
 	}
 	r := reader{b: b, off: 2}
 	class := r.bytes8()
@@ -215,7 +237,7 @@ func (t *Token) Parse(b []byte) error {
 		return r.err
 	}
 	if !ValidClass(string(class)) {
-		return fmt.Errorf("%w: invalid class name", ErrMalformed)
+		return malformed("invalid class name")
 	}
 	t.Class = reuse(t.Class, class)
 	t.Keys = t.Keys[:0]
@@ -224,7 +246,7 @@ func (t *Token) Parse(b []byte) error {
 		// own data keys and authenticates itself.
 		t.Header, t.Payload = b[:r.off], b[r.off:]
 		if len(t.Payload) == 0 {
-			return fmt.Errorf("%w: empty message", ErrMalformed)
+			return malformed("empty message")
 		}
 		return nil
 	}
@@ -245,7 +267,7 @@ func (t *Token) Parse(b []byte) error {
 	}
 	count := int(r.u8())
 	if r.err == nil && (count < 1 || count > MaxWrappedKeys) {
-		return fmt.Errorf("%w: %d wrapped keys", ErrMalformed, count)
+		return malformed("%d wrapped keys", count)
 	}
 	for i := 0; i < count && r.err == nil; i++ {
 		p := Provider(r.u8())
@@ -255,10 +277,10 @@ func (t *Token) Parse(b []byte) error {
 			break
 		}
 		if p != ProviderAWSKMS && p != ProviderInsecureLocal {
-			return fmt.Errorf("%w: unknown key provider %d", ErrMalformed, p)
+			return malformed("unknown key provider %d", p)
 		}
 		if len(id) == 0 || len(ct) == 0 {
-			return fmt.Errorf("%w: empty wrapped key", ErrMalformed)
+			return malformed("empty wrapped key")
 		}
 		var old string
 		if i < cap(t.Keys) {
@@ -273,7 +295,7 @@ func (t *Token) Parse(b []byte) error {
 	t.Header = b[:r.off]
 	t.Payload = b[r.off:]
 	if len(t.Payload) < NonceSize+TagSize {
-		return fmt.Errorf("%w: truncated", ErrMalformed)
+		return malformed("truncated")
 	}
 	return nil
 }
@@ -297,7 +319,7 @@ func (r *reader) fixed(n int) []byte {
 		return nil
 	}
 	if len(r.b)-r.off < n {
-		r.err = fmt.Errorf("%w: truncated", ErrMalformed)
+		r.err = malformed("truncated")
 		return nil
 	}
 	v := r.b[r.off : r.off+n]
@@ -324,7 +346,7 @@ func (r *reader) bytes16(max int) []byte {
 	}
 	n := int(binary.BigEndian.Uint16(l))
 	if n > max {
-		r.err = fmt.Errorf("%w: length %d over limit %d", ErrMalformed, n, max)
+		r.err = malformed("length %d over limit %d", n, max)
 		return nil
 	}
 	return r.fixed(n)

@@ -1,6 +1,8 @@
 // Package kmstest runs a real KMS-API server for tests: a local-kms process
-// on loopback, seeded with fixed symmetric keys, behind an HTTP reverse
-// proxy that counts requests and can inject faults.
+// reached on loopback, seeded with fixed symmetric keys, behind an HTTP
+// reverse proxy on 127.0.0.1 that counts requests and can inject faults.
+// local-kms itself has no setting for its address and listens on all
+// interfaces, on a random port (see the README).
 //
 // [Start] launches local-kms (the binary comes from
 // [github.com/sfnenc/sfnenc/internal/testbin]) with a fresh data directory

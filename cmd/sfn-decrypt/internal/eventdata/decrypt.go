@@ -30,7 +30,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
@@ -83,6 +85,10 @@ func (f Failure) Reason() string {
 		return "its key is not in the class's keyset"
 	case errors.Is(f.Err, keyset.ErrBadFile):
 		return "damaged or foreign keyset file"
+	case errors.Is(f.Err, envelope.ErrNoCredentials):
+		return "no AWS credentials to call KMS"
+	case errors.Is(f.Err, envelope.ErrKeyNotFound):
+		return "KMS has no such key"
 	case errors.Is(f.Err, envelope.ErrDenied):
 		return "KMS denied access to the key"
 	case errors.Is(f.Err, codec.ErrUnknownClass):
@@ -516,7 +522,35 @@ func (f Failure) Describe() string {
 	}
 	s += ": " + f.Reason()
 	if f.Err != nil {
-		s += fmt.Sprintf(" (%v)", f.Err)
+		s += " (" + f.detail() + ")"
 	}
 	return s
 }
+
+// detail is the error's text without the reason's own words at its start.
+func (f Failure) detail() string {
+	return strings.TrimPrefix(f.Err.Error(), f.Reason()+": ")
+}
+
+// requestID matches the request id in an AWS SDK error message, which
+// differs between requests that failed for one cause.
+var requestID = regexp.MustCompile(`RequestID: [^,]*, `)
+
+// Cause says why the token failed, without where: its class, the reason and
+// the error (less the AWS request id), so that failures of one cause have
+// one Cause.
+func (f Failure) Cause() string {
+	s := f.Reason()
+	if f.Class != "" {
+		s = "class " + f.Class + ": " + s
+	}
+	if f.Err != nil {
+		// The error may open with the reason's own words: say them once.
+		s += " (" + requestID.ReplaceAllString(f.detail(), "") + ")"
+	}
+	return s
+}
+
+// NoCredentials reports whether the token failed because no AWS
+// credentials were found to call KMS: a configuration problem.
+func (f Failure) NoCredentials() bool { return errors.Is(f.Err, envelope.ErrNoCredentials) }

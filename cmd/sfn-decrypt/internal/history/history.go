@@ -58,6 +58,11 @@ func (f Failure) Describe() string {
 	return fmt.Sprintf("event %d (%s) %s", f.EventID, f.EventType, f.Failure.Describe())
 }
 
+// Where names the token's event and its position in the event.
+func (f Failure) Where() string {
+	return fmt.Sprintf("event %d (%s) %s", f.EventID, f.EventType, f.Failure.Where())
+}
+
 // head is what every event must have.
 type head struct {
 	ID         *json.Number    `json:"id"`

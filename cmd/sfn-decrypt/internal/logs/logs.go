@@ -99,6 +99,12 @@ func (f Failure) Describe() string {
 	return fmt.Sprintf("%s event %d (%s) %s", f.ExecutionARN, f.EventID, f.EventType, f.Failure.Describe())
 }
 
+// Where names the token's execution and event, and its position in the
+// event.
+func (f Failure) Where() string {
+	return fmt.Sprintf("%s event %d (%s) %s", f.ExecutionARN, f.EventID, f.EventType, f.Failure.Where())
+}
+
 // Truncation is a data field of a Step Functions event that Step Functions
 // truncated to fit the log event.
 type Truncation struct {
