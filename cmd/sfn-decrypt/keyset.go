@@ -32,7 +32,10 @@ Subcommands:
            the staged key primary
   list     show each key: id, status, primary [--output json|text]
   destroy  destroy the key --key-id N: tokens made with it can never be
-           read again; asks for confirmation unless --yes`
+           read again; asks for confirmation unless --yes
+
+Exit codes: 0 success, 1 failure (KMS, the keyset file, a refused
+operation), 2 usage or configuration error.`
 
 // keysetCommands are the subcommands of "keyset".
 var keysetCommands = map[string]func(e *env, ctx context.Context, kf *keysetFlags, st *keyset.Store, ec map[string]string) int{
@@ -169,7 +172,7 @@ func keysetRotate(e *env, ctx context.Context, kf *keysetFlags, st *keyset.Store
 		e.errorf("%v", err)
 		return exitFail
 	}
-	e.infof("rotated %s: key %d is the primary key; redeploy the functions that write class %s", st.Path(kf.class), id, kf.class)
+	e.infof("rotated %s: key %d is the primary key; redeploy every function that reads or writes class %s (environments still running the old file cannot read its tokens; see rotate --staged)", st.Path(kf.class), id, kf.class)
 	return exitOK
 }
 

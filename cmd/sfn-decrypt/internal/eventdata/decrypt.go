@@ -36,6 +36,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
@@ -76,6 +77,14 @@ type Failure struct {
 // access to the key".
 func (f Failure) Reason() string {
 	switch {
+	case errors.Is(f.Err, keyset.ErrDestroyed):
+		return "made with a destroyed key"
+	case errors.Is(f.Err, keyset.ErrDisabled):
+		return "made with a disabled key"
+	case errors.Is(f.Err, keyset.ErrNoSuchKey):
+		return "its key is not in the class's keyset"
+	case errors.Is(f.Err, keyset.ErrBadFile):
+		return "damaged or foreign keyset file"
 	case errors.Is(f.Err, envelope.ErrNoCredentials):
 		return "no AWS credentials to call KMS"
 	case errors.Is(f.Err, envelope.ErrKeyNotFound):

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/internal/leaktest"
 )
 
@@ -188,6 +189,10 @@ func TestReason(t *testing.T) {
 		{codec.ErrAuthentication, "failed authentication (altered, or another context or class)"},
 		{fmt.Errorf("%w: x", codec.ErrMalformedToken), "malformed token"},
 		{fmt.Errorf("%w: cut off", ErrTruncated), "in data truncated by Step Functions"},
+		{&keyset.Error{Path: "k/identity.json", Class: "identity", KeyID: 1, Err: keyset.ErrDestroyed}, "made with a destroyed key"},
+		{&keyset.Error{Err: keyset.ErrDisabled}, "made with a disabled key"},
+		{&keyset.Error{Err: keyset.ErrNoSuchKey}, "its key is not in the class's keyset"},
+		{&keyset.Error{Err: keyset.ErrBadFile}, "damaged or foreign keyset file"},
 		{errors.New("other"), "cannot decrypt"},
 	}
 	for _, tt := range tests {
