@@ -416,15 +416,6 @@ const DefaultMaxAge = datakey.DefaultMaxAge
 // Stats returns counts of cache hits, misses and keyring calls so far.
 func (c *Codec) Stats() Stats { return Stats{Encrypt: c.enc.Stats(), Decrypt: c.dec.Stats()} }
 
-// scan checks src as a document the codec reads.
-func (c *Codec) scan(src []byte) (*fieldpath.Document, error) {
-	doc, err := fieldpath.Scan(src, c.limits)
-	if err != nil {
-		return nil, c.docError(err, true, len(src))
-	}
-	return doc, nil
-}
-
 // scanPlain checks src as a document that holds plaintext (the input of
 // Encrypt): its error names the byte offset but not the JSON Pointer, whose
 // member names may lie inside a value about to be encrypted.
