@@ -56,6 +56,10 @@ var (
 // codec test for it here.
 var ErrUnavailable = envelope.ErrUnavailable
 
+// ErrNoCredentials is envelope.ErrNoCredentials: no AWS credentials were
+// found to call KMS, a configuration problem that retrying does not mend.
+var ErrNoCredentials = envelope.ErrNoCredentials
+
 // MaxPayloadSize is the AWS Step Functions limit on a payload (an execution
 // input, a task result, a cause), in bytes. The codec's own default
 // document limit is larger (fieldpath.DefaultMaxSize), so that readers can

@@ -19,7 +19,8 @@ import (
 const (
 	// ErrorTypeConfig: the middleware has no usable configuration (none
 	// given, unreadable, invalid, or options that contradict each other),
-	// so it cannot decrypt or encrypt. Retrying does not help.
+	// or no AWS credentials to call KMS with, so it cannot decrypt or
+	// encrypt. Retrying does not help.
 	ErrorTypeConfig = "sfnenc.ConfigError"
 	// ErrorTypeDecrypt: the event is not a JSON document, or holds a
 	// token that cannot be decrypted: malformed, altered, made under
@@ -61,6 +62,8 @@ func failure(typ string, format string, args ...any) messages.InvokeResponse_Err
 // event" or "encrypt result"), with the error type its cause deserves.
 func codecFailure(typ, what string, err error) messages.InvokeResponse_Error {
 	switch {
+	case errors.Is(err, codec.ErrNoCredentials):
+		typ = ErrorTypeConfig // the function's role or environment, not KMS
 	case unavailable(err):
 		typ = ErrorTypeKeyUnavailable
 	case typ == ErrorTypeDecrypt && errors.Is(err, codec.ErrContract):
