@@ -224,7 +224,7 @@ func TestViewBrowser(t *testing.T) {
 			t.Errorf("the state's input is not shown decrypted:\n%s", detail)
 		}
 		ms := marks(t, ctx)
-		for _, want := range []string{"decrypted contact", "denied identity: not decrypted · class identity: failed authentication", "denied partner: not decrypted · class partner: wrong key or encryption context"} {
+		for _, want := range []string{"decrypted contact", "denied identity: not decrypted · class identity: failed authentication", "denied partner: not decrypted · class partner: no rule for this class in the configuration"} {
 			if !hasMark(ms, want) {
 				t.Errorf("no mark %q among %q", want, ms)
 			}
@@ -235,7 +235,7 @@ func TestViewBrowser(t *testing.T) {
 		// The execution's input: ssn decrypted (identity), vault not.
 		click(t, ctx, `#timeline li[data-event="1"] button`)
 		ms = marks(t, ctx)
-		if !hasMark(ms, "decrypted identity") || !hasMark(ms, "denied vault: not decrypted · class vault: no configured key") {
+		if !hasMark(ms, "decrypted identity") || !hasMark(ms, "denied vault: not decrypted · class vault: no rule for this class") {
 			t.Errorf("event 1 marks: %q", ms)
 		}
 		if d := text(t, ctx, "#detail"); !strings.Contains(d, `"ssn": "078-05-1120"`) {

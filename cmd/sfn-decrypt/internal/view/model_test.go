@@ -2,6 +2,7 @@ package view
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,8 +120,8 @@ func TestMarks(t *testing.T) {
 		want    []Mark
 	}{
 		{name: "every class", want: []Mark{
-			{Pointer: "/customer/partnerRef", Class: "partner", Reason: "wrong key or encryption context"},
-			{Pointer: "/customer/vaultRef", Class: "vault", Reason: "no configured key can unwrap it"},
+			{Pointer: "/customer/partnerRef", Class: "partner", Reason: "no rule for this class in the configuration"},
+			{Pointer: "/customer/vaultRef", Class: "vault", Reason: "no rule for this class in the configuration"},
 			{Pointer: "/customer/ssn", Class: "identity", Decrypted: true},
 		}},
 		{name: "contact only", classes: []string{"contact"}, want: []Mark{
@@ -144,7 +145,7 @@ func TestMarks(t *testing.T) {
 	// A cause that is a token, not JSON: marked as a whole.
 	x := build(t, "denied.encrypted.json")
 	f := fieldOf(t, x, 7, "cause")
-	if diff := cmp.Diff([]Mark{{Class: "partner", Reason: "wrong key or encryption context"}}, f.Marks); diff != "" {
+	if diff := cmp.Diff([]Mark{{Class: "partner", Reason: "no rule for this class in the configuration"}}, f.Marks); diff != "" {
 		t.Errorf("cause marks mismatch (-want +got):\n%s", diff)
 	}
 	// Data cut off by Step Functions.
@@ -192,7 +193,17 @@ func TestNotDecrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strings.Count(string(stderr), "not decrypted:")
+	// history says "N tokens, class C: ..." once for failures of one
+	// cause, and one line for each other failure.
+	want := 0
+	for _, line := range strings.Split(string(stderr), "\n") {
+		if !strings.Contains(line, "not decrypted:") {
+			continue
+		}
+		n := 1
+		fmt.Sscanf(line[strings.Index(line, "not decrypted:")+len("not decrypted:"):], " %d tokens,", &n)
+		want += n
+	}
 	p := &Page{Executions: []*Execution{build(t, "denied.encrypted.json")}}
 	if got := p.NotDecrypted(); got != want {
 		t.Errorf("NotDecrypted() = %d, want %d as history reports", got, want)
