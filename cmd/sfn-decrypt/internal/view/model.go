@@ -13,12 +13,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/sfnenc/sfnenc/codec"
 	"slices"
 	"strings"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/fieldpath"
-	"github.com/sfnenc/sfnenc/internal/format"
 )
 
 // Page is what the page shows: one or more executions (a log file may hold
@@ -274,7 +274,7 @@ type tokenAt struct{ pointer, class, text string }
 // tokens; other text: the tokens in it, at pointer "") with their classes,
 // read from the token headers.
 func tokenClasses(s []byte) []tokenAt {
-	if !bytes.Contains(s, []byte(format.Prefix)) {
+	if !bytes.Contains(s, []byte(codec.TokenPrefix)) {
 		return nil
 	}
 	var out []tokenAt
@@ -282,12 +282,12 @@ func tokenClasses(s []byte) []tokenAt {
 	doc, err := fieldpath.Scan(s, fieldpath.Limits{MaxSize: 64 << 20, MaxDepth: 256})
 	if err != nil {
 		for i := 0; ; {
-			j := bytes.Index(s[i:], []byte(format.Prefix))
+			j := bytes.Index(s[i:], []byte(codec.TokenPrefix))
 			if j < 0 {
 				return out
 			}
 			start := i + j
-			end := start + len(format.Prefix)
+			end := start + len(codec.TokenPrefix)
 			for end < len(s) && isBase64URL(s[end]) {
 				end++
 			}
@@ -313,10 +313,10 @@ func tokenClasses(s []byte) []tokenAt {
 
 // classOf returns the class in a token's header.
 func classOf(tok []byte, buf *[]byte) (string, bool) {
-	if !format.IsToken(tok) {
+	if !codec.IsToken(string(tok)) {
 		return "", false
 	}
-	t, err := format.Decode(tok, (*buf)[:0])
+	t, err := codec.ParseToken(string(tok))
 	if err != nil {
 		return "", false
 	}
