@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -83,7 +84,7 @@ func NewKMS(client KMSClient, keyARN string) (*KMSKeyring, error) {
 func (k *KMSKeyring) KeyARN() string { return k.arn }
 
 func (k *KMSKeyring) fail(op string, err error) error {
-	return &KeyError{Op: op, Provider: ProviderAWSKMS, KeyID: k.arn, Kind: classify(err), Err: err}
+	return &KeyError{Op: op, Provider: ProviderAWSKMS, KeyID: k.arn, Kind: KMSErrorKind(err), Err: err}
 }
 
 // GenerateDataKey calls KMS GenerateDataKey for a 256-bit key under ec.
@@ -160,13 +161,21 @@ func (k *KMSKeyring) checkKeyID(got *string) error {
 	return nil
 }
 
-// classify maps a KMS client error to one of the error kinds.
-func classify(err error) error {
+// KMSErrorKind returns the kind of an error of the AWS KMS client:
+// ErrNoCredentials, ErrKeyNotFound, ErrDenied, ErrInvalidKey,
+// ErrUnavailable, or nil if none describes it. The KMS keyrings, keyset
+// files and the ESDK mode all classify with it. Throttling and transient
+// failures are what the SDK's own retryer (aws/retry) retries; the error
+// codes of KMS itself decide the rest.
+func KMSErrorKind(err error) error {
 	var ce *credentialsError
 	if errors.As(err, &ce) {
 		return ErrNoCredentials
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ErrUnavailable
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
 		return ErrUnavailable
 	}
 	var ae smithy.APIError
@@ -180,11 +189,16 @@ func classify(err error) error {
 			return ErrDenied
 		case "InvalidCiphertextException", "IncorrectKeyException":
 			return ErrInvalidKey
-		case "ThrottlingException", "LimitExceededException", "KMSInternalException",
-			"DependencyTimeoutException", "KeyUnavailableException", "ServiceUnavailableException":
+		case "KMSInternalException", "DependencyTimeoutException", "KeyUnavailableException":
+			return ErrUnavailable // KMS's own transient failures
+		}
+		if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool() {
 			return ErrUnavailable
 		}
 		return nil
+	}
+	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool() {
+		return ErrUnavailable
 	}
 	var ne net.Error
 	var re interface{ HTTPStatusCode() int }
@@ -204,9 +218,7 @@ func classify(err error) error {
 // region, reused. Endpoint settings such as AWS_ENDPOINT_URL_KMS and the
 // application id in cfg apply to every client.
 func KMSClients(cfg aws.Config) func(region string) KMSClient {
-	if cfg.Credentials != nil {
-		cfg.Credentials = markedCredentials{cfg.Credentials}
-	}
+	cfg = MarkCredentials(cfg)
 	var mu sync.Mutex
 	clients := map[string]KMSClient{}
 	return func(region string) KMSClient {
@@ -229,6 +241,19 @@ func DefaultKMSClients(ctx context.Context) (func(region string) KMSClient, erro
 		return nil, fmt.Errorf("envelope: AWS configuration: %w", err)
 	}
 	return KMSClients(cfg), nil
+}
+
+// MarkCredentials returns cfg with its credentials provider's errors marked,
+// so that KMSErrorKind reports a request that never left for want of
+// credentials as ErrNoCredentials. KMSClients does it; other clients of KMS
+// (the ESDK's) call it themselves.
+func MarkCredentials(cfg aws.Config) aws.Config {
+	if cfg.Credentials != nil {
+		if _, done := cfg.Credentials.(markedCredentials); !done {
+			cfg.Credentials = markedCredentials{cfg.Credentials}
+		}
+	}
+	return cfg
 }
 
 // markedCredentials marks the errors of a credentials provider, so that

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
 	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
@@ -92,5 +93,34 @@ func TestKMSErrorKinds(t *testing.T) {
 	}
 	if n := srv.Requests(""); n != 0 {
 		t.Errorf("%d KMS requests without credentials", n)
+	}
+}
+
+// TestKMSErrorKindTable: the one classifier of KMS client errors, on the
+// API errors KMS returns (smithy.GenericAPIError stands for an answer of
+// the service) and on what the SDK's retryer counts as throttling.
+func TestKMSErrorKindTable(t *testing.T) {
+	api := func(code string) error {
+		return &smithy.OperationError{ServiceID: "KMS", OperationName: "Decrypt", Err: &smithy.GenericAPIError{Code: code}}
+	}
+	for _, tc := range []struct {
+		err  error
+		want error
+	}{
+		{api("ThrottlingException"), ErrUnavailable},
+		{api("TooManyRequestsException"), ErrUnavailable}, // from aws/retry's list, not ours
+		{api("LimitExceededException"), ErrUnavailable},
+		{api("KMSInternalException"), ErrUnavailable},
+		{api("AccessDeniedException"), ErrDenied},
+		{api("NotFoundException"), ErrKeyNotFound},
+		{api("InvalidCiphertextException"), ErrInvalidKey},
+		{api("IncorrectKeyException"), ErrInvalidKey},
+		{api("ValidationException"), nil},
+		{context.DeadlineExceeded, ErrUnavailable},
+		{&credentialsError{errors.New("no profile")}, ErrNoCredentials},
+	} {
+		if got := KMSErrorKind(tc.err); got != tc.want {
+			t.Errorf("KMSErrorKind(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

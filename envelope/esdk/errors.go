@@ -1,14 +1,12 @@
 package esdk
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	mpltypes "github.com/aws/aws-cryptographic-material-providers-library/releases/go/mpl/awscryptographymaterialproviderssmithygeneratedtypes"
 	esdktypes "github.com/aws/aws-encryption-sdk/releases/go/encryption-sdk/awscryptographyencryptionsdksmithygeneratedtypes"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 	"github.com/sfnenc/sfnenc/envelope"
 )
@@ -114,16 +112,15 @@ func describeAll(msg string, errs []error) string {
 	return msg + " [" + strings.Join(parts, "; ") + "]"
 }
 
-// keyRefusals are the KMS error codes that mean "this key cannot decrypt this
-// wrapped key for this caller", as opposed to a service or network failure.
-var keyRefusals = map[string]bool{
-	"InvalidCiphertextException": true, // wrong key (local-kms) or damaged blob
-	"IncorrectKeyException":      true, // wrong key (AWS KMS)
-	"AccessDeniedException":      true,
-	"NotFoundException":          true,
-	"DisabledException":          true,
-	"KMSInvalidStateException":   true,
-	"InvalidKeyUsageException":   true,
+// refusal reports whether a KMS error means "this key cannot decrypt this
+// wrapped key for this caller", as opposed to a service or network failure,
+// by the one classifier the KMS keyrings use.
+func refusal(err error) bool {
+	switch envelope.KMSErrorKind(err) {
+	case envelope.ErrDenied, envelope.ErrInvalidKey, envelope.ErrKeyNotFound:
+		return true
+	}
+	return false
 }
 
 // classify turns an error returned by the ESDK client into an opError.
@@ -140,14 +137,13 @@ func classify(op string, err error) error {
 	for _, leaf := range leaves(err, 0) {
 		var apiErr smithy.APIError
 		var opErr *smithy.OperationError
-		var credErr *credentialsError
-		if errors.As(leaf, &credErr) {
+		if envelope.KMSErrorKind(leaf) == envelope.ErrNoCredentials {
 			noCredentials = true
 		}
 		switch {
 		case errors.As(leaf, &apiErr):
 			kmsErrs = append(kmsErrs, leaf)
-			if !keyRefusals[apiErr.ErrorCode()] {
+			if !refusal(leaf) {
 				refusalsOnly = false
 			}
 		case errors.As(leaf, &opErr):
@@ -212,22 +208,3 @@ func leaves(err error, depth int) []error {
 	}
 	return []error{err}
 }
-
-// markedCredentials marks the errors of a credentials provider, so that
-// classify tells a KMS request that never left for want of credentials from
-// one that KMS failed.
-type markedCredentials struct{ p aws.CredentialsProvider }
-
-func (m markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	c, err := m.p.Retrieve(ctx)
-	if err != nil {
-		return c, &credentialsError{err}
-	}
-	return c, nil
-}
-
-// credentialsError is an error of the credentials provider.
-type credentialsError struct{ err error }
-
-func (e *credentialsError) Error() string { return e.err.Error() }
-func (e *credentialsError) Unwrap() error { return e.err }

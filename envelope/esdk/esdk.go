@@ -83,9 +83,7 @@ func New(cfg aws.Config, keyARNs []string, opts ...Option) (*Sealer, error) {
 		return nil, fmt.Errorf("esdk: %d keys exceed the maximum of %d encrypted data keys", len(keyARNs), o.maxEDKs)
 	}
 
-	if cfg.Credentials != nil {
-		cfg.Credentials = markedCredentials{cfg.Credentials}
-	}
+	cfg = envelope.MarkCredentials(cfg)
 	s := &Sealer{keyARNs: map[string]bool{}, maxEDKs: o.maxEDKs}
 	clients := map[string]*kms.Client{} // by region
 	mpl, err := mplclient.NewClient(mpltypes.MaterialProvidersConfig{})
