@@ -8,16 +8,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
-// MaxKMSSecret is the largest plaintext KMS Encrypt accepts.
-const MaxKMSSecret = 4096
+// maxKMSSecret is the largest plaintext KMS Encrypt accepts.
+const maxKMSSecret = 4096
 
-// EncryptSecret encrypts a small secret (at most MaxKMSSecret bytes, such as
+// EncryptSecret encrypts a small secret (at most maxKMSSecret bytes, such as
 // a serialized keyset) directly with the keyring's KMS key under ec. op
 // names the operation in errors ("encrypt keyset").
 func (k *KMSKeyring) EncryptSecret(ctx context.Context, op string, secret []byte, ec map[string]string) ([]byte, error) {
-	if len(secret) > MaxKMSSecret {
+	if len(secret) > maxKMSSecret {
 		return nil, &KeyError{Op: op, Provider: ProviderAWSKMS, KeyID: k.arn,
-			Err: fmt.Errorf("%d bytes, KMS encrypts at most %d", len(secret), MaxKMSSecret)}
+			Err: fmt.Errorf("%d bytes, KMS encrypts at most %d", len(secret), maxKMSSecret)}
 	}
 	out, err := k.client.Encrypt(ctx, &kms.EncryptInput{
 		KeyId:             aws.String(k.arn),

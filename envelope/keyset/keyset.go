@@ -560,8 +560,8 @@ func (s *Store) write(ctx context.Context, class string, kctx map[string]string,
 		return fail(err)
 	}
 	defer clear(pt)
-	if len(pt) > envelope.MaxKMSSecret {
-		return fail(fmt.Errorf("%w (%d bytes, KMS encrypts at most %d)", ErrFull, len(pt), envelope.MaxKMSSecret))
+	if len(pt) > maxKMSPlaintext {
+		return fail(fmt.Errorf("%w (%d bytes, KMS encrypts at most %d)", ErrFull, len(pt), maxKMSPlaintext))
 	}
 	fl := file{Version: FileVersion, Class: class, Keys: infoOf(ks)}
 	for _, kr := range s.krs {
@@ -672,3 +672,7 @@ func (k *Keyset) GoString() string { return k.String() }
 
 // Format prints the fixed text for every verb.
 func (k *Keyset) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
+
+// maxKMSPlaintext is the largest plaintext KMS Encrypt accepts: a keyset
+// must serialise to no more.
+const maxKMSPlaintext = 4096
