@@ -182,7 +182,7 @@ func run(ctx context.Context, o options) error {
 	}
 	heading("Done")
 	fmt.Printf("  %d executions in %v; their histories are saved in %s.\n", len(shown), time.Since(began).Round(100*time.Millisecond), o.out)
-	fmt.Printf("  To see the last one in a browser (KMS must be up: run with -wait, and use the exports below):\n    %s view --config %s --reason demo --open --definition %s %s\n", filepath.Join(o.bin, "sfn-decrypt"), filepath.Join(o.example, stack.ConfigFile), filepath.Join(o.example, "statemachine", "identity-verification.asl.json"), filepath.Join(o.out, lastArn[strings.LastIndexByte(lastArn, ':')+1:]+".history.json"))
+	fmt.Printf("  To see the last one in a browser (KMS must be up: run with -wait, and use the exports below):\n    %s view --config %s --reason demo --open \\\n      --definition %s \\\n      %s\n", filepath.Join(o.bin, "sfn-decrypt"), filepath.Join(o.example, stack.ConfigFile), filepath.Join(o.example, "statemachine", "identity-verification.asl.json"), filepath.Join(o.out, lastArn[strings.LastIndexByte(lastArn, ':')+1:]+".history.json"))
 	if o.wait {
 		fmt.Printf("  Everything keeps running until you press Ctrl-C. In another shell, from the repository root:\n")
 		fmt.Printf("    export AWS_ENDPOINT_URL_KMS=%s AWS_ENDPOINT_URL_SFN=%s \\\n", kms.Endpoint, st.Server.Endpoint)
