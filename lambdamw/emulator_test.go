@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
+	"github.com/sfnenc/sfnenc/internal/launch"
 	"github.com/sfnenc/sfnenc/internal/testbin"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
@@ -32,9 +32,8 @@ import (
 // concurrent invocations of one function, so invoke serialises them.
 type emulated struct {
 	url  string
-	cmd  *exec.Cmd
+	proc *launch.Process
 	logs *logBuffer // the emulator's and the function's stdout and stderr
-	done chan struct{}
 	mu   sync.Mutex
 }
 
@@ -43,96 +42,25 @@ type emulated struct {
 // variables are removed.
 func startEmulated(t *testing.T, rie, bin string, env ...string) *emulated {
 	t.Helper()
-	var lastErr error
-	for range 3 { // a port found free may be taken before the emulator binds it
-		f, err := tryStartEmulated(rie, bin, env)
-		if err == nil {
-			t.Cleanup(func() {
-				f.stop()
-				if t.Failed() {
-					t.Logf("emulator output:\n%s", f.logs)
-				}
-			})
-			return f
-		}
-		lastErr = err
-	}
-	t.Fatalf("start emulator: %v", lastErr)
-	return nil
-}
-
-func tryStartEmulated(rie, bin string, env []string) (*emulated, error) {
-	ports, err := freePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	invokeAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	apiAddr := "127.0.0.1:" + strconv.Itoa(ports[1])
-	f := &emulated{
-		url:  "http://" + invokeAddr + "/2015-03-31/functions/function/invocations",
-		logs: new(logBuffer),
-		done: make(chan struct{}),
-	}
 	var base []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "SFNENC_") && !strings.HasPrefix(kv, "TESTHANDLER_") {
 			base = append(base, kv)
 		}
 	}
-	f.cmd = exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bin)
-	f.cmd.Dir = filepath.Dir(bin)
-	f.cmd.Env = append(base, env...)
-	f.cmd.Stdout, f.cmd.Stderr = f.logs, f.logs
-	if err := f.cmd.Start(); err != nil {
-		return nil, err
+	f := &emulated{logs: new(logBuffer)}
+	p, url, err := launch.StartEmulator(context.Background(), rie, bin, append(base, env...), f.logs)
+	if err != nil {
+		t.Fatalf("start emulator: %v", err)
 	}
-	go func() { _ = f.cmd.Wait(); close(f.done) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", invokeAddr, time.Second)
-		if err == nil {
-			conn.Close()
-			return f, nil
+	f.proc, f.url = p, url
+	t.Cleanup(func() {
+		f.proc.Stop()
+		if t.Failed() {
+			t.Logf("emulator output:\n%s", f.logs)
 		}
-		select {
-		case <-f.done:
-			return nil, fmt.Errorf("emulator exited: %s", f.logs)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			f.stop()
-			return nil, fmt.Errorf("emulator did not listen on %s", invokeAddr)
-		}
-	}
-}
-
-// freePorts returns n loopback ports that were free when asked.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-func (f *emulated) stop() {
-	select {
-	case <-f.done:
-		return
-	default:
-	}
-	_ = f.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-f.done:
-	case <-time.After(5 * time.Second):
-		_ = f.cmd.Process.Kill()
-		<-f.done
-	}
+	})
+	return f
 }
 
 // invokeResult is the emulator's answer: the result, or the error report.

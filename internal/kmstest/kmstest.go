@@ -1,27 +1,24 @@
 package kmstest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/sfnenc/sfnenc/internal/launch"
 	"github.com/sfnenc/sfnenc/internal/testbin"
 )
 
@@ -34,8 +31,6 @@ const (
 	accessKeyID     = "AKIDKMSTEST"
 	secretAccessKey = "kmstest-dummy-secret"
 
-	// startTimeout bounds the wait for local-kms to report its port.
-	startTimeout = 60 * time.Second
 	// logLines is how many lines of local-kms output are kept for the log of
 	// a failed test.
 	logLines = 200
@@ -74,8 +69,7 @@ type Server struct {
 	proxy   *httptest.Server
 	backend *url.URL // local-kms itself, for measurements in tests
 	forward *httputil.ReverseProxy
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the local-kms process has exited
+	proc    *launch.Process
 	closing chan struct{} // closed when the test ends, to end injected delays
 	log     *lineLog
 
@@ -86,10 +80,7 @@ type Server struct {
 	faults []*activeFault
 }
 
-var (
-	ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
-	startedRe  = regexp.MustCompile(`Local KMS started on \S*:(\d+)`)
-)
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
 // Start runs a fresh local-kms process, seeded with the fixed keys, and a
 // proxy in front of it. Both stop when the test ends. Start fails the test
@@ -108,57 +99,27 @@ func Start(tb testing.TB) *Server {
 		tb.Fatalf("kmstest: %v", err)
 	}
 
-	r, w, err := os.Pipe()
-	if err != nil {
-		tb.Fatalf("kmstest: %v", err)
-	}
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = []string{
-		"PORT=0", // local-kms picks a free port and logs it
-		"KMS_REGION=" + region,
-		"KMS_ACCOUNT_ID=" + accountID,
-		"KMS_DATA_PATH=" + dataPath,
-		"KMS_SEED_PATH=" + seedPath,
-	}
-	cmd.Stdout = w
-	cmd.Stderr = w
-	killWithParent(cmd)
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		r.Close()
-		tb.Fatalf("kmstest: starting local-kms: %v", err)
-	}
-
 	s := &Server{
-		cmd:     cmd,
-		exited:  make(chan struct{}),
 		closing: make(chan struct{}),
 		log:     &lineLog{},
 		counts:  make(map[string]int),
 	}
-	go func() {
-		cmd.Wait()
-		close(s.exited)
-	}()
+	proc, endpoint, err := launch.StartLocalKMS(context.Background(), bin, launch.LocalKMS{
+		Region: region, Account: accountID, DataPath: dataPath, SeedPath: seedPath, Dir: dir,
+	}, nil, s.log.add)
+	if err != nil {
+		tb.Fatalf("kmstest: %v\n%s", err, s.log)
+	}
+	s.proc = proc
 	tb.Cleanup(func() {
 		s.close()
 		if tb.Failed() {
 			tb.Logf("kmstest: local-kms output:\n%s", s.log)
 		}
 	})
-
-	port := make(chan string, 1)
-	go s.log.read(r, port)
-	var backend *url.URL
-	select {
-	case p := <-port:
-		backend = &url.URL{Scheme: "http", Host: "127.0.0.1:" + p}
-	case <-s.exited:
-		tb.Fatalf("kmstest: local-kms exited before listening: %v\n%s", cmd.ProcessState, s.log)
-	case <-time.After(startTimeout):
-		tb.Fatalf("kmstest: local-kms did not report its port within %v\n%s", startTimeout, s.log)
+	backend, err := url.Parse(endpoint)
+	if err != nil {
+		tb.Fatalf("kmstest: %v", err)
 	}
 
 	s.forward = &httputil.ReverseProxy{
@@ -306,10 +267,7 @@ func (s *Server) ResetCounts() {
 // an outage: the proxy stays up and answers every later request with HTTP
 // 502. Stop may be called more than once.
 func (s *Server) Stop() {
-	s.stopOnce.Do(func() {
-		s.cmd.Process.Kill()
-		<-s.exited
-	})
+	s.stopOnce.Do(s.proc.Kill)
 }
 
 // serveHTTP counts a request and forwards it, or answers it with a fault.
@@ -336,29 +294,15 @@ type lineLog struct {
 	lines []string
 }
 
-// read copies lines from r until EOF and sends the port on port once
-// local-kms reports it.
-func (l *lineLog) read(r io.ReadCloser, port chan<- string) {
-	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	sent := false
-	for sc.Scan() {
-		line := ansiEscape.ReplaceAllString(sc.Text(), "")
-		l.mu.Lock()
-		l.lines = append(l.lines, strings.TrimRight(line, " "))
-		if len(l.lines) > logLines {
-			l.lines = l.lines[len(l.lines)-logLines:]
-		}
-		l.mu.Unlock()
-		if m := startedRe.FindStringSubmatch(line); m != nil && !sent {
-			port <- m[1]
-			sent = true
-		}
+// add keeps one line of the output, without colour codes.
+func (l *lineLog) add(line string) {
+	line = ansiEscape.ReplaceAllString(line, "")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimRight(line, " "))
+	if len(l.lines) > logLines {
+		l.lines = l.lines[len(l.lines)-logLines:]
 	}
-	// Drain anything the scanner gave up on, so the process never blocks
-	// writing its log.
-	io.Copy(io.Discard, r)
 }
 
 func (l *lineLog) String() string {

@@ -12,21 +12,17 @@
 package localsfn
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sfnenc/sfnenc/internal/launch"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -91,7 +87,7 @@ type Function struct {
 	// URL is the function's invoke endpoint.
 	URL string
 
-	proc *process
+	proc *launch.Process
 }
 
 // StartFunction starts the emulator rie with the function binary bin and
@@ -101,156 +97,25 @@ type Function struct {
 // function's output is kept (see Function.Logs) and copied to logTo if not
 // nil.
 func StartFunction(ctx context.Context, rie, bin string, env []string, logTo io.Writer) (*Function, error) {
-	var lastErr error
-	for range 3 { // a free port found here can be taken before the emulator binds it
-		f, err := startFunction(ctx, rie, bin, env, logTo)
-		if err == nil {
-			return f, nil
-		}
-		lastErr = err
-	}
-	return nil, lastErr
-}
-
-func startFunction(ctx context.Context, rie, bin string, env []string, logTo io.Writer) (*Function, error) {
-	ports, err := FreePorts(2)
+	p, url, err := launch.StartEmulator(ctx, rie, bin, append([]string{"PATH=" + os.Getenv("PATH")}, env...), logTo)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("localsfn: %w", err)
 	}
-	invokeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	apiAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	cmd := exec.Command(rie,
-		"--runtime-interface-emulator-address", invokeAddr,
-		"--runtime-api-address", apiAddr,
-		bin)
-	cmd.Dir = filepath.Dir(bin)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	p, err := startProcess(cmd, logTo, nil)
-	if err != nil {
-		return nil, fmt.Errorf("localsfn: start %s: %w", filepath.Base(bin), err)
-	}
-	f := &Function{URL: "http://" + invokeAddr + "/2015-03-31/functions/function/invocations", proc: p}
-	for {
-		conn, err := net.DialTimeout("tcp", invokeAddr, time.Second)
-		if err == nil {
-			conn.Close()
-			return f, nil
-		}
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("localsfn: emulator for %s exited: %s", filepath.Base(bin), p.logs.String())
-		case <-ctx.Done():
-			p.stop()
-			return nil, fmt.Errorf("localsfn: emulator for %s: %w", filepath.Base(bin), ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return &Function{URL: url, proc: p}, nil
 }
 
 // Logs returns what the emulator and the function printed so far.
-func (f *Function) Logs() string { return f.proc.logs.String() }
+func (f *Function) Logs() string { return f.proc.Logs() }
 
 // Close stops the emulator, which stops the function.
-func (f *Function) Close() error { f.proc.stop(); return nil }
+func (f *Function) Close() error { f.proc.Stop(); return nil }
 
 // FreePorts returns n loopback TCP ports that were free when asked.
-func FreePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("localsfn: free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+func FreePorts(n int) ([]int, error) { return launch.FreePorts(n) }
 
-// process is a child process whose output is kept.
-type process struct {
-	cmd  *exec.Cmd
-	logs *SyncBuffer
-	done chan struct{}
-}
-
-// startProcess starts cmd with its output kept, copied to logTo (if not
-// nil), and fed line by line to onLine (if not nil).
-func startProcess(cmd *exec.Cmd, logTo io.Writer, onLine func(string)) (*process, error) {
-	p := &process{cmd: cmd, logs: &SyncBuffer{}, done: make(chan struct{})}
-	var w io.Writer = p.logs
-	if logTo != nil {
-		w = io.MultiWriter(p.logs, logTo)
-	}
-	var pw *io.PipeWriter
-	if onLine != nil {
-		var pr *io.PipeReader
-		pr, pw = io.Pipe()
-		w = io.MultiWriter(w, pw)
-		go func() {
-			sc := bufio.NewScanner(pr)
-			for sc.Scan() {
-				onLine(sc.Text())
-			}
-			_, _ = io.Copy(io.Discard, pr)
-		}()
-	}
-	cmd.Stdout = w
-	cmd.Stderr = w
-	killWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() {
-		_ = cmd.Wait()
-		if pw != nil {
-			pw.Close()
-		}
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// stop ends the process: SIGTERM, then SIGKILL after 5 seconds.
-func (p *process) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// SyncBuffer is a bytes.Buffer safe for concurrent writes, for process
-// output read while the process runs.
-type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// SyncBuffer is a buffer safe for concurrent writes, for process output
+// read while the process runs.
+type SyncBuffer = launch.Buffer
 
 // Harness is the Node harness in a directory that holds server.mjs and its
 // installed npm packages (node_modules, from `npm ci`).
@@ -308,7 +173,7 @@ type Server struct {
 	// OutDir is where execution files are saved.
 	OutDir string
 
-	proc *process
+	proc *launch.Process
 }
 
 var listeningRe = regexp.MustCompile(`^server\.mjs: listening on (\S+)$`)
@@ -329,37 +194,18 @@ func (h Harness) Start(ctx context.Context, opts ServerOptions) (*Server, error)
 	}
 	cmd := exec.Command("node", args...)
 	cmd.Dir = h.Dir
-	addr := make(chan string, 1)
-	p, err := startProcess(cmd, opts.LogTo, func(line string) {
-		if m := listeningRe.FindStringSubmatch(line); m != nil {
-			select {
-			case addr <- m[1]:
-			default:
-			}
-		}
-	})
+	p, m, err := launch.StartWaiting(ctx, cmd, listeningRe, 60*time.Second, opts.LogTo, nil)
 	if err != nil {
-		return nil, fmt.Errorf("localsfn: start server.mjs: %w", err)
+		return nil, fmt.Errorf("localsfn: server.mjs: %w", err)
 	}
-	select {
-	case a := <-addr:
-		return &Server{Endpoint: "http://" + a, OutDir: opts.OutDir, proc: p}, nil
-	case <-p.done:
-		return nil, fmt.Errorf("localsfn: server.mjs exited: %s", p.logs.String())
-	case <-ctx.Done():
-		p.stop()
-		return nil, fmt.Errorf("localsfn: server.mjs: %w", ctx.Err())
-	case <-time.After(60 * time.Second):
-		p.stop()
-		return nil, fmt.Errorf("localsfn: server.mjs did not start in 60s: %s", p.logs.String())
-	}
+	return &Server{Endpoint: "http://" + m[1], OutDir: opts.OutDir, proc: p}, nil
 }
 
 // Logs returns what the server printed so far.
-func (s *Server) Logs() string { return s.proc.logs.String() }
+func (s *Server) Logs() string { return s.proc.Logs() }
 
 // Close stops the server, aborting running executions.
-func (s *Server) Close() error { s.proc.stop(); return nil }
+func (s *Server) Close() error { s.proc.Stop(); return nil }
 
 // HistoryFile returns the path of the saved history of an execution, by
 // execution name.

@@ -1,4 +1,4 @@
-package kmstest
+package launch
 
 import (
 	"os/exec"

@@ -1,8 +1,0 @@
-//go:build !linux
-
-package stack
-
-import "syscall"
-
-// killWithParent does nothing on this platform.
-func killWithParent() *syscall.SysProcAttr { return nil }
