@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sfnenc/sfnenc/fieldpath"
 	"io"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
@@ -33,6 +34,10 @@ type Member struct {
 // error for an "events" member that is not an array ("events" is not an
 // array of what), and the error of event is given with the event's index.
 func Parse[E any](data []byte, notDoc error, what string, event func(json.RawMessage) (E, error)) ([]Member, []E, error) {
+	if ms, events, err, ok := parseTape(data, notDoc, event); ok {
+		return ms, events, err
+	}
+	// The document is not a well-formed one: the decoder says where.
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -64,8 +69,8 @@ func Parse[E any](data []byte, notDoc error, what string, event func(json.RawMes
 			ms = append(ms, Member{name, raw})
 			continue
 		}
-		var raws []json.RawMessage
-		if err := json.Unmarshal(raw, &raws); err != nil {
+		raws, ok := elements(raw)
+		if !ok {
 			return nil, nil, fmt.Errorf("%w: \"events\" is not an array of %s", notDoc, what)
 		}
 		for i, raw := range raws {
@@ -130,16 +135,145 @@ func Marshal(members []Member, appendEvents func([]byte) []byte, indent string) 
 		b = append(b, ']')
 	}
 	b = append(b, '}')
-	var out bytes.Buffer
-	var err error
-	if indent == "" {
-		err = json.Compact(&out, b)
-	} else {
-		err = json.Indent(&out, b, "", indent)
-	}
-	if err != nil {
+	// The pieces are JSON the codec read or wrote; check the whole once,
+	// then lay it out without a second parser.
+	if err := fieldpath.Valid(b, fieldpath.Limits{MaxSize: len(b) + 1, MaxDepth: 1 << 10}); err != nil {
 		return nil, err
 	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
+	out := make([]byte, 0, len(b)+len(b)/4)
+	out = appendLayout(out, b, indent)
+	return append(out, '\n'), nil
+}
+
+// appendLayout appends the valid JSON text src to dst without insignificant
+// whitespace, or indented by indent per level (as json.Indent does, with
+// empty arrays and objects as [] and {}).
+func appendLayout(dst, src []byte, indent string) []byte {
+	depth := 0
+	newline := func() {
+		dst = append(dst, '\n')
+		for range depth {
+			dst = append(dst, indent...)
+		}
+	}
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			j := i + 1
+			for ; src[j] != '"'; j++ {
+				if src[j] == '\\' {
+					j++
+				}
+			}
+			dst = append(dst, src[i:j+1]...)
+			i = j
+			continue
+		case '{', '[':
+			dst = append(dst, c)
+			if indent == "" {
+				continue
+			}
+			// An empty object or array stays on its line.
+			k := i + 1
+			for k < len(src) && (src[k] == ' ' || src[k] == '\t' || src[k] == '\n' || src[k] == '\r') {
+				k++
+			}
+			if src[k] == '}' || src[k] == ']' {
+				dst = append(dst, src[k])
+				i = k
+				continue
+			}
+			depth++
+			newline()
+			continue
+		case '}', ']':
+			if indent != "" {
+				depth--
+				newline()
+			}
+			dst = append(dst, c)
+			continue
+		case ',':
+			dst = append(dst, c)
+			if indent != "" {
+				newline()
+			}
+			continue
+		case ':':
+			dst = append(dst, c)
+			if indent != "" {
+				dst = append(dst, ' ')
+			}
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// elements splits a JSON array, which the decoder has read, into its
+// elements, from one scan of the codec's tape instead of a second decoding.
+func elements(raw []byte) ([]json.RawMessage, bool) {
+	doc, err := fieldpath.Scan(raw, fieldpath.Limits{MaxSize: len(raw) + 1, MaxDepth: 1 << 10})
+	if err != nil {
+		// Stricter than the decoder (duplicate names, depth): let the
+		// decoder split it, and the event checks say what is wrong.
+		var raws []json.RawMessage
+		return raws, json.Unmarshal(raw, &raws) == nil
+	}
+	defer doc.Release()
+	if doc.Kind(0) != fieldpath.Array {
+		return nil, false
+	}
+	var out []json.RawMessage
+	for n := 1; n < doc.Len(); n = doc.End(n) {
+		start, end := doc.Raw(n)
+		out = append(out, json.RawMessage(raw[start:end:end]))
+	}
+	return out, true
+}
+
+// parseTape is Parse for a well-formed document, in one scan of the codec's
+// tape, without decoding anything. ok is false if the document is not one
+// (syntax, duplicate names, no "events" array): Parse then reads it with the
+// decoder, which places the error.
+func parseTape[E any](data []byte, notDoc error, event func(json.RawMessage) (E, error)) (ms []Member, events []E, err error, ok bool) {
+	doc, serr := fieldpath.Scan(data, fieldpath.Limits{MaxSize: len(data) + 1, MaxDepth: 1 << 10})
+	if serr != nil {
+		return nil, nil, nil, false
+	}
+	defer doc.Release()
+	if doc.Kind(0) != fieldpath.Object {
+		return nil, nil, nil, false
+	}
+	hasEvents := false
+	var name []byte
+	for n := 1; n < doc.Len(); n = doc.End(n) {
+		name = doc.AppendName(name[:0], n)
+		start, end := doc.Raw(n)
+		if string(name) != "events" {
+			ms = append(ms, Member{string(name), json.RawMessage(data[start:end:end])})
+			continue
+		}
+		if doc.Kind(n) != fieldpath.Array {
+			return nil, nil, nil, false
+		}
+		for i, c := 0, n+1; c < doc.End(n); i, c = i+1, doc.End(c) {
+			cs, ce := doc.Raw(c)
+			e, eerr := event(json.RawMessage(data[cs:ce:ce]))
+			if eerr != nil {
+				return nil, nil, fmt.Errorf("%w: events[%d]: %v", notDoc, i, eerr), true
+			}
+			events = append(events, e)
+		}
+		ms = append(ms, Member{Name: "events"})
+		hasEvents = true
+	}
+	if !hasEvents {
+		return nil, nil, nil, false
+	}
+	return ms, events, nil, true
 }

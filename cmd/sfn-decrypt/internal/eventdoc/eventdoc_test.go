@@ -1,8 +1,11 @@
 package eventdoc
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,5 +68,38 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q quotes the document", err)
 			}
 		})
+	}
+}
+
+// TestLayout: the layout of a valid document is json.Compact's and
+// json.Indent's, on every golden history and log document.
+func TestLayout(t *testing.T) {
+	files, _ := filepath.Glob("../../../../testdata/*/*.json")
+	files = append(files, "") // and a hand-made one
+	if len(files) < 5 {
+		t.Fatalf("%d files", len(files))
+	}
+	for _, f := range files {
+		src := []byte(`{"a": [], "b": {}, "c": [ { } , [ ] ], "d": "x \" y \\\\", "e": [1, {"f": null}], "g": "\u00e9"}`)
+		if f != "" {
+			var err error
+			if src, err = os.ReadFile(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Marshal lays out a document with nothing around it.
+		src = bytes.TrimSpace(src)
+		if !json.Valid(src) {
+			continue
+		}
+		var compact, indented bytes.Buffer
+		json.Compact(&compact, src)
+		json.Indent(&indented, src, "", "    ")
+		if got := appendLayout(nil, src, ""); !bytes.Equal(got, compact.Bytes()) {
+			t.Errorf("%s: compact layout differs from json.Compact", f)
+		}
+		if got := appendLayout(nil, src, "    "); !bytes.Equal(got, indented.Bytes()) {
+			t.Errorf("%s: indented layout differs from json.Indent:\n%s\n%s", f, got, indented.Bytes())
+		}
 	}
 }

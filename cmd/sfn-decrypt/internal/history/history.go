@@ -25,6 +25,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
+	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
 // ErrNotHistory is wrapped by the errors of Parse for input that is not an
@@ -86,34 +87,63 @@ func Parse(data []byte) (*History, error) {
 	return &History{members: ms, events: events}, nil
 }
 
-// checkEvent checks that raw is an object with an integer id, a type and a
-// timestamp.
+// checkEvent checks that raw, a JSON value the parser has read, is an
+// object with an integer id, a type and a timestamp. It reads them from the
+// codec's tape of the event, without decoding the event.
 func checkEvent(raw json.RawMessage) error {
 	if len(raw) == 0 || raw[0] != '{' {
 		return errors.New("not an object")
 	}
-	var h head
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return errors.New("id, previousEventId, type or timestamp of the wrong type")
+	doc, err := fieldpath.Scan(raw, fieldpath.Limits{MaxSize: len(raw) + 1, MaxDepth: 1 << 10})
+	if err != nil {
+		return errors.New("not a valid event")
 	}
-	if h.ID == nil {
+	defer doc.Release()
+	wrongType := errors.New("id, previousEventId, type or timestamp of the wrong type")
+	var id, prev, typ, ts []byte
+	var name []byte
+	for n := 1; n < doc.Len(); n = doc.End(n) {
+		name = doc.AppendName(name[:0], n)
+		start, end := doc.Raw(n)
+		v := raw[start:end]
+		switch string(name) {
+		case "id":
+			if doc.Kind(n) != fieldpath.Number {
+				return wrongType
+			}
+			id = v
+		case "previousEventId":
+			if doc.Kind(n) != fieldpath.Number {
+				return wrongType
+			}
+			prev = v
+		case "type":
+			if doc.Kind(n) != fieldpath.String {
+				return wrongType
+			}
+			typ = doc.AppendString(nil, n)
+		case "timestamp":
+			ts = v
+		}
+	}
+	if id == nil {
 		return errors.New("no \"id\"")
 	}
-	if _, err := h.ID.Int64(); err != nil {
+	if _, err := strconv.ParseInt(string(id), 10, 64); err != nil {
 		return errors.New("\"id\" is not an integer")
 	}
-	if h.PreviousID != "" {
-		if _, err := h.PreviousID.Int64(); err != nil {
+	if prev != nil {
+		if _, err := strconv.ParseInt(string(prev), 10, 64); err != nil {
 			return errors.New("\"previousEventId\" is not an integer")
 		}
 	}
-	if h.Type == nil || *h.Type == "" {
+	if len(typ) == 0 {
 		return errors.New("no \"type\"")
 	}
-	if len(h.Timestamp) == 0 {
+	if len(ts) == 0 {
 		return errors.New("no \"timestamp\"")
 	}
-	if _, _, err := parseTime(h.Timestamp); err != nil {
+	if _, _, err := parseTime(ts); err != nil {
 		return err
 	}
 	return nil
