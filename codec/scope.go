@@ -122,10 +122,10 @@ func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte
 	if err != nil {
 		return nil, nil, fmt.Errorf("codec: %w", err)
 	}
-	if !s.acceptPlain {
-		if err := c.checkNames(doc, src); err != nil {
-			return nil, nil, err
-		}
+	// Also with AcceptPlaintext: a member in another case would reach a
+	// typed handler as the selected one, and leave unencrypted.
+	if err := c.checkNames(doc, src); err != nil {
+		return nil, nil, err
 	}
 	var out []byte
 	var next []span

@@ -150,6 +150,8 @@ func TestContract(t *testing.T) {
 		{"reserved prefix in plain text", `{"comment":"sfnenc: see attached"}`, nil, lambdamw.ErrorTypeDecrypt},
 		{"plaintext accepted for a first state", `{"customer":{"ssn":"` + canarySSN + `"}}`,
 			[]lambdamw.Option{lambdamw.WithAcceptPlaintext()}, ""},
+		{"a case variant, plaintext accepted", `{"customer":{"SSN":"` + canarySSN + `"}}`,
+			[]lambdamw.Option{lambdamw.WithAcceptPlaintext()}, lambdamw.ErrorTypeContract},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, tc.event, same, tc.opts...)
