@@ -283,10 +283,10 @@ func (d *Decryptor) decryptJSON(ctx context.Context, s []byte) ([]byte, []Failur
 	return out, fails, nil
 }
 
-// nextTokenRun finds the next run of text at or after s[i] that looks like a
+// NextTokenRun finds the next run of text at or after s[i] that looks like a
 // token: the prefix and the base64url characters after it. start is -1 if
 // there is none.
-func nextTokenRun(s []byte, i int) (start, end int) {
+func NextTokenRun(s []byte, i int) (start, end int) {
 	if i >= len(s) {
 		return -1, -1
 	}
@@ -308,7 +308,7 @@ func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure)
 	var fails []Failure
 	last := 0
 	for i := 0; ; {
-		start, end := nextTokenRun(s, i)
+		start, end := NextTokenRun(s, i)
 		if start < 0 {
 			break
 		}
@@ -363,7 +363,7 @@ func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure)
 	var fails []Failure
 	last := 0
 	for i := 0; ; {
-		start, end := nextTokenRun(s, i)
+		start, end := NextTokenRun(s, i)
 		if start < 0 {
 			break
 		}

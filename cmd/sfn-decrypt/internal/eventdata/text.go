@@ -350,15 +350,11 @@ func (r *renderer) line(indent, s string) {
 	s = escapeData(s)
 	r.w.WriteString(indent)
 	r.w.WriteString(s)
+	b := []byte(s)
 	for i := 0; ; {
-		j := strings.Index(s[i:], codec.TokenPrefix)
-		if j < 0 {
+		start, end := NextTokenRun(b, i)
+		if start < 0 {
 			break
-		}
-		start := i + j
-		end := start + len(codec.TokenPrefix)
-		for end < len(s) && isBase64URL(s[end]) {
-			end++
 		}
 		i = end
 		if end == start+len(codec.TokenPrefix) {

@@ -282,14 +282,9 @@ func tokenClasses(s []byte) []tokenAt {
 	doc, err := fieldpath.Scan(s, fieldpath.Limits{MaxSize: 64 << 20, MaxDepth: 256})
 	if err != nil {
 		for i := 0; ; {
-			j := bytes.Index(s[i:], []byte(codec.TokenPrefix))
-			if j < 0 {
+			start, end := eventdata.NextTokenRun(s, i)
+			if start < 0 {
 				return out
-			}
-			start := i + j
-			end := start + len(codec.TokenPrefix)
-			for end < len(s) && isBase64URL(s[end]) {
-				end++
 			}
 			i = end
 			if class, ok := classOf(s[start:end], &buf); ok {
@@ -321,8 +316,4 @@ func classOf(tok []byte, buf *[]byte) (string, bool) {
 		return "", false
 	}
 	return t.Class, true
-}
-
-func isBase64URL(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
