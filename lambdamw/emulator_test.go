@@ -154,6 +154,21 @@ func check(t *testing.T, f *emulated, r invokeResult) {
 	assertNoCanary(t, "function output", f.logs.String())
 }
 
+// invokeCounting invokes f with event, hunts canaries in the answer, and
+// returns it with the KMS requests the function made for it, by operation.
+func invokeCounting(t *testing.T, f *emulated, fnKMS *kmstest.Server, event []byte) (invokeResult, map[string]int) {
+	t.Helper()
+	before := kmsCounts(fnKMS)
+	r := f.invoke(t, event)
+	check(t, f, r)
+	after := kmsCounts(fnKMS)
+	got := map[string]int{}
+	for k := range after {
+		got[k] = after[k] - before[k]
+	}
+	return r, got
+}
+
 func kmsCounts(s *kmstest.Server) map[string]int {
 	return map[string]int{"GenerateDataKey": s.Requests("GenerateDataKey"), "Decrypt": s.Requests("Decrypt"), "all": s.Requests("")}
 }
@@ -195,14 +210,7 @@ func TestUnderEmulator(t *testing.T) {
 			{"handler error again", mustEncrypt(t, writerA, customerEvent("fail")), map[string]int{"GenerateDataKey": 0, "Decrypt": 0, "all": 0}, "PaymentDeclined"},
 		}
 		for _, s := range steps {
-			before := kmsCounts(fnKMS)
-			r := f.invoke(t, s.event)
-			check(t, f, r)
-			after := kmsCounts(fnKMS)
-			got := map[string]int{}
-			for k := range after {
-				got[k] = after[k] - before[k]
-			}
+			r, got := invokeCounting(t, f, fnKMS, s.event)
 			if diff := cmp.Diff(s.wantKMS, got); diff != "" {
 				t.Errorf("%s: KMS requests mismatch (-want +got):\n%s", s.name, diff)
 			}

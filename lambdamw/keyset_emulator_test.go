@@ -70,14 +70,7 @@ func TestKeysetUnderEmulator(t *testing.T) {
 		{"warm", mustEncrypt(t, writer(), customerEvent("echo")), map[string]int{"GenerateDataKey": 0, "Decrypt": 0, "all": 0}, ""},
 	}
 	for _, s := range steps {
-		before := kmsCounts(fnKMS)
-		r := f.invoke(t, s.event)
-		check(t, f, r)
-		after := kmsCounts(fnKMS)
-		got := map[string]int{}
-		for k := range after {
-			got[k] = after[k] - before[k]
-		}
+		r, got := invokeCounting(t, f, fnKMS, s.event)
 		if diff := cmp.Diff(s.wantKMS, got); diff != "" {
 			t.Errorf("%s: KMS requests mismatch (-want +got):\n%s", s.name, diff)
 		}
