@@ -135,10 +135,11 @@ func Marshal(members []Member, appendEvents func([]byte) []byte, indent string) 
 		b = append(b, ']')
 	}
 	b = append(b, '}')
-	// The pieces are JSON the codec read or wrote; check the whole once,
+	// Check the whole once, as the decoder that read the document checks
+	// (it lets invalid UTF-8 in strings through, and so does the layout),
 	// then lay it out without a second parser.
-	if err := fieldpath.Valid(b, fieldpath.Limits{MaxSize: len(b) + 1, MaxDepth: 1 << 10}); err != nil {
-		return nil, err
+	if !json.Valid(b) {
+		return nil, errors.New("eventdoc: the events do not make a JSON document")
 	}
 	out := make([]byte, 0, len(b)+len(b)/4)
 	out = appendLayout(out, b, indent)
