@@ -18,6 +18,7 @@ import (
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/history"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/logs"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/esdk"
@@ -66,7 +67,7 @@ func (e *env) infof(format string, args ...any) {
 // control characters are escaped, as in text output.
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", " \n ")), " ")
-	return eventdata.Escape(s)
+	return timeline.Escape(s)
 }
 
 // multiFlag collects a repeatable string flag.
@@ -116,7 +117,7 @@ type readOutput struct {
 	dec      *eventdata.Decryptor
 	appID    string // the AWS SDK application id that --reason becomes
 	out      *bufio.Writer
-	timeline *eventdata.Timeline // nil for JSON
+	timeline *timeline.Timeline // nil for JSON
 }
 
 // newReadOutput checks --reason (for reading what, such as "this history")
@@ -134,7 +135,7 @@ func (r *readFlags) newReadOutput(ctx context.Context, e *env, what string) (rea
 	}
 	o := readOutput{dec: eventdata.NewDecryptor(cd), appID: appID, out: bufio.NewWriter(e.stdout)}
 	if r.output == "text" {
-		o.timeline = eventdata.NewTimeline(o.out)
+		o.timeline = timeline.New(o.out)
 	}
 	return o, 0
 }

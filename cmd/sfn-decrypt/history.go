@@ -14,8 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/history"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 )
 
 const historySynopsis = `history --config FILE --reason TEXT [FLAGS] (--execution-arn ARN | FILE | -)
@@ -488,7 +488,7 @@ func (h *historyRun) read(ctx context.Context, c *history.Client, arn string) re
 	sub := &historyRun{e: &env{stderr: &lines{&r.stderr}}, flags: h.flags, readOutput: readOutput{dec: h.dec, appID: h.appID}}
 	sub.out = bufio.NewWriter(&buf)
 	if h.timeline != nil {
-		sub.timeline = eventdata.NewTimeline(sub.out)
+		sub.timeline = timeline.New(sub.out)
 	}
 	r.code, err = sub.write(ctx, hist, arn, arn, "", arn+" ")
 	if err == nil {

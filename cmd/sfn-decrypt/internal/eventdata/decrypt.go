@@ -1,5 +1,5 @@
 // Package eventdata decrypts the sfnenc tokens in the data of AWS Step
-// Functions events and renders events as a readable timeline. It serves every
+// Functions events. It serves every
 // source of events the sfn-decrypt command reads: execution history (from
 // GetExecutionHistory or a saved file) and CloudWatch Logs, whose events carry
 // the same details.
@@ -17,11 +17,6 @@
 // log event, and says so in the field's <field>Details object. Such a field
 // holds the start of JSON text: Decryptor.Truncated decrypts the whole tokens
 // in it, and Decryptor.ValueTruncated is Value for an event with such fields.
-//
-// Timeline writes events as text: one line per event (id, time, type, state)
-// and its details, with JSON data pretty-printed and every token that was not
-// decrypted marked with the reason. Timeline.Heading starts one execution;
-// Timeline.Execution switches between executions whose events interleave.
 package eventdata
 
 import (

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
@@ -20,52 +20,13 @@ import (
 
 const canary = "CANARY-078-05-1120"
 
-func newCodec(t *testing.T, opts ...codec.Option) *codec.Codec {
-	t.Helper()
-	ks, err := filepath.Abs("../../../../testdata/keys/insecure-test-keyset.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := codec.ParseConfig([]byte(`{"encryptionContext":{"app":"test"},"keyrings":{"dev":{"insecureLocalKeyset":"` + ks + `"}},
-		"rules":[{"class":"identity","keyring":"dev","select":["$..ssn"]},{"class":"contact","keyring":"dev","select":["$..email"]}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := codec.New(context.Background(), cfg, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func token(t *testing.T, c *codec.Codec, class, value string) string {
-	t.Helper()
-	tok, err := c.EncryptValue(context.Background(), class, []byte(value))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// tampered alters a token's sealed part, so that it fails authentication.
-func tampered(tok string) string {
-	b := []byte(tok)
-	i := len(b) - 5
-	if b[i] == 'A' {
-		b[i] = 'B'
-	} else {
-		b[i] = 'A'
-	}
-	return string(b)
-}
-
 func TestText(t *testing.T) {
-	c := newCodec(t)
+	c := testcodec.New(t)
 	d := NewDecryptor(c)
-	ssn := token(t, c, "identity", `"`+canary+`"`)
-	obj := token(t, c, "identity", `{"ssn": "`+canary+`", "n": 1}`)
-	email := token(t, c, "contact", `"ada@example.com"`)
-	bad := tampered(ssn)
+	ssn := testcodec.Token(t, c, "identity", `"`+canary+`"`)
+	obj := testcodec.Token(t, c, "identity", `{"ssn": "`+canary+`", "n": 1}`)
+	email := testcodec.Token(t, c, "contact", `"ada@example.com"`)
+	bad := testcodec.Tampered(ssn)
 	// A token whose prefix is written with a JSON escape.
 	escaped := `sfn\u0065nc:` + strings.TrimPrefix(email, "sfnenc:")
 
@@ -111,7 +72,7 @@ func TestText(t *testing.T) {
 }
 
 func TestTextUnchangedIsSame(t *testing.T) {
-	d := NewDecryptor(newCodec(t))
+	d := NewDecryptor(testcodec.New(t))
 	for _, in := range []string{`{"a":"b"}`, `plain`, `{"u":"\u00e9"}`} {
 		b := []byte(in)
 		got, _ := d.Text(context.Background(), b)
@@ -122,10 +83,10 @@ func TestTextUnchangedIsSame(t *testing.T) {
 }
 
 func TestTextClasses(t *testing.T) {
-	all := newCodec(t)
-	d := NewDecryptor(newCodec(t, codec.WithClasses("contact")))
-	ssn := token(t, all, "identity", `"`+canary+`"`)
-	email := token(t, all, "contact", `"ada@example.com"`)
+	all := testcodec.New(t)
+	d := NewDecryptor(testcodec.New(t, codec.WithClasses("contact")))
+	ssn := testcodec.Token(t, all, "identity", `"`+canary+`"`)
+	email := testcodec.Token(t, all, "contact", `"ada@example.com"`)
 	in := `{"ssn":"` + ssn + `","email":"` + email + `"}`
 	got, fails := d.Text(context.Background(), []byte(in))
 	if want := `{"ssn":"` + ssn + `","email":"ada@example.com"}`; string(got) != want {
@@ -137,10 +98,10 @@ func TestTextClasses(t *testing.T) {
 }
 
 func TestValue(t *testing.T) {
-	c := newCodec(t)
+	c := testcodec.New(t)
 	d := NewDecryptor(c)
-	ssn := token(t, c, "identity", `"`+canary+`"`)
-	bad := tampered(ssn)
+	ssn := testcodec.Token(t, c, "identity", `"`+canary+`"`)
+	bad := testcodec.Tampered(ssn)
 	input := string(AppendString(nil, []byte(`{"ssn":"`+ssn+`"}`)))
 	output := string(AppendString(nil, []byte(`{"ssn":"`+bad+`"}`)))
 	wantInput := string(AppendString(nil, []byte(`{"ssn":"`+canary+`"}`)))

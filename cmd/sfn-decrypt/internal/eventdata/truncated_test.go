@@ -5,10 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/codec"
 )
 
@@ -17,12 +17,12 @@ import (
 // replaced by their values, escaped for their level; tokens cut off, or
 // inside other text, stay and are reported.
 func TestTruncated(t *testing.T) {
-	c := newCodec(t)
+	c := testcodec.New(t)
 	d := NewDecryptor(c)
 	ctx := context.Background()
-	email := token(t, c, "contact", `"ada@example.com"`)
-	obj := token(t, c, "identity", `{"ssn":"`+canary+`","q":"a\"b"}`)
-	bad := tampered(token(t, c, "contact", `"x"`))
+	email := testcodec.Token(t, c, "contact", `"ada@example.com"`)
+	obj := testcodec.Token(t, c, "identity", `{"ssn":"`+canary+`","q":"a\"b"}`)
+	bad := testcodec.Tampered(testcodec.Token(t, c, "contact", `"x"`))
 	esc := func(s string, n int) string {
 		for range n {
 			s = string(escapeJSON([]byte(s)))
@@ -67,7 +67,7 @@ func TestTruncated(t *testing.T) {
 		})
 	}
 	// A class not requested stays, and is no failure.
-	only := NewDecryptor(newCodec(t, codec.WithClasses("identity")))
+	only := NewDecryptor(testcodec.New(t, codec.WithClasses("identity")))
 	in := `{"email":"` + email + `","n`
 	if got, fails := only.Truncated(ctx, []byte(in)); string(got) != in || len(fails) != 0 {
 		t.Errorf("class not requested: got %s, %v", got, fails)
@@ -76,9 +76,9 @@ func TestTruncated(t *testing.T) {
 
 // TestValueTruncated decrypts only the named strings as truncated data.
 func TestValueTruncated(t *testing.T) {
-	c := newCodec(t)
+	c := testcodec.New(t)
 	d := NewDecryptor(c)
-	email := token(t, c, "contact", `"ada@example.com"`)
+	email := testcodec.Token(t, c, "contact", `"ada@example.com"`)
 	cut := `{"email":"` + email + `","n":[1`
 	whole := `{"email":"` + email + `"}`
 	q := func(s string) string { return string(AppendString(nil, []byte(s))) }
@@ -95,50 +95,5 @@ func TestValueTruncated(t *testing.T) {
 	_, fails, _ = d.ValueTruncated(context.Background(), []byte(`{"o":`+q(`{"email":"`+email[:20])+`}`), []string{"/o"})
 	if len(fails) != 1 || !errors.Is(fails[0].Err, ErrTruncated) || fails[0].Field != "/o" {
 		t.Errorf("failures %+v", fails)
-	}
-}
-
-// TestTimelineExecution switches between interleaved executions: a heading
-// at each switch, and each execution's states remembered.
-func TestTimelineExecution(t *testing.T) {
-	var b strings.Builder
-	tl := NewTimeline(&b)
-	write := func(title string, e *Event) {
-		if err := tl.Execution(title); err != nil {
-			t.Fatal(err)
-		}
-		if err := tl.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("A", &Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Charge","inputDetails":{"truncated":"false"}}`)})
-	write("A", &Event{ID: 2, PreviousID: 1, Type: "TaskScheduled", TimeText: "t"})
-	write("B", &Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Ship","input":"{}","inputDetails":{"truncated":"true"}}`)})
-	write("A", &Event{ID: 3, PreviousID: 2, Type: "TaskStarted", TimeText: "t"})
-	write("B", &Event{ID: 2, PreviousID: 1, Type: "TaskStarted", TimeText: "t"})
-	if err := tl.Execution("other"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tl.Message(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), "stream", "line one\r\nline two\n"); err != nil {
-		t.Fatal(err)
-	}
-	want := `== A
-     1  t  TaskStateEntered              Charge
-     2  t  TaskScheduled                 Charge
-== B
-     1  t  TaskStateEntered              Ship
-        input (truncated by Step Functions):
-          {}
-== A
-     3  t  TaskStarted                   Charge
-== B
-     2  t  TaskStarted                   Ship
-== other
-     -  2024-05-01T00:00:00.000Z  stream
-        line one
-        line two
-`
-	if diff := cmp.Diff(want, b.String()); diff != "" {
-		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
@@ -241,7 +242,7 @@ func (h *History) WriteJSON(w io.Writer, executionARN, indent string) error {
 }
 
 // WriteText writes the events to t, after a heading with title.
-func (h *History) WriteText(t *eventdata.Timeline, title string) error {
+func (h *History) WriteText(t *timeline.Timeline, title string) error {
 	if err := t.Heading(title); err != nil {
 		return err
 	}
@@ -258,12 +259,12 @@ func (h *History) WriteText(t *eventdata.Timeline, title string) error {
 }
 
 // toEvent converts a history event for Timeline.
-func toEvent(e event) (*eventdata.Event, error) {
+func toEvent(e event) (*timeline.Event, error) {
 	var hd head
 	if err := json.Unmarshal(e.raw, &hd); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	ev := &eventdata.Event{Type: *hd.Type, Failures: e.fails}
+	ev := &timeline.Event{Type: *hd.Type, Failures: e.fails}
 	ev.ID, _ = hd.ID.Int64()
 	if hd.PreviousID != "" {
 		ev.PreviousID, _ = hd.PreviousID.Int64()

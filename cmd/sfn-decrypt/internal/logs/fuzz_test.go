@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 )
 
 // FuzzParse parses a document of log events, decrypts it and writes it out
@@ -49,7 +49,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("record %d: message %q read back as %q", i, r.msg, again.Records[i].msg)
 			}
 		}
-		if err := WriteText(eventdata.NewTimeline(io.Discard), l.Records); err != nil {
+		if err := WriteText(timeline.New(io.Discard), l.Records); err != nil {
 			t.Fatalf("WriteText: %v", err)
 		}
 	})

@@ -36,6 +36,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 )
 
 // ErrNotLog is wrapped by the errors of Parse for input that is not a
@@ -470,7 +471,7 @@ const othersTitle = "log messages that are not Step Functions events"
 // are, under a heading that says so. Records must have been through Decrypt.
 // Headings are written with Timeline.Execution, so a later call for more
 // records of an execution resumes its timeline.
-func WriteText(t *eventdata.Timeline, records []*Record) error {
+func WriteText(t *timeline.Timeline, records []*Record) error {
 	var order []string
 	groups := map[string][]*Record{}
 	var others []*Record
@@ -522,9 +523,9 @@ func compare(a, b int64) int {
 }
 
 // timelineEvent converts a record's Step Functions event for Timeline.
-func (r *Record) timelineEvent() *eventdata.Event {
+func (r *Record) timelineEvent() *timeline.Event {
 	e := r.event
-	ev := &eventdata.Event{ID: e.id, PreviousID: e.previousID, Time: e.time, Type: e.typ, Failures: r.fails}
+	ev := &timeline.Event{ID: e.id, PreviousID: e.previousID, Time: e.time, Type: e.typ, Failures: r.fails}
 	if ev.Time.IsZero() {
 		ev.Time = time.UnixMilli(r.Timestamp).UTC()
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 	"github.com/sfnenc/sfnenc/codec"
 )
 
@@ -134,19 +135,7 @@ func TestARNs(t *testing.T) {
 
 func newDecryptor(t testing.TB) (*eventdata.Decryptor, *codec.Codec) {
 	t.Helper()
-	ks, err := filepath.Abs("../../../../testdata/keys/insecure-test-keyset.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := codec.ParseConfig([]byte(`{"encryptionContext":{"app":"test"},"keyrings":{"dev":{"insecureLocalKeyset":"` + ks + `"}},
-		"rules":[{"class":"contact","keyring":"dev","select":["$..email"]}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := codec.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testcodec.New(t)
 	return eventdata.NewDecryptor(c), c
 }
 
@@ -223,7 +212,7 @@ func TestWriteText(t *testing.T) {
 		rec(1714727700120, ev("A", 2, "TaskStateEntered", `{"name":"Charge"}`)),
 	}
 	var b strings.Builder
-	tl := eventdata.NewTimeline(&b)
+	tl := timeline.New(&b)
 	Decrypt(context.Background(), d, recs)
 	if err := WriteText(tl, recs); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package eventdata
+package timeline
 
 import (
 	"strings"

@@ -1,4 +1,12 @@
-package eventdata
+// Package timeline writes Step Functions events, after decryption, as a
+// readable text timeline: one line per event (id, time, type, state) and its
+// details, with JSON data pretty-printed and every token that was not
+// decrypted marked with the reason. New returns a Timeline; Timeline.Heading
+// starts one execution, Timeline.Execution switches between executions whose
+// events interleave, Timeline.Write writes an Event and Timeline.Message a
+// log message that is not an event. Escape makes any text safe for a
+// terminal line.
+package timeline
 
 import (
 	"bufio"
@@ -6,6 +14,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/sfnenc/sfnenc/codec"
+
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"io"
 	"slices"
 	"strings"
@@ -25,7 +35,7 @@ type Event struct {
 	// ...EventDetails member, a log event's details), or nil.
 	Details []byte
 	// Failures are the tokens in Details that were left in place.
-	Failures []Failure
+	Failures []eventdata.Failure
 }
 
 // Timeline writes events as a readable text timeline: per event a line with
@@ -59,8 +69,8 @@ type eventState struct {
 
 type openState struct{ kind, name string }
 
-// NewTimeline returns a Timeline that writes to w.
-func NewTimeline(w io.Writer) *Timeline {
+// New returns a Timeline that writes to w.
+func New(w io.Writer) *Timeline {
 	return &Timeline{w: bufio.NewWriter(w), cur: newExecution(), saved: map[string]*execution{}}
 }
 
@@ -120,7 +130,7 @@ func (t *Timeline) Write(e *Event) error {
 	}
 	for i, f := range e.Failures {
 		if !r.marked[i] {
-			fmt.Fprintf(t.w, "%s%s: %s\n", detailIndent, markText, Escape(f.short()))
+			fmt.Fprintf(t.w, "%s%s: %s\n", detailIndent, markText, Escape(short(f)))
 		}
 	}
 	return t.w.Flush()
@@ -208,7 +218,7 @@ func (t *Timeline) stateOf(e *Event) string {
 	return state
 }
 
-func (f Failure) short() string {
+func short(f eventdata.Failure) string {
 	s := f.Where()
 	if f.Class != "" {
 		s += " (class " + f.Class + ")"
@@ -218,7 +228,7 @@ func (f Failure) short() string {
 
 type renderer struct {
 	w      *bufio.Writer
-	fails  []Failure
+	fails  []eventdata.Failure
 	marked []bool
 }
 
@@ -280,7 +290,7 @@ func (r *renderer) details(obj []byte, state string) {
 		if skip[m.name] {
 			continue
 		}
-		if m.name == "name" && state != "" && string(m.raw) == string(AppendString(nil, []byte(state))) {
+		if m.name == "name" && state != "" && string(m.raw) == string(eventdata.AppendString(nil, []byte(state))) {
 			continue // shown on the event's line
 		}
 		label := m.name
@@ -352,7 +362,7 @@ func (r *renderer) line(indent, s string) {
 	r.w.WriteString(s)
 	b := []byte(s)
 	for i := 0; ; {
-		start, end := NextTokenRun(b, i)
+		start, end := eventdata.NextTokenRun(b, i)
 		if start < 0 {
 			break
 		}

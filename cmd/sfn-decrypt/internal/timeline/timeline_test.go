@@ -1,4 +1,4 @@
-package eventdata
+package timeline
 
 import (
 	"context"
@@ -9,19 +9,21 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/codec"
 )
 
 func TestTimeline(t *testing.T) {
-	all := newCodec(t)
-	d := NewDecryptor(newCodec(t, codec.WithClasses("contact")))
+	all := testcodec.New(t)
+	d := eventdata.NewDecryptor(testcodec.New(t, codec.WithClasses("contact")))
 	ctx := context.Background()
-	email := token(t, all, "contact", `"ada@example.com"`)
-	badEmail := tampered(email)
-	ssn := token(t, all, "identity", `"x"`)
+	email := testcodec.Token(t, all, "contact", `"ada@example.com"`)
+	badEmail := testcodec.Tampered(email)
+	ssn := testcodec.Token(t, all, "identity", `"x"`)
 
 	details := func(members ...string) []byte { return []byte("{" + strings.Join(members, ",") + "}") }
-	str := func(s string) string { return string(AppendString(nil, []byte(s))) }
+	str := func(s string) string { return string(eventdata.AppendString(nil, []byte(s))) }
 	events := []*Event{
 		{ID: 1, Type: "ExecutionStarted", Time: time.Date(2024, 5, 1, 10, 0, 0, 123e6, time.UTC),
 			Details: details(`"input":`+str(`{"email":"`+email+`","ssn":"`+ssn+`"}`), `"inputDetails":{"truncated":false}`, `"roleArn":"arn:aws:iam::1:role/r"`)},
@@ -44,10 +46,10 @@ func TestTimeline(t *testing.T) {
 		e.Details, e.Failures = out, fails
 	}
 	// A failure that no line shows (its token is written with an escape).
-	events[4].Failures = []Failure{{Field: "/output", Pointer: "/x", Class: "contact", Err: codec.ErrAuthentication}}
+	events[4].Failures = []eventdata.Failure{{Field: "/output", Pointer: "/x", Class: "contact", Err: codec.ErrAuthentication}}
 
 	var b strings.Builder
-	tl := NewTimeline(&b)
+	tl := New(&b)
 	if err := tl.Heading("arn:aws:states:eu-west-2:1:execution:m:e"); err != nil {
 		t.Fatal(err)
 	}
@@ -95,12 +97,12 @@ func TestTimeline(t *testing.T) {
 // rewrite the operator's terminal or to fake a mark. Every control character
 // must reach the output escaped, and the only marks are the Timeline's own.
 func TestTimelineEscapesControls(t *testing.T) {
-	c := newCodec(t)
-	d := NewDecryptor(c)
+	c := testcodec.New(t)
+	d := eventdata.NewDecryptor(c)
 	ctx := context.Background()
 	// A decrypted value that clears the screen and rings the bell.
-	secret := token(t, c, "contact", `"\u001b[2J\u001b]0;owned\u0007\u009b31m"`)
-	str := func(s string) string { return string(AppendString(nil, []byte(s))) }
+	secret := testcodec.Token(t, c, "contact", `"\u001b[2J\u001b]0;owned\u0007\u009b31m"`)
+	str := func(s string) string { return string(eventdata.AppendString(nil, []byte(s))) }
 	fake := "\n        # NOT DECRYPTED: /input (class contact): KMS denied access to the key"
 	causes := []string{
 		"\x1b[1A\x1b[2Kall good\r# NOT DECRYPTED: nothing to see",
@@ -128,7 +130,7 @@ func TestTimelineEscapesControls(t *testing.T) {
 		t.Fatalf("failures: %v", fails)
 	}
 	var b strings.Builder
-	tl := NewTimeline(&b)
+	tl := New(&b)
 	if err := tl.Heading("arn:x\x1b]8;;http://evil/\x07"); err != nil {
 		t.Fatal(err)
 	}
@@ -180,5 +182,50 @@ func TestEscape(t *testing.T) {
 		if got := Escape(in); got != want {
 			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestTimelineExecution switches between interleaved executions: a heading
+// at each switch, and each execution's states remembered.
+func TestTimelineExecution(t *testing.T) {
+	var b strings.Builder
+	tl := New(&b)
+	write := func(title string, e *Event) {
+		if err := tl.Execution(title); err != nil {
+			t.Fatal(err)
+		}
+		if err := tl.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("A", &Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Charge","inputDetails":{"truncated":"false"}}`)})
+	write("A", &Event{ID: 2, PreviousID: 1, Type: "TaskScheduled", TimeText: "t"})
+	write("B", &Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Ship","input":"{}","inputDetails":{"truncated":"true"}}`)})
+	write("A", &Event{ID: 3, PreviousID: 2, Type: "TaskStarted", TimeText: "t"})
+	write("B", &Event{ID: 2, PreviousID: 1, Type: "TaskStarted", TimeText: "t"})
+	if err := tl.Execution("other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.Message(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), "stream", "line one\r\nline two\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := `== A
+     1  t  TaskStateEntered              Charge
+     2  t  TaskScheduled                 Charge
+== B
+     1  t  TaskStateEntered              Ship
+        input (truncated by Step Functions):
+          {}
+== A
+     3  t  TaskStarted                   Charge
+== B
+     2  t  TaskStarted                   Ship
+== other
+     -  2024-05-01T00:00:00.000Z  stream
+        line one
+        line two
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
 }
