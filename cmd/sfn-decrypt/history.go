@@ -307,10 +307,8 @@ func (h *historyRun) one(ctx context.Context, arn, file string) int {
 // on stderr, each prefixed by prefix. It returns the exit code for the
 // tokens.
 func (h *historyRun) write(ctx context.Context, hist *history.History, arn, title, indent, prefix string) (int, error) {
-	fails, err := hist.Decrypt(ctx, h.dec)
-	if err != nil {
-		return exitFail, err
-	}
+	fails := hist.Decrypt(ctx, h.dec)
+	var err error
 	if h.timeline != nil {
 		err = hist.WriteText(h.timeline, title)
 	} else {

@@ -1,17 +1,18 @@
 // Package eventdata decrypts the sfnenc tokens in the data of AWS Step
-// Functions events. It serves every
-// source of events the sfn-decrypt command reads: execution history (from
-// GetExecutionHistory or a saved file) and CloudWatch Logs, whose events carry
-// the same details.
+// Functions events. It serves every source of events the sfn-decrypt command
+// reads: execution history (from GetExecutionHistory or a saved file) and
+// CloudWatch Logs, whose events carry the same details.
 //
 // Step Functions stores a state's input, output, task parameters, error cause
 // and assigned variables as JSON text inside JSON strings, so a token is
 // usually inside a string, not a string of its own. Decryptor.Text decrypts
 // the tokens in one such string: JSON text with tokens inside it, a string
-// that is a token, or plain text with tokens in it. Decryptor.Value applies
-// Text to every string of a JSON value (an event), keeping every other byte.
-// Tokens that cannot be decrypted stay as they are and are reported as
-// Failure values.
+// that is a token, or plain text with tokens in it. Decryptor.Strings applies
+// Text to every string of a value in a document already scanned (an event of
+// a history), and returns the strings that changed as Edit values, which
+// AppendSpliced writes into the document; Decryptor.Value does both for JSON
+// text of its own. Tokens that cannot be decrypted stay as they are and are
+// reported as Failure values.
 //
 // In CloudWatch Logs, Step Functions cuts data off to fit the size limit of a
 // log event, and says so in the field's <field>Details object. Such a field
@@ -28,6 +29,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
@@ -164,33 +166,86 @@ func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipToke
 		return nil, nil, err
 	}
 	defer doc.Release()
-	var out, buf, content []byte
+	edits, fails := d.nodeStrings(ctx, doc, src, 0, depth, skipTokens, truncated)
+	if len(edits) == 0 {
+		return src, fails, nil
+	}
+	return AppendSpliced(make([]byte, 0, len(src)+len(src)/2), src, doc, 0, edits), fails, nil
+}
+
+// AppendSpliced appends node n of doc (scanned from src) to dst, with the
+// strings of edits (in document order) that are inside it written with
+// their new content. Other bytes stay as they are.
+func AppendSpliced(dst, src []byte, doc *fieldpath.Document, n int, edits []Edit) []byte {
+	start, end := doc.Raw(n)
+	i, _ := slices.BinarySearchFunc(edits, n, func(e Edit, n int) int { return e.Node - n })
+	last := start
+	for ; i < len(edits) && edits[i].Node < doc.End(n); i++ {
+		s, e := doc.Raw(edits[i].Node)
+		dst = append(dst, src[last:s]...)
+		dst = AppendString(dst, edits[i].Text)
+		last = e
+	}
+	return append(dst, src[last:end]...)
+}
+
+// Edit is a string of a scanned document to write with new content: the
+// string at node Node (its quotes included) becomes a JSON string of Text.
+type Edit struct {
+	Node int
+	Text []byte
+}
+
+// Strings decrypts, with Text, the tokens in every string of node n of doc
+// (a document already scanned from src: a history, say, with n one of its
+// events),
+// and returns the strings that changed, in document order, and the tokens
+// left in place. Failures name the string by its JSON Pointer from node n.
+// The strings at the pointers in truncated (from node n, as
+// "/details/output") are decrypted with Truncated instead.
+func (d *Decryptor) Strings(ctx context.Context, doc *fieldpath.Document, src []byte, n int, truncated []string) ([]Edit, []Failure) {
+	return d.nodeStrings(ctx, doc, src, n, 0, false, truncated)
+}
+
+// scratch holds the content of the strings that nodeStrings reads: a text
+// that changes is new memory, one that does not is not kept.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+func (d *Decryptor) nodeStrings(ctx context.Context, doc *fieldpath.Document, src []byte, n, depth int, skipTokens bool, truncated []string) ([]Edit, []Failure) {
+	var edits []Edit
 	var fails []Failure
-	last := 0
-	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != fieldpath.String {
+	var base string
+	rel := func(s int) string {
+		if base == "" && n > 0 {
+			base = doc.Pointer(n)
+		}
+		return strings.TrimPrefix(doc.Pointer(s), base)
+	}
+	buf := scratch.Get().(*[]byte)
+	defer scratch.Put(buf)
+	for s := n; s < doc.End(n); s++ {
+		if doc.Kind(s) != fieldpath.String {
 			continue
 		}
-		start, end := doc.Raw(n)
-		raw := src[start+1 : end-1]
-		if bytes.IndexByte(raw, '\\') < 0 {
-			content = raw
-		} else {
-			buf = doc.AppendString(buf[:0], n)
-			content = buf
+		// The raw string holds the prefix or a \u escape if its content
+		// holds either.
+		if start, end := doc.Raw(s); !mayHoldToken(src[start:end]) {
+			continue
 		}
+		content := doc.AppendString((*buf)[:0], s)
+		*buf = content
 		if !mayHoldToken(content) || skipTokens && bytes.HasPrefix(content, []byte(codec.TokenPrefix)) {
 			continue
 		}
 		var text []byte
 		var fs []Failure
-		if len(truncated) > 0 && slices.Contains(truncated, doc.Pointer(n)) {
+		if len(truncated) > 0 && slices.Contains(truncated, rel(s)) {
 			text, fs = d.Truncated(ctx, content)
 		} else {
 			text, fs = d.text(ctx, content, depth)
 		}
 		if len(fs) > 0 {
-			field := doc.Pointer(n)
+			field := rel(s)
 			for i := range fs {
 				fs[i].Field = field
 			}
@@ -199,17 +254,9 @@ func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipToke
 		if sameSlice(text, content) {
 			continue
 		}
-		if out == nil {
-			out = make([]byte, 0, len(src)+len(text))
-		}
-		out = append(out, src[last:start]...)
-		out = AppendString(out, text)
-		last = end
+		edits = append(edits, Edit{Node: s, Text: text})
 	}
-	if out == nil {
-		return src, fails, nil
-	}
-	return append(out, src[last:]...), fails, nil
+	return edits, fails
 }
 
 // Text decrypts the tokens in one string's content s and returns the new

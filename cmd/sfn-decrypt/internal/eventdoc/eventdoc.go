@@ -4,8 +4,11 @@
 // "events" member is an array, among other members whose order and content
 // are kept.
 //
-// Parse reads a document, its events read by the caller; Marshal writes one,
-// its events written by the caller.
+// Parse scans a document once, into a Doc: the document's bytes, the tape of
+// its values and the nodes of its events, which the caller reads from the
+// tape. Doc.Replace gives a string of the document new text (a decrypted
+// value, say), and Doc.Marshal writes the document with those strings
+// spliced in, compact or indented; Doc.AppendValue one value of it.
 package eventdoc
 
 import (
@@ -13,86 +16,156 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sfnenc/sfnenc/fieldpath"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
-// Member is a top-level member of a document. The events member has a nil
-// Raw: its events are kept by the caller.
+// Doc is a document of events, scanned once.
+type Doc struct {
+	src  []byte
+	tape *fieldpath.Document
+	// events are the nodes of the events, in order.
+	events []int
+	// edits are the strings given new text, in document order.
+	edits []eventdata.Edit
+}
+
+// Member is a top-level member to write before a document's own.
 type Member struct {
 	Name string
 	Raw  json.RawMessage
 }
 
-// Parse reads a document: a JSON object with an "events" member that is an
-// array. It reads each element of the array with event, and returns the
-// top-level members and the events, in order. Every error wraps notDoc and
-// places what is wrong by byte offset, member name or event index, quoting
-// nothing of the document: what names the elements of the array in the
-// error for an "events" member that is not an array ("events" is not an
-// array of what), and the error of event is given with the event's index.
-func Parse[E any](data []byte, notDoc error, what string, event func(json.RawMessage) (E, error)) ([]Member, []E, error) {
-	if ms, events, err, ok := parseTape(data, notDoc, event); ok {
-		return ms, events, err
+// limits of a document: its size is the caller's to bound.
+func limits(data []byte) fieldpath.Limits {
+	return fieldpath.Limits{MaxSize: len(data) + 1, MaxDepth: 1 << 10}
+}
+
+// Parse scans data, a JSON object with an "events" member that is an array,
+// and checks each element of the array with check, which reads the element
+// (node n of tape, which was scanned from src) from the tape. Every error wraps notDoc and places what
+// is wrong by byte offset, member name or event index, quoting nothing of the
+// document: what names the elements of the array in the error for an
+// "events" member that is not an array ("events" is not an array of what),
+// and the error of check is given with the event's index.
+//
+// The document is data itself: the Doc refers to it, and it must not change
+// while the Doc is in use.
+func Parse(data []byte, notDoc error, what string, check func(tape *fieldpath.Document, src []byte, n int) error) (*Doc, error) {
+	tape, err := fieldpath.Scan(data, limits(data))
+	if err != nil {
+		return nil, diagnose(data, notDoc, what, check, err)
 	}
-	// The document is not a well-formed one: the decoder says where.
+	d := &Doc{src: data, tape: tape}
+	if tape.Kind(0) != fieldpath.Object {
+		return nil, diagnose(data, notDoc, what, check, nil)
+	}
+	arr := -1
+	var name []byte
+	for n := 1; n < tape.Len(); n = tape.End(n) {
+		if name = tape.AppendName(name[:0], n); string(name) == "events" {
+			arr = n
+		}
+	}
+	if arr < 0 || tape.Kind(arr) != fieldpath.Array {
+		return nil, diagnose(data, notDoc, what, check, nil)
+	}
+	for i, n := 0, arr+1; n < tape.End(arr); i, n = i+1, tape.End(n) {
+		if err := check(tape, data, n); err != nil {
+			return nil, fmt.Errorf("%w: events[%d]: %v", notDoc, i, err)
+		}
+		d.events = append(d.events, n)
+	}
+	return d, nil
+}
+
+// diagnose says what is wrong with a document that Parse refused: first
+// what the standard decoder finds (a syntax error by offset, the shape),
+// then the error of check on an event alone, then what the strict scan
+// found (scanErr: a duplicate name, invalid UTF-8, nesting too deep).
+func diagnose(data []byte, notDoc error, what string, check func(*fieldpath.Document, []byte, int) error, scanErr error) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, nil, syntaxError(dec, err, data, notDoc)
+		return syntaxError(dec, err, data, notDoc)
 	}
 	if tok != json.Delim('{') {
-		return nil, nil, fmt.Errorf("%w: the document is not a JSON object with an \"events\" array", notDoc)
+		return fmt.Errorf("%w: the document is not a JSON object with an \"events\" array", notDoc)
 	}
-	var ms []Member
-	var events []E
 	seen := map[string]bool{}
-	hasEvents := false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, nil, syntaxError(dec, err, data, notDoc)
+			return syntaxError(dec, err, data, notDoc)
 		}
 		name := tok.(string)
 		if seen[name] {
-			return nil, nil, fmt.Errorf("%w: member %q appears twice", notDoc, name)
+			return fmt.Errorf("%w: member %q appears twice", notDoc, name)
 		}
 		seen[name] = true
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, nil, syntaxError(dec, err, data, notDoc)
+			return syntaxError(dec, err, data, notDoc)
 		}
 		if name != "events" {
-			ms = append(ms, Member{name, raw})
 			continue
 		}
-		raws, ok := elements(raw)
-		if !ok {
-			return nil, nil, fmt.Errorf("%w: \"events\" is not an array of %s", notDoc, what)
+		var raws []json.RawMessage
+		if json.Unmarshal(raw, &raws) != nil {
+			return fmt.Errorf("%w: \"events\" is not an array of %s", notDoc, what)
 		}
 		for i, raw := range raws {
-			e, err := event(raw)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%w: events[%d]: %v", notDoc, i, err)
+			tape, err := fieldpath.Scan(raw, limits(raw))
+			if err == nil {
+				err = check(tape, raw, 0)
+				tape.Release()
+			} else if len(raw) > 0 && raw[0] != '{' {
+				err = errors.New("not an object")
+			} else {
+				err = errors.New(scanProblem(err, " of the event"))
 			}
-			events = append(events, e)
+			if err != nil {
+				return fmt.Errorf("%w: events[%d]: %v", notDoc, i, err)
+			}
 		}
-		ms = append(ms, Member{Name: name})
-		hasEvents = true
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, nil, syntaxError(dec, err, data, notDoc)
+		return syntaxError(dec, err, data, notDoc)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, fmt.Errorf("%w: data after the JSON document", notDoc)
+		return fmt.Errorf("%w: data after the JSON document", notDoc)
 	}
-	if !hasEvents {
-		return nil, nil, fmt.Errorf("%w: the document has no \"events\" array", notDoc)
+	if !seen["events"] {
+		return fmt.Errorf("%w: the document has no \"events\" array", notDoc)
 	}
-	return ms, events, nil
+	return fmt.Errorf("%w: %s", notDoc, scanProblem(scanErr, ""))
+}
+
+// scanProblem says what the strict scan found wrong, by byte offset and,
+// for a name that appears twice, the name: the member names of the
+// document are its own (the data of an event is in strings). of says what
+// the offset counts in.
+func scanProblem(err error, of string) string {
+	var de *fieldpath.DocumentError
+	if !errors.As(err, &de) {
+		return "not a valid document"
+	}
+	switch {
+	case errors.Is(err, fieldpath.ErrDuplicateName):
+		name := de.Pointer[strings.LastIndexByte(de.Pointer, '/')+1:]
+		name = strings.NewReplacer("~1", "/", "~0", "~").Replace(name)
+		return fmt.Sprintf("member %q appears twice (at byte %d%s)", name, de.Offset, of)
+	case errors.Is(err, fieldpath.ErrInvalidUTF8):
+		return fmt.Sprintf("invalid UTF-8 (at byte %d%s)", de.Offset, of)
+	case errors.Is(err, fieldpath.ErrTooDeep):
+		return fmt.Sprintf("nested too deep (at byte %d%s)", de.Offset, of)
+	}
+	return fmt.Sprintf("not valid JSON (at byte %d%s)", de.Offset, of)
 }
 
 // syntaxError describes a JSON syntax error by its offset only: the
@@ -112,169 +185,203 @@ func syntaxError(dec *json.Decoder, err error, data []byte, notDoc error) error 
 	return fmt.Errorf("%w: not valid JSON (at byte %d)", notDoc, off)
 }
 
-// Marshal returns the document of members, in their order, with the events
-// member's array filled by appendEvents (which appends the events, separated
-// by commas, to its argument). With an empty indent the document is compact,
-// on one line; otherwise it is indented by indent per level, as the AWS CLI
-// prints it with "    ". A newline ends it. The error is that of a member or
-// event that is not valid JSON.
-func Marshal(members []Member, appendEvents func([]byte) []byte, indent string) ([]byte, error) {
-	b := []byte{'{'}
-	for i, m := range members {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = eventdata.AppendString(b, []byte(m.Name))
-		b = append(b, ':')
-		if m.Raw != nil {
-			b = append(b, m.Raw...)
-			continue
-		}
-		b = append(b, '[')
-		b = appendEvents(b)
-		b = append(b, ']')
-	}
-	b = append(b, '}')
-	// Check the whole once, as the decoder that read the document checks
-	// (it lets invalid UTF-8 in strings through, and so does the layout),
-	// then lay it out without a second parser.
-	if !json.Valid(b) {
-		return nil, errors.New("eventdoc: the events do not make a JSON document")
-	}
-	out := make([]byte, 0, len(b)+len(b)/4)
-	out = appendLayout(out, b, indent)
-	return append(out, '\n'), nil
+// Release hands the tape back for reuse; the Doc must not be used after.
+func (d *Doc) Release() {
+	d.tape.Release()
+	d.tape, d.src, d.events, d.edits = nil, nil, nil, nil
 }
 
-// appendLayout appends the valid JSON text src to dst without insignificant
-// whitespace, or indented by indent per level (as json.Indent does, with
-// empty arrays and objects as [] and {}).
-func appendLayout(dst, src []byte, indent string) []byte {
-	depth := 0
-	newline := func() {
-		dst = append(dst, '\n')
-		for range depth {
-			dst = append(dst, indent...)
+// Tape returns the tape of the document's values. The caller must not
+// release it.
+func (d *Doc) Tape() *fieldpath.Document { return d.tape }
+
+// Source returns the document's bytes, as Parse was given them.
+func (d *Doc) Source() []byte { return d.src }
+
+// Events returns the node of each event, in order.
+func (d *Doc) Events() []int { return d.events }
+
+// Bytes returns the bytes of node n as the document has them, without its
+// replacements.
+func (d *Doc) Bytes(n int) []byte {
+	start, end := d.tape.Raw(n)
+	return d.src[start:end:end]
+}
+
+// Replace gives the string nodes of edits new text: the document is written
+// with a JSON string of each Text in place of its node. A node replaced
+// twice keeps the last text.
+func (d *Doc) Replace(edits ...eventdata.Edit) {
+	for _, e := range edits {
+		if d.tape.Kind(e.Node) != fieldpath.String {
+			panic("eventdoc: Replace of a node that is not a string")
+		}
+		// Callers replace in document order: append, or else insert.
+		if k := len(d.edits); k == 0 || d.edits[k-1].Node < e.Node {
+			d.edits = append(d.edits, e)
+			continue
+		}
+		i, found := slices.BinarySearchFunc(d.edits, e.Node, func(a eventdata.Edit, n int) int { return a.Node - n })
+		if found {
+			d.edits[i] = e
+		} else {
+			d.edits = slices.Insert(d.edits, i, e)
 		}
 	}
+}
+
+// AppendValue appends node n, with the replacements inside it, to dst, with
+// the layout of the document.
+func (d *Doc) AppendValue(dst []byte, n int) []byte {
+	return eventdata.AppendSpliced(dst, d.src, d.tape, n, d.edits)
+}
+
+// Marshal returns the document, with its replacements and the members of
+// first before its own. With an empty indent the document is compact, on
+// one line; otherwise it is indented by indent per level, as the AWS CLI
+// prints it with "    ". A newline ends it.
+//
+// It needs no check of its own: the document was scanned strictly, each
+// replacement is written as a JSON string, and each member of first must be
+// valid JSON (Marshal panics if it is not).
+func (d *Doc) Marshal(first []Member, indent string) []byte {
+	return d.AppendMarshal(make([]byte, 0, len(d.src)+len(d.src)/2), first, indent)
+}
+
+// AppendMarshal appends the document as Marshal writes it to dst.
+func (d *Doc) AppendMarshal(dst []byte, first []Member, indent string) []byte {
+	l := layout{dst: dst, indent: indent}
+	l.write([]byte{'{'})
+	for _, m := range first {
+		if !json.Valid(m.Raw) {
+			panic("eventdoc: member " + m.Name + " is not valid JSON")
+		}
+		l.string([]byte(m.Name))
+		l.write([]byte{':'})
+		l.write(m.Raw)
+		l.write([]byte{','})
+	}
+	start, end := d.tape.Raw(0)
+	last := start + 1 // after the root's '{'
+	for _, e := range d.edits {
+		s, en := d.tape.Raw(e.Node)
+		l.write(d.src[last:s])
+		l.string(e.Text)
+		last = en
+	}
+	l.write(d.src[last:end])
+	return append(l.dst, '\n')
+}
+
+// AppendLayout appends the valid JSON text src to dst as Marshal lays out a
+// document: compact with an empty indent, indented by indent per level
+// otherwise.
+func AppendLayout(dst, src []byte, indent string) []byte {
+	l := layout{dst: dst, indent: indent}
+	l.write(src)
+	return l.dst
+}
+
+// layout writes valid JSON text, given in pieces that begin and end between
+// tokens, without insignificant whitespace, or indented by indent per level
+// (as json.Indent does, with empty arrays and objects as [] and {}).
+type layout struct {
+	dst    []byte
+	indent string
+	depth  int
+	// open: a '{' or '[' was the last token written, and the line break
+	// after it waits to see whether the array or object is empty.
+	open bool
+}
+
+func (l *layout) newline() {
+	l.dst = append(l.dst, '\n')
+	for range l.depth {
+		l.dst = append(l.dst, l.indent...)
+	}
+}
+
+// opened ends the wait of open: the array or object has a first token.
+func (l *layout) opened() {
+	if l.open {
+		l.open = false
+		l.depth++
+		l.newline()
+	}
+}
+
+// string writes a string token with the content s.
+func (l *layout) string(s []byte) {
+	if l.indent != "" {
+		l.opened()
+	}
+	l.dst = eventdata.AppendString(l.dst, s)
+}
+
+func (l *layout) write(src []byte) {
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		switch c {
 		case ' ', '\t', '\n', '\r':
 			continue
-		case '"':
-			j := i + 1
-			for ; src[j] != '"'; j++ {
-				if src[j] == '\\' {
-					j++
-				}
-			}
-			dst = append(dst, src[i:j+1]...)
-			i = j
-			continue
-		case '{', '[':
-			dst = append(dst, c)
-			if indent == "" {
+		}
+		if l.indent == "" {
+			if c == '"' {
+				j := stringEnd(src, i)
+				l.dst = append(l.dst, src[i:j]...)
+				i = j - 1
 				continue
 			}
-			// An empty object or array stays on its line.
-			k := i + 1
-			for k < len(src) && (src[k] == ' ' || src[k] == '\t' || src[k] == '\n' || src[k] == '\r') {
-				k++
-			}
-			if src[k] == '}' || src[k] == ']' {
-				dst = append(dst, src[k])
-				i = k
-				continue
-			}
-			depth++
-			newline()
+			l.dst = append(l.dst, c)
 			continue
+		}
+		switch c {
 		case '}', ']':
-			if indent != "" {
-				depth--
-				newline()
+			if l.open {
+				l.open = false // empty: it stays on its line
+			} else {
+				l.depth--
+				l.newline()
 			}
-			dst = append(dst, c)
+			l.dst = append(l.dst, c)
 			continue
+		}
+		l.opened()
+		switch c {
+		case '"':
+			j := stringEnd(src, i)
+			l.dst = append(l.dst, src[i:j]...)
+			i = j - 1
+		case '{', '[':
+			l.dst = append(l.dst, c)
+			l.open = true
 		case ',':
-			dst = append(dst, c)
-			if indent != "" {
-				newline()
-			}
-			continue
+			l.dst = append(l.dst, c)
+			l.newline()
 		case ':':
-			dst = append(dst, c)
-			if indent != "" {
-				dst = append(dst, ' ')
-			}
-			continue
+			l.dst = append(l.dst, ':', ' ')
+		default:
+			l.dst = append(l.dst, c)
 		}
-		dst = append(dst, c)
 	}
-	return dst
 }
 
-// elements splits a JSON array, which the decoder has read, into its
-// elements, from one scan of the codec's tape instead of a second decoding.
-func elements(raw []byte) ([]json.RawMessage, bool) {
-	doc, err := fieldpath.Scan(raw, fieldpath.Limits{MaxSize: len(raw) + 1, MaxDepth: 1 << 10})
-	if err != nil {
-		// Stricter than the decoder (duplicate names, depth): let the
-		// decoder split it, and the event checks say what is wrong.
-		var raws []json.RawMessage
-		return raws, json.Unmarshal(raw, &raws) == nil
-	}
-	defer doc.Release()
-	if doc.Kind(0) != fieldpath.Array {
-		return nil, false
-	}
-	var out []json.RawMessage
-	for n := 1; n < doc.Len(); n = doc.End(n) {
-		start, end := doc.Raw(n)
-		out = append(out, json.RawMessage(raw[start:end:end]))
-	}
-	return out, true
-}
-
-// parseTape is Parse for a well-formed document, in one scan of the codec's
-// tape, without decoding anything. ok is false if the document is not one
-// (syntax, duplicate names, no "events" array): Parse then reads it with the
-// decoder, which places the error.
-func parseTape[E any](data []byte, notDoc error, event func(json.RawMessage) (E, error)) (ms []Member, events []E, err error, ok bool) {
-	doc, serr := fieldpath.Scan(data, fieldpath.Limits{MaxSize: len(data) + 1, MaxDepth: 1 << 10})
-	if serr != nil {
-		return nil, nil, nil, false
-	}
-	defer doc.Release()
-	if doc.Kind(0) != fieldpath.Object {
-		return nil, nil, nil, false
-	}
-	hasEvents := false
-	var name []byte
-	for n := 1; n < doc.Len(); n = doc.End(n) {
-		name = doc.AppendName(name[:0], n)
-		start, end := doc.Raw(n)
-		if string(name) != "events" {
-			ms = append(ms, Member{string(name), json.RawMessage(data[start:end:end])})
-			continue
+// stringEnd returns the offset after the JSON string that starts at
+// src[i], which is valid.
+func stringEnd(src []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(src[j:], '"')
+		j += k
+		// The quote ends the string unless an odd number of
+		// backslashes escapes it.
+		b := 0
+		for src[j-1-b] == '\\' {
+			b++
 		}
-		if doc.Kind(n) != fieldpath.Array {
-			return nil, nil, nil, false
+		if b%2 == 0 {
+			return j + 1
 		}
-		for i, c := 0, n+1; c < doc.End(n); i, c = i+1, doc.End(c) {
-			cs, ce := doc.Raw(c)
-			e, eerr := event(json.RawMessage(data[cs:ce:ce]))
-			if eerr != nil {
-				return nil, nil, fmt.Errorf("%w: events[%d]: %v", notDoc, i, eerr), true
-			}
-			events = append(events, e)
-		}
-		ms = append(ms, Member{Name: "events"})
-		hasEvents = true
+		j++
 	}
-	if !hasEvents {
-		return nil, nil, nil, false
-	}
-	return ms, events, nil, true
 }

@@ -10,37 +10,55 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
 var errNotDoc = errors.New("test: not a document")
 
-// event reads an event that must be a JSON object.
-func event(raw json.RawMessage) (string, error) {
-	if raw[0] != '{' {
-		return "", errors.New("not an object")
+// object checks that an event is a JSON object.
+func object(tape *fieldpath.Document, _ []byte, n int) error {
+	if tape.Kind(n) != fieldpath.Object {
+		return errors.New("not an object")
 	}
-	return string(raw), nil
+	return nil
 }
 
 func TestParseMarshal(t *testing.T) {
-	in := `{"nextToken": null, "events": [{"a": 1}, {"b": [2, 3]}], "x": {"y": "\u00e9"}}`
-	ms, events, err := Parse([]byte(in), errNotDoc, "events", event)
+	in := `{"nextToken": null, "events": [{"a": 1}, {"b": [2, "x"]}], "x": {"y": "\u00e9"}}`
+	d, err := Parse([]byte(in), errNotDoc, "events", object)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{`{"a": 1}`, `{"b": [2, 3]}`}, events); diff != "" {
+	var events []string
+	for _, n := range d.Events() {
+		events = append(events, string(d.Bytes(n)))
+	}
+	if diff := cmp.Diff([]string{`{"a": 1}`, `{"b": [2, "x"]}`}, events); diff != "" {
 		t.Errorf("events mismatch (-want +got):\n%s", diff)
 	}
-	appendEvents := func(b []byte) []byte { return append(b, strings.Join(events, ",")...) }
-	for _, tt := range []struct{ indent, want string }{
-		{"", `{"nextToken":null,"events":[{"a":1},{"b":[2,3]}],"x":{"y":"\u00e9"}}` + "\n"},
-		{"  ", "{\n  \"nextToken\": null,\n  \"events\": [\n    {\n      \"a\": 1\n    },\n    {\n      \"b\": [\n        2,\n        3\n      ]\n    }\n  ],\n  \"x\": {\n    \"y\": \"\\u00e9\"\n  }\n}\n"},
+	// Give "x" (the last node of the second event) new text, and the
+	// name's value a new one and then another.
+	tape := d.Tape()
+	x := tape.End(d.Events()[1]) - 1
+	y := tape.Len() - 1
+	d.Replace(eventdata.Edit{Node: y, Text: []byte("first")}, eventdata.Edit{Node: x, Text: []byte(`{"q":"\"quoted\""}`)})
+	d.Replace(eventdata.Edit{Node: y, Text: []byte("é")})
+	if got, want := string(d.AppendValue(nil, d.Events()[1])), `{"b": [2, "{\"q\":\"\\\"quoted\\\"\"}"]}`; got != want {
+		t.Errorf("AppendValue = %s, want %s", got, want)
+	}
+	first := []Member{{Name: "executionArn", Raw: json.RawMessage(`"arn:e"`)}}
+	for _, tt := range []struct {
+		first  []Member
+		indent string
+		want   string
+	}{
+		{nil, "", `{"nextToken":null,"events":[{"a":1},{"b":[2,"{\"q\":\"\\\"quoted\\\"\"}"]}],"x":{"y":"é"}}` + "\n"},
+		{first, "", `{"executionArn":"arn:e","nextToken":null,"events":[{"a":1},{"b":[2,"{\"q\":\"\\\"quoted\\\"\"}"]}],"x":{"y":"é"}}` + "\n"},
+		{first, "  ", "{\n  \"executionArn\": \"arn:e\",\n  \"nextToken\": null,\n  \"events\": [\n    {\n      \"a\": 1\n    },\n    {\n      \"b\": [\n        2,\n        \"{\\\"q\\\":\\\"\\\\\\\"quoted\\\\\\\"\\\"}\"\n      ]\n    }\n  ],\n  \"x\": {\n    \"y\": \"é\"\n  }\n}\n"},
 	} {
-		out, err := Marshal(ms, appendEvents, tt.indent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(tt.want, string(out)); diff != "" {
+		if diff := cmp.Diff(tt.want, string(d.Marshal(tt.first, tt.indent))); diff != "" {
 			t.Errorf("Marshal(indent %q) mismatch (-want +got):\n%s", tt.indent, diff)
 		}
 	}
@@ -56,11 +74,14 @@ func TestParseErrors(t *testing.T) {
 		{"events not an array", `{"events": {"secret": 1}}`, `"events" is not an array of events`},
 		{"member twice", `{"events": [], "events": []}`, `member "events" appears twice`},
 		{"bad event", `{"events": [{}, "secret"]}`, `events[1]: not an object`},
+		{"event member twice", `{"events": [{"a": 1, "a": 2}]}`, `events[0]: member "a" appears twice (at byte 9 of the event)`},
+		{"name twice deeper", `{"events": [], "x": {"y/~": 1, "y/~": 2}}`, `member "y/~" appears twice`},
+		{"bad UTF-8", "{\"events\": [], \"x\": \"secret\xff\"}", `invalid UTF-8`},
 		{"data after", `{"events": []} {}`, "data after the JSON document"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := Parse([]byte(tt.in), errNotDoc, "events", event)
+			_, err := Parse([]byte(tt.in), errNotDoc, "events", object)
 			if !errors.Is(err, errNotDoc) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want %q wrapping errNotDoc", err, tt.want)
 			}
@@ -71,35 +92,95 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// TestLayout: the layout of a valid document is json.Compact's and
-// json.Indent's, on every golden history and log document.
-func TestLayout(t *testing.T) {
+// goldenDocs are the golden history and log documents, and a hand-made one.
+func goldenDocs(t testing.TB) map[string][]byte {
 	files, _ := filepath.Glob("../../../../testdata/*/*.json")
-	files = append(files, "") // and a hand-made one
 	if len(files) < 5 {
 		t.Fatalf("%d files", len(files))
 	}
+	docs := map[string][]byte{"hand-made": []byte(`{"events": [], "a": [], "b": {}, "c": [ { } , [ ] ], "d": "x \" y \\\\", "e": [1, {"f": null}], "g": "\u00e9"}`)}
 	for _, f := range files {
-		src := []byte(`{"a": [], "b": {}, "c": [ { } , [ ] ], "d": "x \" y \\\\", "e": [1, {"f": null}], "g": "\u00e9"}`)
-		if f != "" {
-			var err error
-			if src, err = os.ReadFile(f); err != nil {
-				t.Fatal(err)
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[f] = src
+	}
+	return docs
+}
+
+// TestMarshalSplices plays every replacement at once: on every golden
+// document, each string gets new text (quotes, backslashes, controls and
+// non-ASCII in it). Marshal must write what json.Compact and json.Indent
+// make of the same document spliced by hand: valid JSON, laid out alike.
+func TestMarshalSplices(t *testing.T) {
+	n := 0
+	for name, src := range goldenDocs(t) {
+		d, err := Parse(src, errNotDoc, "events", object)
+		if err != nil {
+			continue // a configuration or keyset file
+		}
+		n++
+		tape := d.Tape()
+		var spliced []byte
+		last := 0
+		for s := range tape.Len() {
+			if tape.Kind(s) != fieldpath.String || s%3 == 0 {
+				continue
+			}
+			text := append(tape.AppendString(nil, s), "\"\\\n\x01\u00e9\u2028"...)
+			d.Replace(eventdata.Edit{Node: s, Text: text})
+			start, end := tape.Raw(s)
+			q, _ := json.Marshal(string(text))
+			spliced = append(append(spliced, src[last:start]...), q...)
+			last = end
+		}
+		spliced = bytes.TrimSpace(append(spliced, src[last:]...))
+		var compact, indented bytes.Buffer
+		if err := json.Compact(&compact, spliced); err != nil {
+			t.Fatal(err)
+		}
+		json.Indent(&indented, spliced, "", "    ")
+		for _, tt := range []struct {
+			indent string
+			want   []byte
+		}{{"", compact.Bytes()}, {"    ", indented.Bytes()}} {
+			got, ok := bytes.CutSuffix(d.Marshal(nil, tt.indent), []byte("\n"))
+			if !ok || !json.Valid(got) {
+				t.Fatalf("%s: Marshal(%q) is not JSON", name, tt.indent)
+			}
+			// json.Marshal escapes <, > and & and U+2028; AppendString
+			// does not need to.
+			var a, b any
+			json.Unmarshal(got, &a)
+			json.Unmarshal(tt.want, &b)
+			if diff := cmp.Diff(b, a); diff != "" {
+				t.Errorf("%s: Marshal(%q) holds other values (-want +got):\n%s", name, tt.indent, diff)
+			}
+			if g, w := layoutOnly(got), layoutOnly(tt.want); g != w {
+				i := 0
+				for i < len(g) && i < len(w) && g[i] == w[i] {
+					i++
+				}
+				t.Errorf("%s: Marshal(%q) is laid out otherwise from byte %d of its layout: %q, want %q", name, tt.indent, i, g[i:min(len(g), i+40)], w[i:min(len(w), i+40)])
 			}
 		}
-		// Marshal lays out a document with nothing around it.
-		src = bytes.TrimSpace(src)
-		if !json.Valid(src) {
+	}
+	if n < 5 {
+		t.Fatalf("only %d event documents among the golden files", n)
+	}
+}
+
+// layoutOnly is JSON text with the content of its strings left out.
+func layoutOnly(b []byte) string {
+	var out []byte
+	for i := 0; i < len(b); i++ {
+		out = append(out, b[i])
+		if b[i] != '"' {
 			continue
 		}
-		var compact, indented bytes.Buffer
-		json.Compact(&compact, src)
-		json.Indent(&indented, src, "", "    ")
-		if got := appendLayout(nil, src, ""); !bytes.Equal(got, compact.Bytes()) {
-			t.Errorf("%s: compact layout differs from json.Compact", f)
-		}
-		if got := appendLayout(nil, src, "    "); !bytes.Equal(got, indented.Bytes()) {
-			t.Errorf("%s: indented layout differs from json.Indent:\n%s\n%s", f, got, indented.Bytes())
-		}
+		i = stringEnd(b, i) - 1
+		out = append(out, '"')
 	}
+	return string(out)
 }

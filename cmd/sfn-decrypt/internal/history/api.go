@@ -2,7 +2,6 @@ package history
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/awsapi"
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
 	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
@@ -98,7 +96,7 @@ func (c *Client) History(ctx context.Context, executionARN string, progress func
 		return nil, err
 	}
 	setRegion := func(o *sfn.Options) { o.Region = region }
-	h := &History{members: []eventdoc.Member{{Name: "events"}}}
+	var events [][]byte
 	var token *string
 	for page := 1; ; page++ {
 		if page > maxPages {
@@ -114,25 +112,19 @@ func (c *Client) History(ctx context.Context, executionARN string, progress func
 		if err != nil {
 			return nil, sfnAPI.NewError("GetExecutionHistory", executionARN, page, err)
 		}
-		raws, err := pageEvents(body.Bytes, len(out.Events))
+		events, err = pageEvents(events, body.Bytes, len(out.Events))
 		if err != nil {
 			return nil, sfnAPI.BadResponse("GetExecutionHistory", executionARN, page, err)
 		}
-		for i, raw := range raws {
-			raw, err := cliTimestamp(raw)
-			if err == nil {
-				err = checkEvent(raw)
-			}
-			if err != nil {
-				return nil, sfnAPI.BadResponse("GetExecutionHistory", executionARN, page, fmt.Errorf("events[%d]: %w", i, err))
-			}
-			h.events = append(h.events, event{raw: raw})
-		}
 		if progress != nil {
-			progress(len(h.events))
+			progress(len(events))
 		}
 		next := aws.ToString(out.NextToken)
 		if next == "" {
+			h, err := Parse(document(events))
+			if err != nil {
+				return nil, sfnAPI.BadResponse("GetExecutionHistory", executionARN, page, err)
+			}
 			return h, nil
 		}
 		if token != nil && next == *token {
@@ -142,48 +134,78 @@ func (c *Client) History(ctx context.Context, executionARN string, progress func
 	}
 }
 
-// pageEvents returns the raw events of a GetExecutionHistory response body,
-// checking that they are as many as the SDK decoded.
-func pageEvents(body []byte, want int) ([]json.RawMessage, error) {
+// pageEvents appends to events the events of a GetExecutionHistory response
+// body, read in one scan of the body, with their timestamps as the AWS CLI
+// prints them. It checks each event, and that they are as many as the SDK
+// decoded.
+func pageEvents(events [][]byte, body []byte, want int) ([][]byte, error) {
 	if body == nil {
 		return nil, errors.New("no response body")
 	}
-	var p struct {
-		Events []json.RawMessage `json:"events"`
-	}
-	if err := json.Unmarshal(body, &p); err != nil {
+	tape, err := fieldpath.Scan(body, fieldpath.Limits{MaxSize: len(body) + 1, MaxDepth: 1 << 10})
+	if err != nil || tape.Kind(0) != fieldpath.Object {
 		return nil, errors.New("the response is not a page of events")
 	}
-	if len(p.Events) != want {
-		return nil, fmt.Errorf("page has %d events, the SDK read %d", len(p.Events), want)
-	}
-	return p.Events, nil
-}
-
-// cliTimestamp rewrites an event's numeric "timestamp" (epoch seconds, as
-// the API sends it) as the AWS CLI prints it.
-func cliTimestamp(raw []byte) ([]byte, error) {
-	doc, err := fieldpath.Scan(raw, fieldpath.Limits{MaxSize: 64 << 20, MaxDepth: 256})
-	if err != nil {
-		return nil, err
-	}
-	defer doc.Release()
-	for n := 1; n < doc.Len(); n++ {
-		if doc.Parent(n) != 0 || doc.Kind(n) != fieldpath.Number || doc.Pointer(n) != "/timestamp" {
+	defer tape.Release()
+	got := 0
+	var name []byte
+	for n := 1; n < tape.Len(); n = tape.End(n) {
+		if name = tape.AppendName(name[:0], n); string(name) != "events" {
 			continue
 		}
-		start, end := doc.Raw(n)
-		t, _, err := parseTime(raw[start:end])
-		if err != nil {
-			return nil, err
+		if tape.Kind(n) != fieldpath.Array {
+			return nil, errors.New("the response is not a page of events")
 		}
-		out := append([]byte(nil), raw[:start]...)
+		for c := n + 1; c < tape.End(n); c = tape.End(c) {
+			if _, err := readEvent(tape, body, c, &name); err != nil {
+				return nil, fmt.Errorf("events[%d]: %w", got, err)
+			}
+			events = append(events, cliTimestamp(tape, body, c))
+			got++
+		}
+	}
+	if got != want {
+		return nil, fmt.Errorf("page has %d events, the SDK read %d", got, want)
+	}
+	return events, nil
+}
+
+// cliTimestamp returns event n of tape (scanned from src, and read by
+// readEvent) with its numeric "timestamp" (epoch seconds, as the API sends
+// it) written as the AWS CLI prints it.
+func cliTimestamp(tape *fieldpath.Document, src []byte, n int) []byte {
+	start, end := tape.Raw(n)
+	var name []byte
+	for c := n + 1; c < tape.End(n); c = tape.End(c) {
+		if name = tape.AppendName(name[:0], c); string(name) != "timestamp" || tape.Kind(c) != fieldpath.Number {
+			continue
+		}
+		ts, te := tape.Raw(c)
+		t, _, _ := parseTime(src[ts:te], nil) // checked by readEvent
+		out := append([]byte(nil), src[start:ts]...)
 		out = append(out, '"')
 		out = append(out, FormatTime(t)...)
 		out = append(out, '"')
-		return append(out, raw[end:]...), nil
+		return append(out, src[te:end]...)
 	}
-	return raw, nil
+	return append([]byte(nil), src[start:end]...)
+}
+
+// document returns the history document of events.
+func document(events [][]byte) []byte {
+	size := len(`{"events":[]}`)
+	for _, e := range events {
+		size += len(e) + 1
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"events":[`...)
+	for i, e := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e...)
+	}
+	return append(b, "]}"...)
 }
 
 // FormatTime formats t as the AWS CLI prints timestamps: ISO 8601 with

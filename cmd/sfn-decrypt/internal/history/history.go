@@ -3,24 +3,27 @@
 // GetExecutionHistory API, decrypts the sfnenc tokens in their events, and
 // writes them out again as JSON of the same shape or as a text timeline.
 //
-// Parse reads a saved history; Client.History reads one through the API, with
-// every page and the execution data. History.Decrypt decrypts every event
-// with an eventdata.Decryptor; History.WriteJSON and History.WriteText write
-// the result. Events keep every member they have, including event types and
-// fields this package does not know.
+// Parse reads a saved history, in one scan of the document; Client.History
+// reads one through the API, with every page and the execution data.
+// History.Decrypt decrypts the data strings of every event, each once, with
+// an eventdata.Decryptor; History.WriteJSON writes the document with the
+// decrypted strings spliced in, History.WriteText writes a timeline, and
+// History.Events gives the events. Events keep every member they have,
+// including event types and fields this package does not know.
 package history
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
+
 	"math"
-	"slices"
+
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
@@ -34,17 +37,22 @@ import (
 var ErrNotHistory = errors.New("history: not an execution history")
 
 // History is an execution history: its events, in order, and any other
-// top-level members of the document they came in.
+// top-level members of the document they came in, read in one scan of the
+// document.
 type History struct {
-	// members are the top-level members in input order; the events
-	// member has a nil Raw and is written from events.
-	members []eventdoc.Member
-	events  []event
+	doc    *eventdoc.Doc
+	events []event
 }
 
+// event is what Parse read of an event, and what Decrypt left in it.
 type event struct {
-	raw   []byte
-	fails []eventdata.Failure
+	node     int
+	id, prev int64
+	typ      string
+	time     time.Time
+	timeText string
+	details  int // the node of the ...EventDetails object, or -1
+	fails    []eventdata.Failure
 }
 
 // Failure is a token of an event that was left in place.
@@ -65,101 +73,114 @@ func (f Failure) Where() string {
 	return fmt.Sprintf("event %d (%s) %s", f.EventID, f.EventType, f.Failure.Where())
 }
 
-// head is what every event must have.
-type head struct {
-	ID         *json.Number    `json:"id"`
-	PreviousID json.Number     `json:"previousEventId"`
-	Type       *string         `json:"type"`
-	Timestamp  json.RawMessage `json:"timestamp"`
-}
-
 // Parse reads a history in the shape "aws stepfunctions
 // get-execution-history --output json" prints: an object whose "events"
 // member is an array of events, each with an id, a type and a timestamp.
 // Timestamps may be ISO 8601 strings (as the AWS CLI prints them) or numbers
-// of seconds since the epoch (as the API sends them).
+// of seconds since the epoch (as the API sends them). The History refers to
+// data, which must not change while it is in use.
 func Parse(data []byte) (*History, error) {
-	ms, events, err := eventdoc.Parse(data, ErrNotHistory, "events", func(raw json.RawMessage) (event, error) {
-		return event{raw: raw}, checkEvent(raw)
+	var events []event
+	var name []byte
+	doc, err := eventdoc.Parse(data, ErrNotHistory, "events", func(tape *fieldpath.Document, src []byte, n int) error {
+		if events == nil {
+			events = make([]event, 0, tape.Len()/16)
+		}
+		e, err := readEvent(tape, src, n, &name)
+		events = append(events, e)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &History{members: ms, events: events}, nil
+	return &History{doc: doc, events: events}, nil
 }
 
-// checkEvent checks that raw, a JSON value the parser has read, is an
-// object with an integer id, a type and a timestamp. It reads them from the
-// codec's tape of the event, without decoding the event.
-func checkEvent(raw json.RawMessage) error {
-	if len(raw) == 0 || raw[0] != '{' {
-		return errors.New("not an object")
+var errWrongType = errors.New("id, previousEventId, type or timestamp of the wrong type")
+
+// readEvent reads event n of tape (scanned from src): an object with an
+// integer id, a type and a timestamp, and maybe the integer id of the
+// event before and its details. It reads member names into *buf.
+func readEvent(tape *fieldpath.Document, src []byte, n int, buf *[]byte) (event, error) {
+	e := event{node: n, details: -1}
+	if tape.Kind(n) != fieldpath.Object {
+		return e, errors.New("not an object")
 	}
-	doc, err := fieldpath.Scan(raw, fieldpath.Limits{MaxSize: len(raw) + 1, MaxDepth: 1 << 10})
-	if err != nil {
-		return errors.New("not a valid event")
-	}
-	defer doc.Release()
-	wrongType := errors.New("id, previousEventId, type or timestamp of the wrong type")
-	var id, prev, typ, ts []byte
-	var name []byte
-	for n := 1; n < doc.Len(); n = doc.End(n) {
-		name = doc.AppendName(name[:0], n)
-		start, end := doc.Raw(n)
-		v := raw[start:end]
+	wrongType := errWrongType
+	var id, prev, ts, tsText []byte
+	name := *buf
+	defer func() { *buf = name }()
+	for c := n + 1; c < tape.End(n); c = tape.End(c) {
+		name = tape.AppendName(name[:0], c)
+		start, end := tape.Raw(c)
+		v := src[start:end]
 		switch string(name) {
 		case "id":
-			if doc.Kind(n) != fieldpath.Number {
-				return wrongType
+			if tape.Kind(c) != fieldpath.Number {
+				return e, wrongType
 			}
 			id = v
 		case "previousEventId":
-			if doc.Kind(n) != fieldpath.Number {
-				return wrongType
+			if tape.Kind(c) != fieldpath.Number {
+				return e, wrongType
 			}
 			prev = v
 		case "type":
-			if doc.Kind(n) != fieldpath.String {
-				return wrongType
+			if tape.Kind(c) != fieldpath.String {
+				return e, wrongType
 			}
-			typ = doc.AppendString(nil, n)
+			e.typ = string(tape.AppendString(nil, c))
 		case "timestamp":
 			ts = v
+			if tape.Kind(c) == fieldpath.String {
+				if tsText = v[1 : len(v)-1]; bytes.IndexByte(tsText, '\\') >= 0 {
+					tsText = tape.AppendString(nil, c)
+				}
+			}
+		default:
+			// The details member is the one named <type>EventDetails;
+			// events of several types share one
+			// (stateEnteredEventDetails), and unknown types have their
+			// own: take the object member named ...EventDetails (the
+			// first by name, should there be several).
+			if bytes.HasSuffix(name, []byte("EventDetails")) && tape.Kind(c) == fieldpath.Object &&
+				(e.details < 0 || string(name) < string(tape.AppendName(nil, e.details))) {
+				e.details = c
+			}
 		}
 	}
+	var err error
 	if id == nil {
-		return errors.New("no \"id\"")
+		return e, errors.New("no \"id\"")
 	}
-	if _, err := strconv.ParseInt(string(id), 10, 64); err != nil {
-		return errors.New("\"id\" is not an integer")
+	if e.id, err = strconv.ParseInt(string(id), 10, 64); err != nil {
+		return e, errors.New("\"id\" is not an integer")
 	}
 	if prev != nil {
-		if _, err := strconv.ParseInt(string(prev), 10, 64); err != nil {
-			return errors.New("\"previousEventId\" is not an integer")
+		if e.prev, err = strconv.ParseInt(string(prev), 10, 64); err != nil {
+			return e, errors.New("\"previousEventId\" is not an integer")
 		}
 	}
-	if len(typ) == 0 {
-		return errors.New("no \"type\"")
+	if len(e.typ) == 0 {
+		return e, errors.New("no \"type\"")
 	}
 	if len(ts) == 0 {
-		return errors.New("no \"timestamp\"")
+		return e, errors.New("no \"timestamp\"")
 	}
-	if _, _, err := parseTime(ts); err != nil {
-		return err
+	if e.time, e.timeText, err = parseTime(ts, tsText); err != nil {
+		return e, err
 	}
-	return nil
+	return e, nil
 }
 
-// parseTime reads a timestamp: an RFC 3339 string or epoch seconds.
-// For a string it may return the zero time and the text, if it is not RFC
-// 3339: the text is then shown as it is.
-func parseTime(raw json.RawMessage) (time.Time, string, error) {
+// parseTime reads a timestamp: an RFC 3339 string or epoch seconds. raw is
+// the JSON value, and str the content of a string. For a string it may
+// return the zero time and the text, if it is not RFC 3339: the text is
+// then shown as it is.
+func parseTime(raw, str []byte) (time.Time, string, error) {
 	switch {
 	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return time.Time{}, "", errors.New("bad \"timestamp\"")
-		}
+		s := string(str)
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return time.Time{}, s, nil
@@ -177,14 +198,23 @@ func parseTime(raw json.RawMessage) (time.Time, string, error) {
 	return time.Time{}, "", errors.New("\"timestamp\" is neither a string nor a number")
 }
 
+// Release hands the History's memory back for reuse; the History must not
+// be used after.
+func (h *History) Release() {
+	h.doc.Release()
+	h.doc, h.events = nil, nil
+}
+
 // Len returns the number of events.
 func (h *History) Len() int { return len(h.events) }
 
 // Partial reports whether the document says more events follow (it has a
 // NextToken, as "aws stepfunctions get-execution-history --max-items" leaves).
 func (h *History) Partial() bool {
-	for _, m := range h.members {
-		if strings.EqualFold(m.Name, "nextToken") && string(m.Raw) != "null" {
+	tape := h.doc.Tape()
+	var name []byte
+	for n := 1; n < tape.Len(); n = tape.End(n) {
+		if name = tape.AppendName(name[:0], n); strings.EqualFold(string(name), "nextToken") && tape.Kind(n) != fieldpath.Null {
 			return true
 		}
 	}
@@ -193,26 +223,18 @@ func (h *History) Partial() bool {
 
 // Decrypt decrypts the tokens in every event with d, and returns the tokens
 // that were left in place. Each event keeps every member it had.
-func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) ([]Failure, error) {
+func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) []Failure {
 	var all []Failure
 	for i := range h.events {
 		e := &h.events[i]
-		out, fails, err := d.Value(ctx, e.raw)
-		if err != nil {
-			return all, fmt.Errorf("history: event %d: %w", i, err)
-		}
-		e.raw, e.fails = out, fails
-		if len(fails) == 0 {
-			continue
-		}
-		var hd head
-		json.Unmarshal(e.raw, &hd) // checked by Parse
-		id, _ := hd.ID.Int64()
+		edits, fails := d.Strings(ctx, h.doc.Tape(), h.doc.Source(), e.node, nil)
+		h.doc.Replace(edits...)
+		e.fails = fails
 		for _, f := range fails {
-			all = append(all, Failure{EventID: id, EventType: *hd.Type, Failure: f})
+			all = append(all, Failure{EventID: e.id, EventType: e.typ, Failure: f})
 		}
 	}
-	return all, nil
+	return all
 }
 
 // WriteJSON writes the history as one JSON document with its events and
@@ -221,24 +243,32 @@ func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) ([]Failur
 // compact, on one line; otherwise it is indented by indent per level, as the
 // AWS CLI prints it with "    ". A newline ends it.
 func (h *History) WriteJSON(w io.Writer, executionARN, indent string) error {
-	members := h.members
+	var first []eventdoc.Member
 	if executionARN != "" {
-		members = append([]eventdoc.Member{{Name: "executionArn", Raw: eventdata.AppendString(nil, []byte(executionARN))}}, members...)
+		first = []eventdoc.Member{{Name: "executionArn", Raw: eventdata.AppendString(nil, []byte(executionARN))}}
 	}
-	out, err := eventdoc.Marshal(members, func(b []byte) []byte {
-		for i, e := range h.events {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, e.raw...)
-		}
-		return b
-	}, indent)
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	_, err = w.Write(out)
+	b := outBufs.Get().(*[]byte)
+	defer outBufs.Put(b)
+	*b = h.doc.AppendMarshal((*b)[:0], first, indent)
+	_, err := w.Write(*b)
 	return err
+}
+
+// outBufs hold the output of WriteJSON, for the next history.
+var outBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// Events returns the events, with what Decrypt left in them, as a Timeline
+// writes them.
+func (h *History) Events() []*timeline.Event {
+	out := make([]*timeline.Event, len(h.events))
+	for i, e := range h.events {
+		ev := &timeline.Event{ID: e.id, PreviousID: e.prev, Time: e.time, TimeText: e.timeText, Type: e.typ, Failures: e.fails}
+		if e.details >= 0 {
+			ev.Details = h.doc.AppendValue(nil, e.details)
+		}
+		out[i] = ev
+	}
+	return out
 }
 
 // WriteText writes the events to t, after a heading with title.
@@ -246,42 +276,10 @@ func (h *History) WriteText(t *timeline.Timeline, title string) error {
 	if err := t.Heading(title); err != nil {
 		return err
 	}
-	for _, e := range h.events {
-		ev, err := toEvent(e)
-		if err != nil {
-			return err
-		}
+	for _, ev := range h.Events() {
 		if err := t.Write(ev); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// toEvent converts a history event for Timeline.
-func toEvent(e event) (*timeline.Event, error) {
-	var hd head
-	if err := json.Unmarshal(e.raw, &hd); err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	ev := &timeline.Event{Type: *hd.Type, Failures: e.fails}
-	ev.ID, _ = hd.ID.Int64()
-	if hd.PreviousID != "" {
-		ev.PreviousID, _ = hd.PreviousID.Int64()
-	}
-	ev.Time, ev.TimeText, _ = parseTime(hd.Timestamp)
-	var ms map[string]json.RawMessage
-	if err := json.Unmarshal(e.raw, &ms); err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	// The details member is the one named <type>EventDetails; events of
-	// several types share one (stateEnteredEventDetails), and unknown
-	// types have their own: take the object member named ...EventDetails.
-	for _, name := range slices.Sorted(maps.Keys(ms)) {
-		if raw := ms[name]; strings.HasSuffix(name, "EventDetails") && len(raw) > 0 && raw[0] == '{' {
-			ev.Details = raw
-			break
-		}
-	}
-	return ev, nil
 }

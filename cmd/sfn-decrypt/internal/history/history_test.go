@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
 const fixtures = "../../../../testdata/history"
@@ -79,10 +81,11 @@ func TestTimestamps(t *testing.T) {
 		{`{"id":1,"x":{"timestamp":1}}`, `{"id":1,"x":{"timestamp":1}}`},
 	}
 	for _, tt := range tests {
-		got, err := cliTimestamp([]byte(tt.in))
+		tape, err := fieldpath.Scan([]byte(tt.in), fieldpath.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := cliTimestamp(tape, []byte(tt.in), 0)
 		if string(got) != tt.want {
 			t.Errorf("cliTimestamp(%s) = %s, want %s", tt.in, got, tt.want)
 		}
@@ -167,10 +170,8 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(a.Bytes(), b.Bytes()) || h.Len() != h2.Len() {
 			t.Fatalf("round trip differs:\n%s\n%s", a.Bytes(), b.Bytes())
 		}
-		for _, e := range h.events {
-			if _, err := toEvent(e); err != nil {
-				t.Fatalf("toEvent: %v", err)
-			}
+		if evs := h.Events(); len(evs) != h.Len() {
+			t.Fatalf("%d events, Len %d", len(evs), h.Len())
 		}
 	})
 }

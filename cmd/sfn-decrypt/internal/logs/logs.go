@@ -9,7 +9,8 @@
 // FilterLogEvents API, with every page, and Client.Follow keeps reading the
 // events that arrive until its context ends. Decrypt decrypts the Step
 // Functions events among a list of records with an eventdata.Decryptor;
-// Log.WriteJSON, Record.AppendJSON and WriteText write the result.
+// Log.WriteJSON, Record.AppendJSON and WriteText write the result, and
+// Record.Event gives a record's event.
 //
 // A log event's message is a Step Functions event if it is a JSON object with
 // an "id", a "type" and an "execution_arn": its "details" carry the same data
@@ -37,6 +38,7 @@ import (
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
+	"github.com/sfnenc/sfnenc/fieldpath"
 )
 
 // ErrNotLog is wrapped by the errors of Parse for input that is not a
@@ -46,14 +48,13 @@ var ErrNotLog = errors.New("logs: not a CloudWatch Logs events document")
 // Log is a list of log events and the other top-level members of the
 // document they came in.
 type Log struct {
-	// members are the top-level members in input order; the events
-	// member has a nil Raw and is written from Records.
-	members []eventdoc.Member
+	// doc is the document Parse read, nil for a Log of NewLog.
+	doc *eventdoc.Doc
 	// Records are the log events, in order.
 	Records []*Record
 }
 
-// member is a member of a log event.
+// member is a member of a log event read through the API.
 type member struct {
 	name string
 	raw  json.RawMessage
@@ -62,8 +63,14 @@ type member struct {
 // Record is one log event: its members as CloudWatch Logs gives them and,
 // once decrypted, its message with the tokens it could decrypt.
 type Record struct {
-	// members in input order; the message member is written from msg.
+	// Of a record that Parse read: the document, the record's node in it
+	// and its message's.
+	doc           *eventdoc.Doc
+	node, msgNode int
+	// Of a record of NewRecord: its members in order; the message member
+	// is written from msg.
 	members []member
+
 	// Timestamp is the log event's time, in milliseconds since the epoch.
 	Timestamp int64
 	// Stream is the log stream's name ("" if the document does not say).
@@ -77,13 +84,20 @@ type Record struct {
 	fails   []eventdata.Failure
 }
 
-// event is what the package reads of a Step Functions event.
+// event is what the package reads of a Step Functions event: its head, and
+// the message it came in, scanned once.
 type event struct {
 	id, previousID int64
 	typ            string
 	executionARN   string
 	time           time.Time // zero if the event does not say
 	truncated      []string  // JSON Pointers of truncated data fields
+
+	src     []byte              // the message as read
+	tape    *fieldpath.Document // its tape; nil if it is not strict JSON
+	err     error               // why it is not, then
+	details int                 // the node of its details object, or -1
+	edits   []eventdata.Edit    // what Decrypt changed in it
 }
 
 // Failure is a token of a Step Functions event that was left in place.
@@ -162,77 +176,71 @@ type Report struct {
 // Parse reads the JSON that "aws logs filter-log-events --output json" or
 // "aws logs get-log-events --output json" prints: an object whose "events"
 // member is an array of log events, each with a string "message" and a
-// numeric "timestamp" (milliseconds since the epoch).
+// numeric "timestamp" (milliseconds since the epoch). The document is read in
+// one scan, and each message that is a Step Functions event in one more. The
+// Log refers to data, which must not change while it is in use.
 func Parse(data []byte) (*Log, error) {
-	ms, recs, err := eventdoc.Parse(data, ErrNotLog, "log events", parseRecord)
+	var recs []*Record
+	doc, err := eventdoc.Parse(data, ErrNotLog, "log events", func(tape *fieldpath.Document, src []byte, n int) error {
+		r, err := readRecord(tape, src, n)
+		recs = append(recs, r)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &Log{members: ms, Records: recs}, nil
+	for _, r := range recs {
+		r.doc = doc
+		r.event = parseEvent(r.msg)
+	}
+	return &Log{doc: doc, Records: recs}, nil
 }
 
-// parseRecord reads one log event of a saved document.
-func parseRecord(raw json.RawMessage) (*Record, error) {
-	ms, err := objectMembers(raw)
-	if err != nil {
-		return nil, err
-	}
-	r := &Record{members: ms}
-	get := func(name string) json.RawMessage {
-		if i := slices.IndexFunc(ms, func(m member) bool { return m.name == name }); i >= 0 {
-			return ms[i].raw
-		}
-		return nil
-	}
-	msg, ts := get("message"), get("timestamp")
-	switch {
-	case msg == nil && get("type") != nil:
-		return nil, errors.New("no \"message\" (an execution history? use sfn-decrypt history)")
-	case msg == nil:
-		return nil, errors.New("no \"message\"")
-	case ts == nil:
-		return nil, errors.New("no \"timestamp\"")
-	}
-	var s string
-	if json.Unmarshal(msg, &s) != nil {
-		return nil, errors.New("\"message\" is not a string")
-	}
-	r.msg = []byte(s)
-	n, err := strconv.ParseInt(string(ts), 10, 64)
-	if err != nil || n < 0 {
-		return nil, errors.New("\"timestamp\" is not a number of milliseconds")
-	}
-	r.Timestamp = n
-	json.Unmarshal(get("logStreamName"), &r.Stream)
-	json.Unmarshal(get("eventId"), &r.EventID)
-	return r, nil
-}
-
-// objectMembers returns the members of a JSON object in their order, and an
-// error if raw is not an object or names a member twice.
-func objectMembers(raw []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+// readRecord reads log event n of tape (scanned from src).
+func readRecord(tape *fieldpath.Document, src []byte, n int) (*Record, error) {
+	if tape.Kind(n) != fieldpath.Object {
 		return nil, errors.New("not an object")
 	}
-	var ms []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, errors.New("not an object")
+	r := &Record{node: n, msgNode: -1}
+	ts, typ := -1, -1
+	var name []byte
+	for c := n + 1; c < tape.End(n); c = tape.End(c) {
+		name = tape.AppendName(name[:0], c)
+		switch string(name) {
+		case "message":
+			r.msgNode = c
+		case "timestamp":
+			ts = c
+		case "type":
+			typ = c
+		case "logStreamName":
+			if tape.Kind(c) == fieldpath.String {
+				r.Stream = string(tape.AppendString(nil, c))
+			}
+		case "eventId":
+			if tape.Kind(c) == fieldpath.String {
+				r.EventID = string(tape.AppendString(nil, c))
+			}
 		}
-		name := tok.(string)
-		if slices.ContainsFunc(ms, func(m member) bool { return m.name == name }) {
-			return nil, fmt.Errorf("member %q appears twice", name)
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, errors.New("not an object")
-		}
-		ms = append(ms, member{name, v})
 	}
-	return ms, nil
+	switch {
+	case r.msgNode < 0 && typ >= 0:
+		return nil, errors.New("no \"message\" (an execution history? use sfn-decrypt history)")
+	case r.msgNode < 0:
+		return nil, errors.New("no \"message\"")
+	case ts < 0:
+		return nil, errors.New("no \"timestamp\"")
+	case tape.Kind(r.msgNode) != fieldpath.String:
+		return nil, errors.New("\"message\" is not a string")
+	}
+	r.msg = tape.AppendString(nil, r.msgNode)
+	start, end := tape.Raw(ts)
+	ms, err := strconv.ParseInt(string(src[start:end]), 10, 64)
+	if err != nil || ms < 0 {
+		return nil, errors.New("\"timestamp\" is not a number of milliseconds")
+	}
+	r.Timestamp = ms
+	return r, nil
 }
 
 // NewRecord returns a record for a log event read through the API. Members
@@ -255,6 +263,7 @@ func NewRecord(stream *string, timestamp *int64, message *string, ingestion *int
 		r.msg = []byte(*message)
 	}
 	r.members = append(r.members, member{name: "message", raw: eventdata.AppendString(nil, r.msg)})
+	r.event = parseEvent(r.msg)
 	if ingestion != nil {
 		add("ingestionTime", *ingestion)
 	}
@@ -267,15 +276,18 @@ func NewRecord(stream *string, timestamp *int64, message *string, ingestion *int
 
 // NewLog returns a Log of records in the shape "aws logs filter-log-events"
 // prints them.
-func NewLog(records []*Record) *Log {
-	return &Log{members: []eventdoc.Member{{Name: "events"}, {Name: "searchedLogStreams", Raw: json.RawMessage("[]")}}, Records: records}
-}
+func NewLog(records []*Record) *Log { return &Log{Records: records} }
 
 // Partial reports whether the document says more events follow (it has a
 // NextToken, as "aws logs filter-log-events --max-items" leaves).
 func (l *Log) Partial() bool {
-	for _, m := range l.members {
-		if m.Name == "NextToken" && string(m.Raw) != "null" {
+	if l.doc == nil {
+		return false
+	}
+	tape := l.doc.Tape()
+	var name []byte
+	for n := 1; n < tape.Len(); n = tape.End(n) {
+		if name = tape.AppendName(name[:0], n); string(name) == "NextToken" && tape.Kind(n) != fieldpath.Null {
 			return true
 		}
 	}
@@ -295,44 +307,110 @@ func (r *Record) ExecutionARN() string {
 	return r.event.executionARN
 }
 
-// head is what a Step Functions event in a message must have.
+// eventLimits bound a message: CloudWatch Logs limits a log event to 256
+// KiB, which escaping can grow several times.
+var eventLimits = fieldpath.Limits{MaxSize: 64 << 20, MaxDepth: 256}
+
+// head is what a Step Functions event in a message must have, as read
+// from a message that is not strict JSON.
 type head struct {
 	ID           json.RawMessage `json:"id"`
 	Type         string          `json:"type"`
 	PreviousID   json.RawMessage `json:"previous_event_id"`
 	Timestamp    json.RawMessage `json:"event_timestamp"`
 	ExecutionARN string          `json:"execution_arn"`
-	Details      json.RawMessage `json:"details"`
 }
 
-// parseEvent reads the Step Functions event in a message, or returns nil if
-// the message is not one. Step Functions writes the numbers of an event (id,
-// previous_event_id, event_timestamp in milliseconds) as strings; numbers
-// are accepted too.
+// parseEvent reads the Step Functions event in a message, in one scan of
+// it, or returns nil if the message is not one. Step Functions writes the
+// numbers of an event (id, previous_event_id, event_timestamp in
+// milliseconds) as strings; numbers are accepted too. A message that the
+// standard decoder reads as an event but that is not strict JSON (a name
+// twice, say) is an event with an error: it is reported, and passes through
+// as it is.
 func parseEvent(msg []byte) *event {
 	t := bytes.TrimLeft(msg, " \t\r\n")
 	if len(t) == 0 || t[0] != '{' {
 		return nil
 	}
-	var h head
-	if json.Unmarshal(msg, &h) != nil || h.Type == "" || h.ExecutionARN == "" {
+	tape, err := fieldpath.Scan(msg, eventLimits)
+	if err != nil {
+		var h head
+		if json.Unmarshal(msg, &h) != nil || h.Type == "" || h.ExecutionARN == "" {
+			return nil
+		}
+		id, ok := integerJSON(h.ID)
+		if !ok {
+			return nil
+		}
+		e := &event{id: id, typ: h.Type, executionARN: h.ExecutionARN, src: msg, err: err, details: -1}
+		e.previousID, _ = integerJSON(h.PreviousID)
+		if ms, ok := integerJSON(h.Timestamp); ok && ms > 0 {
+			e.time = time.UnixMilli(ms).UTC()
+		}
+		return e
+	}
+	e := &event{src: msg, tape: tape, details: -1}
+	id, ts, prev := -1, -1, -1
+	var name []byte
+	for n := 1; n < tape.Len(); n = tape.End(n) {
+		name = tape.AppendName(name[:0], n)
+		switch string(name) {
+		case "id":
+			id = n
+		case "previous_event_id":
+			prev = n
+		case "event_timestamp":
+			ts = n
+		case "type":
+			if tape.Kind(n) == fieldpath.String {
+				e.typ = string(tape.AppendString(nil, n))
+			}
+		case "execution_arn":
+			if tape.Kind(n) == fieldpath.String {
+				e.executionARN = string(tape.AppendString(nil, n))
+			}
+		case "details":
+			if tape.Kind(n) == fieldpath.Object {
+				e.details = n
+			}
+		}
+	}
+	ok := false
+	if e.id, ok = integer(tape, msg, id); !ok || e.typ == "" || e.executionARN == "" {
+		tape.Release()
 		return nil
 	}
-	id, ok := integer(h.ID)
-	if !ok {
-		return nil
-	}
-	e := &event{id: id, typ: h.Type, executionARN: h.ExecutionARN}
-	e.previousID, _ = integer(h.PreviousID)
-	if ms, ok := integer(h.Timestamp); ok && ms > 0 {
+	e.previousID, _ = integer(tape, msg, prev)
+	if ms, ok := integer(tape, msg, ts); ok && ms > 0 {
 		e.time = time.UnixMilli(ms).UTC()
 	}
-	e.truncated = truncatedFields(h.Details)
+	e.truncated = truncatedFields(tape, e.details)
 	return e
 }
 
-// integer reads a JSON number or a string holding one.
-func integer(raw json.RawMessage) (int64, bool) {
+// integer reads node n of tape (scanned from src): a JSON number or a
+// string holding one. ok is false if it is neither, or n is -1.
+func integer(tape *fieldpath.Document, src []byte, n int) (int64, bool) {
+	if n < 0 {
+		return 0, false
+	}
+	var s []byte
+	switch tape.Kind(n) {
+	case fieldpath.Number:
+		start, end := tape.Raw(n)
+		s = src[start:end]
+	case fieldpath.String:
+		s = tape.AppendString(nil, n)
+	default:
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(s), 10, 64)
+	return v, err == nil
+}
+
+// integerJSON reads a JSON number or a string holding one.
+func integerJSON(raw json.RawMessage) (int64, bool) {
 	if len(raw) == 0 {
 		return 0, false
 	}
@@ -347,35 +425,49 @@ func integer(raw json.RawMessage) (int64, bool) {
 }
 
 // truncatedFields returns the JSON Pointers (in the message) of the string
-// members of details whose <name>Details object says "truncated": true (or
-// "true", as a string).
-func truncatedFields(details json.RawMessage) []string {
-	if len(details) == 0 || details[0] != '{' {
+// members of details (node n of tape, or -1) whose <name>Details object says
+// "truncated": true (or "true", as a string).
+func truncatedFields(tape *fieldpath.Document, n int) []string {
+	if n < 0 {
 		return nil
 	}
-	ms, err := objectMembers(details)
-	if err != nil {
-		return nil
+	members := map[string]int{}
+	var name []byte
+	for c := n + 1; c < tape.End(n); c = tape.End(c) {
+		name = tape.AppendName(name[:0], c)
+		members[string(name)] = c
 	}
 	var out []string
-	for _, m := range ms {
-		field, ok := strings.CutSuffix(m.name, "Details")
-		if !ok || field == "" {
+	for c := n + 1; c < tape.End(n); c = tape.End(c) {
+		name = tape.AppendName(name[:0], c)
+		field, ok := strings.CutSuffix(string(name), "Details")
+		if !ok || field == "" || tape.Kind(c) != fieldpath.Object || !truncatedFlag(tape, c) {
 			continue
 		}
-		var d struct {
-			Truncated any `json:"truncated"`
-		}
-		if json.Unmarshal(m.raw, &d) != nil || (d.Truncated != true && d.Truncated != "true") {
-			continue
-		}
-		i := slices.IndexFunc(ms, func(m member) bool { return m.name == field })
-		if i < 0 || len(ms[i].raw) == 0 || ms[i].raw[0] != '"' {
+		if f, ok := members[field]; !ok || tape.Kind(f) != fieldpath.String {
 			continue
 		}
 		out = append(out, "/details/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(field))
 	}
 	return out
+}
+
+// truncatedFlag reports whether the object at node n of tape has a member
+// "truncated" that is true, or the string "true".
+func truncatedFlag(tape *fieldpath.Document, n int) bool {
+	var name []byte
+	for c := n + 1; c < tape.End(n); c = tape.End(c) {
+		if name = tape.AppendName(name[:0], c); string(name) != "truncated" {
+			continue
+		}
+		switch tape.Kind(c) {
+		case fieldpath.True:
+			return true
+		case fieldpath.String:
+			return string(tape.AppendString(nil, c)) == "true"
+		}
+	}
+	return false
 }
 
 // Decrypt decrypts the tokens in the Step Functions events among records
@@ -399,15 +491,19 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, records []*Record) Rep
 		for _, f := range e.truncated {
 			rep.Truncations = append(rep.Truncations, Truncation{e.executionARN, e.id, e.typ, f})
 		}
-		out, fails, err := d.ValueTruncated(ctx, r.msg, e.truncated)
-		if err != nil {
+		if e.tape == nil {
 			// Written as it is, among the messages that are not events.
 			r.event = nil
-			rep.Errors = append(rep.Errors, &RecordError{EventID: r.EventID, Index: i, Err: err})
+			rep.Errors = append(rep.Errors, &RecordError{EventID: r.EventID, Index: i, Err: e.err})
 			continue
 		}
-		if !bytes.Equal(out, r.msg) {
-			r.msg, r.changed = out, true
+		edits, fails := d.Strings(ctx, e.tape, e.src, 0, e.truncated)
+		if len(edits) > 0 {
+			e.edits = edits
+			r.msg, r.changed = eventdata.AppendSpliced(nil, e.src, e.tape, 0, edits), true
+			if r.doc != nil {
+				r.doc.Replace(eventdata.Edit{Node: r.msgNode, Text: r.msg})
+			}
 		}
 		r.fails = fails
 		for _, f := range fails {
@@ -420,6 +516,9 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, records []*Record) Rep
 // AppendJSON appends the record as a compact JSON object, its members in
 // their order, with the message as it is now.
 func (r *Record) AppendJSON(dst []byte) []byte {
+	if r.doc != nil {
+		return eventdoc.AppendLayout(dst, r.doc.AppendValue(nil, r.node), "")
+	}
 	dst = append(dst, '{')
 	for i, m := range r.members {
 		if i > 0 {
@@ -431,33 +530,31 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 			dst = eventdata.AppendString(dst, r.msg)
 			continue
 		}
-		var b bytes.Buffer
-		if json.Compact(&b, m.raw) == nil {
-			dst = append(dst, b.Bytes()...)
-		} else {
-			dst = append(dst, m.raw...)
-		}
+		dst = append(dst, m.raw...) // compact: from json.Marshal
 	}
 	return append(dst, '}')
 }
 
 // WriteJSON writes the log as one JSON document with its records and other
 // members in their order, indented by indent per level (compact, on one line,
-// if indent is empty) and ended by a newline.
+// if indent is empty) and ended by a newline. A Log of NewLog is written in
+// the shape "aws logs filter-log-events" prints.
 func (l *Log) WriteJSON(w io.Writer, indent string) error {
-	out, err := eventdoc.Marshal(l.members, func(b []byte) []byte {
+	var out []byte
+	if l.doc != nil {
+		out = l.doc.Marshal(nil, indent)
+	} else {
+		b := []byte(`{"events":[`)
 		for i, r := range l.Records {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = r.AppendJSON(b)
 		}
-		return b
-	}, indent)
-	if err != nil {
-		return fmt.Errorf("logs: %w", err)
+		b = append(b, `],"searchedLogStreams":[]}`...)
+		out = append(eventdoc.AppendLayout(nil, b, indent), '\n')
 	}
-	_, err = w.Write(out)
+	_, err := w.Write(out)
 	return err
 }
 
@@ -493,7 +590,7 @@ func WriteText(t *timeline.Timeline, records []*Record) error {
 			return err
 		}
 		for _, r := range g {
-			if err := t.Write(r.timelineEvent()); err != nil {
+			if err := t.Write(r.Event()); err != nil {
 				return err
 			}
 		}
@@ -522,16 +619,20 @@ func compare(a, b int64) int {
 	return 0
 }
 
-// timelineEvent converts a record's Step Functions event for Timeline.
-func (r *Record) timelineEvent() *timeline.Event {
+// Event returns the record's Step Functions event as a Timeline writes it,
+// with its details as they are now (decrypted, once Decrypt has run), or nil
+// if the message is not a Step Functions event.
+func (r *Record) Event() *timeline.Event {
 	e := r.event
+	if e == nil {
+		return nil
+	}
 	ev := &timeline.Event{ID: e.id, PreviousID: e.previousID, Time: e.time, Type: e.typ, Failures: r.fails}
 	if ev.Time.IsZero() {
 		ev.Time = time.UnixMilli(r.Timestamp).UTC()
 	}
-	var h head
-	if json.Unmarshal(r.msg, &h) == nil && len(h.Details) > 0 && h.Details[0] == '{' {
-		ev.Details = h.Details
+	if e.details >= 0 {
+		ev.Details = eventdata.AppendSpliced(nil, e.src, e.tape, e.details, e.edits)
 	}
 	return ev
 }
