@@ -261,13 +261,25 @@ func (d *Doc) AppendMarshal(dst []byte, first []Member, indent string) []byte {
 		l.write(m.Raw)
 		l.write([]byte{','})
 	}
+	// The values that are not arrays or objects are copied whole (or
+	// replaced); only the bytes between them (brackets, names, commas,
+	// whitespace) are laid out byte by byte.
 	start, end := d.tape.Raw(0)
 	last := start + 1 // after the root's '{'
-	for _, e := range d.edits {
-		s, en := d.tape.Raw(e.Node)
+	edits := d.edits
+	for n := 1; n < d.tape.Len(); n++ {
+		if k := d.tape.Kind(n); k == fieldpath.Object || k == fieldpath.Array {
+			continue
+		}
+		s, e := d.tape.Raw(n)
 		l.write(d.src[last:s])
-		l.string(e.Text)
-		last = en
+		if len(edits) > 0 && edits[0].Node == n {
+			l.string(edits[0].Text)
+			edits = edits[1:]
+		} else {
+			l.token(d.src[s:e])
+		}
+		last = e
 	}
 	l.write(d.src[last:end])
 	return append(l.dst, '\n')
@@ -308,6 +320,14 @@ func (l *layout) opened() {
 		l.depth++
 		l.newline()
 	}
+}
+
+// token writes a token that is a whole string, number or literal.
+func (l *layout) token(tok []byte) {
+	if l.indent != "" {
+		l.opened()
+	}
+	l.dst = append(l.dst, tok...)
 }
 
 // string writes a string token with the content s.

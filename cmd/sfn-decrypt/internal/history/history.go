@@ -84,7 +84,13 @@ func Parse(data []byte) (*History, error) {
 	var name []byte
 	doc, err := eventdoc.Parse(data, ErrNotHistory, "events", func(tape *fieldpath.Document, src []byte, n int) error {
 		if events == nil {
-			events = make([]event, 0, tape.Len()/16)
+			count := 1
+			if arr := tape.Parent(n); arr >= 0 {
+				for c := tape.End(n); c < tape.End(arr); c = tape.End(c) {
+					count++
+				}
+			}
+			events = make([]event, 0, count)
 		}
 		e, err := readEvent(tape, src, n, &name)
 		events = append(events, e)

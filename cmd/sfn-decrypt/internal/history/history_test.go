@@ -33,6 +33,8 @@ func TestParseErrors(t *testing.T) {
 		{"timestamp of a wrong type", `{"events":[{"id":1,"type":"X","timestamp":true}]}`, "neither a string nor a number"},
 		{"truncated", `{"events":[` + ev + `,{"id":2,"ty`, "ends early"},
 		{"twice", `{"events":[],"events":[]}`, "appears twice"},
+		{"event member twice", `{"events":[{"id":1,"id":2,"type":"X","timestamp":1}]}`, `events[0]: member "id" appears twice`},
+		{"bad UTF-8 beside good events", `{"events":[` + ev + `],"x":"` + "\xff" + `"}`, "invalid UTF-8 (at byte"},
 		{"trailing data", `{"events":[]} {}`, "data after"},
 	}
 	for _, tt := range tests {
