@@ -10,15 +10,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"net/http"
-	"os"
-	"time"
+	"fmt"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
+	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/service"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
 
@@ -32,38 +29,20 @@ type result struct {
 	Screening     string `json:"screening"`
 }
 
-// ProviderUnavailableError reports that the identity provider could not be
-// reached or failed; the state machine retries it.
-type ProviderUnavailableError struct{ Err error }
-
-// Error describes the failure.
-func (e *ProviderUnavailableError) Error() string {
-	return "check-co-applicant: identity provider unavailable: " + e.Err.Error()
-}
-
-// Unwrap returns the cause.
-func (e *ProviderUnavailableError) Unwrap() error { return e.Err }
-
-var (
-	providerURL = os.Getenv("PROVIDER_URL")
-	client      = &http.Client{Timeout: 10 * time.Second}
-)
+var provider = service.FromEnv("identity provider", "PROVIDER_URL")
 
 func handle(ctx context.Context, ev event) (result, error) {
-	if providerURL == "" {
-		return result{}, errors.New("check-co-applicant: PROVIDER_URL is not set")
-	}
 	p := ev.CoApplicant.CreditApplicant
-	if codec.IsToken(p.FullName) || p.FullName == "" {
-		return result{}, errors.New("check-co-applicant: co-applicant is missing or still encrypted")
+	if err := provider.Ready("co-applicant", p.FullName); err != nil {
+		return result{}, fmt.Errorf("check-co-applicant: %w", err)
 	}
 	var s model.Screening
-	err := model.PostJSON(ctx, client, "identity provider", providerURL+"/v1/screenings", model.ScreeningRequest{
+	err := provider.Post(ctx, "/v1/screenings", model.ScreeningRequest{
 		Reference: ev.CreditApplicationID + "/" + ev.CoApplicant.CoApplicantID,
 		Person:    p,
 	}, &s)
 	if err != nil {
-		return result{}, &ProviderUnavailableError{Err: err}
+		return result{}, fmt.Errorf("check-co-applicant: %w", &service.ProviderUnavailableError{Err: err})
 	}
 	return result{CoApplicantID: ev.CoApplicant.CoApplicantID, Screening: s.Result}, nil
 }

@@ -14,14 +14,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
+	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/service"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
 
@@ -38,18 +35,6 @@ type result struct {
 	VerificationURL string `json:"verificationUrl"`
 }
 
-// ProviderUnavailableError reports that the identity provider could not be
-// reached or failed; the state machine retries it.
-type ProviderUnavailableError struct{ Err error }
-
-// Error describes the failure.
-func (e *ProviderUnavailableError) Error() string {
-	return "request-identification: identity provider unavailable: " + e.Err.Error()
-}
-
-// Unwrap returns the cause.
-func (e *ProviderUnavailableError) Unwrap() error { return e.Err }
-
 // ProviderRefusedError reports that the identity provider refused the
 // request.
 type ProviderRefusedError struct{ Err error }
@@ -62,22 +47,15 @@ func (e *ProviderRefusedError) Error() string {
 // Unwrap returns the cause.
 func (e *ProviderRefusedError) Unwrap() error { return e.Err }
 
-var (
-	providerURL = os.Getenv("PROVIDER_URL")
-	client      = &http.Client{Timeout: 10 * time.Second}
-)
+var provider = service.FromEnv("identity provider", "PROVIDER_URL")
 
 func handle(ctx context.Context, ev event) (result, error) {
-	if providerURL == "" {
-		return result{}, errors.New("request-identification: PROVIDER_URL is not set")
-	}
-	for field, v := range map[string]string{"creditApplicant.fullName": ev.CreditApplicant.FullName, "phoneNumber": ev.PhoneNumber, "email": ev.Email} {
-		if codec.IsToken(v) || v == "" {
-			return result{}, fmt.Errorf("request-identification: %s is missing or still encrypted", field)
-		}
+	err := provider.Ready("creditApplicant.fullName", ev.CreditApplicant.FullName, "phoneNumber", ev.PhoneNumber, "email", ev.Email)
+	if err != nil {
+		return result{}, fmt.Errorf("request-identification: %w", err)
 	}
 	var s model.Session
-	err := model.PostJSON(ctx, client, "identity provider", providerURL+"/v1/identification-sessions", model.SessionRequest{
+	err = provider.Post(ctx, "/v1/identification-sessions", model.SessionRequest{
 		Reference:   ev.CreditApplicationID,
 		Person:      ev.CreditApplicant,
 		PhoneNumber: ev.PhoneNumber,
@@ -88,7 +66,7 @@ func handle(ctx context.Context, ev event) (result, error) {
 		if errors.As(err, &se) && se.Status < 500 {
 			return result{}, &ProviderRefusedError{Err: err}
 		}
-		return result{}, &ProviderUnavailableError{Err: err}
+		return result{}, fmt.Errorf("request-identification: %w", &service.ProviderUnavailableError{Err: err})
 	}
 	return result{SessionID: s.SessionID, VerificationURL: s.VerificationURL}, nil
 }

@@ -10,16 +10,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
+	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/service"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
 
@@ -33,17 +29,11 @@ type result struct {
 	MessageID string `json:"messageId"`
 }
 
-var (
-	mailURL = os.Getenv("MAIL_API_URL")
-	client  = &http.Client{Timeout: 10 * time.Second}
-)
+var mail = service.FromEnv("mail service", "MAIL_API_URL")
 
 func handle(ctx context.Context, ev event) (result, error) {
-	if mailURL == "" {
-		return result{}, errors.New("send-rejection-email: MAIL_API_URL is not set")
-	}
-	if codec.IsToken(ev.Email) || ev.Email == "" {
-		return result{}, errors.New("send-rejection-email: email is missing or still encrypted")
+	if err := mail.Ready("email", ev.Email); err != nil {
+		return result{}, fmt.Errorf("send-rejection-email: %w", err)
 	}
 	reason := "we could not confirm your identity"
 	if ev.Outcome == model.OutcomeInconclusive {
@@ -55,7 +45,7 @@ func handle(ctx context.Context, ev event) (result, error) {
 		Text:    "We are sorry: " + reason + ", so we cannot continue with your credit application " + ev.CreditApplicationID + ".",
 	}
 	var id model.MessageID
-	if err := model.PostJSON(ctx, client, "mail service", mailURL+"/v1/messages", msg, &id); err != nil {
+	if err := mail.Post(ctx, "/v1/messages", msg, &id); err != nil {
 		return result{}, fmt.Errorf("send-rejection-email: %w", err)
 	}
 	return result{MessageID: id.MessageID}, nil

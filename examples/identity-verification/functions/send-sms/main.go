@@ -14,18 +14,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
+	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/service"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
 
@@ -44,14 +42,13 @@ type result struct {
 }
 
 var (
-	gatewayURL = os.Getenv("SMS_GATEWAY_URL")
-	client     = &http.Client{Timeout: 10 * time.Second}
-	logger     = slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	gateway = service.FromEnv("SMS gateway", "SMS_GATEWAY_URL")
+	logger  = slog.New(slog.NewJSONHandler(os.Stdout, nil))
 )
 
 func handle(ctx context.Context, ev event) (result, error) {
-	if gatewayURL == "" {
-		return result{}, errors.New("send-sms: SMS_GATEWAY_URL is not set")
+	if err := gateway.Ready(); err != nil {
+		return result{}, fmt.Errorf("send-sms: %w", err)
 	}
 	// The applicant's identity is not this function's business. Log what
 	// arrived: a token, or, should the configuration ever let the class
@@ -64,14 +61,12 @@ func handle(ctx context.Context, ev event) (result, error) {
 
 	// Never text a token: a value still encrypted here means a
 	// configuration error.
-	for field, v := range map[string]string{"phoneNumber": ev.PhoneNumber, "verificationUrl": ev.VerificationURL} {
-		if codec.IsToken(v) || v == "" {
-			return result{}, fmt.Errorf("send-sms: %s is missing or still encrypted", field)
-		}
+	if err := service.Plaintext("phoneNumber", ev.PhoneNumber, "verificationUrl", ev.VerificationURL); err != nil {
+		return result{}, fmt.Errorf("send-sms: %w", err)
 	}
 	body := strings.ReplaceAll(ev.Message, "{link}", ev.VerificationURL)
 	var id model.MessageID
-	if err := model.PostJSON(ctx, client, "SMS gateway", gatewayURL+"/v1/sms", model.SMS{To: ev.PhoneNumber, Body: body}, &id); err != nil {
+	if err := gateway.Post(ctx, "/v1/sms", model.SMS{To: ev.PhoneNumber, Body: body}, &id); err != nil {
 		return result{}, fmt.Errorf("send-sms: %w", err)
 	}
 	return result{MessageID: id.MessageID}, nil

@@ -14,13 +14,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
+	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/service"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
 
@@ -34,19 +32,16 @@ type result struct {
 	Registered bool `json:"registered"`
 }
 
-var (
-	webhookURL = os.Getenv("WEBHOOK_URL")
-	client     = &http.Client{Timeout: 10 * time.Second}
-)
+var webhook = service.FromEnv("webhook service", "WEBHOOK_URL")
 
 func handle(ctx context.Context, ev event) (result, error) {
-	if webhookURL == "" {
-		return result{}, errors.New("wait-identification: WEBHOOK_URL is not set")
+	if err := webhook.Ready(); err != nil {
+		return result{}, fmt.Errorf("wait-identification: %w", err)
 	}
 	if ev.TaskToken == "" || ev.SessionID == "" {
 		return result{}, errors.New("wait-identification: taskToken or sessionId missing")
 	}
-	err := model.PostJSON(ctx, client, "webhook service", webhookURL+"/identification-tasks", model.TaskRegistration{
+	err := webhook.Post(ctx, "/identification-tasks", model.TaskRegistration{
 		TaskToken:           ev.TaskToken,
 		SessionID:           ev.SessionID,
 		CreditApplicationID: ev.CreditApplicationID,
