@@ -19,6 +19,7 @@ import (
 	"github.com/sfnenc/sfnenc/envelope/esdk"
 	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
+	"github.com/sfnenc/sfnenc/internal/leaktest"
 )
 
 // jsDir holds the Node project; `make node-deps` installs its node_modules.
@@ -241,24 +242,11 @@ func TestNodeEncryptsGoDecrypts(t *testing.T) {
 		t.Fatal("encrypted document holds the canary")
 	}
 	var toks []string
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case string:
-			if format.IsToken([]byte(v)) {
-				toks = append(toks, v)
-			}
-		case map[string]any:
-			for _, e := range v {
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
+	for _, v := range leaktest.StringValues(t, r.Document) {
+		if format.IsToken([]byte(v)) {
+			toks = append(toks, v)
 		}
 	}
-	walk(value(t, r.Document))
 	if len(toks) != len(want) {
 		t.Fatalf("%d tokens, want %d", len(toks), len(want))
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/internal/leaktest"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
 
@@ -139,24 +140,11 @@ func TestGoldenEvents(t *testing.T) {
 func tokensOf(t testing.TB, doc []byte, class string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, e := range v {
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		case string:
-			if countTokens(t, []byte(fmt.Sprintf("%q", v)))[class] == 1 {
-				out[v]++
-			}
+	for _, v := range leaktest.StringValues(t, doc) {
+		if countTokens(t, []byte(fmt.Sprintf("%q", v)))[class] == 1 {
+			out[v]++
 		}
 	}
-	walk(jsonValue(t, doc))
 	return out
 }
 

@@ -39,36 +39,56 @@ func NestedTokenClasses(tb testing.TB, doc []byte) map[string]int {
 
 func tokenClasses(tb testing.TB, doc []byte, nested bool) map[string]int {
 	tb.Helper()
+	out := map[string]int{}
+	var tok format.Token
+	var buf []byte
+	var count func(string)
+	count = func(s string) {
+		var err error
+		if buf, err = tok.Decode([]byte(s), buf); err == nil {
+			out[tok.Class]++
+			return
+		}
+		var inner any
+		if nested && json.Unmarshal([]byte(s), &inner) == nil {
+			eachString(inner, count)
+		}
+	}
+	eachString(parse(tb, doc), count)
+	return out
+}
+
+// StringValues returns the string values of a JSON document (not its
+// object keys), in no particular order. It fails tb if doc is not JSON.
+func StringValues(tb testing.TB, doc []byte) []string {
+	tb.Helper()
+	var out []string
+	eachString(parse(tb, doc), func(s string) { out = append(out, s) })
+	return out
+}
+
+func parse(tb testing.TB, doc []byte) any {
+	tb.Helper()
 	var v any
 	if err := json.Unmarshal(doc, &v); err != nil {
 		tb.Fatalf("not JSON: %v: %s", err, doc)
 	}
-	out := map[string]int{}
-	var tok format.Token
-	var buf []byte
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, e := range v {
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		case string:
-			var err error
-			if buf, err = tok.Decode([]byte(v), buf); err == nil {
-				out[tok.Class]++
-				return
-			}
-			var inner any
-			if nested && json.Unmarshal([]byte(v), &inner) == nil {
-				walk(inner)
-			}
+	return v
+}
+
+// eachString calls f with each string value in v, a tree that
+// encoding/json decoded into an any.
+func eachString(v any, f func(string)) {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, e := range v {
+			eachString(e, f)
 		}
+	case []any:
+		for _, e := range v {
+			eachString(e, f)
+		}
+	case string:
+		f(v)
 	}
-	walk(v)
-	return out
 }

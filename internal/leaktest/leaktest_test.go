@@ -2,6 +2,7 @@ package leaktest
 
 import (
 	"bytes"
+	"sort"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -31,6 +32,15 @@ func TestTokenClasses(t *testing.T) {
 	tok := string(format.AppendText(nil, body))
 	doc := []byte(`{"a":"` + tok + `","b":["` + tok + `","sfnenc:bad","x"]}`)
 	if diff := cmp.Diff(map[string]int{"contact": 2}, TokenClasses(t, doc)); diff != "" {
+		t.Errorf("mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestStringValues(t *testing.T) {
+	doc := []byte(`{"a":"x","b":["y",{"c":"z","d":1}],"e":null,"f":true}`)
+	got := StringValues(t, doc)
+	sort.Strings(got)
+	if diff := cmp.Diff([]string{"x", "y", "z"}, got); diff != "" {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
 }
