@@ -75,6 +75,15 @@ func (a *analyzer) use(n jparse.Node, v *val, env *jenv) {
 	}
 }
 
+// read evaluates each of operands, in order, and reports those whose value
+// may be or hold a token: an expression that reads a token works on its
+// text.
+func (a *analyzer) read(ctx *val, env *jenv, operands ...jparse.Node) {
+	for _, n := range operands {
+		a.use(n, a.jeval(n, ctx, env), env)
+	}
+}
+
 func mapChild(v *val, name string) *val {
 	// JSONata maps a step over the elements of an array.
 	return join(v.child(name, true), v.child("", false).child(name, true))
@@ -146,7 +155,7 @@ func (a *analyzer) jeval(n jparse.Node, ctx *val, env *jenv) *val {
 				}
 				continue
 			}
-			a.use(p[0], a.jeval(p[0], ctx, env), env)
+			a.read(ctx, env, p[0])
 			out = join(out, &val{other: v})
 		}
 		return out
@@ -173,27 +182,24 @@ func (a *analyzer) jeval(n jparse.Node, ctx *val, env *jenv) *val {
 		env.locals[t.Name] = join(env.locals[t.Name], v)
 		return v
 	case *jparse.ConditionalNode:
-		a.use(t.If, a.jeval(t.If, ctx, env), env)
+		a.read(ctx, env, t.If)
 		return join(a.jeval(t.Then, ctx, env), a.jeval(t.Else, ctx, env))
 	case *jparse.FunctionCallNode:
 		return a.jcall(t, ctx, env)
+	// The operators read their operands' values; jparse gives their
+	// node types no common interface, hence one case each.
 	case *jparse.ComparisonOperatorNode:
-		a.use(t.LHS, a.jeval(t.LHS, ctx, env), env)
-		a.use(t.RHS, a.jeval(t.RHS, ctx, env), env)
+		a.read(ctx, env, t.LHS, t.RHS)
 	case *jparse.NumericOperatorNode:
-		a.use(t.LHS, a.jeval(t.LHS, ctx, env), env)
-		a.use(t.RHS, a.jeval(t.RHS, ctx, env), env)
+		a.read(ctx, env, t.LHS, t.RHS)
 	case *jparse.BooleanOperatorNode:
-		a.use(t.LHS, a.jeval(t.LHS, ctx, env), env)
-		a.use(t.RHS, a.jeval(t.RHS, ctx, env), env)
+		a.read(ctx, env, t.LHS, t.RHS)
 	case *jparse.StringConcatenationNode:
-		a.use(t.LHS, a.jeval(t.LHS, ctx, env), env)
-		a.use(t.RHS, a.jeval(t.RHS, ctx, env), env)
+		a.read(ctx, env, t.LHS, t.RHS)
 	case *jparse.RangeNode:
-		a.use(t.LHS, a.jeval(t.LHS, ctx, env), env)
-		a.use(t.RHS, a.jeval(t.RHS, ctx, env), env)
+		a.read(ctx, env, t.LHS, t.RHS)
 	case *jparse.NegationNode:
-		a.use(t.RHS, a.jeval(t.RHS, ctx, env), env)
+		a.read(ctx, env, t.RHS)
 	case *jparse.LambdaNode, *jparse.TypedLambdaNode:
 		// Followed where a higher-order function calls it (jcall).
 	case *jparse.ObjectTransformationNode:
