@@ -346,9 +346,8 @@ func NextTokenRun(s []byte, i int) (start, end int) {
 
 // plainText replaces each token in text that is not JSON.
 func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure) {
-	var out []byte
+	var sp splicer
 	var fails []Failure
-	last := 0
 	for i := 0; ; {
 		start, end := NextTokenRun(s, i)
 		if start < 0 {
@@ -358,16 +357,10 @@ func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure)
 		if end == start+len(codec.TokenPrefix) {
 			continue // the prefix alone, as prose may mention it
 		}
-		tok := s[start:end]
-		quoted := make([]byte, 0, len(tok)+2)
-		quoted = append(append(append(quoted, '"'), tok...), '"')
-		val, fs, err := d.decryptJSON(ctx, quoted)
-		if err != nil {
-			continue // cannot happen: a quoted run of base64url is JSON
-		}
+		val, fs := d.token(ctx, s[start:end])
 		fails = append(fails, fs...)
-		if sameSlice(val, quoted) {
-			continue // left in place: failed, or a class not to decrypt
+		if val == nil {
+			continue
 		}
 		if val[0] == '"' {
 			var str string
@@ -375,20 +368,53 @@ func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure)
 				val = []byte(str)
 			}
 		}
-		if out == nil {
-			out = make([]byte, 0, len(s))
-		}
-		out = append(out, s[last:start]...)
-		out = append(out, val...)
-		last = end
+		sp.put(s, start, end, val)
+	}
+	return sp.result(s), fails
+}
+
+// token decrypts one token found in text by its prefix, and returns the
+// JSON text of its value, or nil if it was left in place (it failed, or is
+// of a class not to decrypt), and its failures, which name no place in JSON.
+func (d *Decryptor) token(ctx context.Context, tok []byte) ([]byte, []Failure) {
+	quoted := make([]byte, 0, len(tok)+2)
+	quoted = append(append(append(quoted, '"'), tok...), '"')
+	val, fails, err := d.decryptJSON(ctx, quoted)
+	if err != nil {
+		return nil, nil // cannot happen: a quoted run of base64url is JSON
 	}
 	for i := range fails {
-		fails[i].Pointer = "" // the token, not a place in JSON
+		fails[i].Pointer = ""
 	}
-	if out == nil {
-		return s, fails
+	if sameSlice(val, quoted) {
+		return nil, fails
 	}
-	return append(out, s[last:]...), fails
+	return val, fails
+}
+
+// splicer builds a text from s with some ranges replaced, in order, and
+// allocates only once a range is replaced.
+type splicer struct {
+	out  []byte
+	last int
+}
+
+// put replaces s[start:end] with val.
+func (sp *splicer) put(s []byte, start, end int, val []byte) {
+	if sp.out == nil {
+		sp.out = make([]byte, 0, len(s)+len(val))
+	}
+	sp.out = append(sp.out, s[sp.last:start]...)
+	sp.out = append(sp.out, val...)
+	sp.last = end
+}
+
+// result returns the text: s itself if nothing was replaced.
+func (sp *splicer) result(s []byte) []byte {
+	if sp.out == nil {
+		return s
+	}
+	return append(sp.out, s[sp.last:]...)
 }
 
 // Truncated decrypts the tokens in s, the start of JSON text that Step
@@ -401,9 +427,8 @@ func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure)
 // escaped alike). A token cut off by the end of s, or inside other text,
 // stays as it is and is reported as a failure wrapping ErrTruncated.
 func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure) {
-	var out []byte
+	var sp splicer
 	var fails []Failure
-	last := 0
 	for i := 0; ; {
 		start, end := NextTokenRun(s, i)
 		if start < 0 {
@@ -429,34 +454,18 @@ func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure)
 			fails = append(fails, Failure{Token: string(tok), Err: fmt.Errorf("%w: inside other text", ErrTruncated)})
 			continue
 		}
-		quoted := make([]byte, 0, len(tok)+2)
-		quoted = append(append(append(quoted, '"'), tok...), '"')
-		val, fs, err := d.decryptJSON(ctx, quoted)
-		if err != nil {
-			continue // cannot happen: a quoted run of base64url is JSON
-		}
-		for _, f := range fs {
-			f.Pointer = "" // the token, not a place in JSON
-			fails = append(fails, f)
-		}
-		if sameSlice(val, quoted) {
-			continue // left in place: failed, or a class not to decrypt
+		val, fs := d.token(ctx, tok)
+		fails = append(fails, fs...)
+		if val == nil {
+			continue
 		}
 		for range level {
 			val = escapeJSON(val)
 		}
-		if out == nil {
-			out = make([]byte, 0, len(s))
-		}
-		out = append(out, s[last:open]...)
-		out = append(out, val...)
-		last = end + len(closer)
-		i = last
+		sp.put(s, open, end+len(closer), val)
+		i = end + len(closer)
 	}
-	if out == nil {
-		return s, fails
-	}
-	return append(out, s[last:]...), fails
+	return sp.result(s), fails
 }
 
 // openingQuote finds the quote that opens the JSON string a token at start
