@@ -1,10 +1,10 @@
 // Package samtemplate reads the parts of an AWS SAM template that the
 // example's harness and tests use: the functions (code directory,
 // environment with the Globals merged in, IAM policy statements), the state
-// machine's definition file and substitutions, and managed policies. It
-// resolves the long-form intrinsic functions Ref, Fn::GetAtt and Fn::Sub
-// against given values; the short forms (!Ref and so on) are YAML tags it
-// does not read.
+// machine's definition file and substitutions, managed policies, IAM roles
+// and key policies. It resolves the long-form intrinsic functions Ref,
+// Fn::GetAtt and Fn::Sub against given values; the short forms (!Ref and
+// so on) are YAML tags it does not read.
 package samtemplate
 
 import (
@@ -197,6 +197,39 @@ func (t *Template) ManagedPolicies() (map[string][]Statement, error) {
 			return nil, fmt.Errorf("samtemplate: %s: %w", id, err)
 		}
 		out[id] = p.PolicyDocument.Statement
+	}
+	return out, nil
+}
+
+// Role is an AWS::IAM::Role: the statements of its assume-role policy and
+// of its inline policies.
+type Role struct {
+	AssumeRole []Statement
+	Statements []Statement
+}
+
+// Roles returns the template's IAM roles, by logical id.
+func (t *Template) Roles() (map[string]Role, error) {
+	out := map[string]Role{}
+	for _, id := range t.ofType("AWS::IAM::Role") {
+		var p struct {
+			AssumeRolePolicyDocument struct {
+				Statement []Statement `yaml:"Statement"`
+			} `yaml:"AssumeRolePolicyDocument"`
+			Policies []struct {
+				PolicyDocument struct {
+					Statement []Statement `yaml:"Statement"`
+				} `yaml:"PolicyDocument"`
+			} `yaml:"Policies"`
+		}
+		if err := t.Resources[id].Properties.Decode(&p); err != nil {
+			return nil, fmt.Errorf("samtemplate: %s: %w", id, err)
+		}
+		r := Role{AssumeRole: p.AssumeRolePolicyDocument.Statement}
+		for _, pol := range p.Policies {
+			r.Statements = append(r.Statements, pol.PolicyDocument.Statement...)
+		}
+		out[id] = r
 	}
 	return out, nil
 }
