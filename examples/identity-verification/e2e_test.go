@@ -74,8 +74,10 @@ func TestWorkflowEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	kms := kmstest.Start(t)
-	if arn := templateValues(t, cfg)["IdentityDataKey.Arn"]; arn != kms.KeyARN("primary") {
-		t.Fatalf("%s names key %s; the test KMS seeds %s", stack.ConfigFile, arn, kms.KeyARN("primary"))
+	for ref, name := range map[string]string{dataKey + ".Arn": "primary", breakGlassKey + ".Arn": "breakglass"} {
+		if arn := templateValues(t, cfg)[ref]; arn != kms.KeyARN(name) {
+			t.Fatalf("%s names key %s for %s; the test KMS seeds %s", stack.ConfigFile, arn, ref, kms.KeyARN(name))
+		}
 	}
 	rie := testbin.Path(t, "aws-lambda-rie")
 

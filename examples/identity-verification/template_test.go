@@ -2,6 +2,7 @@ package identityverification_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"gopkg.in/yaml.v3"
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
@@ -36,20 +38,38 @@ var writes = map[string][]string{
 // (verification).
 var backendWrites = []string{"contact", "identity", "verification"}
 
-// grants is what a set of IAM statements allows on the data key, by KMS
-// operation: the classes, and the other encryption context entries each
-// statement requires.
+// The template's KMS keys, by logical id.
+const (
+	dataKey       = "IdentityDataKey"
+	breakGlassKey = "BreakGlassKey"
+)
+
+// The KMS grants a statement may make, each on one key: reading and making
+// data keys on the data key, and wrapping them (for break-glass reading)
+// on the break-glass key. Only the break-glass role may decrypt with the
+// break-glass key, and its grant is in the key's policy.
+const (
+	decrypt  = "kms:Decrypt on " + dataKey
+	generate = "kms:GenerateDataKey on " + dataKey
+	wrap     = "kms:Encrypt on " + breakGlassKey
+)
+
+// grants is what a set of IAM statements allows on the template's keys,
+// by KMS operation and key (decrypt, generate, wrap): the classes, and the
+// other encryption context entries each statement requires.
 type grants struct {
-	classes  map[string][]string            // "kms:Decrypt" -> sorted classes
-	contexts map[string][]map[string]string // "kms:Decrypt" -> the context entries of each statement
+	classes  map[string][]string            // decrypt -> sorted classes
+	contexts map[string][]map[string]string // decrypt -> the context entries of each statement
 }
 
 // kmsGrants reads the KMS statements of a policy. Every statement that
-// allows a KMS action must name one action on the key and condition it on
-// the class.
+// allows a KMS action must name one action on one of the template's keys,
+// one of the grants decrypt, generate and wrap, and condition it on the
+// class.
 func kmsGrants(t *testing.T, who string, sts []samtemplate.Statement, values map[string]string) grants {
 	t.Helper()
 	g := grants{classes: map[string][]string{}, contexts: map[string][]map[string]string{}}
+	keys := map[string]string{values[dataKey+".Arn"]: dataKey, values[breakGlassKey+".Arn"]: breakGlassKey}
 	for _, st := range sts {
 		var kmsActions []string
 		for _, a := range st.Action {
@@ -60,12 +80,25 @@ func kmsGrants(t *testing.T, who string, sts []samtemplate.Statement, values map
 		if len(kmsActions) == 0 || st.Effect != "Allow" {
 			continue
 		}
-		if len(kmsActions) != 1 || (kmsActions[0] != "kms:Decrypt" && kmsActions[0] != "kms:GenerateDataKey") {
-			t.Errorf("%s: statement %s allows %v; want exactly one of kms:Decrypt and kms:GenerateDataKey", who, st.Sid, st.Action)
+		if len(kmsActions) != 1 {
+			t.Errorf("%s: statement %s allows %v; want one KMS action per statement", who, st.Sid, st.Action)
 			continue
 		}
-		if res, err := samtemplate.Resolve(st.Resource, values); err != nil || res != values["IdentityDataKey.Arn"] {
-			t.Errorf("%s: statement %s: Resource %v is not the data key", who, st.Sid, st.Resource)
+		res, err := samtemplate.Resolve(st.Resource, values)
+		key := keys[res]
+		if err != nil || key == "" {
+			t.Errorf("%s: statement %s: Resource %v is neither %s nor %s", who, st.Sid, st.Resource, dataKey, breakGlassKey)
+			continue
+		}
+		a := kmsActions[0] + " on " + key
+		switch a {
+		case decrypt, generate, wrap:
+		case "kms:Decrypt on " + breakGlassKey:
+			t.Errorf("%s: statement %s allows kms:Decrypt on %s; only the break-glass role may, by the key's policy", who, st.Sid, breakGlassKey)
+			continue
+		default:
+			t.Errorf("%s: statement %s allows %s; want one of: %s; %s; %s", who, st.Sid, a, decrypt, generate, wrap)
+			continue
 		}
 		if len(st.Condition) != 1 || st.Condition["StringEquals"] == nil {
 			t.Errorf("%s: statement %s: want one StringEquals condition, got %v", who, st.Sid, st.Condition)
@@ -77,26 +110,32 @@ func kmsGrants(t *testing.T, who string, sts []samtemplate.Statement, values map
 			t.Errorf("%s: statement %s: no %s condition", who, st.Sid, classCondition)
 			continue
 		}
-		ctx := map[string]string{}
-		for k, v := range eq {
-			if k == classCondition {
-				continue
-			}
-			if !strings.HasPrefix(k, contextPrefix) {
-				t.Errorf("%s: statement %s: unexpected condition key %s", who, st.Sid, k)
-				continue
-			}
-			s, err := samtemplate.Resolve(v, values)
-			if err != nil {
-				t.Errorf("%s: statement %s: %s: %v", who, st.Sid, k, err)
-			}
-			ctx[strings.TrimPrefix(k, contextPrefix)] = s
-		}
-		a := kmsActions[0]
 		g.classes[a] = sortedUnion(g.classes[a], classes)
-		g.contexts[a] = append(g.contexts[a], ctx)
+		g.contexts[a] = append(g.contexts[a], contextCondition(t, who, st, values))
 	}
 	return g
+}
+
+// contextCondition returns the encryption context entries other than the
+// class that a statement's StringEquals condition requires.
+func contextCondition(t *testing.T, who string, st samtemplate.Statement, values map[string]string) map[string]string {
+	t.Helper()
+	ctx := map[string]string{}
+	for k, v := range st.Condition["StringEquals"] {
+		if k == classCondition {
+			continue
+		}
+		if !strings.HasPrefix(k, contextPrefix) {
+			t.Errorf("%s: statement %s: unexpected condition key %s", who, st.Sid, k)
+			continue
+		}
+		s, err := samtemplate.Resolve(v, values)
+		if err != nil {
+			t.Errorf("%s: statement %s: %s: %v", who, st.Sid, k, err)
+		}
+		ctx[strings.TrimPrefix(k, contextPrefix)] = s
+	}
+	return ctx
 }
 
 // keysetClasses returns the classes whose rules use a kmsKeyset keyring.
@@ -134,11 +173,9 @@ func classList(v string) []string {
 // deployment.
 func templateValues(t *testing.T, cfg *codec.Config) map[string]string {
 	t.Helper()
-	var arn string
-	for _, k := range cfg.Keyrings {
-		if k.KMS != nil {
-			arn = k.KMS.KeyARN
-		}
+	keys, err := stack.KeyValues(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var keysetDir string
 	for _, k := range cfg.Keyrings {
@@ -146,21 +183,24 @@ func templateValues(t *testing.T, cfg *codec.Config) map[string]string {
 			keysetDir = k.KMSKeyset.Dir
 		}
 	}
-	return map[string]string{
+	values := map[string]string{
 		// The configuration file names the keyset directory relative to
 		// itself; the template, where the layer puts it.
-		"KeysetDir":           keysetDir,
-		"Stage":               stack.Stage,
-		"AWS::Region":         stack.Region,
-		"AWS::AccountId":      stack.Account,
-		"AWS::Partition":      "aws",
-		"IdentityDataKey.Arn": arn,
+		"KeysetDir":      keysetDir,
+		"Stage":          stack.Stage,
+		"AWS::Region":    stack.Region,
+		"AWS::AccountId": stack.Account,
+		"AWS::Partition": "aws",
+		// The break-glass role's ARN, as IAM would make it.
+		"BreakGlassReaderRole.Arn": "arn:aws:iam::" + stack.Account + ":role/BreakGlassReaderRole",
 	}
+	maps.Copy(values, keys)
+	return values
 }
 
 type functionGrants struct {
-	classes, errorClass string
-	decrypt, generate   []string
+	classes, errorClass     string
+	decrypt, generate, wrap []string
 }
 
 // templateGrants returns each function's configured classes and the KMS
@@ -196,8 +236,9 @@ func templateGrants(t *testing.T) map[string]functionGrants {
 		out[f.LogicalID] = functionGrants{
 			classes:    classes,
 			errorClass: errorClass,
-			decrypt:    g.classes["kms:Decrypt"],
-			generate:   g.classes["kms:GenerateDataKey"],
+			decrypt:    g.classes[decrypt],
+			generate:   g.classes[generate],
+			wrap:       g.classes[wrap],
 		}
 	}
 	return out
@@ -206,8 +247,11 @@ func templateGrants(t *testing.T) map[string]functionGrants {
 // TestTemplateGrantsMatchConfiguration checks template.yaml against each
 // function's sfnenc configuration: kms:Decrypt exactly for the classes of
 // SFNENC_CLASSES, kms:GenerateDataKey exactly for the classes it writes,
-// every grant conditioned on the configured encryption context, and the
-// inline SFNENC_CONFIG equal to config/sfnenc.json.
+// kms:Encrypt on the break-glass key for exactly those classes too, every
+// grant conditioned on the configured encryption context, and the inline
+// SFNENC_CONFIG equal to config/sfnenc.json. The break-glass key decrypts
+// for the break-glass role alone, with MFA; the local-kms seed holds both
+// keys under the template's aliases.
 func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 	cfg, err := codec.LoadConfig(stack.ConfigFile)
 	if err != nil {
@@ -260,6 +304,12 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 			}
 			if diff := cmp.Diff(generate, g.generate); diff != "" {
 				t.Errorf("kms:GenerateDataKey classes differ from the classes the function writes (-writes +policy):\n%s", diff)
+			}
+			// Whoever may wrap a data key under the break-glass key may
+			// forge tokens of its class for break-glass readers: exactly
+			// the classes the function makes data keys for.
+			if diff := cmp.Diff(g.generate, g.wrap); diff != "" {
+				t.Errorf("kms:Encrypt classes on %s differ from the kms:GenerateDataKey classes on %s (-%s +%s):\n%s", breakGlassKey, dataKey, dataKey, breakGlassKey, diff)
 			}
 		})
 	}
@@ -354,8 +404,8 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 		}
 		values := templateValues(t, cfg)
 		want := map[string]map[string][]string{
-			"BackendServicePolicy":      {"kms:GenerateDataKey": backendWrites},
-			"OperatorHistoryReadPolicy": {"kms:Decrypt": sortedUnion(nil, known)},
+			"BackendServicePolicy":      {generate: backendWrites, wrap: backendWrites},
+			"OperatorHistoryReadPolicy": {decrypt: sortedUnion(nil, known)},
 		}
 		got := map[string]map[string][]string{}
 		for id, sts := range pols {
@@ -374,7 +424,7 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 		}
 	})
 
-	t.Run("key policy", func(t *testing.T) {
+	t.Run("key policies", func(t *testing.T) {
 		tmpl, err := samtemplate.Load(stack.TemplateFile)
 		if err != nil {
 			t.Fatal(err)
@@ -383,30 +433,190 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sts := keys["IdentityDataKey"]
-		if len(sts) == 0 {
-			t.Fatal("no key policy for IdentityDataKey")
+		if diff := cmp.Diff([]string{breakGlassKey, dataKey}, slices.Sorted(maps.Keys(keys))); diff != "" {
+			t.Errorf("KMS keys mismatch (-want +template):\n%s", diff)
 		}
-		// The key refuses data key use without a class, and under any
-		// other value of each configured context entry.
-		denied := map[string]bool{}
-		for _, st := range sts {
-			if st.Effect != "Deny" || !slices.Contains(st.Action, "kms:Decrypt") || !slices.Contains(st.Action, "kms:GenerateDataKey") {
+		for _, key := range []string{dataKey, breakGlassKey} {
+			sts := keys[key]
+			if len(sts) == 0 {
+				t.Errorf("no key policy for %s", key)
 				continue
 			}
-			if v, ok := st.Condition["Null"][classCondition]; ok && v == "true" {
-				denied["sfnenc:class"] = true
+			// The key refuses data key use without a class, and under any
+			// other value of each configured context entry.
+			denied := map[string]bool{}
+			for _, st := range sts {
+				if st.Effect != "Deny" || !slices.Contains(st.Action, "kms:Decrypt") || !slices.Contains(st.Action, "kms:GenerateDataKey") || !slices.Contains(st.Action, "kms:Encrypt") {
+					continue
+				}
+				if v, ok := st.Condition["Null"][classCondition]; ok && v == "true" {
+					denied["sfnenc:class"] = true
+				}
+				for k := range st.Condition["StringNotEquals"] {
+					denied[strings.TrimPrefix(k, contextPrefix)] = true
+				}
 			}
-			for k := range st.Condition["StringNotEquals"] {
-				denied[strings.TrimPrefix(k, contextPrefix)] = true
+			want := map[string]bool{"sfnenc:class": true}
+			for k := range cfg.EncryptionContext {
+				want[k] = true
+			}
+			if diff := cmp.Diff(want, denied); diff != "" {
+				t.Errorf("%s: key policy denials mismatch (-want +got):\n%s", key, diff)
 			}
 		}
-		want := map[string]bool{"sfnenc:class": true}
-		for k := range cfg.EncryptionContext {
-			want[k] = true
+	})
+
+	t.Run("break-glass key", func(t *testing.T) {
+		tmpl, err := samtemplate.Load(stack.TemplateFile)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, denied); diff != "" {
-			t.Errorf("key policy denials mismatch (-want +got):\n%s", diff)
+		keys, err := tmpl.KeyPolicies()
+		if err != nil {
+			t.Fatal(err)
+		}
+		values := templateValues(t, cfg)
+		role := values["BreakGlassReaderRole.Arn"]
+		// Besides the account's administration of the key, the key policy
+		// allows one thing: kms:Decrypt to the break-glass role, with MFA,
+		// for the classes the key wraps data keys of.
+		type allow struct {
+			Principal, Action string
+			Classes           []string
+			Context           map[string]string
+			MFA               any
+		}
+		var allows []allow
+		var denies []string
+		for _, st := range keys[breakGlassKey] {
+			if st.Effect == "Deny" {
+				denies = append(denies, denial(t, st, values)...)
+				continue
+			}
+			if st.Sid == "AccountAdministersKeyAndDelegatesToIAM" {
+				continue
+			}
+			p, _ := st.Principal.(map[string]any)
+			principal, err := samtemplate.Resolve(p["AWS"], values)
+			if err != nil {
+				t.Errorf("statement %s: Principal %v: %v", st.Sid, st.Principal, err)
+			}
+			classes, _ := samtemplate.ResolveList(st.Condition["StringEquals"][classCondition], values)
+			sort.Strings(classes)
+			allows = append(allows, allow{principal, strings.Join(st.Action, ","), classes,
+				contextCondition(t, breakGlassKey, st, values), st.Condition["Bool"]["aws:MultiFactorAuthPresent"]})
+		}
+		var wrapped []string
+		for _, r := range cfg.Rules {
+			if k := cfg.Keyrings[r.Keyring].KMS; k != nil && slices.Contains(k.BreakGlassKeyARNs, values[breakGlassKey+".Arn"]) {
+				wrapped = append(wrapped, r.Class)
+			}
+		}
+		sort.Strings(wrapped)
+		want := []allow{{role, "kms:Decrypt", wrapped, cfg.EncryptionContext, "true"}}
+		if diff := cmp.Diff(want, allows); diff != "" {
+			t.Errorf("%s: key policy allows mismatch (-want +got):\n%s", breakGlassKey, diff)
+		}
+		// IAM policies of the account cannot widen that grant, nor make
+		// data keys under the break-glass key.
+		for _, d := range []string{"kms:Decrypt unless aws:PrincipalArn is " + role, "kms:Decrypt without MFA", "kms:GenerateDataKey*"} {
+			if !slices.Contains(denies, d) {
+				t.Errorf("%s: the key policy does not deny %s (it denies %q)", breakGlassKey, d, denies)
+			}
+		}
+
+		roles, err := tmpl.Roles()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := roles["BreakGlassReaderRole"]
+		if !ok {
+			t.Fatal("no role BreakGlassReaderRole")
+		}
+		if len(r.AssumeRole) == 0 {
+			t.Error("BreakGlassReaderRole: no assume-role policy")
+		}
+		for _, st := range r.AssumeRole {
+			if st.Effect == "Allow" && st.Condition["Bool"]["aws:MultiFactorAuthPresent"] != "true" {
+				t.Errorf("BreakGlassReaderRole: assume-role statement %s does not require MFA", st.Sid)
+			}
+		}
+		// The role's kms:Decrypt is the key policy's, with its conditions;
+		// an IAM statement could only add to it.
+		for id, r := range roles {
+			for _, st := range r.Statements {
+				if st.Effect == "Allow" && slices.ContainsFunc(st.Action, func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
+					t.Errorf("role %s: statement %s allows %v; grant KMS use in the key policy", id, st.Sid, st.Action)
+				}
+			}
+		}
+	})
+
+	t.Run("local-kms seed", func(t *testing.T) {
+		data, err := os.ReadFile(stack.KMSSeedFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seed struct {
+			Keys struct {
+				Symmetric struct {
+					Aes []struct {
+						Metadata struct {
+							KeyID string `yaml:"KeyId"`
+						} `yaml:"Metadata"`
+					} `yaml:"Aes"`
+				} `yaml:"Symmetric"`
+			} `yaml:"Keys"`
+			Aliases []struct {
+				AliasName   string `yaml:"AliasName"`
+				TargetKeyID string `yaml:"TargetKeyId"`
+			} `yaml:"Aliases"`
+		}
+		if err := yaml.Unmarshal(data, &seed); err != nil {
+			t.Fatal(err)
+		}
+		var seeded []string
+		for _, k := range seed.Keys.Symmetric.Aes {
+			seeded = append(seeded, k.Metadata.KeyID)
+		}
+		// Every key of the configuration is seeded, under the alias the
+		// template gives it.
+		values := templateValues(t, cfg)
+		tmpl, err := samtemplate.Load(stack.TemplateFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{}
+		for id, r := range tmpl.Resources {
+			if r.Type != "AWS::KMS::Alias" {
+				continue
+			}
+			var p struct {
+				AliasName   any `yaml:"AliasName"`
+				TargetKeyID any `yaml:"TargetKeyId"`
+			}
+			if err := r.Properties.Decode(&p); err != nil {
+				t.Fatal(err)
+			}
+			name, err := samtemplate.Resolve(p.AliasName, values)
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			ref, _ := p.TargetKeyID.(map[string]any)
+			target, _ := ref["Ref"].(string)
+			want[name] = values[target+".Arn"][strings.LastIndexByte(values[target+".Arn"], '/')+1:]
+		}
+		got := map[string]string{}
+		for _, a := range seed.Aliases {
+			got[a.AliasName] = a.TargetKeyID
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("aliases of the template and of %s differ (-template +seed):\n%s", stack.KMSSeedFile, diff)
+		}
+		for _, id := range want {
+			if !slices.Contains(seeded, id) {
+				t.Errorf("%s does not seed key %s", stack.KMSSeedFile, id)
+			}
 		}
 	})
 
@@ -435,4 +645,27 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 			t.Errorf("placeholders of the definition and DefinitionSubstitutions differ (-definition +template):\n%s", diff)
 		}
 	})
+}
+
+// denial describes what a Deny statement of a key policy refuses that the
+// break-glass checks look for: an action, and "unless aws:PrincipalArn is
+// R" or "without MFA" when conditioned so.
+func denial(t *testing.T, st samtemplate.Statement, values map[string]string) []string {
+	t.Helper()
+	var out []string
+	for _, a := range st.Action {
+		switch {
+		case len(st.Condition) == 0:
+			out = append(out, a)
+		case st.Condition["ArnNotEquals"] != nil:
+			p, err := samtemplate.Resolve(st.Condition["ArnNotEquals"]["aws:PrincipalArn"], values)
+			if err != nil {
+				t.Errorf("statement %s: %v", st.Sid, err)
+			}
+			out = append(out, a+" unless aws:PrincipalArn is "+p)
+		case st.Condition["BoolIfExists"]["aws:MultiFactorAuthPresent"] == "false":
+			out = append(out, a+" without MFA")
+		}
+	}
+	return out
 }

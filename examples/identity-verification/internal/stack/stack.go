@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -128,8 +129,10 @@ type Stack struct {
 	StateMachineArn string
 	// Config is the sfnenc configuration of config/sfnenc.json.
 	Config *codec.Config
-	// KeyARN is the KMS key of the configuration.
+	// KeyARN is the KMS key that makes the configuration's data keys.
 	KeyARN string
+	// BreakGlassKeyARN is the KMS key that also wraps them.
+	BreakGlassKeyARN string
 	// Env is the environment each function was started with, by logical
 	// id, without the AWS variables common to all.
 	Env map[string][]string
@@ -159,10 +162,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.KeyARN, err = keyARN(s.Config)
+	keys, err := KeyValues(s.Config)
 	if err != nil {
 		return nil, err
 	}
+	s.KeyARN, s.BreakGlassKeyARN = keys["IdentityDataKey.Arn"], keys["BreakGlassKey.Arn"]
 	tmpl, err := samtemplate.Load(filepath.Join(opts.ExampleDir, TemplateFile))
 	if err != nil {
 		return nil, err
@@ -209,12 +213,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"AWS::Region":         Region,
 		"AWS::AccountId":      Account,
 		"AWS::Partition":      "aws",
-		"IdentityDataKey.Arn": s.KeyARN,
 		"IdentityProviderUrl": urls["provider"],
 		"SmsGatewayUrl":       urls["sms"],
 		"MailApiUrl":          urls["mail"],
 		"WebhookUrl":          urls["webhook"],
 	}
+	maps.Copy(values, keys)
 	// The functions read keyset files where the template's layer puts
 	// them in AWS (/opt/keysets); here, from the configuration's directory.
 	for _, name := range sortedKeyrings(s.Config) {
@@ -363,13 +367,24 @@ func sortedKeyrings(cfg *codec.Config) []string {
 	return names
 }
 
-func keyARN(cfg *codec.Config) (string, error) {
-	for _, k := range cfg.Keyrings {
-		if k.KMS != nil {
-			return k.KMS.KeyARN, nil
+// KeyValues returns the ARNs of the template's two KMS keys, as the values
+// of its references IdentityDataKey.Arn and BreakGlassKey.Arn, from the
+// configuration's one envelope-mode keyring: its key and its one
+// break-glass key.
+func KeyValues(cfg *codec.Config) (map[string]string, error) {
+	var found []*codec.KMSKeyringConfig
+	for _, name := range sortedKeyrings(cfg) {
+		if k := cfg.Keyrings[name].KMS; k != nil {
+			found = append(found, k)
 		}
 	}
-	return "", errors.New("stack: the configuration names no KMS key")
+	if len(found) != 1 || len(found[0].BreakGlassKeyARNs) != 1 {
+		return nil, errors.New("stack: the configuration must have one kms keyring, with one break-glass key, as the template has")
+	}
+	return map[string]string{
+		"IdentityDataKey.Arn": found[0].KeyARN,
+		"BreakGlassKey.Arn":   found[0].BreakGlassKeyARNs[0],
+	}, nil
 }
 
 func (s *Stack) serve(l net.Listener, h http.Handler) {
