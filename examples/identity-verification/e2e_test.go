@@ -3,7 +3,9 @@ package identityverification_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sfnenc/sfnenc/codec"
@@ -57,7 +61,9 @@ type run struct {
 // the Lambda Runtime Interface Emulator, the aws-local-stepfunctions
 // interpreter) through every scenario, and checks that Step Functions only
 // ever held tokens for personal data while the third parties got it in
-// plaintext, and that sfn-decrypt restores the plaintext exactly.
+// plaintext, that sfn-decrypt restores the plaintext exactly, and that a
+// reader with only the break-glass key reads it with the primary key
+// disabled.
 func TestWorkflowEndToEnd(t *testing.T) {
 	h := harness(t)
 	ctx := t.Context()
@@ -185,6 +191,14 @@ func TestWorkflowEndToEnd(t *testing.T) {
 		}
 	})
 
+	// The KMS figures of the workflow and the operator's reads, before the
+	// break-glass reads add theirs.
+	kmsFigures := fmt.Sprintf("%d GenerateDataKey, %d Encrypt, %d Decrypt, %d in all",
+		kms.Requests("GenerateDataKey"), kms.Requests("Encrypt"), kms.Requests("Decrypt"), kms.Requests(""))
+	t.Run("break-glass reader", func(t *testing.T) {
+		checkBreakGlassRead(t, st, runs, decryptBin, kms, &decryptStderr)
+	})
+
 	t.Run("no personal data in any log", func(t *testing.T) {
 		for id, l := range st.Logs() {
 			checkNoLeak(t, id+" output", []byte(l), canaries)
@@ -210,8 +224,7 @@ func TestWorkflowEndToEnd(t *testing.T) {
 			r.scenario.Name, r.exe.Status, r.scenario.WantState, len(r.hist.Events), total, strings.Join(classes, ", "),
 			r.distinct, len(r.exe.History), r.exe.Duration.Round(time.Millisecond))
 	}
-	t.Logf("KMS requests: %d GenerateDataKey, %d Decrypt, %d in all; whole test %v",
-		kms.Requests("GenerateDataKey"), kms.Requests("Decrypt"), kms.Requests(""), time.Since(begin).Round(time.Millisecond))
+	t.Logf("KMS requests: %s; whole test %v", kmsFigures, time.Since(begin).Round(time.Millisecond))
 }
 
 // runScenario submits the scenario's application and checks how the
@@ -455,17 +468,120 @@ func checkThirdParties(t *testing.T, st *stack.Stack, sc stack.Scenario) {
 // (every class) on a saved history.
 func sfnDecrypt(t *testing.T, bin string, kmsEnv []string, stderr *localsfn.SyncBuffer, args ...string) []byte {
 	t.Helper()
+	out, errOut, err := runSfnDecrypt(t, bin, kmsEnv, stderr, args...)
+	if err != nil {
+		t.Fatalf("sfn-decrypt %s: %v\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// runSfnDecrypt runs the sfn-decrypt binary and returns its stdout and
+// stderr (a copy of which goes to stderr) and how it exited.
+func runSfnDecrypt(t *testing.T, bin string, kmsEnv []string, stderr *localsfn.SyncBuffer, args ...string) (stdout, errOut []byte, err error) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, kmsEnv...)
-	var out, errOut bytes.Buffer
+	var out, eb bytes.Buffer
 	cmd.Stdout = &out
-	cmd.Stderr = &errOut
-	err := cmd.Run()
-	_, _ = stderr.Write(errOut.Bytes())
-	if err != nil {
-		t.Fatalf("sfn-decrypt %s: %v\n%s", strings.Join(args, " "), err, errOut.Bytes())
+	cmd.Stderr = &eb
+	err = cmd.Run()
+	_, _ = stderr.Write(eb.Bytes())
+	return out.Bytes(), eb.Bytes(), err
+}
+
+// checkBreakGlassRead follows the break-glass procedure of SECURITY.md:
+// the primary key is out of reach (disabled here), and an operator runs
+// sfn-decrypt with a configuration that names only the break-glass key. It
+// reads every class whose data keys the break-glass key wraps, from every
+// execution's saved history; the class session, in keyset mode under the
+// primary key alone, stays as tokens.
+func checkBreakGlassRead(t *testing.T, st *stack.Stack, runs []*run, bin string, kms *kmstest.Server, stderr *localsfn.SyncBuffer) {
+	t.Helper()
+	if len(runs) == 0 {
+		t.Fatal("no execution ran to read")
 	}
-	return out.Bytes()
+	// The break-glass configuration: the classes of the keyring main, read
+	// with its break-glass key as the only key.
+	data, err := os.ReadFile(stack.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["keyrings"] = map[string]any{"main": map[string]any{"kms": map[string]any{"keyArn": st.BreakGlassKeyARN}}}
+	var rules, classes []any
+	for _, r := range cfg["rules"].([]any) {
+		if r.(map[string]any)["keyring"] == "main" {
+			rules = append(rules, r)
+			classes = append(classes, r.(map[string]any)["class"])
+		}
+	}
+	cfg["rules"] = rules
+	bgConfig := filepath.Join(t.TempDir(), "break-glass.json")
+	data, _ = json.Marshal(cfg)
+	if err := os.WriteFile(bgConfig, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("break-glass configuration: keyring main = %s only, classes %v", st.BreakGlassKeyARN, classes)
+
+	client := awskms.NewFromConfig(kms.Config(t))
+	if _, err := client.DisableKey(t.Context(), &awskms.DisableKeyInput{KeyId: aws.String(st.KeyARN)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := client.EnableKey(context.Background(), &awskms.EnableKeyInput{KeyId: aws.String(st.KeyARN)}); err != nil {
+			t.Errorf("enable the primary key again: %v", err)
+		}
+	})
+	if _, err := client.Encrypt(t.Context(), &awskms.EncryptInput{KeyId: aws.String(st.KeyARN), Plaintext: []byte("x")}); err == nil {
+		t.Fatal("the primary key still works after DisableKey")
+	}
+
+	decrypts := kms.Requests("Decrypt")
+	defer func() {
+		t.Logf("break-glass reads of %d histories: %d KMS Decrypt requests", len(runs), kms.Requests("Decrypt")-decrypts)
+	}()
+	for _, r := range runs {
+		out, errOut, err := runSfnDecrypt(t, bin, kms.Env(), stderr, "history", "--config", bgConfig, "--reason", "break-glass", "--output", "json", r.exe.HistoryFile)
+		// Exit code 3: the session tokens stay, as their class has no rule.
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+			t.Fatalf("%s: sfn-decrypt history with the break-glass configuration: %v, want exit code 3\n%s", r.scenario.Name, err, errOut)
+		}
+		if got, want := leaktest.NestedTokenClasses(t, out), map[string]int{"session": r.tokens["session"]}; !cmp.Equal(want, got) {
+			t.Errorf("%s: tokens left by the break-glass reader: %v, want only the %d session tokens", r.scenario.Name, got, r.tokens["session"])
+		}
+		dec, err := localsfn.DecodeHistory(out)
+		if err != nil {
+			t.Fatalf("%s: %v", r.scenario.Name, err)
+		}
+		// What the intake service sent and what came out at the end.
+		for _, s := range st.Intake.Sent() {
+			if s.ExecutionArn == r.exe.Arn {
+				if got := dec.Events[0].ExecutionStarted; got == nil || got.Input != s.Document {
+					t.Errorf("%s: the break-glass reader's execution input differs from what the intake service sent", r.scenario.Name)
+				}
+			}
+		}
+		lastDoc := ""
+		for _, ev := range dec.Events {
+			if ev.StateEntered != nil {
+				lastDoc = ev.StateEntered.Input
+			}
+			if ev.ExecutionSucceeded != nil {
+				lastDoc = ev.ExecutionSucceeded.Output
+			}
+		}
+		var got model.Application
+		if err := json.Unmarshal([]byte(lastDoc), &got); err != nil {
+			t.Fatalf("%s: final document: %v", r.scenario.Name, err)
+		}
+		if diff := cmp.Diff(r.scenario.Application, got); diff != "" {
+			t.Errorf("%s: the break-glass reader's final document mismatch (-application +history):\n%s", r.scenario.Name, diff)
+		}
+	}
 }
 
 // checkDecryptedHistory runs sfn-decrypt history on the saved history and
