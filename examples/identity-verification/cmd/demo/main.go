@@ -2,7 +2,7 @@
 // shows what Step Functions stores and what an operator sees through
 // sfn-decrypt. It is what `make demo` runs.
 //
-// It starts, on loopback only: local-kms seeded with the example's key, the
+// It starts, on loopback only: local-kms seeded with the example's keys, the
 // identity provider, SMS gateway and mail service stand-ins, the backend
 // intake and webhook services, each Lambda function of template.yaml under
 // the Lambda Runtime Interface Emulator, and the local Step Functions
@@ -115,7 +115,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer kms.Close()
-	fmt.Printf("  %-30s %s  (holds the key of %s)\n", "local-kms", kms.Endpoint, stack.ConfigFile)
+	fmt.Printf("  %-30s %s  (holds the keys of %s)\n", "local-kms", kms.Endpoint, stack.ConfigFile)
 
 	start := time.Now()
 	binDir, err := os.MkdirTemp("", "identity-verification-functions-")
@@ -194,7 +194,7 @@ func run(ctx context.Context, o options) error {
 		<-ctx.Done()
 	} else {
 		fmt.Printf("  This run's local-kms stops with it. To read a saved history with sfn-decrypt yourself, from the\n")
-		fmt.Printf("  repository root, start a local-kms with the example's seed key (it panics if port %d is taken: pick another):\n", laterKMSPort)
+		fmt.Printf("  repository root, start a local-kms with the example's seed keys (it panics if port %d is taken: pick another):\n", laterKMSPort)
 		for _, l := range laterCommands(o, relPath(lastFile)) {
 			fmt.Printf("    %s\n", l)
 		}
@@ -232,7 +232,7 @@ const laterKMSPort = 4599
 
 // laterCommands are the shell commands, from the repository root, that read
 // the saved history file after the demo: start a local-kms with the
-// example's seed key, then run sfn-decrypt against it.
+// example's seed keys, then run sfn-decrypt against it.
 func laterCommands(o options, file string) []string {
 	return []string{
 		fmt.Sprintf("PORT=%d KMS_REGION=%s KMS_ACCOUNT_ID=%s KMS_DATA_PATH=$(mktemp -d) \\", laterKMSPort, stack.Region, stack.Account),
