@@ -82,3 +82,55 @@ Resources:
 		t.Errorf("Functions mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestRoles(t *testing.T) {
+	tmpl, err := Parse([]byte(`
+Resources:
+  R:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Sid: A
+            Effect: Allow
+            Action: sts:AssumeRole
+            Condition:
+              Bool:
+                aws:MultiFactorAuthPresent: "true"
+      Policies:
+        - PolicyName: P1
+          PolicyDocument:
+            Statement:
+              - Sid: S1
+                Effect: Allow
+                Action: [states:DescribeExecution, states:ListExecutions]
+                Resource: "*"
+        - PolicyName: P2
+          PolicyDocument:
+            Statement:
+              - Sid: S2
+                Effect: Allow
+                Action: states:GetExecutionHistory
+                Resource: "*"
+  K:
+    Type: AWS::KMS::Key
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, err := tmpl.Roles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Role{"R": {
+		AssumeRole: []Statement{{Sid: "A", Effect: "Allow", Action: StringList{"sts:AssumeRole"},
+			Condition: map[string]map[string]any{"Bool": {"aws:MultiFactorAuthPresent": "true"}}}},
+		Statements: []Statement{
+			{Sid: "S1", Effect: "Allow", Action: StringList{"states:DescribeExecution", "states:ListExecutions"}, Resource: "*"},
+			{Sid: "S2", Effect: "Allow", Action: StringList{"states:GetExecutionHistory"}, Resource: "*"},
+		},
+	}}
+	if diff := cmp.Diff(want, roles); diff != "" {
+		t.Errorf("Roles mismatch (-want +got):\n%s", diff)
+	}
+}
