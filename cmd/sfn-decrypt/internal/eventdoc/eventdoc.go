@@ -13,6 +13,7 @@ package eventdoc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -339,20 +340,14 @@ func (l *layout) string(s []byte) {
 }
 
 func (l *layout) write(src []byte) {
+	if l.indent == "" {
+		l.compact(src)
+		return
+	}
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		switch c {
 		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		if l.indent == "" {
-			if c == '"' {
-				j := stringEnd(src, i)
-				l.dst = append(l.dst, src[i:j]...)
-				i = j - 1
-				continue
-			}
-			l.dst = append(l.dst, c)
 			continue
 		}
 		switch c {
@@ -382,6 +377,32 @@ func (l *layout) write(src []byte) {
 			l.dst = append(l.dst, ':', ' ')
 		default:
 			l.dst = append(l.dst, c)
+		}
+	}
+}
+
+// compact writes src without its whitespace, in runs: outside strings,
+// valid JSON has no byte at or below ' ' but whitespace.
+func (l *layout) compact(src []byte) {
+	const spaces = 0x2020202020202020
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case c == ' ' && i+8 <= len(src) && binary.LittleEndian.Uint64(src[i:]) == spaces:
+			i += 8 // the indentation of an indented document
+		case c <= ' ':
+			i++
+		case c == '"':
+			j := stringEnd(src, i)
+			l.dst = append(l.dst, src[i:j]...)
+			i = j
+		default:
+			j := i + 1
+			for j < len(src) && src[j] > ' ' && src[j] != '"' {
+				j++
+			}
+			l.dst = append(l.dst, src[i:j]...)
+			i = j
 		}
 	}
 }
