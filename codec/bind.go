@@ -6,6 +6,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // ErrBinding: a rule binds its tokens to a business key (Rule.Bind), and
@@ -22,12 +23,12 @@ type binding struct {
 
 // bindings evaluates rules' Bind paths on one document, once per rule.
 type bindings struct {
-	doc  *fieldpath.Document
+	doc  *jsontape.Document
 	src  []byte
 	vals map[*rule]*binding
 }
 
-func newBindings(doc *fieldpath.Document, src []byte) *bindings {
+func newBindings(doc *jsontape.Document, src []byte) *bindings {
 	return &bindings{doc: doc, src: src}
 }
 
@@ -50,8 +51,8 @@ func (b *bindings) of(r *rule) (binding, error) {
 	return v, nil
 }
 
-func bindValue(doc *fieldpath.Document, src []byte, r *rule) (binding, error) {
-	ms, err := doc.Select([]*fieldpath.Selector{r.bind})
+func bindValue(doc *jsontape.Document, src []byte, r *rule) (binding, error) {
+	ms, err := fieldpath.Select(doc, []*fieldpath.Selector{r.bind})
 	if err != nil {
 		return binding{}, fmt.Errorf("codec: %w", err)
 	}
@@ -61,14 +62,14 @@ func bindValue(doc *fieldpath.Document, src []byte, r *rule) (binding, error) {
 	}
 	n := ms[0].Node
 	switch doc.Kind(n) {
-	case fieldpath.String:
+	case jsontape.String:
 		var buf []byte
 		if _, isTok := tokenText(doc, src, n, &buf); isTok {
 			return binding{}, missing
 		}
 		start, _ := doc.Raw(n)
 		return binding{kind: format.BindString, value: doc.AppendString(nil, n), at: start}, nil
-	case fieldpath.Number:
+	case jsontape.Number:
 		start, end := doc.Raw(n)
 		return binding{kind: format.BindNumber, value: append([]byte(nil), src[start:end]...), at: start}, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // Errors callers branch on. Token failures come as a *TokenError that wraps
@@ -23,10 +24,10 @@ import (
 var (
 	// ErrInvalidDocument: the input is not a JSON document the codec
 	// accepts (syntax, duplicate names, invalid UTF-8, too deep). The
-	// error also wraps the fieldpath sentinel that says which.
+	// error also wraps the jsontape sentinel that says which.
 	ErrInvalidDocument = errors.New("codec: invalid JSON document")
 	// ErrTooLarge: the input is a larger document than the size limit
-	// (see WithLimits). It wraps fieldpath.ErrTooLarge.
+	// (see WithLimits). It wraps jsontape.ErrTooLarge.
 	ErrTooLarge = errors.New("codec: document over the size limit")
 	// ErrMalformedToken: a string has the token prefix but is not a
 	// well-formed token of a known version and mode.
@@ -62,7 +63,7 @@ var ErrNoCredentials = envelope.ErrNoCredentials
 
 // MaxPayloadSize is the AWS Step Functions limit on a payload (an execution
 // input, a task result, a cause), in bytes. The codec's own default
-// document limit is larger (fieldpath.DefaultMaxSize), so that readers can
+// document limit is larger (jsontape.DefaultMaxSize), so that readers can
 // take whole histories; writers to Step Functions check this one.
 const MaxPayloadSize = 262144
 
@@ -124,8 +125,8 @@ type Codec struct {
 	dec       *datakey.DecryptCache
 	ec        map[string]string
 	allow     map[string]bool // classes to decrypt; nil means all
-	limits    fieldpath.Limits
-	fp        *fieldpath.Fingerprinter
+	limits    jsontape.Limits
+	fp        *jsontape.Fingerprinter
 }
 
 // rule is a configured rule, ready to use.
@@ -182,7 +183,7 @@ type options struct {
 	classes    []string
 	encLimits  CacheLimits
 	decLimits  CacheLimits
-	docLimits  fieldpath.Limits
+	docLimits  jsontape.Limits
 	setClasses bool
 	esdk       func(keyARNs []string) (envelope.MessageSealer, error)
 }
@@ -238,8 +239,8 @@ func WithCacheLimits(encrypt, decrypt CacheLimits) Option {
 }
 
 // WithLimits sets the document size and depth limits (zero fields:
-// fieldpath defaults).
-func WithLimits(l fieldpath.Limits) Option {
+// jsontape defaults).
+func WithLimits(l jsontape.Limits) Option {
 	return func(o *options) error { o.docLimits = l; return nil }
 }
 
@@ -259,7 +260,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 		byClass: map[string]*rule{},
 		ec:      cfg.EncryptionContext,
 		limits:  o.docLimits,
-		fp:      fieldpath.NewFingerprinter(),
+		fp:      jsontape.NewFingerprinter(),
 	}
 	var err error
 	if c.enc, err = datakey.NewEncryptCache(o.encLimits); err != nil {
@@ -423,8 +424,8 @@ func (c *Codec) Stats() Stats { return Stats{Encrypt: c.enc.Stats(), Decrypt: c.
 // scanPlain checks src as a document that holds plaintext (the input of
 // Encrypt): its error names the byte offset but not the JSON Pointer, whose
 // member names may lie inside a value about to be encrypted.
-func (c *Codec) scanPlain(src []byte) (*fieldpath.Document, error) {
-	doc, err := fieldpath.Scan(src, c.limits)
+func (c *Codec) scanPlain(src []byte) (*jsontape.Document, error) {
+	doc, err := jsontape.Scan(src, c.limits)
 	if err != nil {
 		return nil, c.docError(err, false, len(src))
 	}
@@ -432,8 +433,8 @@ func (c *Codec) scanPlain(src []byte) (*fieldpath.Document, error) {
 }
 
 func (c *Codec) docError(err error, withPointer bool, size int) error {
-	var de *fieldpath.DocumentError
-	if errors.Is(err, fieldpath.ErrTooLarge) {
+	var de *jsontape.DocumentError
+	if errors.Is(err, jsontape.ErrTooLarge) {
 		// The size is no syntax error and says nothing of the content.
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, c.maxSize())
 	}
@@ -448,7 +449,7 @@ func (c *Codec) maxSize() int {
 	if c.limits.MaxSize > 0 {
 		return c.limits.MaxSize
 	}
-	return fieldpath.DefaultMaxSize
+	return jsontape.DefaultMaxSize
 }
 
 // maxDepth is the depth limit in force.
@@ -456,13 +457,13 @@ func (c *Codec) maxDepth() int {
 	if c.limits.MaxDepth > 0 {
 		return c.limits.MaxDepth
 	}
-	return fieldpath.DefaultMaxDepth
+	return jsontape.DefaultMaxDepth
 }
 
 // tokenText returns the text of a string node if it claims to be a token
 // (starts with the prefix once unescaped). Escaped strings are unescaped
 // into *buf; otherwise the text aliases src.
-func tokenText(doc *fieldpath.Document, src []byte, n int, buf *[]byte) ([]byte, bool) {
+func tokenText(doc *jsontape.Document, src []byte, n int, buf *[]byte) ([]byte, bool) {
 	start, end := doc.Raw(n)
 	content := src[start+1 : end-1]
 	if bytes.IndexByte(content, '\\') < 0 {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sfnenc/sfnenc/envelope"
-	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 var tokenRE = regexp.MustCompile(`"sfnenc:[A-Za-z0-9_-]+"`)
@@ -287,7 +287,7 @@ func TestDecryptFailures(t *testing.T) {
 // an invalid document, and the error says the size and the limit.
 func TestTooLarge(t *testing.T) {
 	ctx := context.Background()
-	c := newLocal(t, twoRules, WithLimits(fieldpath.Limits{MaxSize: 1024, MaxDepth: 8}))
+	c := newLocal(t, twoRules, WithLimits(jsontape.Limits{MaxSize: 1024, MaxDepth: 8}))
 	doc := []byte(`{"ssn":"` + strings.Repeat("x", 1100) + canarySSN + `"}`)
 	for _, op := range []struct {
 		name string
@@ -306,20 +306,20 @@ func TestTooLarge(t *testing.T) {
 
 func TestInvalidDocuments(t *testing.T) {
 	ctx := context.Background()
-	c := newLocal(t, twoRules, WithLimits(fieldpath.Limits{MaxSize: 1024, MaxDepth: 8}))
+	c := newLocal(t, twoRules, WithLimits(jsontape.Limits{MaxSize: 1024, MaxDepth: 8}))
 	tests := []struct {
 		name string
 		doc  string
 		want error
 	}{
-		{"empty", ``, fieldpath.ErrSyntax},
-		{"not JSON", `{"ssn":` + canarySSN + `}`, fieldpath.ErrSyntax},
-		{"trailing data", `{"ssn":"` + canarySSN + `"} {}`, fieldpath.ErrSyntax},
-		{"duplicate names", `{"ssn":"` + canarySSN + `","ssn":"x"}`, fieldpath.ErrDuplicateName},
-		{"duplicate names, escaped", `{"ssn":"` + canarySSN + `","\u0073sn":"x"}`, fieldpath.ErrDuplicateName},
-		{"invalid UTF-8", "{\"ssn\":\"" + canarySSN + "\xff\"}", fieldpath.ErrInvalidUTF8},
-		{"lone surrogate", `{"ssn":"` + canarySSN + `\ud800"}`, fieldpath.ErrInvalidUTF8},
-		{"too deep", `{"ssn":[[[[[[[[[[1]]]]]]]]]]}`, fieldpath.ErrTooDeep},
+		{"empty", ``, jsontape.ErrSyntax},
+		{"not JSON", `{"ssn":` + canarySSN + `}`, jsontape.ErrSyntax},
+		{"trailing data", `{"ssn":"` + canarySSN + `"} {}`, jsontape.ErrSyntax},
+		{"duplicate names", `{"ssn":"` + canarySSN + `","ssn":"x"}`, jsontape.ErrDuplicateName},
+		{"duplicate names, escaped", `{"ssn":"` + canarySSN + `","\u0073sn":"x"}`, jsontape.ErrDuplicateName},
+		{"invalid UTF-8", "{\"ssn\":\"" + canarySSN + "\xff\"}", jsontape.ErrInvalidUTF8},
+		{"lone surrogate", `{"ssn":"` + canarySSN + `\ud800"}`, jsontape.ErrInvalidUTF8},
+		{"too deep", `{"ssn":[[[[[[[[[[1]]]]]]]]]]}`, jsontape.ErrTooDeep},
 		{"too large", `{"ssn":"` + strings.Repeat("x", 1100) + canarySSN + `"}`, ErrTooLarge},
 	}
 	for _, tt := range tests {
@@ -482,7 +482,7 @@ func TestReservedPrefix(t *testing.T) {
 func TestEncryptErrorsNameNoInnerMember(t *testing.T) {
 	c := newLocal(t, `[{"class":"pii","keyring":"dev","select":["$.applicant"]}]`)
 	_, err := c.Encrypt(context.Background(), []byte(`{"applicant":{"emails":{"ada@example.com":1,"ada@example.com":2}}}`))
-	if !errors.Is(err, fieldpath.ErrDuplicateName) || strings.Contains(err.Error(), "ada@") {
+	if !errors.Is(err, jsontape.ErrDuplicateName) || strings.Contains(err.Error(), "ada@") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // Config is the configuration shared by the library, the Lambda middleware
@@ -163,7 +164,7 @@ func ParseConfig(data []byte) (*Config, error) {
 
 func parseConfig(data []byte, dir string) (*Config, error) {
 	// Duplicate names would make the configuration mean two things.
-	if _, err := fieldpath.Scan(data, fieldpath.Limits{}); err != nil {
+	if _, err := jsontape.Scan(data, jsontape.Limits{}); err != nil {
 		return nil, &ConfigError{Err: err}
 	}
 	// encoding/json matches member names without regard to case, so

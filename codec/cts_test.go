@@ -13,6 +13,7 @@ import (
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/jsonpathcts"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 type ctsCase struct {
@@ -85,13 +86,13 @@ func TestCompliance(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Encrypt: %v", err)
 			}
-			doc, err := fieldpath.Scan(enc, fieldpath.Limits{})
+			doc, err := jsontape.Scan(enc, jsontape.Limits{})
 			if err != nil {
 				t.Fatalf("encrypted document: %v", err)
 			}
 			var got []string
 			for n := 0; n < doc.Len(); n++ {
-				if doc.Kind(n) == fieldpath.String && strings.HasPrefix(string(doc.AppendString(nil, n)), "sfnenc:") {
+				if doc.Kind(n) == jsontape.String && strings.HasPrefix(string(doc.AppendString(nil, n)), "sfnenc:") {
 					got = append(got, doc.NormalizedPath(n))
 				}
 			}

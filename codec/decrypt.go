@@ -8,9 +8,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/sfnenc/sfnenc/envelope"
-	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // maxTokenNesting bounds tokens inside decrypted tokens.
@@ -98,7 +98,7 @@ func (d *decryptor) wipe() {
 // pointer reported is ptr, the outermost token's. If there are no tokens to
 // replace, run returns src itself.
 func (d *decryptor) run(src []byte, outer place, nested bool, depth, level int) ([]byte, error) {
-	doc, err := fieldpath.Scan(src, d.c.limitsAt(depth))
+	doc, err := jsontape.Scan(src, d.c.limitsAt(depth))
 	if err == nil && !fitsAt(src, d.c.maxDepth()-depth) {
 		doc.Release()
 		err = errNotJSON
@@ -116,7 +116,7 @@ func (d *decryptor) run(src []byte, outer place, nested bool, depth, level int) 
 	var out []byte
 	last := 0
 	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != fieldpath.String {
+		if doc.Kind(n) != jsontape.String {
 			continue
 		}
 		text, isTok := tokenText(doc, src, n, &d.text)
@@ -207,7 +207,7 @@ func (d *decryptor) tokenDecoded(text []byte, at place, depth, level int, decode
 	if d.flat || !bytes.Contains(pt, []byte(format.Prefix)) {
 		// No token inside: the value only needs to be valid JSON that
 		// fits the depth limit where it is.
-		if err := fieldpath.Valid(pt, d.c.limitsAt(depth)); err != nil || !fitsAt(pt, d.c.maxDepth()-depth) {
+		if err := jsontape.Valid(pt, d.c.limitsAt(depth)); err != nil || !fitsAt(pt, d.c.maxDepth()-depth) {
 			return nil, fail(errNotJSON)
 		}
 		return pt, nil
@@ -360,7 +360,7 @@ func plainString(v []byte) bool {
 
 // limitsAt returns the limits for a value that replaces a node at depth
 // depth: its own nesting may use what the depth limit leaves.
-func (c *Codec) limitsAt(depth int) fieldpath.Limits {
+func (c *Codec) limitsAt(depth int) jsontape.Limits {
 	lim := c.limits
 	lim.MaxDepth = max(c.maxDepth()-depth, 1)
 	return lim
@@ -384,7 +384,7 @@ func fitsAt(v []byte, room int) bool {
 // the outermost token's pointer. Its pointer is computed only when needed
 // (an error, a report that wants pointers).
 type place struct {
-	doc *fieldpath.Document
+	doc *jsontape.Document
 	n   int
 	ptr string // used when doc is nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // Encrypt returns doc with every value selected by the rules replaced by a
@@ -49,7 +50,7 @@ type edit struct {
 // tokens), keys (one data key per chunk of values), write (splice the
 // tokens in). sel is the rules' selection of doc, or nil to make it; extra
 // are further nodes to seal, from a Scope.
-func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte, sel []fieldpath.Match, extra []match) ([]byte, error) {
+func (c *Codec) encrypt(ctx context.Context, doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match) ([]byte, error) {
 	rep := reportFrom(ctx)
 	edits, err := c.plan(doc, src, sel, extra, rep)
 	if err != nil {
@@ -68,10 +69,10 @@ func (c *Codec) encrypt(ctx context.Context, doc *fieldpath.Document, src []byte
 // plan returns the values to seal, in document order. It checks the tokens
 // that are already there: at a selected path, one of the rule's; anywhere
 // else, well-formed.
-func (c *Codec) plan(doc *fieldpath.Document, src []byte, sel []fieldpath.Match, extra []match, rep *Report) ([]edit, error) {
+func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match, rep *Report) ([]edit, error) {
 	var err error
 	if sel == nil {
-		if sel, err = doc.Select(c.sels); err != nil {
+		if sel, err = fieldpath.Select(doc, c.sels); err != nil {
 			// Fail closed: a selector that cannot be evaluated must
 			// not leave its values in plaintext.
 			return nil, fmt.Errorf("codec: %w", err)
@@ -94,7 +95,7 @@ func (c *Codec) plan(doc *fieldpath.Document, src []byte, sel []fieldpath.Match,
 			m := ms[k]
 			k++
 			r := c.rules[m.rule]
-			if doc.Kind(n) == fieldpath.String {
+			if doc.Kind(n) == jsontape.String {
 				if text, isTok := tokenText(doc, src, n, &scratch); isTok {
 					if body, err = tok.Decode(text, body); err != nil {
 						return nil, &TokenError{Pointer: doc.Pointer(n), Err: wrapMalformed(err)}
@@ -111,7 +112,7 @@ func (c *Codec) plan(doc *fieldpath.Document, src []byte, sel []fieldpath.Match,
 			inside, outer = doc.End(n), n
 			continue
 		}
-		if doc.Kind(n) != fieldpath.String {
+		if doc.Kind(n) != jsontape.String {
 			continue
 		}
 		text, isTok := tokenText(doc, src, n, &scratch)
@@ -136,7 +137,7 @@ func (c *Codec) plan(doc *fieldpath.Document, src []byte, sel []fieldpath.Match,
 
 // outermostMatches sorts ms by node and drops the matches inside another; of two
 // matches of one node, the first wins.
-func outermostMatches(doc *fieldpath.Document, ms []match) []match {
+func outermostMatches(doc *jsontape.Document, ms []match) []match {
 	slices.SortStableFunc(ms, func(a, b match) int { return a.node - b.node })
 	out := ms[:0]
 	cover := 0
@@ -241,7 +242,7 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Re
 }
 
 // write splices the tokens into src.
-func (c *Codec) write(ctx context.Context, doc *fieldpath.Document, src []byte, edits []edit, sealers [][]*sealer, rep *Report) ([]byte, error) {
+func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, edits []edit, sealers [][]*sealer, rep *Report) ([]byte, error) {
 	outLen := len(src)
 	for _, e := range edits {
 		if c.rules[e.rule].esdk != nil {
@@ -319,7 +320,7 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 		return "", err
 	}
 	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != fieldpath.String {
+		if doc.Kind(n) != jsontape.String {
 			continue
 		}
 		var buf []byte

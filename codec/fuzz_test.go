@@ -11,6 +11,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // vectorSeeds returns the documents of testdata/vectors (plaintexts and
@@ -122,7 +123,7 @@ func FuzzDecrypt(f *testing.F) {
 			}
 			return
 		}
-		if _, err := fieldpath.Scan(out, fieldpath.Limits{}); err != nil {
+		if _, err := jsontape.Scan(out, jsontape.Limits{}); err != nil {
 			t.Fatalf("Decrypt output is not valid JSON: %v", err)
 		}
 		pout, failed, err := c.DecryptPartial(ctx, doc)

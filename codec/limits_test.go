@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // TestResourceLimits: documents at and beyond the size and depth limits,
@@ -21,19 +22,19 @@ func TestResourceLimits(t *testing.T) {
 		head, tail := `{"x":"`, `"}`
 		return []byte(head + strings.Repeat("a", n-len(head)-len(tail)) + tail)
 	}
-	if _, err := c.Decrypt(ctx, pad(fieldpath.DefaultMaxSize)); err != nil {
+	if _, err := c.Decrypt(ctx, pad(jsontape.DefaultMaxSize)); err != nil {
 		t.Errorf("a document at the size limit: %v", err)
 	}
-	if _, err := c.Decrypt(ctx, pad(fieldpath.DefaultMaxSize+1)); !errors.Is(err, ErrTooLarge) {
+	if _, err := c.Decrypt(ctx, pad(jsontape.DefaultMaxSize+1)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("a document over the size limit: %v", err)
 	}
 	nest := func(depth int) []byte {
 		return []byte(strings.Repeat("[", depth) + "1" + strings.Repeat("]", depth))
 	}
-	if _, err := c.Encrypt(ctx, nest(fieldpath.DefaultMaxDepth)); err != nil {
+	if _, err := c.Encrypt(ctx, nest(jsontape.DefaultMaxDepth)); err != nil {
 		t.Errorf("nesting at the limit: %v", err)
 	}
-	if _, err := c.Encrypt(ctx, nest(fieldpath.DefaultMaxDepth+1)); !errors.Is(err, fieldpath.ErrTooDeep) {
+	if _, err := c.Encrypt(ctx, nest(jsontape.DefaultMaxDepth+1)); !errors.Is(err, jsontape.ErrTooDeep) {
 		t.Errorf("nesting over the limit: %v", err)
 	}
 
@@ -46,7 +47,7 @@ func TestResourceLimits(t *testing.T) {
 	}
 	// ...and with a limit that allows it, all of them are encrypted and
 	// come back.
-	big := newLocal(t, `[{"class":"all","keyring":"dev","select":["$.many[*]"]}]`, WithLimits(fieldpath.Limits{MaxSize: 64 << 20}))
+	big := newLocal(t, `[{"class":"all","keyring":"dev","select":["$.many[*]"]}]`, WithLimits(jsontape.Limits{MaxSize: 64 << 20}))
 	enc, err := big.Encrypt(ctx, many)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +77,7 @@ func TestSelectorEvaluationFailsClosed(t *testing.T) {
 // made by EncryptValue) must not produce a document over the depth limit.
 func TestDepthWhereTheValueLands(t *testing.T) {
 	ctx := context.Background()
-	c := newLocal(t, `[{"class":"pii","keyring":"dev","select":["$.v"]}]`, WithLimits(fieldpath.Limits{MaxDepth: 8}))
+	c := newLocal(t, `[{"class":"pii","keyring":"dev","select":["$.v"]}]`, WithLimits(jsontape.Limits{MaxDepth: 8}))
 	tok, err := c.EncryptValue(ctx, "pii", []byte(`[[[["`+canarySSN+`"]]]]`)) // 4 levels
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 	"pgregory.net/rapid"
 )
 
@@ -93,7 +94,7 @@ func TestProperties(t *testing.T) {
 
 		// What the bytes must look like: the outermost selected values
 		// replaced, everything else as it was.
-		d, err := fieldpath.Scan(doc, fieldpath.Limits{})
+		d, err := jsontape.Scan(doc, jsontape.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +109,7 @@ func TestProperties(t *testing.T) {
 		var want bytes.Buffer
 		var selected [][]byte
 		last := 0
-		matches, err := d.Select(parsed)
+		matches, err := fieldpath.Select(d, parsed)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // Op says what a call did with one value or token.
@@ -94,7 +94,7 @@ func reportFrom(ctx context.Context) *Report {
 
 // add records an event at node n of doc; a nil report records nothing and
 // computes no pointer.
-func (r *Report) add(op Op, class string, doc *fieldpath.Document, n int, err error) {
+func (r *Report) add(op Op, class string, doc *jsontape.Document, n int, err error) {
 	if r == nil {
 		return
 	}

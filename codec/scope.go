@@ -9,6 +9,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // ErrContract marks a document that breaks the rules' contract (see Scope).
@@ -86,7 +87,7 @@ func (s *Scope) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
 	c := s.c
 	d := decryptor{c: c, ctx: ctx, rep: reportFrom(ctx), flat: true}
 	defer d.wipe()
-	doc, err := fieldpath.Scan(src, c.limits)
+	doc, err := jsontape.Scan(src, c.limits)
 	if err != nil {
 		return nil, c.docError(err, true, len(src))
 	}
@@ -116,9 +117,9 @@ func (s *Scope) Decrypt(ctx context.Context, src []byte) ([]byte, error) {
 // first is the pass of Scope.Decrypt over the document as it came. It
 // returns the output and the spans of values it spliced in that hold tokens
 // themselves.
-func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte, []span, error) {
+func (s *Scope) first(d *decryptor, doc *jsontape.Document, src []byte) ([]byte, []span, error) {
 	c := s.c
-	sel, err := doc.Select(c.sels)
+	sel, err := fieldpath.Select(doc, c.sels)
 	if err != nil {
 		return nil, nil, fmt.Errorf("codec: %w", err)
 	}
@@ -141,11 +142,11 @@ func (s *Scope) first(d *decryptor, doc *fieldpath.Document, src []byte) ([]byte
 		kind := doc.Kind(n)
 		var text []byte
 		isTok := false
-		if kind == fieldpath.String {
+		if kind == jsontape.String {
 			text, isTok = tokenText(doc, src, n, &d.text)
 		}
 		if !isTok {
-			if selected && kind != fieldpath.Null && n >= skipTo {
+			if selected && kind != jsontape.Null && n >= skipTo {
 				if !s.acceptPlain {
 					return nil, nil, &ContractError{Pointer: doc.Pointer(n), Class: c.rules[ri].class, Found: "plaintext"}
 				}
@@ -217,7 +218,7 @@ func (s *Scope) open(d *decryptor, text []byte, at place, depth, ri int, decoded
 // names the pointer of the outermost token.
 func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, error) {
 	c := s.c
-	doc, err := fieldpath.Scan(src, c.limits)
+	doc, err := jsontape.Scan(src, c.limits)
 	if err != nil {
 		return nil, nil, c.docError(err, false, len(src))
 	}
@@ -233,7 +234,7 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 				if c.selRule[i] != ri {
 					continue
 				}
-				ms, err := doc.Select([]*fieldpath.Selector{sl})
+				ms, err := fieldpath.Select(doc, []*fieldpath.Selector{sl})
 				if err != nil {
 					return false, fmt.Errorf("codec: %w", err)
 				}
@@ -249,7 +250,7 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 	var next []span
 	last, f := 0, 0
 	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != fieldpath.String {
+		if doc.Kind(n) != jsontape.String {
 			continue
 		}
 		start, end := doc.Raw(n)
@@ -308,7 +309,7 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 // name that a rule selects: encoding/json matches names without regard to
 // case, so a typed handler would read such a member as the selected one,
 // while the rules (case-sensitive, as RFC 9535 is) never encrypt it.
-func (c *Codec) checkNames(doc *fieldpath.Document, src []byte) error {
+func (c *Codec) checkNames(doc *jsontape.Document, src []byte) error {
 	if len(c.names) == 0 {
 		return nil
 	}
@@ -323,9 +324,9 @@ func (c *Codec) checkNames(doc *fieldpath.Document, src []byte) error {
 				continue
 			}
 			switch doc.Kind(n) {
-			case fieldpath.Null:
+			case jsontape.Null:
 				continue
-			case fieldpath.String:
+			case jsontape.String:
 				if _, isTok := tokenText(doc, src, n, &buf); isTok {
 					continue
 				}
@@ -366,7 +367,7 @@ func (s *Scope) fingerprint(val []byte, ri int) error {
 		putFirst(s.strs, fp, ri)
 		return nil
 	}
-	doc, err := fieldpath.Scan(val, fieldpath.Limits{MaxSize: len(val) + 1, MaxDepth: s.c.maxDepth()})
+	doc, err := jsontape.Scan(val, jsontape.Limits{MaxSize: len(val) + 1, MaxDepth: s.c.maxDepth()})
 	if err != nil {
 		return err
 	}
@@ -390,7 +391,7 @@ func (s *Scope) fingerprintSelected(src []byte) error {
 		return err
 	}
 	defer doc.Release()
-	sel, err := doc.Select(s.c.sels)
+	sel, err := fieldpath.Select(doc, s.c.sels)
 	if err != nil {
 		return fmt.Errorf("codec: %w", err)
 	}
@@ -400,7 +401,7 @@ func (s *Scope) fingerprintSelected(src []byte) error {
 	fps := doc.Fingerprints(s.c.fp, nil)
 	var buf []byte
 	for _, m := range sel {
-		if doc.Kind(m.Node) == fieldpath.String {
+		if doc.Kind(m.Node) == jsontape.String {
 			if _, isTok := tokenText(doc, src, m.Node, &buf); isTok {
 				continue // a class this function does not decrypt
 			}
@@ -412,7 +413,7 @@ func (s *Scope) fingerprintSelected(src []byte) error {
 
 // record remembers node m of doc (whose text is src) and the strings inside
 // it as values of rules[ri]; fps are doc's fingerprints.
-func (s *Scope) record(doc *fieldpath.Document, src []byte, fps []uint64, m, ri int) {
+func (s *Scope) record(doc *jsontape.Document, src []byte, fps []uint64, m, ri int) {
 	if s.whole == nil {
 		s.whole, s.strs = map[uint64]int{}, map[uint64]int{}
 	}
@@ -421,7 +422,7 @@ func (s *Scope) record(doc *fieldpath.Document, src []byte, fps []uint64, m, ri 
 		putFirst(s.whole, fps[m], ri)
 	}
 	for n := m; n < doc.End(m); n++ {
-		if doc.Kind(n) == fieldpath.String && guarded(doc, src, n, &buf) {
+		if doc.Kind(n) == jsontape.String && guarded(doc, src, n, &buf) {
 			putFirst(s.strs, fps[n], ri)
 		}
 	}
@@ -430,11 +431,11 @@ func (s *Scope) record(doc *fieldpath.Document, src []byte, fps []uint64, m, ri 
 // guarded reports whether a value is one the guard looks for again: not
 // true, false, null or the empty string, which carry little and occur
 // everywhere, and not a token.
-func guarded(doc *fieldpath.Document, src []byte, n int, buf *[]byte) bool {
+func guarded(doc *jsontape.Document, src []byte, n int, buf *[]byte) bool {
 	switch doc.Kind(n) {
-	case fieldpath.Null, fieldpath.True, fieldpath.False:
+	case jsontape.Null, jsontape.True, jsontape.False:
 		return false
-	case fieldpath.String:
+	case jsontape.String:
 		start, end := doc.Raw(n)
 		if end-start == 2 {
 			return false
@@ -461,7 +462,7 @@ func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 	if len(s.whole) == 0 && len(s.strs) == 0 {
 		return c.encrypt(ctx, doc, src, nil, nil)
 	}
-	sel, err := doc.Select(c.sels)
+	sel, err := fieldpath.Select(doc, c.sels)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
@@ -489,7 +490,7 @@ func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 			n = doc.End(n) - 1
 			continue
 		}
-		if doc.Kind(n) == fieldpath.String {
+		if doc.Kind(n) == jsontape.String {
 			if ri, ok := s.strs[fps[n]]; ok {
 				extra = append(extra, match{node: n, rule: ri, op: Resealed})
 			}

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // benchPayload returns a deterministic payload of about 256 KiB shaped like a
@@ -89,30 +91,6 @@ var benchPayload = sync.OnceValue(func() []byte {
 	return data
 })
 
-func BenchmarkScan(b *testing.B) {
-	data := benchPayload()
-	b.Run("fieldpath.Scan", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		b.ReportAllocs()
-		for b.Loop() {
-			d, err := Scan(data, Limits{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			d.Release()
-		}
-	})
-	b.Run("json.Valid", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if !json.Valid(data) {
-				b.Fatal("invalid")
-			}
-		}
-	})
-}
-
 func BenchmarkSelect(b *testing.B) {
 	data := benchPayload()
 	for _, exprs := range [][]string{
@@ -135,11 +113,11 @@ func BenchmarkSelect(b *testing.B) {
 			b.ReportAllocs()
 			matches := 0
 			for b.Loop() {
-				d, err := Scan(data, Limits{})
+				d, err := jsontape.Scan(data, jsontape.Limits{})
 				if err != nil {
 					b.Fatal(err)
 				}
-				m, err := d.Select(sels)
+				m, err := Select(d, sels)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,27 +1,12 @@
 package fieldpath
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
-// Sentinel errors. Scan returns them wrapped in a *DocumentError, Parse wraps
-// ErrSelector; test for them with errors.Is.
+// Sentinel errors; test for them with errors.Is. Documents that are not
+// strict JSON are refused earlier, by jsontape.Scan.
 var (
-	// ErrSyntax means the input is not a JSON text: a grammar error, data
-	// after the top-level value, or empty input.
-	ErrSyntax = errors.New("fieldpath: invalid JSON")
-	// ErrDuplicateName means an object has two members with the same name,
-	// compared after unescaping.
-	ErrDuplicateName = errors.New("fieldpath: duplicate object member name")
-	// ErrInvalidUTF8 means the input holds bytes that are not UTF-8, or a
-	// \u escape that is a lone or misordered UTF-16 surrogate.
-	ErrInvalidUTF8 = errors.New("fieldpath: invalid UTF-8")
-	// ErrTooDeep means a value is nested deeper than Limits.MaxDepth.
-	ErrTooDeep = errors.New("fieldpath: nesting too deep")
-	// ErrTooLarge means the input is longer than Limits.MaxSize.
-	ErrTooLarge = errors.New("fieldpath: document too large")
-	// ErrSelector means a JSONPath query is not valid RFC 9535.
+	// ErrSelector means a JSONPath query is not valid RFC 9535. Parse
+	// wraps it.
 	ErrSelector = errors.New("fieldpath: invalid selector")
 
 	// ErrEvaluation means a query with a filter could not be evaluated
@@ -30,25 +15,3 @@ var (
 	// evaluation for "no value selected".
 	ErrEvaluation = errors.New("fieldpath: selector evaluation failed")
 )
-
-// DocumentError reports where Scan rejected a document. Its message names the
-// byte offset and the JSON Pointer of the value being read, never any text of
-// the document's values.
-type DocumentError struct {
-	// Offset is the byte offset in the input of the offending byte (for
-	// ErrTooLarge: the limit).
-	Offset int
-	// Pointer is the RFC 6901 JSON Pointer of the innermost value that was
-	// being read ("" for the root). For ErrDuplicateName it points at the
-	// second member with the name.
-	Pointer string
-	// Err wraps one of the sentinel errors, possibly with a reason.
-	Err error
-}
-
-func (e *DocumentError) Error() string {
-	return fmt.Sprintf("%v at offset %d (JSON pointer %q)", e.Err, e.Offset, e.Pointer)
-}
-
-// Unwrap returns the underlying error, which wraps a sentinel error.
-func (e *DocumentError) Unwrap() error { return e.Err }

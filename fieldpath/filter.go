@@ -1,6 +1,10 @@
 package fieldpath
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/sfnenc/sfnenc/jsontape"
+)
 
 // decoded returns the document as Go values for the query library (nil,
 // bool, float64, string, []any, map[string]any), built on first use.
@@ -10,37 +14,38 @@ import "strconv"
 // compare by spelling ([1.0] != [1]) and make numbers beyond the float64
 // range compare as text. Such numbers become ±Inf here, so they still order
 // above or below every finite number.
-func (d *Document) decoded() any {
-	if !d.hasTree {
-		d.tree, d.hasTree = d.value(0), true
+func (e *evaluator) decoded() any {
+	if !e.hasTree {
+		e.tree, e.hasTree = value(e.doc, 0), true
 	}
-	return d.tree
+	return e.tree
 }
 
-func (d *Document) value(n int32) any {
-	nodes := d.t.nodes
-	nd := &nodes[n]
-	switch nd.kind {
-	case False:
+func value(d *jsontape.Document, n int) any {
+	switch d.Kind(n) {
+	case jsontape.False:
 		return false
-	case True:
+	case jsontape.True:
 		return true
-	case Number:
+	case jsontape.Number:
 		// ParseFloat gives ±Inf, with an error, beyond the float64 range.
-		f, _ := strconv.ParseFloat(string(d.src[nd.start:nd.end]), 64)
+		start, end := d.Raw(n)
+		f, _ := strconv.ParseFloat(string(d.Source()[start:end]), 64)
 		return f
-	case String:
-		return string(d.AppendString(nil, int(n)))
-	case Array:
-		a := make([]any, 0, nd.count)
-		for c := n + 1; c < nd.next; c = nodes[c].next {
-			a = append(a, d.value(c))
+	case jsontape.String:
+		return string(d.AppendString(nil, n))
+	case jsontape.Array:
+		a := make([]any, 0, d.Count(n))
+		for c, end := n+1, d.End(n); c < end; c = d.End(c) {
+			a = append(a, value(d, c))
 		}
 		return a
-	case Object:
-		m := make(map[string]any, nd.count)
-		for c := n + 1; c < nd.next; c = nodes[c].next {
-			m[string(d.t.name(d.src, &nodes[c]))] = d.value(c)
+	case jsontape.Object:
+		m := make(map[string]any, d.Count(n))
+		var name []byte
+		for c, end := n+1, d.End(n); c < end; c = d.End(c) {
+			name = d.AppendName(name[:0], c)
+			m[string(name)] = value(d, c)
 		}
 		return m
 	}

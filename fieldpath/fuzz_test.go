@@ -2,31 +2,29 @@ package fieldpath
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/theory/jsonpath"
 
 	"github.com/sfnenc/sfnenc/internal/jsonpathcts"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
-// scanSeeds returns the documents in testdata/scan, failing if there are none.
+// scanSeeds returns the documents that seed the scanner's fuzz target
+// (jsontape/testdata/scan), failing if there are none.
 func scanSeeds(tb testing.TB) [][]byte {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "scan", "*.json"))
+	files, err := filepath.Glob(filepath.Join("..", "jsontape", "testdata", "scan", "*.json"))
 	if err != nil || len(files) == 0 {
-		tb.Fatalf("no seed documents match testdata/scan/*.json (%v)", err)
+		tb.Fatalf("no seed documents match ../jsontape/testdata/scan/*.json (%v)", err)
 	}
 	var docs [][]byte
 	for _, f := range files {
@@ -37,156 +35,6 @@ func scanSeeds(tb testing.TB) [][]byte {
 		docs = append(docs, data)
 	}
 	return docs
-}
-
-// FuzzScan compares Scan with encoding/json: what Scan accepts is valid JSON,
-// and valid UTF-8 JSON without duplicate names or surrogate escapes, within
-// the default limits, is accepted. It also checks the tape against the
-// decoded document.
-func FuzzScan(f *testing.F) {
-	for _, doc := range scanSeeds(f) {
-		f.Add(doc)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := Scan(data, Limits{})
-		valid := json.Valid(data)
-		if err == nil {
-			defer d.Release()
-			if !valid {
-				t.Fatalf("Scan accepted input that encoding/json rejects")
-			}
-			checkTape(t, d, data)
-			return
-		}
-		var de *DocumentError
-		if !errors.As(err, &de) || de.Offset < 0 || de.Offset > len(data) {
-			t.Fatalf("Scan error %#v: want a *DocumentError with an offset in the input", err)
-		}
-		// encoding/json accepts lone surrogate escapes (it decodes them to
-		// U+FFFD), so inputs that may hold one say nothing here.
-		if !valid || !utf8.Valid(data) || surrogateEscape.Match(data) {
-			return
-		}
-		dup, depth, ok := inspect(data)
-		if !ok {
-			t.Fatalf("encoding/json.Valid accepted input its decoder rejects")
-		}
-		if dup || depth > DefaultMaxDepth {
-			if !errors.Is(err, ErrDuplicateName) && !errors.Is(err, ErrTooDeep) {
-				t.Fatalf("Scan error %v, want duplicate name or too deep", err)
-			}
-			return
-		}
-		t.Fatalf("Scan rejected valid JSON: %v", err)
-	})
-}
-
-var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
-
-// inspect decodes data and reports whether an object has a repeated name and
-// the depth of the deepest value (the root is at depth 0).
-func inspect(data []byte) (dup bool, depth int, ok bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	type frame struct {
-		object  bool
-		names   map[string]bool
-		wantKey bool
-	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return dup, depth, true
-		}
-		if err != nil {
-			return false, 0, false
-		}
-		if delim, isDelim := tok.(json.Delim); isDelim && (delim == '}' || delim == ']') {
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 && stack[len(stack)-1].object {
-				stack[len(stack)-1].wantKey = true
-			}
-			continue
-		}
-		if len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].wantKey {
-			top := &stack[len(stack)-1]
-			name := tok.(string)
-			dup = dup || top.names[name]
-			top.names[name], top.wantKey = true, false
-			continue
-		}
-		depth = max(depth, len(stack))
-		if delim, isDelim := tok.(json.Delim); isDelim {
-			stack = append(stack, frame{object: delim == '{', names: map[string]bool{}, wantKey: true})
-			continue
-		}
-		if len(stack) > 0 && stack[len(stack)-1].object {
-			stack[len(stack)-1].wantKey = true
-		}
-	}
-}
-
-// checkTape checks every node of d against encoding/json.
-func checkTape(t *testing.T, d *Document, data []byte) {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("decode: %v", err)
-	}
-	if want := countValues(v); d.Len() != want {
-		t.Fatalf("tape has %d nodes, document has %d values", d.Len(), want)
-	}
-	kinds := map[byte]Kind{'n': Null, 'f': False, 't': True, '"': String, '{': Object, '[': Array}
-	pointers := map[string]bool{}
-	for n := range d.Len() {
-		start, end := d.Raw(n)
-		raw := data[start:end]
-		if !json.Valid(raw) {
-			t.Fatalf("node %d: raw bytes are not a JSON value", n)
-		}
-		want, ok := kinds[raw[0]]
-		if !ok {
-			want = Number
-		}
-		if d.Kind(n) != want {
-			t.Fatalf("node %d: kind %v, want %v", n, d.Kind(n), want)
-		}
-		if p := d.Parent(n); p >= n || (n > 0 && p < 0) || (n == 0 && p != -1) {
-			t.Fatalf("node %d: parent %d", n, p)
-		}
-		if ptr := d.Pointer(n); pointers[ptr] {
-			t.Fatalf("node %d: pointer %q repeated", n, ptr)
-		} else {
-			pointers[ptr] = true
-		}
-		if d.Kind(n) == String {
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				t.Fatal(err)
-			}
-			if got := string(d.AppendString(nil, n)); got != s {
-				t.Fatalf("node %d: AppendString differs from encoding/json", n)
-			}
-		}
-	}
-}
-
-func countValues(v any) int {
-	n := 1
-	switch v := v.(type) {
-	case []any:
-		for _, e := range v {
-			n += countValues(e)
-		}
-	case map[string]any:
-		for _, e := range v {
-			n += countValues(e)
-		}
-	}
-	return n
 }
 
 // FuzzSelect compares Select with the query library's own evaluation on the
@@ -235,7 +83,7 @@ func FuzzSelect(f *testing.F) {
 		if len(doc) > 2048 || strings.Count(expr, "..") > 2 {
 			return
 		}
-		d, err := Scan(doc, Limits{})
+		d, err := jsontape.Scan(doc, jsontape.Limits{})
 		if err != nil {
 			return
 		}
@@ -244,7 +92,7 @@ func FuzzSelect(f *testing.F) {
 		if json.Unmarshal(doc, &v) != nil {
 			return // e.g. numbers beyond the float64 range
 		}
-		matches, err := d.Select([]*Selector{sel})
+		matches, err := Select(d, []*Selector{sel})
 		if err != nil {
 			// Only a query the library cannot evaluate on this document
 			// may fail, and then the library itself must fail on it.

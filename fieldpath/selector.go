@@ -3,14 +3,18 @@ package fieldpath
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/theory/jsonpath"
 	"github.com/theory/jsonpath/spec"
+
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // Selector is one compiled RFC 9535 JSONPath query.
 //
-// A query without filter selectors runs directly on a Document's tape. A query
+// A query without filter selectors runs directly on a jsontape.Document's
+// tape. A query
 // with a filter anywhere runs on the document decoded to Go values, with
 // numbers as float64 (so filters compare numbers by value, 1 == 1.0, and to
 // double precision). A Selector may be used by several goroutines at once.
@@ -78,24 +82,28 @@ func (s *Selector) String() string { return s.expr }
 // in the selector list of the first selector that selected it.
 type Match struct{ Node, Selector int }
 
-// Select returns the nodes selected by any of sels, in document order, each
-// once. Only outermost matches are kept: a node whose ancestor is also
-// selected is dropped (with "$..*", only the root's children remain), since
-// a value that is replaced as a whole has no parts left to replace.
+// Select returns the nodes of doc selected by any of sels, in document
+// order, each once. Only outermost matches are kept: a node whose ancestor
+// is also selected is dropped (with "$..*", only the root's children
+// remain), since a value that is replaced as a whole has no parts left to
+// replace. Select only reads doc: several may run on one document at once.
 //
 // The error, which wraps ErrEvaluation, is set only if a query with a filter
 // could not be evaluated on this document; nothing is selected then.
-func (d *Document) Select(sels []*Selector) ([]Match, error) {
+func Select(doc *jsontape.Document, sels []*Selector) ([]Match, error) {
+	e := evalPool.Get().(*evaluator)
+	defer e.release()
+	e.doc = doc
 	var all, merged []Match
 	for si, s := range sels {
 		var nodes []int32
 		if s.filter {
 			var err error
-			if nodes, err = d.selectFiltered(s); err != nil {
+			if nodes, err = e.selectFiltered(s); err != nil {
 				return nil, err
 			}
 		} else {
-			nodes = d.eval(s.segs)
+			nodes = e.eval(s.segs)
 		}
 		if len(nodes) == 0 {
 			continue
@@ -126,7 +134,6 @@ func (d *Document) Select(sels []*Selector) ([]Match, error) {
 	}
 	// In document order, a node's descendants follow it directly: drop the
 	// nodes before the end of the last kept node's subtree.
-	nodes := d.t.nodes
 	out := all[:0]
 	cover := 0
 	for _, m := range all {
@@ -134,15 +141,32 @@ func (d *Document) Select(sels []*Selector) ([]Match, error) {
 			continue
 		}
 		out = append(out, m)
-		cover = int(nodes[m.Node].next)
+		cover = doc.End(m.Node)
 	}
 	return out, nil
+}
+
+// evaluator is the scratch space of one Select call. Evaluators are
+// recycled through evalPool.
+type evaluator struct {
+	doc        *jsontape.Document
+	setA, setB []int32 // node sets
+	// tree is the document decoded for filter queries, built on first use.
+	tree    any
+	hasTree bool
+}
+
+var evalPool = sync.Pool{New: func() any { return new(evaluator) }}
+
+func (e *evaluator) release() {
+	e.doc, e.tree, e.hasTree = nil, nil, false
+	evalPool.Put(e)
 }
 
 // selectFiltered runs a query that has a filter with the query library, on the
 // decoded document, and returns the selected nodes in document order without
 // repeats.
-func (d *Document) selectFiltered(s *Selector) (_ []int32, err error) {
+func (e *evaluator) selectFiltered(s *Selector) (_ []int32, err error) {
 	// The query library can panic on some documents (match() or search()
 	// whose pattern argument selects nothing makes it dereference a nil
 	// value). Report that as an error: a crash would take a Lambda down,
@@ -152,33 +176,31 @@ func (d *Document) selectFiltered(s *Selector) (_ []int32, err error) {
 			err = fmt.Errorf("%w: %s", ErrEvaluation, s.expr)
 		}
 	}()
-	t := d.t
-	set := t.setA[:0]
-	for _, ln := range s.path.SelectLocated(d.decoded()) {
-		if n := d.locate(ln.Path); n >= 0 {
+	set := e.setA[:0]
+	for _, ln := range s.path.SelectLocated(e.decoded()) {
+		if n := e.locate(ln.Path); n >= 0 {
 			set = append(set, n)
 		}
 	}
 	slices.Sort(set)
 	set = slices.Compact(set)
-	t.setA = set
+	e.setA = set
 	return set, nil
 }
 
 // eval runs the segments of a filter-free query on the tape and returns the
 // selected nodes in document order without repeats. The result is scratch
-// space of d, valid until the next call.
+// space of e, valid until the next call.
 //
 // Order and repeats do not change which nodes a query selects, so every
 // segment works on a set of nodes: a child segment selects the children of
 // each input node that a selector matches, a descendant segment the matching
 // proper descendants. Whether a selector matches a node depends only on the
 // node and its parent (its name, or its index and the array's length).
-func (d *Document) eval(segs []segment) []int32 {
-	t := d.t
-	nodes := t.nodes
-	cur := append(t.setA[:0], 0)
-	next := t.setB[:0]
+func (e *evaluator) eval(segs []segment) []int32 {
+	d := e.doc
+	cur := append(e.setA[:0], 0)
+	next := e.setB[:0]
 	for k := range segs {
 		seg := &segs[k]
 		next = next[:0]
@@ -189,18 +211,18 @@ func (d *Document) eval(segs []segment) []int32 {
 				if p < covered {
 					continue
 				}
-				covered = nodes[p].next
+				covered = int32(d.End(int(p)))
 				if seg.onlyNames() {
 					// The common "$..name": look at object members only.
 					for c := p + 1; c < covered; c++ {
-						if nd := &nodes[c]; nd.keyEnd != 0 && d.hasName(seg, nd) {
+						if d.IsMember(int(c)) && seg.hasName(d, int(c)) {
 							next = append(next, c)
 						}
 					}
 					continue
 				}
 				for c := p + 1; c < covered; c++ {
-					if d.matches(seg, &nodes[c]) {
+					if seg.matches(d, int(c)) {
 						next = append(next, c)
 					}
 				}
@@ -208,17 +230,16 @@ func (d *Document) eval(segs []segment) []int32 {
 		} else {
 			inOrder := true
 			for _, p := range cur {
-				nd := &nodes[p]
-				if nd.count == 0 {
+				if d.Count(int(p)) == 0 {
 					continue
 				}
-				for c := p + 1; c < nd.next; c = nodes[c].next {
-					if d.matches(seg, &nodes[c]) {
+				for c, end := int(p)+1, d.End(int(p)); c < end; c = d.End(c) {
+					if seg.matches(d, c) {
 						// Children of nested inputs interleave.
-						if len(next) > 0 && c <= next[len(next)-1] {
+						if len(next) > 0 && int32(c) <= next[len(next)-1] {
 							inOrder = false
 						}
-						next = append(next, c)
+						next = append(next, int32(c))
 					}
 				}
 			}
@@ -232,7 +253,7 @@ func (d *Document) eval(segs []segment) []int32 {
 			break
 		}
 	}
-	t.setA, t.setB = cur, next
+	e.setA, e.setB = cur, next
 	return cur
 }
 
@@ -240,19 +261,19 @@ func (seg *segment) onlyNames() bool {
 	return !seg.wildcard && len(seg.indexes) == 0 && len(seg.slices) == 0
 }
 
-// matches reports whether a selector of seg selects node nd (not the root)
+// matches reports whether a selector of seg selects node n (not the root)
 // from its parent.
-func (d *Document) matches(seg *segment, nd *node) bool {
+func (seg *segment) matches(d *jsontape.Document, n int) bool {
 	if seg.wildcard {
 		return true
 	}
-	if nd.keyEnd != 0 { // an object member
-		return d.hasName(seg, nd)
+	if d.IsMember(n) {
+		return seg.hasName(d, n)
 	}
 	if len(seg.indexes) == 0 && len(seg.slices) == 0 {
 		return false
 	}
-	pos, length := int(nd.key), int(d.t.nodes[nd.parent].count)
+	pos, length := d.Index(n), d.Count(d.Parent(n))
 	for _, i := range seg.indexes {
 		if i < 0 {
 			i += length
@@ -278,58 +299,31 @@ func (d *Document) matches(seg *segment, nd *node) bool {
 	return false
 }
 
-// hasName reports whether object member nd has one of the names of seg.
-func (d *Document) hasName(seg *segment, nd *node) bool {
-	if nd.flags&flagKeyEscaped != 0 {
-		for _, name := range seg.names {
-			if d.escapedNameIs(nd, name) {
-				return true
-			}
-		}
-		return false
-	}
-	raw := d.src[nd.key:nd.keyEnd]
+// hasName reports whether object member n has one of the names of seg.
+func (seg *segment) hasName(d *jsontape.Document, n int) bool {
 	for _, name := range seg.names {
-		if len(name) == len(raw) && string(raw) == name {
+		if d.NameIs(n, name) {
 			return true
 		}
 	}
 	return false
 }
 
-// nameIs reports whether object member nd is named name.
-func (d *Document) nameIs(nd *node, name string) bool {
-	if nd.flags&flagKeyEscaped == 0 {
-		return string(d.src[nd.key:nd.keyEnd]) == name
-	}
-	return d.escapedNameIs(nd, name)
-}
-
-func (d *Document) escapedNameIs(nd *node, name string) bool {
-	raw := d.src[nd.key:nd.keyEnd]
-	// An escape is at least as long as the character it stands for.
-	if len(raw) < len(name) {
-		return false
-	}
-	d.t.buf1 = appendUnescaped(d.t.buf1[:0], raw)
-	return string(d.t.buf1) == name
-}
-
 // locate returns the node at normalized path np, or -1.
-func (d *Document) locate(np spec.NormalizedPath) int32 {
-	nodes := d.t.nodes
-	n := int32(0)
+func (e *evaluator) locate(np spec.NormalizedPath) int32 {
+	d := e.doc
+	n := 0
 	for _, step := range np {
-		nd := &nodes[n]
-		found := int32(-1)
-		for c := n + 1; c < nd.next; c = nodes[c].next {
+		found := -1
+		kind := d.Kind(n)
+		for c, end := n+1, d.End(n); c < end; c = d.End(c) {
 			switch step := step.(type) {
 			case spec.Name:
-				if nd.kind == Object && d.nameIs(&nodes[c], string(step)) {
+				if kind == jsontape.Object && d.NameIs(c, string(step)) {
 					found = c
 				}
 			case spec.Index:
-				if nd.kind == Array && int(nodes[c].key) == int(step) {
+				if kind == jsontape.Array && d.Index(c) == int(step) {
 					found = c
 				}
 			}
@@ -342,7 +336,7 @@ func (d *Document) locate(np spec.NormalizedPath) int32 {
 		}
 		n = found
 	}
-	return n
+	return int32(n)
 }
 
 // Names returns the member names that s selects by name (in name selectors

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sfnenc/sfnenc/jsontape"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/theory/jsonpath"
 	"github.com/theory/jsonpath/spec"
@@ -71,7 +73,7 @@ type pointerMatch struct {
 	Selector int
 }
 
-func selectPointers(tb testing.TB, d *Document, exprs ...string) []pointerMatch {
+func selectPointers(tb testing.TB, d *jsontape.Document, exprs ...string) []pointerMatch {
 	tb.Helper()
 	var sels []*Selector
 	for _, e := range exprs {
@@ -82,7 +84,7 @@ func selectPointers(tb testing.TB, d *Document, exprs ...string) []pointerMatch 
 		sels = append(sels, s)
 	}
 	var got []pointerMatch
-	matches, err := d.Select(sels)
+	matches, err := Select(d, sels)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func selectPointers(tb testing.TB, d *Document, exprs ...string) []pointerMatch 
 }
 
 func TestSelect(t *testing.T) {
-	d, err := Scan([]byte(storeDoc), Limits{})
+	d, err := jsontape.Scan([]byte(storeDoc), jsontape.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestSelect(t *testing.T) {
 
 func TestSelectEscapedNames(t *testing.T) {
 	// Member names are compared after unescaping, in both directions.
-	d, err := Scan([]byte(`{"\u00e9t\u00e9":1,"été2":2,"q\"":3,"\ud83d\ude00":4,"tab\t":5}`), Limits{})
+	d, err := jsontape.Scan([]byte(`{"\u00e9t\u00e9":1,"été2":2,"q\"":3,"\ud83d\ude00":4,"tab\t":5}`), jsontape.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +191,7 @@ func TestSelectEscapedNames(t *testing.T) {
 
 func TestSelectLargeNumbers(t *testing.T) {
 	// Filters see numbers as float64; beyond its range they are ±Inf.
-	d, err := Scan([]byte(`[1e400, -1e400, 9007199254740993, 5]`), Limits{})
+	d, err := jsontape.Scan([]byte(`[1e400, -1e400, 9007199254740993, 5]`), jsontape.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +226,7 @@ func TestParse(t *testing.T) {
 // whose pattern argument selects nothing (found by FuzzSelect). Select
 // reports ErrEvaluation instead of crashing or selecting nothing.
 func TestSelectEvaluationFailure(t *testing.T) {
-	d, err := Scan([]byte(`{"":"","a":"x"}`), Limits{})
+	d, err := jsontape.Scan([]byte(`{"":"","a":"x"}`), jsontape.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,8 +239,25 @@ func TestSelectEvaluationFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	matches, err := d.Select([]*Selector{ok, sel})
+	matches, err := Select(d, []*Selector{ok, sel})
 	if !errors.Is(err, ErrEvaluation) || matches != nil {
 		t.Errorf("Select = %v, %v; want no matches and ErrEvaluation", matches, err)
+	}
+}
+
+func TestSelectorNames(t *testing.T) {
+	s, err := Parse(`$..phoneNumber['e-mail',0].x[*]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Names()
+	want := []string{"phoneNumber", "e-mail", "x"}
+	if len(got) != len(want) {
+		t.Fatalf("Names() = %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Names() = %q, want %q", got, want)
+		}
 	}
 }

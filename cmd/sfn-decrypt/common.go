@@ -22,7 +22,7 @@ import (
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/esdk"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 func usage(w io.Writer) {
@@ -88,7 +88,7 @@ type commonFlags struct {
 func (c *commonFlags) register(fs *flag.FlagSet, withClass bool) {
 	fs.StringVar(&c.config, "config", "", "configuration `FILE` (JSON); required")
 	fs.StringVar(&c.profile, "profile", "", "AWS shared configuration `PROFILE` (default: AWS_PROFILE or default)")
-	fs.IntVar(&c.maxSize, "max-size", fieldpath.DefaultMaxSize, "largest JSON document (encrypt, decrypt) or data field of an event (history, logs) to read, in `BYTES`")
+	fs.IntVar(&c.maxSize, "max-size", jsontape.DefaultMaxSize, "largest JSON document (encrypt, decrypt) or data field of an event (history, logs) to read, in `BYTES`")
 	fs.StringVar(&c.region, "region", "", "AWS `REGION` for API calls (KMS calls go to the region of the key; Step Functions and CloudWatch Logs calls to that of the ARN they name)")
 	if withClass {
 		fs.Var(&c.classes, "class", "decrypt only tokens of `CLASS` (repeatable); others stay as they are")
@@ -238,7 +238,7 @@ func (c *commonFlags) newCodec(ctx context.Context, e *env, appID string) (*code
 		e.errorf("%v", err)
 		return nil, exitUsage
 	}
-	opts := []codec.Option{codec.WithLimits(fieldpath.Limits{MaxSize: c.maxSize})}
+	opts := []codec.Option{codec.WithLimits(jsontape.Limits{MaxSize: c.maxSize})}
 	if len(c.classes) > 0 {
 		opts = append(opts, codec.WithClasses(c.classes...))
 	}

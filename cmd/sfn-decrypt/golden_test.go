@@ -16,7 +16,7 @@ import (
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // goldenNames are the history fixtures in testdata/history.
@@ -285,7 +285,7 @@ func (g *generator) encryptFields(t *testing.T, src []byte, isData func(pointer 
 	var err error
 	last := 0
 	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != fieldpath.String {
+		if doc.Kind(n) != jsontape.String {
 			continue
 		}
 		p := doc.Pointer(n)
@@ -334,9 +334,9 @@ func (g *generator) encryptFields(t *testing.T, src []byte, isData func(pointer 
 }
 
 // scanJSON scans the JSON text src, which the test made or read.
-func scanJSON(t *testing.T, src []byte) *fieldpath.Document {
+func scanJSON(t *testing.T, src []byte) *jsontape.Document {
 	t.Helper()
-	doc, err := fieldpath.Scan(src, fieldpath.Limits{})
+	doc, err := jsontape.Scan(src, jsontape.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +370,7 @@ func encryptNested(t *testing.T, c *codec.Codec, doc []byte) []byte {
 	var out []byte
 	last := 0
 	for n := 0; n < fd.Len(); n++ {
-		if fd.Kind(n) != fieldpath.String {
+		if fd.Kind(n) != jsontape.String {
 			continue
 		}
 		inner := fd.AppendString(nil, n)

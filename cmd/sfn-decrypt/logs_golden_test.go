@@ -10,7 +10,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/codec"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // logsDir holds the CloudWatch Logs fixtures and their configuration.
@@ -118,7 +118,7 @@ func (g *logsGenerator) encryptLog(t *testing.T, name string, src []byte, reader
 	last := 0
 	for n := 0; n < doc.Len(); n++ {
 		p := doc.Pointer(n)
-		if doc.Kind(n) != fieldpath.String || !strings.HasPrefix(p, "/events/") || !strings.HasSuffix(p, "/message") {
+		if doc.Kind(n) != jsontape.String || !strings.HasPrefix(p, "/events/") || !strings.HasSuffix(p, "/message") {
 			continue
 		}
 		msg := doc.AppendString(nil, n)

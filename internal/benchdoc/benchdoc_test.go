@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 func must[T any](v T, err error) T {
@@ -39,7 +40,7 @@ func TestGenerated(t *testing.T) {
 		if !bytes.Equal(got, d.JSON) {
 			t.Errorf("%s differs from the generator's output (run with -update)", path)
 		}
-		doc, err := fieldpath.Scan(d.JSON, fieldpath.Limits{})
+		doc, err := jsontape.Scan(d.JSON, jsontape.Limits{})
 		if err != nil {
 			t.Fatalf("%s: %v", d.Name, err)
 		}
@@ -47,7 +48,7 @@ func TestGenerated(t *testing.T) {
 		for _, s := range d.Selectors {
 			sels = append(sels, must(fieldpath.Parse(s)))
 		}
-		matches, err := doc.Select(sels)
+		matches, err := fieldpath.Select(doc, sels)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 	"github.com/theory/jsonpath"
 	"github.com/theory/jsonpath/spec"
 )
@@ -238,12 +239,12 @@ func (r ruleSel) selectsDoc(doc []byte) bool {
 			}
 		}
 	}
-	d, err := fieldpath.Scan(doc, fieldpath.Limits{})
+	d, err := jsontape.Scan(doc, jsontape.Limits{})
 	if err != nil {
 		return false
 	}
 	defer d.Release()
-	ms, err := d.Select(r.sels)
+	ms, err := fieldpath.Select(d, r.sels)
 	if err != nil {
 		return false
 	}

@@ -34,7 +34,7 @@ import (
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // ErrTruncated is wrapped by the error of a Failure for a token in data that
@@ -134,7 +134,7 @@ func NewDecryptor(c Decrypter) *Decryptor { return &Decryptor{c: c} }
 
 // eventLimits bound one event (or log message): Step Functions limits data to
 // 256 KiB per field, which escaping can grow several times.
-var eventLimits = fieldpath.Limits{MaxSize: 64 << 20, MaxDepth: 256}
+var eventLimits = jsontape.Limits{MaxSize: 64 << 20, MaxDepth: 256}
 
 // maxNesting bounds JSON text inside strings inside JSON text (as a
 // caught error's Cause in a state's output) that Text looks into.
@@ -161,7 +161,7 @@ func (d *Decryptor) ValueTruncated(ctx context.Context, src []byte, truncated []
 // skipTokens it leaves alone strings that are tokens (already tried). The
 // strings at the pointers in truncated get Truncated instead.
 func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipTokens bool, truncated []string) ([]byte, []Failure, error) {
-	doc, err := fieldpath.Scan(src, eventLimits)
+	doc, err := jsontape.Scan(src, eventLimits)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,7 +176,7 @@ func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipToke
 // AppendSpliced appends node n of doc (scanned from src) to dst, with the
 // strings of edits (in document order) that are inside it written with
 // their new content. Other bytes stay as they are.
-func AppendSpliced(dst, src []byte, doc *fieldpath.Document, n int, edits []Edit) []byte {
+func AppendSpliced(dst, src []byte, doc *jsontape.Document, n int, edits []Edit) []byte {
 	start, end := doc.Raw(n)
 	i, _ := slices.BinarySearchFunc(edits, n, func(e Edit, n int) int { return e.Node - n })
 	last := start
@@ -203,7 +203,7 @@ type Edit struct {
 // left in place. Failures name the string by its JSON Pointer from node n.
 // The strings at the pointers in truncated (from node n, as
 // "/details/output") are decrypted with Truncated instead.
-func (d *Decryptor) Strings(ctx context.Context, doc *fieldpath.Document, src []byte, n int, truncated []string) ([]Edit, []Failure) {
+func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, src []byte, n int, truncated []string) ([]Edit, []Failure) {
 	return d.nodeStrings(ctx, doc, src, n, 0, false, truncated)
 }
 
@@ -211,7 +211,7 @@ func (d *Decryptor) Strings(ctx context.Context, doc *fieldpath.Document, src []
 // that changes is new memory, one that does not is not kept.
 var scratch = sync.Pool{New: func() any { return new([]byte) }}
 
-func (d *Decryptor) nodeStrings(ctx context.Context, doc *fieldpath.Document, src []byte, n, depth int, skipTokens bool, truncated []string) ([]Edit, []Failure) {
+func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, src []byte, n, depth int, skipTokens bool, truncated []string) ([]Edit, []Failure) {
 	var edits []Edit
 	var fails []Failure
 	var base string
@@ -224,7 +224,7 @@ func (d *Decryptor) nodeStrings(ctx context.Context, doc *fieldpath.Document, sr
 	buf := scratch.Get().(*[]byte)
 	defer scratch.Put(buf)
 	for s := n; s < doc.End(n); s++ {
-		if doc.Kind(s) != fieldpath.String {
+		if doc.Kind(s) != jsontape.String {
 			continue
 		}
 		// The raw string holds the prefix or a \u escape if its content
@@ -504,14 +504,14 @@ func escapeJSON(s []byte) []byte {
 // be a token to its text.
 func tokensByPointer(doc []byte) map[string]string {
 	m := map[string]string{}
-	fd, err := fieldpath.Scan(doc, eventLimits)
+	fd, err := jsontape.Scan(doc, eventLimits)
 	if err != nil {
 		return m
 	}
 	defer fd.Release()
 	var buf []byte
 	for n := 0; n < fd.Len(); n++ {
-		if fd.Kind(n) != fieldpath.String {
+		if fd.Kind(n) != jsontape.String {
 			continue
 		}
 		if buf = fd.AppendString(buf[:0], n); bytes.HasPrefix(buf, []byte(codec.TokenPrefix)) {

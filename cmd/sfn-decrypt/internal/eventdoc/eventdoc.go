@@ -22,13 +22,13 @@ import (
 	"strings"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // Doc is a document of events, scanned once.
 type Doc struct {
 	src  []byte
-	tape *fieldpath.Document
+	tape *jsontape.Document
 	// events are the nodes of the events, in order.
 	events []int
 	// edits are the strings given new text, in document order.
@@ -42,8 +42,8 @@ type Member struct {
 }
 
 // limits of a document: its size is the caller's to bound.
-func limits(data []byte) fieldpath.Limits {
-	return fieldpath.Limits{MaxSize: len(data) + 1, MaxDepth: 1 << 10}
+func limits(data []byte) jsontape.Limits {
+	return jsontape.Limits{MaxSize: len(data) + 1, MaxDepth: 1 << 10}
 }
 
 // Parse scans data, a JSON object with an "events" member that is an array,
@@ -56,13 +56,13 @@ func limits(data []byte) fieldpath.Limits {
 //
 // The document is data itself: the Doc refers to it, and it must not change
 // while the Doc is in use.
-func Parse(data []byte, notDoc error, what string, check func(tape *fieldpath.Document, src []byte, n int) error) (*Doc, error) {
-	tape, err := fieldpath.Scan(data, limits(data))
+func Parse(data []byte, notDoc error, what string, check func(tape *jsontape.Document, src []byte, n int) error) (*Doc, error) {
+	tape, err := jsontape.Scan(data, limits(data))
 	if err != nil {
 		return nil, diagnose(data, notDoc, what, check, err)
 	}
 	d := &Doc{src: data, tape: tape}
-	if tape.Kind(0) != fieldpath.Object {
+	if tape.Kind(0) != jsontape.Object {
 		return nil, diagnose(data, notDoc, what, check, nil)
 	}
 	arr := -1
@@ -72,7 +72,7 @@ func Parse(data []byte, notDoc error, what string, check func(tape *fieldpath.Do
 			arr = n
 		}
 	}
-	if arr < 0 || tape.Kind(arr) != fieldpath.Array {
+	if arr < 0 || tape.Kind(arr) != jsontape.Array {
 		return nil, diagnose(data, notDoc, what, check, nil)
 	}
 	for i, n := 0, arr+1; n < tape.End(arr); i, n = i+1, tape.End(n) {
@@ -88,7 +88,7 @@ func Parse(data []byte, notDoc error, what string, check func(tape *fieldpath.Do
 // what the standard decoder finds (a syntax error by offset, the shape),
 // then the error of check on an event alone, then what the strict scan
 // found (scanErr: a duplicate name, invalid UTF-8, nesting too deep).
-func diagnose(data []byte, notDoc error, what string, check func(*fieldpath.Document, []byte, int) error, scanErr error) error {
+func diagnose(data []byte, notDoc error, what string, check func(*jsontape.Document, []byte, int) error, scanErr error) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -121,7 +121,7 @@ func diagnose(data []byte, notDoc error, what string, check func(*fieldpath.Docu
 			return fmt.Errorf("%w: \"events\" is not an array of %s", notDoc, what)
 		}
 		for i, raw := range raws {
-			tape, err := fieldpath.Scan(raw, limits(raw))
+			tape, err := jsontape.Scan(raw, limits(raw))
 			if err == nil {
 				err = check(tape, raw, 0)
 				tape.Release()
@@ -152,18 +152,18 @@ func diagnose(data []byte, notDoc error, what string, check func(*fieldpath.Docu
 // document are its own (the data of an event is in strings). of says what
 // the offset counts in.
 func scanProblem(err error, of string) string {
-	var de *fieldpath.DocumentError
+	var de *jsontape.DocumentError
 	if !errors.As(err, &de) {
 		return "not a valid document"
 	}
 	switch {
-	case errors.Is(err, fieldpath.ErrDuplicateName):
+	case errors.Is(err, jsontape.ErrDuplicateName):
 		name := de.Pointer[strings.LastIndexByte(de.Pointer, '/')+1:]
 		name = strings.NewReplacer("~1", "/", "~0", "~").Replace(name)
 		return fmt.Sprintf("member %q appears twice (at byte %d%s)", name, de.Offset, of)
-	case errors.Is(err, fieldpath.ErrInvalidUTF8):
+	case errors.Is(err, jsontape.ErrInvalidUTF8):
 		return fmt.Sprintf("invalid UTF-8 (at byte %d%s)", de.Offset, of)
-	case errors.Is(err, fieldpath.ErrTooDeep):
+	case errors.Is(err, jsontape.ErrTooDeep):
 		return fmt.Sprintf("nested too deep (at byte %d%s)", de.Offset, of)
 	}
 	return fmt.Sprintf("not valid JSON (at byte %d%s)", de.Offset, of)
@@ -194,7 +194,7 @@ func (d *Doc) Release() {
 
 // Tape returns the tape of the document's values. The caller must not
 // release it.
-func (d *Doc) Tape() *fieldpath.Document { return d.tape }
+func (d *Doc) Tape() *jsontape.Document { return d.tape }
 
 // Source returns the document's bytes, as Parse was given them.
 func (d *Doc) Source() []byte { return d.src }
@@ -214,7 +214,7 @@ func (d *Doc) Bytes(n int) []byte {
 // twice keeps the last text.
 func (d *Doc) Replace(edits ...eventdata.Edit) {
 	for _, e := range edits {
-		if d.tape.Kind(e.Node) != fieldpath.String {
+		if d.tape.Kind(e.Node) != jsontape.String {
 			panic("eventdoc: Replace of a node that is not a string")
 		}
 		// Callers replace in document order: append, or else insert.
@@ -269,7 +269,7 @@ func (d *Doc) AppendMarshal(dst []byte, first []Member, indent string) []byte {
 	last := start + 1 // after the root's '{'
 	edits := d.edits
 	for n := 1; n < d.tape.Len(); n++ {
-		if k := d.tape.Kind(n); k == fieldpath.Object || k == fieldpath.Array {
+		if k := d.tape.Kind(n); k == jsontape.Object || k == jsontape.Array {
 			continue
 		}
 		s, e := d.tape.Raw(n)

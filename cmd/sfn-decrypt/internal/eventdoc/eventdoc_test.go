@@ -12,14 +12,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 var errNotDoc = errors.New("test: not a document")
 
 // object checks that an event is a JSON object.
-func object(tape *fieldpath.Document, _ []byte, n int) error {
-	if tape.Kind(n) != fieldpath.Object {
+func object(tape *jsontape.Document, _ []byte, n int) error {
+	if tape.Kind(n) != jsontape.Object {
 		return errors.New("not an object")
 	}
 	return nil
@@ -125,7 +125,7 @@ func TestMarshalSplices(t *testing.T) {
 		var spliced []byte
 		last := 0
 		for s := range tape.Len() {
-			if tape.Kind(s) != fieldpath.String || s%3 == 0 {
+			if tape.Kind(s) != jsontape.String || s%3 == 0 {
 				continue
 			}
 			text := append(tape.AppendString(nil, s), "\"\\\n\x01\u00e9\u2028"...)

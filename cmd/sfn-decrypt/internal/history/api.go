@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/awsapi"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // sfnAPI is the Step Functions API, with the kinds of its own error codes.
@@ -142,8 +142,8 @@ func pageEvents(events [][]byte, body []byte, want int) ([][]byte, error) {
 	if body == nil {
 		return nil, errors.New("no response body")
 	}
-	tape, err := fieldpath.Scan(body, fieldpath.Limits{MaxSize: len(body) + 1, MaxDepth: 1 << 10})
-	if err != nil || tape.Kind(0) != fieldpath.Object {
+	tape, err := jsontape.Scan(body, jsontape.Limits{MaxSize: len(body) + 1, MaxDepth: 1 << 10})
+	if err != nil || tape.Kind(0) != jsontape.Object {
 		return nil, errors.New("the response is not a page of events")
 	}
 	defer tape.Release()
@@ -153,7 +153,7 @@ func pageEvents(events [][]byte, body []byte, want int) ([][]byte, error) {
 		if name = tape.AppendName(name[:0], n); string(name) != "events" {
 			continue
 		}
-		if tape.Kind(n) != fieldpath.Array {
+		if tape.Kind(n) != jsontape.Array {
 			return nil, errors.New("the response is not a page of events")
 		}
 		for c := n + 1; c < tape.End(n); c = tape.End(c) {
@@ -173,11 +173,11 @@ func pageEvents(events [][]byte, body []byte, want int) ([][]byte, error) {
 // cliTimestamp returns event n of tape (scanned from src, and read by
 // readEvent) with its numeric "timestamp" (epoch seconds, as the API sends
 // it) written as the AWS CLI prints it.
-func cliTimestamp(tape *fieldpath.Document, src []byte, n int) []byte {
+func cliTimestamp(tape *jsontape.Document, src []byte, n int) []byte {
 	start, end := tape.Raw(n)
 	var name []byte
 	for c := n + 1; c < tape.End(n); c = tape.End(c) {
-		if name = tape.AppendName(name[:0], c); string(name) != "timestamp" || tape.Kind(c) != fieldpath.Number {
+		if name = tape.AppendName(name[:0], c); string(name) != "timestamp" || tape.Kind(c) != jsontape.Number {
 			continue
 		}
 		ts, te := tape.Raw(c)

@@ -29,7 +29,7 @@ import (
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // ErrNotHistory is wrapped by the errors of Parse for input that is not an
@@ -82,7 +82,7 @@ func (f Failure) Where() string {
 func Parse(data []byte) (*History, error) {
 	var events []event
 	var name []byte
-	doc, err := eventdoc.Parse(data, ErrNotHistory, "events", func(tape *fieldpath.Document, src []byte, n int) error {
+	doc, err := eventdoc.Parse(data, ErrNotHistory, "events", func(tape *jsontape.Document, src []byte, n int) error {
 		if events == nil {
 			count := 1
 			if arr := tape.Parent(n); arr >= 0 {
@@ -107,9 +107,9 @@ var errWrongType = errors.New("id, previousEventId, type or timestamp of the wro
 // readEvent reads event n of tape (scanned from src): an object with an
 // integer id, a type and a timestamp, and maybe the integer id of the
 // event before and its details. It reads member names into *buf.
-func readEvent(tape *fieldpath.Document, src []byte, n int, buf *[]byte) (event, error) {
+func readEvent(tape *jsontape.Document, src []byte, n int, buf *[]byte) (event, error) {
 	e := event{node: n, details: -1}
-	if tape.Kind(n) != fieldpath.Object {
+	if tape.Kind(n) != jsontape.Object {
 		return e, errors.New("not an object")
 	}
 	wrongType := errWrongType
@@ -122,23 +122,23 @@ func readEvent(tape *fieldpath.Document, src []byte, n int, buf *[]byte) (event,
 		v := src[start:end]
 		switch string(name) {
 		case "id":
-			if tape.Kind(c) != fieldpath.Number {
+			if tape.Kind(c) != jsontape.Number {
 				return e, wrongType
 			}
 			id = v
 		case "previousEventId":
-			if tape.Kind(c) != fieldpath.Number {
+			if tape.Kind(c) != jsontape.Number {
 				return e, wrongType
 			}
 			prev = v
 		case "type":
-			if tape.Kind(c) != fieldpath.String {
+			if tape.Kind(c) != jsontape.String {
 				return e, wrongType
 			}
 			e.typ = string(tape.AppendString(nil, c))
 		case "timestamp":
 			ts = v
-			if tape.Kind(c) == fieldpath.String {
+			if tape.Kind(c) == jsontape.String {
 				if tsText = v[1 : len(v)-1]; bytes.IndexByte(tsText, '\\') >= 0 {
 					tsText = tape.AppendString(nil, c)
 				}
@@ -149,7 +149,7 @@ func readEvent(tape *fieldpath.Document, src []byte, n int, buf *[]byte) (event,
 			// (stateEnteredEventDetails), and unknown types have their
 			// own: take the object member named ...EventDetails (the
 			// first by name, should there be several).
-			if bytes.HasSuffix(name, []byte("EventDetails")) && tape.Kind(c) == fieldpath.Object &&
+			if bytes.HasSuffix(name, []byte("EventDetails")) && tape.Kind(c) == jsontape.Object &&
 				(e.details < 0 || string(name) < string(tape.AppendName(nil, e.details))) {
 				e.details = c
 			}
@@ -220,7 +220,7 @@ func (h *History) Partial() bool {
 	tape := h.doc.Tape()
 	var name []byte
 	for n := 1; n < tape.Len(); n = tape.End(n) {
-		if name = tape.AppendName(name[:0], n); strings.EqualFold(string(name), "nextToken") && tape.Kind(n) != fieldpath.Null {
+		if name = tape.AppendName(name[:0], n); strings.EqualFold(string(name), "nextToken") && tape.Kind(n) != jsontape.Null {
 			return true
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 const fixtures = "../../../../testdata/history"
@@ -83,7 +83,7 @@ func TestTimestamps(t *testing.T) {
 		{`{"id":1,"x":{"timestamp":1}}`, `{"id":1,"x":{"timestamp":1}}`},
 	}
 	for _, tt := range tests {
-		tape, err := fieldpath.Scan([]byte(tt.in), fieldpath.Limits{})
+		tape, err := jsontape.Scan([]byte(tt.in), jsontape.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}

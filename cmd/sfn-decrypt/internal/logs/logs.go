@@ -38,7 +38,7 @@ import (
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // ErrNotLog is wrapped by the errors of Parse for input that is not a
@@ -93,11 +93,11 @@ type event struct {
 	time           time.Time // zero if the event does not say
 	truncated      []string  // JSON Pointers of truncated data fields
 
-	src     []byte              // the message as read
-	tape    *fieldpath.Document // its tape; nil if it is not strict JSON
-	err     error               // why it is not, then
-	details int                 // the node of its details object, or -1
-	edits   []eventdata.Edit    // what Decrypt changed in it
+	src     []byte             // the message as read
+	tape    *jsontape.Document // its tape; nil if it is not strict JSON
+	err     error              // why it is not, then
+	details int                // the node of its details object, or -1
+	edits   []eventdata.Edit   // what Decrypt changed in it
 }
 
 // Failure is a token of a Step Functions event that was left in place.
@@ -181,7 +181,7 @@ type Report struct {
 // Log refers to data, which must not change while it is in use.
 func Parse(data []byte) (*Log, error) {
 	var recs []*Record
-	doc, err := eventdoc.Parse(data, ErrNotLog, "log events", func(tape *fieldpath.Document, src []byte, n int) error {
+	doc, err := eventdoc.Parse(data, ErrNotLog, "log events", func(tape *jsontape.Document, src []byte, n int) error {
 		r, err := readRecord(tape, src, n)
 		recs = append(recs, r)
 		return err
@@ -197,8 +197,8 @@ func Parse(data []byte) (*Log, error) {
 }
 
 // readRecord reads log event n of tape (scanned from src).
-func readRecord(tape *fieldpath.Document, src []byte, n int) (*Record, error) {
-	if tape.Kind(n) != fieldpath.Object {
+func readRecord(tape *jsontape.Document, src []byte, n int) (*Record, error) {
+	if tape.Kind(n) != jsontape.Object {
 		return nil, errors.New("not an object")
 	}
 	r := &Record{node: n, msgNode: -1}
@@ -214,11 +214,11 @@ func readRecord(tape *fieldpath.Document, src []byte, n int) (*Record, error) {
 		case "type":
 			typ = c
 		case "logStreamName":
-			if tape.Kind(c) == fieldpath.String {
+			if tape.Kind(c) == jsontape.String {
 				r.Stream = string(tape.AppendString(nil, c))
 			}
 		case "eventId":
-			if tape.Kind(c) == fieldpath.String {
+			if tape.Kind(c) == jsontape.String {
 				r.EventID = string(tape.AppendString(nil, c))
 			}
 		}
@@ -230,7 +230,7 @@ func readRecord(tape *fieldpath.Document, src []byte, n int) (*Record, error) {
 		return nil, errors.New("no \"message\"")
 	case ts < 0:
 		return nil, errors.New("no \"timestamp\"")
-	case tape.Kind(r.msgNode) != fieldpath.String:
+	case tape.Kind(r.msgNode) != jsontape.String:
 		return nil, errors.New("\"message\" is not a string")
 	}
 	r.msg = tape.AppendString(nil, r.msgNode)
@@ -287,7 +287,7 @@ func (l *Log) Partial() bool {
 	tape := l.doc.Tape()
 	var name []byte
 	for n := 1; n < tape.Len(); n = tape.End(n) {
-		if name = tape.AppendName(name[:0], n); string(name) == "NextToken" && tape.Kind(n) != fieldpath.Null {
+		if name = tape.AppendName(name[:0], n); string(name) == "NextToken" && tape.Kind(n) != jsontape.Null {
 			return true
 		}
 	}
@@ -309,7 +309,7 @@ func (r *Record) ExecutionARN() string {
 
 // eventLimits bound a message: CloudWatch Logs limits a log event to 256
 // KiB, which escaping can grow several times.
-var eventLimits = fieldpath.Limits{MaxSize: 64 << 20, MaxDepth: 256}
+var eventLimits = jsontape.Limits{MaxSize: 64 << 20, MaxDepth: 256}
 
 // head is what a Step Functions event in a message must have, as read
 // from a message that is not strict JSON.
@@ -333,7 +333,7 @@ func parseEvent(msg []byte) *event {
 	if len(t) == 0 || t[0] != '{' {
 		return nil
 	}
-	tape, err := fieldpath.Scan(msg, eventLimits)
+	tape, err := jsontape.Scan(msg, eventLimits)
 	if err != nil {
 		var h head
 		if json.Unmarshal(msg, &h) != nil || h.Type == "" || h.ExecutionARN == "" {
@@ -363,15 +363,15 @@ func parseEvent(msg []byte) *event {
 		case "event_timestamp":
 			ts = n
 		case "type":
-			if tape.Kind(n) == fieldpath.String {
+			if tape.Kind(n) == jsontape.String {
 				e.typ = string(tape.AppendString(nil, n))
 			}
 		case "execution_arn":
-			if tape.Kind(n) == fieldpath.String {
+			if tape.Kind(n) == jsontape.String {
 				e.executionARN = string(tape.AppendString(nil, n))
 			}
 		case "details":
-			if tape.Kind(n) == fieldpath.Object {
+			if tape.Kind(n) == jsontape.Object {
 				e.details = n
 			}
 		}
@@ -391,16 +391,16 @@ func parseEvent(msg []byte) *event {
 
 // integer reads node n of tape (scanned from src): a JSON number or a
 // string holding one. ok is false if it is neither, or n is -1.
-func integer(tape *fieldpath.Document, src []byte, n int) (int64, bool) {
+func integer(tape *jsontape.Document, src []byte, n int) (int64, bool) {
 	if n < 0 {
 		return 0, false
 	}
 	var s []byte
 	switch tape.Kind(n) {
-	case fieldpath.Number:
+	case jsontape.Number:
 		start, end := tape.Raw(n)
 		s = src[start:end]
-	case fieldpath.String:
+	case jsontape.String:
 		s = tape.AppendString(nil, n)
 	default:
 		return 0, false
@@ -427,7 +427,7 @@ func integerJSON(raw json.RawMessage) (int64, bool) {
 // truncatedFields returns the JSON Pointers (in the message) of the string
 // members of details (node n of tape, or -1) whose <name>Details object says
 // "truncated": true (or "true", as a string).
-func truncatedFields(tape *fieldpath.Document, n int) []string {
+func truncatedFields(tape *jsontape.Document, n int) []string {
 	if n < 0 {
 		return nil
 	}
@@ -441,10 +441,10 @@ func truncatedFields(tape *fieldpath.Document, n int) []string {
 	for c := n + 1; c < tape.End(n); c = tape.End(c) {
 		name = tape.AppendName(name[:0], c)
 		field, ok := strings.CutSuffix(string(name), "Details")
-		if !ok || field == "" || tape.Kind(c) != fieldpath.Object || !truncatedFlag(tape, c) {
+		if !ok || field == "" || tape.Kind(c) != jsontape.Object || !truncatedFlag(tape, c) {
 			continue
 		}
-		if f, ok := members[field]; !ok || tape.Kind(f) != fieldpath.String {
+		if f, ok := members[field]; !ok || tape.Kind(f) != jsontape.String {
 			continue
 		}
 		out = append(out, "/details/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(field))
@@ -454,16 +454,16 @@ func truncatedFields(tape *fieldpath.Document, n int) []string {
 
 // truncatedFlag reports whether the object at node n of tape has a member
 // "truncated" that is true, or the string "true".
-func truncatedFlag(tape *fieldpath.Document, n int) bool {
+func truncatedFlag(tape *jsontape.Document, n int) bool {
 	var name []byte
 	for c := n + 1; c < tape.End(n); c = tape.End(c) {
 		if name = tape.AppendName(name[:0], c); string(name) != "truncated" {
 			continue
 		}
 		switch tape.Kind(c) {
-		case fieldpath.True:
+		case jsontape.True:
 			return true
-		case fieldpath.String:
+		case jsontape.String:
 			return string(tape.AppendString(nil, c)) == "true"
 		}
 	}

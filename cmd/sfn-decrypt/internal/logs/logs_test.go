@@ -275,7 +275,7 @@ func TestDecryptReport(t *testing.T) {
 	} else if got := rep.Failures[0].Describe(); !strings.HasPrefix(got, arn+" event 5 (TaskSucceeded) /details/output: in data truncated by Step Functions") {
 		t.Errorf("Describe() = %q", got)
 	}
-	if len(rep.Errors) != 1 || rep.Errors[0].EventID != "b" || !strings.Contains(rep.Errors[0].Error(), "logs: log event b: not decrypted, passed through as it is: fieldpath: ") {
+	if len(rep.Errors) != 1 || rep.Errors[0].EventID != "b" || !strings.Contains(rep.Errors[0].Error(), "logs: log event b: not decrypted, passed through as it is: jsontape: ") {
 		t.Errorf("errors %v", rep.Errors)
 	}
 	if rep.Others != 1 || rep.OthersWithTokens != 1 {

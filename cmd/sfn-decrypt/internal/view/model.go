@@ -18,7 +18,7 @@ import (
 	"strings"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
-	"github.com/sfnenc/sfnenc/fieldpath"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // Page is what the page shows: one or more executions (a log file may hold
@@ -279,7 +279,7 @@ func tokenClasses(s []byte) []tokenAt {
 	}
 	var out []tokenAt
 	var buf []byte
-	doc, err := fieldpath.Scan(s, fieldpath.Limits{MaxSize: 64 << 20, MaxDepth: 256})
+	doc, err := jsontape.Scan(s, jsontape.Limits{MaxSize: 64 << 20, MaxDepth: 256})
 	if err != nil {
 		for i := 0; ; {
 			start, end := eventdata.NextTokenRun(s, i)
@@ -295,7 +295,7 @@ func tokenClasses(s []byte) []tokenAt {
 	defer doc.Release()
 	var str []byte
 	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != fieldpath.String {
+		if doc.Kind(n) != jsontape.String {
 			continue
 		}
 		str = doc.AppendString(str[:0], n)

@@ -1,4 +1,4 @@
-package fieldpath
+package jsontape
 
 import (
 	"encoding/binary"
@@ -209,30 +209,79 @@ func TestTape(t *testing.T) {
 	}
 	defer d.Release()
 	type row struct {
-		Kind   Kind
-		Raw    string
-		Parent int
-		Ptr    string
-		Path   string
+		Kind         Kind
+		Raw          string
+		Parent       int
+		Count, Index int
+		Ptr          string
+		Path         string
 	}
 	want := []row{
-		{Object, src[1 : len(src)-1], -1, "", "$"},
-		{Array, `[1, {"b/c": "x\u0041"}, true]`, 0, "/a", "$['a']"},
-		{Number, `1`, 1, "/a/0", "$['a'][0]"},
-		{Object, `{"b/c": "x\u0041"}`, 1, "/a/1", "$['a'][1]"},
-		{String, `"x\u0041"`, 3, "/a/1/b~1c", "$['a'][1]['b/c']"},
-		{True, `true`, 1, "/a/2", "$['a'][2]"},
-		{Null, `null`, 0, "/d~0", "$['d~']"},
-		{Number, `-2.5e3`, 0, "/e", "$['e']"},
-		{False, `false`, 0, "/f", "$['f']"},
+		{Object, src[1 : len(src)-1], -1, 4, -1, "", "$"},
+		{Array, `[1, {"b/c": "x\u0041"}, true]`, 0, 3, -1, "/a", "$['a']"},
+		{Number, `1`, 1, 0, 0, "/a/0", "$['a'][0]"},
+		{Object, `{"b/c": "x\u0041"}`, 1, 1, 1, "/a/1", "$['a'][1]"},
+		{String, `"x\u0041"`, 3, 0, -1, "/a/1/b~1c", "$['a'][1]['b/c']"},
+		{True, `true`, 1, 0, 2, "/a/2", "$['a'][2]"},
+		{Null, `null`, 0, 0, -1, "/d~0", "$['d~']"},
+		{Number, `-2.5e3`, 0, 0, -1, "/e", "$['e']"},
+		{False, `false`, 0, 0, -1, "/f", "$['f']"},
 	}
 	var got []row
 	for n := range d.Len() {
 		start, end := d.Raw(n)
-		got = append(got, row{d.Kind(n), src[start:end], d.Parent(n), d.Pointer(n), d.NormalizedPath(n)})
+		got = append(got, row{d.Kind(n), src[start:end], d.Parent(n), d.Count(n), d.Index(n), d.Pointer(n), d.NormalizedPath(n)})
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tape mismatch (-want +got):\n%s", diff)
+	}
+	if string(d.Source()) != src {
+		t.Error("Source is not the scanned input")
+	}
+}
+
+func TestNameIs(t *testing.T) {
+	src := `{"plain": 1, "\u0061b\n": 2, "\ud83d\ude00x": 3, "": 4, "a\/": [5]}`
+	d, err := Scan([]byte(src), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	tests := []struct {
+		node int
+		name string
+		want bool
+	}{
+		{1, "plain", true},
+		{1, "plai", false},
+		{1, "plainx", false},
+		{2, "ab\n", true},
+		{2, "ab", false},
+		{2, "ab\nx", false},
+		{2, "Ab\n", false},
+		{3, "\U0001F600x", true},
+		{3, "\U0001F600", false},
+		{3, "x", false},
+		{4, "", true},
+		{4, "a", false},
+		{5, "a/", true},
+		{5, "a\\/", false},
+		{6, "", false}, // an array element has no name
+		{0, "", false}, // nor has the root
+	}
+	for _, tt := range tests {
+		if got := d.NameIs(tt.node, tt.name); got != tt.want {
+			t.Errorf("NameIs(%d, %q) = %v, want %v", tt.node, tt.name, got, tt.want)
+		}
+		if !tt.want || !d.IsMember(tt.node) {
+			continue
+		}
+		if got := string(d.AppendName(nil, tt.node)); got != tt.name {
+			t.Errorf("AppendName(%d) = %q, NameIs says %q", tt.node, got, tt.name)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { d.NameIs(3, "\U0001F600x") }); n != 0 {
+		t.Errorf("NameIs allocates %v times", n)
 	}
 }
 

@@ -1,6 +1,6 @@
 //go:build race
 
-package fieldpath
+package jsontape
 
 // raceEnabled: the race detector makes sync.Pool drop items, so allocation
 // counts are not checked under it.

@@ -1,4 +1,4 @@
-package fieldpath
+package jsontape
 
 import (
 	"hash/maphash"

@@ -1,4 +1,4 @@
-package fieldpath
+package jsontape
 
 import "testing"
 
@@ -57,22 +57,5 @@ func TestFingerprints(t *testing.T) {
 	}
 	if got, want := fp[2], f.String([]byte("Ada")); got != want {
 		t.Errorf("String fingerprint %x, node %x", want, got)
-	}
-}
-
-func TestSelectorNames(t *testing.T) {
-	s, err := Parse(`$..phoneNumber['e-mail',0].x[*]`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := s.Names()
-	want := []string{"phoneNumber", "e-mail", "x"}
-	if len(got) != len(want) {
-		t.Fatalf("Names() = %q, want %q", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("Names() = %q, want %q", got, want)
-		}
 	}
 }

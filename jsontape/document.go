@@ -1,7 +1,9 @@
-package fieldpath
+package jsontape
 
 import (
+	"bytes"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Len returns the number of values (nodes) in the document. Nodes are
@@ -176,3 +178,59 @@ func (d *Document) AppendName(dst []byte, n int) []byte {
 	}
 	return appendUnescaped(dst, raw)
 }
+
+// Count returns the number of elements of Array node n or of members of
+// Object node n, and 0 for other kinds.
+func (d *Document) Count(n int) int { return int(d.t.nodes[n].count) }
+
+// Index returns the position of node n in the array that holds it, or -1 if
+// n is the root or an object member.
+func (d *Document) Index(n int) int {
+	nd := &d.t.nodes[n]
+	if nd.keyEnd != 0 || nd.parent < 0 {
+		return -1
+	}
+	return int(nd.key)
+}
+
+// NameIs reports whether node n is an object member whose name, with its
+// escapes decoded, is name. It does not allocate.
+func (d *Document) NameIs(n int, name string) bool {
+	nd := &d.t.nodes[n]
+	raw := d.src[nd.key:nd.keyEnd]
+	if nd.flags&flagKeyEscaped == 0 {
+		return nd.keyEnd != 0 && string(raw) == name
+	}
+	return unescapedIs(raw, name)
+}
+
+// unescapedIs reports whether raw, the validated content of a string with
+// escapes, decodes to name.
+func unescapedIs(raw []byte, name string) bool {
+	// An escape is at least as long as the text it stands for.
+	if len(raw) < len(name) {
+		return false
+	}
+	var enc [utf8.UTFMax]byte
+	for len(raw) > 0 {
+		i := bytes.IndexByte(raw, '\\')
+		if i < 0 {
+			return string(raw) == name
+		}
+		if len(name) < i || string(raw[:i]) != name[:i] {
+			return false
+		}
+		name = name[i:]
+		var next []byte
+		next, raw = appendEscape(enc[:0], raw[i+1:])
+		if len(name) < len(next) || string(next) != name[:len(next)] {
+			return false
+		}
+		name = name[len(next):]
+	}
+	return name == ""
+}
+
+// Source returns the input given to Scan, which the byte ranges of Raw
+// index.
+func (d *Document) Source() []byte { return d.src }

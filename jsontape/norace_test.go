@@ -1,5 +1,5 @@
 //go:build !race
 
-package fieldpath
+package jsontape
 
 const raceEnabled = false

@@ -1,4 +1,4 @@
-package fieldpath
+package jsontape
 
 import (
 	"bytes"
@@ -102,16 +102,14 @@ const (
 	flagKeyEscaped                   // an object member's name holds a backslash escape
 )
 
-// tape holds a document's nodes and the scratch space of Scan and Select.
-// Tapes are recycled through tapePool.
+// tape holds a document's nodes and the scratch space of Scan. Tapes are
+// recycled through tapePool.
 type tape struct {
 	nodes []node
 	stack []frame
 	names nameSet
 	buf1  []byte // scratch for decoding escaped names
 	buf2  []byte
-	setA  []int32 // scratch node sets for Select
-	setB  []int32
 }
 
 var tapePool = sync.Pool{New: func() any { return new(tape) }}
@@ -120,14 +118,11 @@ var tapePool = sync.Pool{New: func() any { return new(tape) }}
 // (node) in document order, parents before children. Node 0 is the root.
 //
 // A Document refers to the input given to Scan, which must not be modified
-// while the Document is in use. Select is not safe for concurrent use; the
-// other methods (except Release) only read and may run concurrently.
+// while the Document is in use. Its methods, except Release, only read and
+// may run concurrently.
 type Document struct {
 	src []byte
 	t   *tape
-
-	tree    any // the document decoded for filter queries, built on first use
-	hasTree bool
 }
 
 // Scan validates src as strict RFC 8259 JSON and builds its tape. It rejects
@@ -185,7 +180,7 @@ func (d *Document) Release() {
 	if d.t != nil {
 		d.t.release()
 	}
-	d.t, d.tree, d.hasTree = nil, nil, false
+	d.t = nil
 }
 
 func (t *tape) release() {
@@ -762,33 +757,40 @@ func appendUnescaped(dst, raw []byte) []byte {
 			return append(dst, raw...)
 		}
 		dst = append(dst, raw[:i]...)
-		c := raw[i+1]
-		raw = raw[i+2:]
-		switch c {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := hex4(raw, 0)
-			raw = raw[4:]
-			if r >= 0xd800 && r < 0xdc00 {
-				// Scan has checked that a low surrogate escape follows.
-				r = utf16Pair(r, hex4(raw, 2))
-				raw = raw[6:]
-			}
-			dst = utf8.AppendRune(dst, r)
-		default: // '"', '\\', '/'
-			dst = append(dst, c)
-		}
+		dst, raw = appendEscape(dst, raw[i+1:])
 	}
 	return dst
+}
+
+// appendEscape appends the text of the escape whose backslash precedes
+// raw, and returns raw after the escape. Scan has validated the escape.
+func appendEscape(dst, raw []byte) ([]byte, []byte) {
+	c := raw[0]
+	raw = raw[1:]
+	switch c {
+	case 'b':
+		dst = append(dst, '\b')
+	case 'f':
+		dst = append(dst, '\f')
+	case 'n':
+		dst = append(dst, '\n')
+	case 'r':
+		dst = append(dst, '\r')
+	case 't':
+		dst = append(dst, '\t')
+	case 'u':
+		r := hex4(raw, 0)
+		raw = raw[4:]
+		if r >= 0xd800 && r < 0xdc00 {
+			// Scan has checked that a low surrogate escape follows.
+			r = utf16Pair(r, hex4(raw, 2))
+			raw = raw[6:]
+		}
+		dst = utf8.AppendRune(dst, r)
+	default: // '"', '\\', '/'
+		dst = append(dst, c)
+	}
+	return dst, raw
 }
 
 func utf16Pair(hi, lo rune) rune {

@@ -1,0 +1,23 @@
+// Package jsontape checks that a JSON document is strict JSON and records
+// its values on a flat tape, without decoding it.
+//
+// Scan checks a document against RFC 8259 (UTF-8, no duplicate member
+// names, bounded size and depth) and returns a Document: every value
+// (node) in document order with its kind, its byte range in the input, its
+// parent and where it sits (member name or array index). A caller that
+// rewrites the document copies the bytes between the ranges it replaces, so
+// every other byte stays as it was. Valid performs the same checks without
+// keeping a tape.
+//
+// Document.Kind, Raw, Parent, End, Count, Index and IsMember walk the tape;
+// Document.AppendString and AppendName read a string or a member name with
+// its escapes decoded, NameIs compares a member name; Document.Pointer and
+// NormalizedPath name a node for messages; Document.Fingerprints, with a
+// Fingerprinter, recognises equal values whatever their spelling. Package
+// fieldpath selects nodes of a Document by JSONPath.
+//
+// Errors from Scan and Valid are *DocumentError values that wrap ErrSyntax,
+// ErrDuplicateName, ErrInvalidUTF8, ErrTooDeep or ErrTooLarge; they give the
+// byte offset and JSON Pointer of the problem and never any text of the
+// document's values.
+package jsontape
