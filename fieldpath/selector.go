@@ -233,6 +233,18 @@ func (e *evaluator) eval(segs []segment) []int32 {
 				if d.Count(int(p)) == 0 {
 					continue
 				}
+				if seg.onlyNames() {
+					// Names are unique in an object: look each up.
+					for _, name := range seg.names {
+						if c := d.Member(int(p), name); c >= 0 {
+							if len(next) > 0 && int32(c) <= next[len(next)-1] {
+								inOrder = false
+							}
+							next = append(next, int32(c))
+						}
+					}
+					continue
+				}
 				for c, end := int(p)+1, d.End(int(p)); c < end; c = d.End(c) {
 					if seg.matches(d, c) {
 						// Children of nested inputs interleave.

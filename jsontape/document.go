@@ -196,12 +196,35 @@ func (d *Document) Index(n int) int {
 // NameIs reports whether node n is an object member whose name, with its
 // escapes decoded, is name. It does not allocate.
 func (d *Document) NameIs(n int, name string) bool {
-	nd := &d.t.nodes[n]
-	raw := d.src[nd.key:nd.keyEnd]
-	if nd.flags&flagKeyEscaped == 0 {
-		return nd.keyEnd != 0 && string(raw) == name
+	return d.t.nameIs(d.src, &d.t.nodes[n], name)
+}
+
+// Member returns the member of Object node n whose name, with its escapes
+// decoded, is name, or -1 if there is none (or n is not an object). Names are
+// unique within an object: Scan refuses duplicates. It does not allocate.
+func (d *Document) Member(n int, name string) int {
+	nodes := d.t.nodes
+	if nodes[n].kind != Object {
+		return -1
 	}
-	return unescapedIs(raw, name)
+	for c, end := n+1, int(nodes[n].next); c < end; c = int(nodes[c].next) {
+		nd := &nodes[c]
+		if nd.flags&flagKeyEscaped != 0 {
+			if unescapedIs(d.src[nd.key:nd.keyEnd], name) {
+				return c
+			}
+		} else if int(nd.keyEnd-nd.key) == len(name) && string(d.src[nd.key:nd.keyEnd]) == name {
+			return c
+		}
+	}
+	return -1
+}
+
+func (t *tape) nameIs(src []byte, nd *node, name string) bool {
+	if nd.flags&flagKeyEscaped == 0 {
+		return nd.keyEnd != 0 && string(src[nd.key:nd.keyEnd]) == name
+	}
+	return unescapedIs(src[nd.key:nd.keyEnd], name)
 }
 
 // unescapedIs reports whether raw, the validated content of a string with

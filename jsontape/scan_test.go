@@ -422,3 +422,31 @@ func TestValidAgreesWithScan(t *testing.T) {
 		t.Errorf("Valid allocates %.0f times per call", n)
 	}
 }
+
+func TestMember(t *testing.T) {
+	src := `{"a": 1, "\u0062": [2], "": {"c": 3}, "aa": null}`
+	d, err := Scan([]byte(src), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	tests := []struct {
+		node int
+		name string
+		want int
+	}{
+		{0, "a", 1},
+		{0, "b", 2},
+		{0, "", 4},
+		{0, "aa", 6},
+		{0, "c", -1}, // not a member of the root, but of its member ""
+		{4, "c", 5},
+		{2, "a", -1}, // an array
+		{1, "a", -1}, // a number
+	}
+	for _, tt := range tests {
+		if got := d.Member(tt.node, tt.name); got != tt.want {
+			t.Errorf("Member(%d, %q) = %d, want %d", tt.node, tt.name, got, tt.want)
+		}
+	}
+}
