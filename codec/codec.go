@@ -464,6 +464,9 @@ func (c *Codec) maxDepth() int {
 // (starts with the prefix once unescaped). Escaped strings are unescaped
 // into *buf; otherwise the text aliases src.
 func tokenText(doc *jsontape.Document, src []byte, n int, buf *[]byte) ([]byte, bool) {
+	if !mayBeToken(doc, src, n) {
+		return nil, false
+	}
 	start, end := doc.Raw(n)
 	content := src[start+1 : end-1]
 	if bytes.IndexByte(content, '\\') < 0 {
@@ -471,6 +474,16 @@ func tokenText(doc *jsontape.Document, src []byte, n int, buf *[]byte) ([]byte, 
 	}
 	*buf = doc.AppendString((*buf)[:0], n)
 	return *buf, format.IsToken(*buf)
+}
+
+// mayBeToken reports whether string node n may be a token, by its length
+// and first byte: an escape is never shorter than the text it stands for,
+// and may spell the prefix's first byte. Every string of a document is
+// tested and few are tokens; it is small enough to inline in the loops
+// over a document's nodes.
+func mayBeToken(doc *jsontape.Document, src []byte, n int) bool {
+	start, end := doc.Raw(n)
+	return end-start >= 2+len(format.Prefix) && (src[start+1] == format.Prefix[0] || src[start+1] == '\\')
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -116,7 +116,7 @@ func (d *decryptor) run(src []byte, outer place, nested bool, depth, level int) 
 	var out []byte
 	last := 0
 	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != jsontape.String {
+		if doc.Kind(n) != jsontape.String || !mayBeToken(doc, src, n) {
 			continue
 		}
 		text, isTok := tokenText(doc, src, n, &d.text)

@@ -112,7 +112,7 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 			inside, outer = doc.End(n), n
 			continue
 		}
-		if doc.Kind(n) != jsontape.String {
+		if doc.Kind(n) != jsontape.String || !mayBeToken(doc, src, n) {
 			continue
 		}
 		text, isTok := tokenText(doc, src, n, &scratch)
