@@ -400,7 +400,7 @@ func AppendKeysetHeader(dst []byte, class string, keyID uint32) []byte {
 // AppendText appends the text form of a token body to dst.
 func AppendText(dst, body []byte) []byte {
 	dst = append(dst, Prefix...)
-	return b64.AppendEncode(dst, body)
+	return appendBase64(dst, body)
 }
 
 // AppendTextMore appends to dst the encoding of more, the bytes of a body
@@ -408,7 +408,37 @@ func AppendText(dst, body []byte) []byte {
 // AppendText has put at the end of dst. The result is the text of the whole
 // body, so the text of a header that many tokens share is encoded once.
 func AppendTextMore(dst, more []byte) []byte {
-	return b64.AppendEncode(dst, more)
+	return appendBase64(dst, more)
+}
+
+// b64Pairs holds the text of every 12-bit group: two characters of the
+// base64url alphabet, the first in the low byte.
+var b64Pairs = func() (t [1 << 12]uint16) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for v := range t {
+		t[v] = uint16(alphabet[v>>6]) | uint16(alphabet[v&63])<<8
+	}
+	return t
+}()
+
+// appendBase64 appends the unpadded base64url encoding of src to dst, as
+// b64.AppendEncode does (TestAppendBase64 holds it to that), looking up two
+// characters at a time: encoding takes a tenth of Encrypt's instructions on
+// a document of many small values.
+func appendBase64(dst, src []byte) []byte {
+	n := b64.EncodedLen(len(src))
+	dst = slices.Grow(dst, n)
+	out := dst[len(dst) : len(dst)+n]
+	j := 0
+	for len(src) >= 3 && len(out)-j >= 4 {
+		v := uint(src[0])<<16 | uint(src[1])<<8 | uint(src[2])
+		binary.LittleEndian.PutUint16(out[j:], b64Pairs[v>>12])
+		binary.LittleEndian.PutUint16(out[j+2:], b64Pairs[v&0xfff])
+		src = src[3:]
+		j += 4
+	}
+	b64.Encode(out[j:], src) // the last one or two bytes
+	return dst[:len(dst)+n]
 }
 
 // TextLen is the length of the text form of a body of n bytes.

@@ -2,8 +2,10 @@ package format
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -198,4 +200,22 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("header re-encodes differently")
 		}
 	})
+}
+
+func TestAppendBase64(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := range 200 {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(r.Uint32())
+		}
+		if n == 3 {
+			src = []byte{0xff, 0xff, 0xff} // every bit set: the alphabet's last character
+		}
+		dst := []byte("prefix:")
+		want := base64.RawURLEncoding.AppendEncode(bytes.Clone(dst), src)
+		if got := appendBase64(dst, src); !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: appendBase64 = %q, encoding/base64 = %q", n, got, want)
+		}
+	}
 }
