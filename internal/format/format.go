@@ -422,22 +422,23 @@ var b64Pairs = func() (t [1 << 12]uint16) {
 }()
 
 // appendBase64 appends the unpadded base64url encoding of src to dst, as
-// b64.AppendEncode does (TestAppendBase64 holds it to that), looking up two
-// characters at a time: encoding takes a tenth of Encrypt's instructions on
-// a document of many small values.
+// b64.AppendEncode does (TestAppendBase64 holds it to that), six bytes at a
+// time from one eight-byte load, two characters per table lookup: encoding
+// took a tenth of Encrypt's instructions on a document of many small
+// values.
 func appendBase64(dst, src []byte) []byte {
 	n := b64.EncodedLen(len(src))
 	dst = slices.Grow(dst, n)
 	out := dst[len(dst) : len(dst)+n]
-	j := 0
-	for len(src) >= 3 && len(out)-j >= 4 {
-		v := uint(src[0])<<16 | uint(src[1])<<8 | uint(src[2])
-		binary.LittleEndian.PutUint16(out[j:], b64Pairs[v>>12])
-		binary.LittleEndian.PutUint16(out[j+2:], b64Pairs[v&0xfff])
-		src = src[3:]
-		j += 4
+	for len(src) >= 8 && len(out) >= 8 {
+		v := binary.BigEndian.Uint64(src)
+		binary.LittleEndian.PutUint64(out, uint64(b64Pairs[v>>52])|
+			uint64(b64Pairs[v>>40&0xfff])<<16|
+			uint64(b64Pairs[v>>28&0xfff])<<32|
+			uint64(b64Pairs[v>>16&0xfff])<<48)
+		src, out = src[6:], out[8:]
 	}
-	b64.Encode(out[j:], src) // the last one or two bytes
+	b64.Encode(out, src) // the last 0 to 7 bytes
 	return dst[:len(dst)+n]
 }
 
