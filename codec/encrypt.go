@@ -38,11 +38,13 @@ type match struct {
 	op         Op // Made for a rule's selection, Resealed for a Scope's
 }
 
-// edit is one value to replace by a token.
+// edit is one value to replace by a token. A document has at most
+// math.MaxInt32 bytes (jsontape.Limits), and a plan may have as many edits
+// as it has values: small fields keep that list small.
 type edit struct {
-	node, start, end int
-	rule             int
-	chunk            int // which of the rule's data keys seals it
+	node, start, end int32
+	rule             int32
+	chunk            int32 // which of the rule's data keys seals it
 	op               Op
 }
 
@@ -78,22 +80,39 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 			return nil, fmt.Errorf("codec: %w", err)
 		}
 	}
-	ms := make([]match, 0, len(sel)+len(extra))
-	for _, m := range sel {
-		ms = append(ms, match{node: m.Node, rule: c.selRule[m.Selector], op: Made})
-	}
+	// The matches in document order: the selection's, or with a Scope's
+	// extra ones merged in.
+	count := len(sel)
+	var ms []match
 	if len(extra) > 0 {
+		ms = make([]match, 0, len(sel)+len(extra))
+		for _, m := range sel {
+			ms = append(ms, match{node: m.Node, rule: c.selRule[m.Selector], op: Made})
+		}
 		ms = outermostMatches(doc, append(ms, extra...))
+		count = len(ms)
+	}
+	matchAt := func(k int) match {
+		if ms != nil {
+			return ms[k]
+		}
+		return match{node: sel[k].Node, rule: c.selRule[sel[k].Selector], op: Made}
 	}
 
-	edits := make([]edit, 0, len(ms))
+	edits := make([]edit, 0, count)
 	var scratch, body []byte
 	var tok format.Token
 	inside, outer := 0, -1 // nodes below inside are within the value of node outer
+	next := -1             // the node of the next match
+	if count > 0 {
+		next = matchAt(0).node
+	}
 	for n, k := 0, 0; n < doc.Len(); n++ {
-		if k < len(ms) && ms[k].node == n {
-			m := ms[k]
-			k++
+		if n == next {
+			m := matchAt(k)
+			if k++; k < count {
+				next = matchAt(k).node
+			}
 			r := c.rules[m.rule]
 			if doc.Kind(n) == jsontape.String {
 				if text, isTok := tokenText(doc, src, n, &scratch); isTok {
@@ -108,7 +127,7 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 				}
 			}
 			start, end := doc.Raw(n)
-			edits = append(edits, edit{node: n, start: start, end: end, rule: m.rule, op: m.op})
+			edits = append(edits, edit{node: int32(n), start: int32(start), end: int32(end), rule: int32(m.rule), op: m.op})
 			inside, outer = doc.End(n), n
 			continue
 		}
@@ -188,7 +207,7 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Re
 				return nil, err
 			}
 			for _, o := range edits {
-				if o.start <= b.at && b.at < o.end {
+				if int(o.start) <= b.at && b.at < int(o.end) {
 					// Readers would find the business key encrypted.
 					return nil, fmt.Errorf("%w: the value at %s (rule of class %s) is about to be encrypted", ErrBinding, r.bind, r.class)
 				}
@@ -214,7 +233,7 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Re
 			}
 			continue
 		}
-		size := uint64(padded(e.end-e.start, r.pad))
+		size := uint64(padded(int(e.end-e.start), r.pad))
 		if size > maxBytes {
 			return nil, &DataKeyError{Class: r.class, Err: fmt.Errorf("a value of %d bytes is over the %d bytes one data key may seal", size, maxBytes)}
 		}
@@ -225,7 +244,7 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Re
 		cs[len(cs)-1].uses++
 		cs[len(cs)-1].bytes += size
 		chunks[e.rule] = cs
-		e.chunk = len(cs) - 1
+		e.chunk = int32(len(cs) - 1)
 	}
 	for ri, cs := range chunks {
 		r := c.rules[ri]
@@ -253,7 +272,7 @@ func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, e
 		if s.ks != nil {
 			overhead = format.KeysetOverhead
 		}
-		outLen += 2 + format.TextLen(len(s.header)+overhead+padded(e.end-e.start, c.rules[e.rule].pad)) - (e.end - e.start)
+		outLen += 2 + format.TextLen(len(s.header)+overhead+padded(int(e.end-e.start), c.rules[e.rule].pad)) - int(e.end-e.start)
 	}
 	if outLen > c.maxSize() {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, outLen, c.maxSize())
@@ -297,8 +316,8 @@ func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, e
 			out = format.AppendTextMore(out, body)
 		}
 		out = append(out, '"')
-		last = e.end
-		rep.add(e.op, r.class, doc, e.node, nil)
+		last = int(e.end)
+		rep.add(e.op, r.class, doc, int(e.node), nil)
 	}
 	out = append(out, src[last:]...)
 	if len(out) > c.maxSize() { // ESDK tokens' sizes are known only now

@@ -94,7 +94,10 @@ func Select(doc *jsontape.Document, sels []*Selector) ([]Match, error) {
 	e := evalPool.Get().(*evaluator)
 	defer e.release()
 	e.doc = doc
-	var all, merged []Match
+	// The list so far and the merge's output, from the pool: only the
+	// result is allocated.
+	all, merged := e.all[:0], e.merged[:0]
+	defer func() { e.all, e.merged = all[:0], merged[:0] }()
 	for si, s := range sels {
 		var nodes []int32
 		if s.filter {
@@ -106,13 +109,6 @@ func Select(doc *jsontape.Document, sels []*Selector) ([]Match, error) {
 			nodes = e.eval(s.segs)
 		}
 		if len(nodes) == 0 {
-			continue
-		}
-		if len(all) == 0 {
-			all = make([]Match, 0, len(nodes))
-			for _, n := range nodes {
-				all = append(all, Match{Node: int(n), Selector: si})
-			}
 			continue
 		}
 		// Merge two lists in document order; on a tie the earlier
@@ -134,14 +130,23 @@ func Select(doc *jsontape.Document, sels []*Selector) ([]Match, error) {
 	}
 	// In document order, a node's descendants follow it directly: drop the
 	// nodes before the end of the last kept node's subtree.
-	out := all[:0]
-	cover := 0
+	n, cover := 0, 0
 	for _, m := range all {
-		if m.Node < cover {
-			continue
+		if m.Node >= cover {
+			n++
+			cover = doc.End(m.Node)
 		}
-		out = append(out, m)
-		cover = doc.End(m.Node)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]Match, 0, n)
+	cover = 0
+	for _, m := range all {
+		if m.Node >= cover {
+			out = append(out, m)
+			cover = doc.End(m.Node)
+		}
 	}
 	return out, nil
 }
@@ -149,8 +154,9 @@ func Select(doc *jsontape.Document, sels []*Selector) ([]Match, error) {
 // evaluator is the scratch space of one Select call. Evaluators are
 // recycled through evalPool.
 type evaluator struct {
-	doc        *jsontape.Document
-	setA, setB []int32 // node sets
+	doc         *jsontape.Document
+	setA, setB  []int32 // node sets
+	all, merged []Match
 	// tree is the document decoded for filter queries, built on first use.
 	tree    any
 	hasTree bool
