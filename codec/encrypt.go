@@ -92,64 +92,67 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 		ms = outermostMatches(doc, append(ms, extra...))
 		count = len(ms)
 	}
-	matchAt := func(k int) match {
-		if ms != nil {
-			return ms[k]
-		}
-		return match{node: sel[k].Node, rule: c.selRule[sel[k].Selector], op: Made}
-	}
 
 	edits := make([]edit, 0, count)
 	var scratch, body []byte
 	var tok format.Token
 	inside, outer := 0, -1 // nodes below inside are within the value of node outer
-	next := -1             // the node of the next match
-	if count > 0 {
-		next = matchAt(0).node
-	}
-	for n, k := 0, 0; n < doc.Len(); n++ {
-		if n == next {
-			m := matchAt(k)
-			if k++; k < count {
-				next = matchAt(k).node
+	n, total := 0, doc.Len()
+	for k := 0; ; k++ {
+		// The unmatched nodes up to the next match: only the strings that
+		// may be tokens need a look, and few are.
+		stop := total
+		var m match
+		if k < count {
+			if ms != nil {
+				m = ms[k]
+			} else {
+				m = match{node: sel[k].Node, rule: c.selRule[sel[k].Selector], op: Made}
 			}
-			r := c.rules[m.rule]
-			if doc.Kind(n) == jsontape.String {
-				if text, isTok := tokenText(doc, src, n, &scratch); isTok {
-					if body, err = tok.Decode(text, body); err != nil {
-						return nil, &TokenError{Pointer: doc.Pointer(n), Err: wrapMalformed(err)}
-					}
-					if !r.reads(&tok) {
-						return nil, &TokenError{Pointer: doc.Pointer(n), Class: tok.Class, Err: ErrForeignToken}
-					}
-					rep.add(PassedThrough, tok.Class, doc, n, nil)
-					continue
+			stop = m.node
+		}
+		for ; n < stop; n++ {
+			if doc.Kind(n) != jsontape.String || !mayBeToken(doc, src, n) {
+				continue
+			}
+			text, isTok := tokenText(doc, src, n, &scratch)
+			if !isTok {
+				continue
+			}
+			if body, err = tok.Decode(text, body); err != nil {
+				// Inside a value about to be sealed, name only that
+				// value: the names below it are part of the plaintext.
+				at := n
+				if n < inside {
+					at = outer
 				}
+				return nil, &TokenError{Pointer: doc.Pointer(at), Err: ErrReservedPrefix}
 			}
-			start, end := doc.Raw(n)
-			edits = append(edits, edit{node: int32(n), start: int32(start), end: int32(end), rule: int32(m.rule), op: m.op})
-			inside, outer = doc.End(n), n
-			continue
-		}
-		if doc.Kind(n) != jsontape.String || !mayBeToken(doc, src, n) {
-			continue
-		}
-		text, isTok := tokenText(doc, src, n, &scratch)
-		if !isTok {
-			continue
-		}
-		if body, err = tok.Decode(text, body); err != nil {
-			// Inside a value about to be sealed, name only that value:
-			// the names below it are part of the plaintext.
-			at := n
-			if n < inside {
-				at = outer
+			if n >= inside {
+				rep.add(PassedThrough, tok.Class, doc, n, nil)
 			}
-			return nil, &TokenError{Pointer: doc.Pointer(at), Err: ErrReservedPrefix}
 		}
-		if n >= inside {
-			rep.add(PassedThrough, tok.Class, doc, n, nil)
+		if k == count {
+			break
 		}
+		// The match at node n.
+		n++
+		r := c.rules[m.rule]
+		if doc.Kind(m.node) == jsontape.String {
+			if text, isTok := tokenText(doc, src, m.node, &scratch); isTok {
+				if body, err = tok.Decode(text, body); err != nil {
+					return nil, &TokenError{Pointer: doc.Pointer(m.node), Err: wrapMalformed(err)}
+				}
+				if !r.reads(&tok) {
+					return nil, &TokenError{Pointer: doc.Pointer(m.node), Class: tok.Class, Err: ErrForeignToken}
+				}
+				rep.add(PassedThrough, tok.Class, doc, m.node, nil)
+				continue
+			}
+		}
+		start, end := doc.Raw(m.node)
+		edits = append(edits, edit{node: int32(m.node), start: int32(start), end: int32(end), rule: int32(m.rule), op: m.op})
+		inside, outer = doc.End(m.node), m.node
 	}
 	return edits, nil
 }
