@@ -198,8 +198,9 @@ type frame struct {
 	// a name whose bit is not yet set cannot be a duplicate. Otherwise, names
 	// are compared with every earlier name (slow), until the object has
 	// hashMin members; from then on it uses the scanner's hash set (hashed).
+	// Once exact is set (slow or hashed), the mask no longer applies.
 	mask   uint64
-	slow   bool
+	exact  bool
 	hashed bool
 }
 
@@ -258,6 +259,9 @@ var reasons = [...]struct {
 
 // run scans s.src into s.t.nodes. It is one loop rather than a recursive
 // descent: the nesting is kept on s.t.stack, so deep input costs no Go stack.
+// Reading a value, the separators after it and a member's name are three
+// parts of the loop, joined by goto and continue, so that the common path
+// makes no call but to scanString and scanNumber.
 func (s *scanner) run() error {
 	src := s.src
 	n := len(src)
@@ -268,6 +272,7 @@ func (s *scanner) run() error {
 		s.t.nodes, s.t.stack = nodes, stack
 	}()
 
+	maxDepth := s.maxDepth
 	i := skipSpace(src, 0)
 	// Where the next value goes: its parent and, for an object member, its
 	// name (src[key:keyEnd]) or, for an array element, its index (key).
@@ -276,6 +281,7 @@ func (s *scanner) run() error {
 		key, keyEnd int32
 		kflags      uint8
 	)
+values:
 	for {
 		// Read one value at src[i].
 		idx := int32(len(nodes))
@@ -286,13 +292,13 @@ func (s *scanner) run() error {
 		if parent >= 0 {
 			nodes[parent].count++
 		}
-		if len(stack) > s.maxDepth {
+		if len(stack) > maxDepth {
 			return s.fail(nodes, i, rTooDeep, idx)
 		}
 		if i >= n {
 			return s.fail(nodes, i, rEOF, idx)
 		}
-		nd := &nodes[idx]
+		nd := &nodes[len(nodes)-1]
 		switch c := src[i]; c {
 		case '"':
 			j, esc, r := scanString(src, i+1)
@@ -319,13 +325,9 @@ func (s *scanner) run() error {
 			parent = idx
 			if c == '[' {
 				key, keyEnd, kflags = 0, 0, 0
-				continue
+				continue values
 			}
-			var err error
-			if key, keyEnd, kflags, i, err = s.member(nodes, &stack[len(stack)-1], i); err != nil {
-				return err
-			}
-			continue
+			goto name
 		case 't':
 			if n-i < 4 || string(src[i:i+4]) != "true" {
 				return s.fail(nodes, i, rLiteral, idx)
@@ -357,7 +359,7 @@ func (s *scanner) run() error {
 		}
 
 		// A value is complete. Read separators and closing brackets until the
-		// next value begins or the document ends.
+		// next value or member name begins, or the document ends.
 		for {
 			i = skipSpace(src, i)
 			if len(stack) == 0 {
@@ -366,8 +368,7 @@ func (s *scanner) run() error {
 				}
 				return nil
 			}
-			top := &stack[len(stack)-1]
-			p := top.node
+			p := stack[len(stack)-1].node
 			if i >= n {
 				return s.fail(nodes, i, rEOF, p)
 			}
@@ -377,13 +378,9 @@ func (s *scanner) run() error {
 				parent = p
 				if nodes[p].kind == Array {
 					key, keyEnd, kflags = nodes[p].count, 0, 0
-					break
+					continue values
 				}
-				var err error
-				if key, keyEnd, kflags, i, err = s.member(nodes, top, i); err != nil {
-					return err
-				}
-				break
+				break // a member name follows
 			}
 			if (c == '}' && nodes[p].kind == Object) || (c == ']' && nodes[p].kind == Array) {
 				i++
@@ -397,47 +394,57 @@ func (s *scanner) run() error {
 			}
 			return s.fail(nodes, i, rArraySep, p)
 		}
+
+	name:
+		// An object member's name at src[i], then ':' and the value's
+		// offset. The object (parent) is on top of the stack.
+		{
+			f := &stack[len(stack)-1]
+			if i >= n || src[i] != '"' {
+				return s.fail(nodes, i, rName, f.node)
+			}
+			j, esc, r := scanString(src, i+1)
+			if r != rOK {
+				return s.fail(nodes, j, r, f.node)
+			}
+			key, keyEnd, kflags = int32(i+1), int32(j-1), 0
+			if esc != 0 {
+				kflags = flagKeyEscaped
+			}
+			// Fast path: while an object is small and its names have no
+			// escapes, a name whose bloom bit is not yet set is new.
+			fast := false
+			if esc == 0 && !f.exact && nodes[f.node].count < hashMin {
+				bit := nameBit(src[key:keyEnd])
+				fast = f.mask&bit == 0
+				f.mask |= bit
+			}
+			if !fast && s.duplicate(nodes, f, key, keyEnd, esc != 0) {
+				return s.duplicateError(nodes, f, i, key, keyEnd, esc != 0)
+			}
+			if j < n && src[j] == ':' {
+				j++
+			} else if j = skipSpace(src, j); j >= n || src[j] != ':' {
+				return s.fail(nodes, j, rColon, f.node)
+			} else {
+				j++
+			}
+			i = skipSpace(src, j)
+		}
 	}
 }
 
-// member reads an object member's name at src[i], checks that the object f
-// has no other member of that name, and reads the ':' after it. It returns the
-// name's position and flags and the offset of the member's value.
-func (s *scanner) member(nodes []node, f *frame, i int) (key, keyEnd int32, flags uint8, next int, err error) {
+// duplicateError reports that object member name src[key:keyEnd] (raw,
+// escaped if esc), at offset i, repeats a name of the object of frame f.
+func (s *scanner) duplicateError(nodes []node, f *frame, i int, key, keyEnd int32, esc bool) error {
 	src := s.src
-	if i >= len(src) || src[i] != '"' {
-		return 0, 0, 0, 0, s.fail(nodes, i, rName, f.node)
+	name := src[key:keyEnd]
+	if esc {
+		name = appendUnescaped(nil, name)
 	}
-	j, esc, r := scanString(src, i+1)
-	if r != rOK {
-		return 0, 0, 0, 0, s.fail(nodes, j, r, f.node)
-	}
-	key, keyEnd = int32(i+1), int32(j-1)
-	if esc != 0 {
-		flags = flagKeyEscaped
-	}
-	// Fast path: while an object is small and its names have no escapes, a
-	// name whose bloom bit is not yet set is new.
-	fast := false
-	if esc == 0 && !f.slow && !f.hashed && nodes[f.node].count < hashMin {
-		bit := nameBit(src[key:keyEnd])
-		fast = f.mask&bit == 0
-		f.mask |= bit
-	}
-	if !fast && s.duplicate(nodes, f, key, keyEnd, esc != 0) {
-		name := src[key:keyEnd]
-		if esc != 0 {
-			name = appendUnescaped(nil, name)
-		}
-		s.t.nodes = nodes
-		ptr := appendPointerToken(append([]byte(s.t.pointer(src, f.node)), '/'), name)
-		return 0, 0, 0, 0, &DocumentError{Offset: i, Pointer: string(ptr), Err: ErrDuplicateName}
-	}
-	j = skipSpace(src, j)
-	if j >= len(src) || src[j] != ':' {
-		return 0, 0, 0, 0, s.fail(nodes, j, rColon, f.node)
-	}
-	return key, keyEnd, flags, skipSpace(src, j+1), nil
+	s.t.nodes = nodes
+	ptr := appendPointerToken(append([]byte(s.t.pointer(src, f.node)), '/'), name)
+	return &DocumentError{Offset: i, Pointer: string(ptr), Err: ErrDuplicateName}
 }
 
 // duplicate reports whether the object of frame f already has a member named
@@ -448,7 +455,7 @@ func (s *scanner) duplicate(nodes []node, f *frame, key, keyEnd int32, esc bool)
 	obj := f.node
 	name := src[key:keyEnd]
 	if esc {
-		f.slow = true
+		f.exact = true
 		s.t.buf2 = appendUnescaped(s.t.buf2[:0], name)
 		name = s.t.buf2
 	}
@@ -457,7 +464,7 @@ func (s *scanner) duplicate(nodes []node, f *frame, key, keyEnd int32, esc bool)
 		if !f.hashed {
 			// Move the object's names so far into the hash set. They are
 			// distinct: each was checked when it was read.
-			f.hashed = true
+			f.hashed, f.exact = true, true
 			for c := obj + 1; c < end; c = nodes[c].next {
 				s.t.names.add(obj, c, s.nameOf(&nodes[c], &s.t.buf1))
 			}
