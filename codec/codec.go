@@ -478,9 +478,9 @@ func tokenText(doc *jsontape.Document, src []byte, n int, buf *[]byte) ([]byte, 
 
 // mayBeToken reports whether string node n may be a token, by its length
 // and first byte: an escape is never shorter than the text it stands for,
-// and may spell the prefix's first byte. Every string of a document is
-// tested and few are tokens; it is small enough to inline in the loops
-// over a document's nodes.
+// and may spell the prefix's first byte. Few strings are tokens; the loops
+// that look at every string for them use jsontape's NextWithPrefix, the
+// others come here first.
 func mayBeToken(doc *jsontape.Document, src []byte, n int) bool {
 	start, end := doc.Raw(n)
 	return end-start >= 2+len(format.Prefix) && (src[start+1] == format.Prefix[0] || src[start+1] == '\\')

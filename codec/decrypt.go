@@ -115,10 +115,7 @@ func (d *decryptor) run(src []byte, outer place, nested bool, depth, level int) 
 	}
 	var out []byte
 	last := 0
-	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != jsontape.String || !mayBeToken(doc, src, n) {
-			continue
-		}
+	for n := doc.NextWithPrefix(0, format.Prefix); n < doc.Len(); n = doc.NextWithPrefix(n+1, format.Prefix) {
 		text, isTok := tokenText(doc, src, n, &d.text)
 		if !isTok {
 			continue

@@ -97,10 +97,11 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 	var scratch, body []byte
 	var tok format.Token
 	inside, outer := 0, -1 // nodes below inside are within the value of node outer
-	n, total := 0, doc.Len()
+	total := doc.Len()
+	// Unmatched strings need a look only if they may be tokens: cand is the
+	// next string that begins with the prefix, and few do.
+	cand := doc.NextWithPrefix(0, format.Prefix)
 	for k := 0; ; k++ {
-		// The unmatched nodes up to the next match: only the strings that
-		// may be tokens need a look, and few are.
 		stop := total
 		var m match
 		if k < count {
@@ -111,10 +112,8 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 			}
 			stop = m.node
 		}
-		for ; n < stop; n++ {
-			if doc.Kind(n) != jsontape.String || !mayBeToken(doc, src, n) {
-				continue
-			}
+		for ; cand < stop; cand = doc.NextWithPrefix(cand+1, format.Prefix) {
+			n := cand
 			text, isTok := tokenText(doc, src, n, &scratch)
 			if !isTok {
 				continue
@@ -135,8 +134,10 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 		if k == count {
 			break
 		}
-		// The match at node n.
-		n++
+		// The match at node m.node, which the loop above stopped at.
+		if cand == m.node {
+			cand = doc.NextWithPrefix(cand+1, format.Prefix)
+		}
 		r := c.rules[m.rule]
 		if doc.Kind(m.node) == jsontape.String {
 			if text, isTok := tokenText(doc, src, m.node, &scratch); isTok {

@@ -210,7 +210,7 @@ func (d *Document) Member(n int, name string) int {
 	for c, end := n+1, int(nodes[n].next); c < end; c = int(nodes[c].next) {
 		nd := &nodes[c]
 		if nd.flags&flagKeyEscaped != 0 {
-			if unescapedIs(d.src[nd.key:nd.keyEnd], name) {
+			if unescapedIs(d.src[nd.key:nd.keyEnd], name, false) {
 				return c
 			}
 		} else if int(nd.keyEnd-nd.key) == len(name) && string(d.src[nd.key:nd.keyEnd]) == name {
@@ -224,29 +224,76 @@ func (t *tape) nameIs(src []byte, nd *node, name string) bool {
 	if nd.flags&flagKeyEscaped == 0 {
 		return nd.keyEnd != 0 && string(src[nd.key:nd.keyEnd]) == name
 	}
-	return unescapedIs(src[nd.key:nd.keyEnd], name)
+	return unescapedIs(src[nd.key:nd.keyEnd], name, false)
+}
+
+// NextWithPrefix returns the first String node at or after n whose content,
+// with its escapes decoded, begins with prefix, or Len() if there is none.
+// It does not allocate.
+func (d *Document) NextWithPrefix(n int, prefix string) int {
+	nodes, src := d.t.nodes, d.src
+	if prefix == "" {
+		for ; n < len(nodes) && nodes[n].kind != String; n++ {
+		}
+		return min(n, len(nodes))
+	}
+	// Codec loops call this on every node of large documents: rule nodes
+	// out by kind, length and first byte before looking further.
+	first := prefix[0]
+	for ; n < len(nodes); n++ {
+		nd := &nodes[n]
+		// An escape is never shorter than the text it stands for.
+		if nd.kind != String || int(nd.end-nd.start) < len(prefix)+2 {
+			continue
+		}
+		if c := src[nd.start+1]; c != first && c != '\\' {
+			continue
+		}
+		raw := src[nd.start+1 : nd.end-1]
+		if nd.flags&flagEscaped != 0 {
+			if unescapedIs(raw, prefix, true) {
+				return n
+			}
+		} else if string(raw[:len(prefix)]) == prefix {
+			return n
+		}
+	}
+	return len(nodes)
 }
 
 // unescapedIs reports whether raw, the validated content of a string with
-// escapes, decodes to name.
-func unescapedIs(raw []byte, name string) bool {
+// escapes, decodes to name, or with orPrefix to a text that begins with
+// name.
+func unescapedIs(raw []byte, name string, orPrefix bool) bool {
 	// An escape is at least as long as the text it stands for.
 	if len(raw) < len(name) {
 		return false
 	}
 	var enc [utf8.UTFMax]byte
 	for len(raw) > 0 {
+		if orPrefix && name == "" {
+			return true
+		}
 		i := bytes.IndexByte(raw, '\\')
 		if i < 0 {
+			if orPrefix {
+				return len(raw) >= len(name) && string(raw[:len(name)]) == name
+			}
 			return string(raw) == name
 		}
-		if len(name) < i || string(raw[:i]) != name[:i] {
+		if len(name) < i {
+			return orPrefix && string(raw[:len(name)]) == name
+		}
+		if string(raw[:i]) != name[:i] {
 			return false
 		}
 		name = name[i:]
 		var next []byte
 		next, raw = appendEscape(enc[:0], raw[i+1:])
-		if len(name) < len(next) || string(next) != name[:len(next)] {
+		if len(name) < len(next) {
+			return orPrefix && string(next[:len(name)]) == name
+		}
+		if string(next) != name[:len(next)] {
 			return false
 		}
 		name = name[len(next):]

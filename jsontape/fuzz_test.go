@@ -167,6 +167,14 @@ func checkTape(t *testing.T, d *Document, data []byte) {
 			if got := string(d.AppendString(nil, n)); got != s {
 				t.Fatalf("node %d: AppendString differs from encoding/json", n)
 			}
+			for _, l := range []int{0, 1, len(s) / 2, len(s)} {
+				if l <= len(s) && d.NextWithPrefix(n, s[:l]) != n {
+					t.Fatalf("node %d: NextWithPrefix misses a prefix of %d bytes", n, l)
+				}
+			}
+			if d.NextWithPrefix(n, s+"x") == n {
+				t.Fatalf("node %d: NextWithPrefix finds a prefix longer than the string", n)
+			}
 		}
 	}
 }

@@ -450,3 +450,38 @@ func TestMember(t *testing.T) {
 		}
 	}
 }
+
+func TestNextWithPrefix(t *testing.T) {
+	src := `["ab", {"ab": "x"}, "abc", "\u0061b", "a\u0062c", "\u00e9t\u00e9", 1, "a", "ab\n"]`
+	d, err := Scan([]byte(src), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	tests := []struct {
+		from   int
+		prefix string
+		want   int
+	}{
+		{0, "ab", 1},
+		{2, "ab", 4}, // the member name "ab" is no String node, its value "x" no match
+		{5, "ab", 5},
+		{6, "ab", 6},
+		{7, "ab", 10},
+		{0, "abc", 4},
+		{5, "abc", 6},
+		{7, "abc", 11},
+		{0, "été", 7},
+		{0, "é", 7},
+		{0, "\u00e9x", 11},
+		{0, "ab\n", 10},
+		{0, "ab\nx", 11},
+		{2, "", 3},
+		{11, "", 11},
+	}
+	for _, tt := range tests {
+		if got := d.NextWithPrefix(tt.from, tt.prefix); got != tt.want {
+			t.Errorf("NextWithPrefix(%d, %q) = %d, want %d", tt.from, tt.prefix, got, tt.want)
+		}
+	}
+}
