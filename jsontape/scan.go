@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -285,10 +286,18 @@ values:
 	for {
 		// Read one value at src[i].
 		idx := int32(len(nodes))
-		nodes = append(nodes, node{
-			start: int32(i), key: key, keyEnd: keyEnd,
-			parent: parent, next: idx + 1, flags: kflags,
-		})
+		if len(nodes) == cap(nodes) {
+			nodes = slices.Grow(nodes, 1)
+		}
+		nodes = nodes[:idx+1]
+		// Set the fields one by one: appending a node{...} literal built it
+		// on the stack with narrow stores and copied it with wide loads,
+		// which cannot be forwarded from those stores and stalled the loop.
+		nd := &nodes[idx]
+		nd.start, nd.end = int32(i), 0
+		nd.key, nd.keyEnd = key, keyEnd
+		nd.parent, nd.next, nd.count = parent, idx+1, 0
+		nd.kind, nd.flags = 0, kflags
 		if parent >= 0 {
 			nodes[parent].count++
 		}
@@ -298,7 +307,6 @@ values:
 		if i >= n {
 			return s.fail(nodes, i, rEOF, idx)
 		}
-		nd := &nodes[len(nodes)-1]
 		switch c := src[i]; c {
 		case '"':
 			j, esc, r := scanString(src, i+1)
@@ -634,8 +642,9 @@ func scanString(src []byte, i int) (int, uint8, reason) {
 		// Most bytes are plain ASCII; go through them eight at a time.
 		for i+8 <= len(src) {
 			if m := special(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+				// src[i] is not plain: no need to look it up.
 				i += bits.TrailingZeros64(m) >> 3
-				break
+				goto notPlain
 			}
 			i += 8
 		}
@@ -645,6 +654,7 @@ func scanString(src []byte, i int) (int, uint8, reason) {
 		if i >= len(src) {
 			return i, 0, rUnterminated
 		}
+	notPlain:
 		switch c := src[i]; {
 		case c == '"':
 			return i + 1, esc, rOK
