@@ -10,11 +10,13 @@
 // keeping a tape.
 //
 // Document.Kind, Raw, Parent, End, Count, Index and IsMember walk the tape;
-// Document.AppendString and AppendName read a string or a member name with
-// its escapes decoded, NameIs compares a member name; Document.Pointer and
-// NormalizedPath name a node for messages; Document.Fingerprints, with a
-// Fingerprinter, recognises equal values whatever their spelling. Package
-// fieldpath selects nodes of a Document by JSONPath.
+// Document.Member finds an object's member by name and NextWithPrefix the
+// next string that begins with a prefix; Document.AppendString and
+// AppendName read a string or a member name with its escapes decoded,
+// NameIs compares a member name; Document.Pointer and NormalizedPath name a
+// node for messages; Document.Fingerprints, with a Fingerprinter,
+// recognises equal values whatever their spelling. Package fieldpath
+// selects nodes of a Document by JSONPath.
 //
 // Errors from Scan and Valid are *DocumentError values that wrap ErrSyntax,
 // ErrDuplicateName, ErrInvalidUTF8, ErrTooDeep or ErrTooLarge; they give the
