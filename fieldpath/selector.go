@@ -14,10 +14,10 @@ import (
 // Selector is one compiled RFC 9535 JSONPath query.
 //
 // A query without filter selectors runs directly on a jsontape.Document's
-// tape. A query
-// with a filter anywhere runs on the document decoded to Go values, with
-// numbers as float64 (so filters compare numbers by value, 1 == 1.0, and to
-// double precision). A Selector may be used by several goroutines at once.
+// tape. A query with a filter anywhere runs on the document decoded to Go
+// values, with numbers as float64 (so filters compare numbers by value,
+// 1 == 1.0, and to double precision). A Selector may be used by several
+// goroutines at once.
 type Selector struct {
 	expr string
 	path *jsonpath.Path
