@@ -20,6 +20,17 @@ func (d *Document) Raw(n int) (start, end int) {
 	return int(nd.start), int(nd.end)
 }
 
+// RawName returns the byte range src[start:end] of the name of object
+// member n in the input given to Scan, with its quotes and escapes as the
+// input has them; start and end are -1 if n is not an object member.
+func (d *Document) RawName(n int) (start, end int) {
+	nd := &d.t.nodes[n]
+	if nd.keyEnd == 0 {
+		return -1, -1
+	}
+	return int(nd.key) - 1, int(nd.keyEnd) + 1
+}
+
 // Parent returns the node of the array or object that holds node n, or -1 for
 // the root.
 func (d *Document) Parent(n int) int { return int(d.t.nodes[n].parent) }

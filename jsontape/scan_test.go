@@ -285,6 +285,25 @@ func TestNameIs(t *testing.T) {
 	}
 }
 
+func TestRawName(t *testing.T) {
+	src := `{"plain": 1, "\u0061b\n" : [2, {"": 3}]}`
+	d, err := Scan([]byte(src), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	for n, want := range []string{"", `"plain"`, `"\u0061b\n"`, "", "", `""`} {
+		start, end := d.RawName(n)
+		got := ""
+		if start >= 0 {
+			got = src[start:end]
+		}
+		if got != want || (start < 0) != (want == "") {
+			t.Errorf("RawName(%d) = %q (%d, %d), want %q", n, got, start, end, want)
+		}
+	}
+}
+
 func TestPaths(t *testing.T) {
 	tests := []struct {
 		name    string

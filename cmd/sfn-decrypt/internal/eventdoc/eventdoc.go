@@ -13,7 +13,6 @@ package eventdoc
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -240,189 +239,164 @@ func (d *Doc) AppendValue(dst []byte, n int) []byte {
 // Marshal returns the document, with its replacements and the members of
 // first before its own. With an empty indent the document is compact, on
 // one line; otherwise it is indented by indent per level, as the AWS CLI
-// prints it with "    ". A newline ends it.
+// prints it with "    " (byte for byte as json.Compact and json.Indent lay
+// it out). A newline ends it.
 //
-// It needs no check of its own: the document was scanned strictly, each
-// replacement is written as a JSON string, and each member of first must be
-// valid JSON (Marshal panics if it is not).
+// It needs no check of its own: it writes from the tape of a document that
+// was scanned strictly, each replacement as a JSON string, and each member
+// of first must be valid JSON (Marshal panics if it is not).
 func (d *Doc) Marshal(first []Member, indent string) []byte {
 	return d.AppendMarshal(make([]byte, 0, len(d.src)+len(d.src)/2), first, indent)
 }
 
 // AppendMarshal appends the document as Marshal writes it to dst.
 func (d *Doc) AppendMarshal(dst []byte, first []Member, indent string) []byte {
-	l := layout{dst: dst, indent: indent}
-	l.write([]byte{'{'})
+	w := writer{dst: dst, indent: indent}
+	w.open('{')
 	for _, m := range first {
-		if !json.Valid(m.Raw) {
+		raw, err := jsontape.Scan(m.Raw, limits(m.Raw))
+		if err != nil {
 			panic("eventdoc: member " + m.Name + " is not valid JSON")
 		}
-		l.string([]byte(m.Name))
-		l.write([]byte{':'})
-		l.write(m.Raw)
-		l.write([]byte{','})
+		w.next()
+		w.dst = eventdata.AppendString(w.dst, []byte(m.Name))
+		w.colon()
+		w.value(raw, 0, nil)
+		raw.Release()
 	}
-	// The values that are not arrays or objects are copied whole (or
-	// replaced); only the bytes between them (brackets, names, commas,
-	// whitespace) are laid out byte by byte.
-	start, end := d.tape.Raw(0)
-	last := start + 1 // after the root's '{'
 	edits := d.edits
-	for n := 1; n < d.tape.Len(); n++ {
-		if k := d.tape.Kind(n); k == jsontape.Object || k == jsontape.Array {
-			continue
-		}
-		s, e := d.tape.Raw(n)
-		l.write(d.src[last:s])
-		if len(edits) > 0 && edits[0].Node == n {
-			l.string(edits[0].Text)
-			edits = edits[1:]
-		} else {
-			l.token(d.src[s:e])
-		}
-		last = e
+	for n := 1; n < d.tape.Len(); n = d.tape.End(n) {
+		w.member(d.tape, n)
+		edits = w.value(d.tape, n, edits)
 	}
-	l.write(d.src[last:end])
-	return append(l.dst, '\n')
+	w.close('}')
+	return append(w.dst, '\n')
 }
 
 // AppendLayout appends the valid JSON text src to dst as Marshal lays out a
 // document: compact with an empty indent, indented by indent per level
-// otherwise.
+// otherwise. It panics if src is not valid JSON.
 func AppendLayout(dst, src []byte, indent string) []byte {
-	l := layout{dst: dst, indent: indent}
-	l.write(src)
-	return l.dst
+	tape, err := jsontape.Scan(src, limits(src))
+	if err != nil {
+		panic("eventdoc: AppendLayout of text that is not valid JSON")
+	}
+	defer tape.Release()
+	w := writer{dst: dst, indent: indent}
+	w.value(tape, 0, nil)
+	return w.dst
 }
 
-// layout writes valid JSON text, given in pieces that begin and end between
-// tokens, without insignificant whitespace, or indented by indent per level
-// (as json.Indent does, with empty arrays and objects as [] and {}).
-type layout struct {
+// writer lays out JSON from a tape: every value is copied whole (or
+// replaced), and what lies between values (brackets, names, commas, the
+// indentation) is written from the tape's structure, without reading the
+// bytes between values.
+type writer struct {
 	dst    []byte
 	indent string
 	depth  int
-	// open: a '{' or '[' was the last token written, and the line break
-	// after it waits to see whether the array or object is empty.
-	open bool
-}
-
-func (l *layout) newline() {
-	l.dst = append(l.dst, '\n')
-	for range l.depth {
-		l.dst = append(l.dst, l.indent...)
+	// empty: the innermost open array or object has no child yet.
+	empty bool
+	// ends are the ends (tape.End) of the open arrays and objects of the
+	// value being written, with their closing bytes.
+	ends []struct {
+		end    int
+		closer byte
 	}
 }
 
-// opened ends the wait of open: the array or object has a first token.
-func (l *layout) opened() {
-	if l.open {
-		l.open = false
-		l.depth++
-		l.newline()
+func (w *writer) newline() {
+	w.dst = append(w.dst, '\n')
+	for range w.depth {
+		w.dst = append(w.dst, w.indent...)
 	}
 }
 
-// token writes a token that is a whole string, number or literal.
-func (l *layout) token(tok []byte) {
-	if l.indent != "" {
-		l.opened()
-	}
-	l.dst = append(l.dst, tok...)
+func (w *writer) open(c byte) {
+	w.dst = append(w.dst, c)
+	w.depth++
+	w.empty = true
 }
 
-// string writes a string token with the content s.
-func (l *layout) string(s []byte) {
-	if l.indent != "" {
-		l.opened()
+// next starts a child of the innermost open array or object.
+func (w *writer) next() {
+	if !w.empty {
+		w.dst = append(w.dst, ',')
 	}
-	l.dst = eventdata.AppendString(l.dst, s)
+	w.empty = false
+	if w.indent != "" {
+		w.newline()
+	}
 }
 
-func (l *layout) write(src []byte) {
-	if l.indent == "" {
-		l.compact(src)
-		return
+func (w *writer) colon() {
+	w.dst = append(w.dst, ':')
+	if w.indent != "" {
+		w.dst = append(w.dst, ' ')
 	}
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
+}
+
+// close ends the innermost open array or object: an empty one stays on the
+// line it opened.
+func (w *writer) close(c byte) {
+	w.depth--
+	if !w.empty && w.indent != "" {
+		w.newline()
+	}
+	w.dst = append(w.dst, c)
+	w.empty = false
+}
+
+// member starts node n of tape as a child: the separator and, for an object
+// member, its name as the input has it.
+func (w *writer) member(tape *jsontape.Document, n int) {
+	w.next()
+	if s, e := tape.RawName(n); s >= 0 {
+		w.dst = append(w.dst, tape.Source()[s:e]...)
+		w.colon()
+	}
+}
+
+// value writes node n of tape with its subtree and the replacements inside
+// it (edits, in document order, from the first one at or after n), and
+// returns the edits after it.
+func (w *writer) value(tape *jsontape.Document, n int, edits []eventdata.Edit) []eventdata.Edit {
+	src := tape.Source()
+	w.ends = w.ends[:0]
+	for c := n; c < tape.End(n); c++ {
+		for k := len(w.ends) - 1; k >= 0 && w.ends[k].end <= c; k-- {
+			w.close(w.ends[k].closer)
+			w.ends = w.ends[:k]
 		}
-		switch c {
-		case '}', ']':
-			if l.open {
-				l.open = false // empty: it stays on its line
-			} else {
-				l.depth--
-				l.newline()
-			}
-			l.dst = append(l.dst, c)
-			continue
+		if c > n {
+			w.member(tape, c)
 		}
-		l.opened()
-		switch c {
-		case '"':
-			j := stringEnd(src, i)
-			l.dst = append(l.dst, src[i:j]...)
-			i = j - 1
-		case '{', '[':
-			l.dst = append(l.dst, c)
-			l.open = true
-		case ',':
-			l.dst = append(l.dst, c)
-			l.newline()
-		case ':':
-			l.dst = append(l.dst, ':', ' ')
+		switch tape.Kind(c) {
+		case jsontape.Object:
+			w.open('{')
+			w.ends = append(w.ends, struct {
+				end    int
+				closer byte
+			}{tape.End(c), '}'})
+		case jsontape.Array:
+			w.open('[')
+			w.ends = append(w.ends, struct {
+				end    int
+				closer byte
+			}{tape.End(c), ']'})
 		default:
-			l.dst = append(l.dst, c)
-		}
-	}
-}
-
-// compact writes src without its whitespace, in runs: outside strings,
-// valid JSON has no byte at or below ' ' but whitespace.
-func (l *layout) compact(src []byte) {
-	const spaces = 0x2020202020202020
-	for i := 0; i < len(src); {
-		c := src[i]
-		switch {
-		case c == ' ' && i+8 <= len(src) && binary.LittleEndian.Uint64(src[i:]) == spaces:
-			i += 8 // the indentation of an indented document
-		case c <= ' ':
-			i++
-		case c == '"':
-			j := stringEnd(src, i)
-			l.dst = append(l.dst, src[i:j]...)
-			i = j
-		default:
-			j := i + 1
-			for j < len(src) && src[j] > ' ' && src[j] != '"' {
-				j++
+			if len(edits) > 0 && edits[0].Node == c {
+				w.dst = eventdata.AppendString(w.dst, edits[0].Text)
+				edits = edits[1:]
+				continue
 			}
-			l.dst = append(l.dst, src[i:j]...)
-			i = j
+			s, e := tape.Raw(c)
+			w.dst = append(w.dst, src[s:e]...)
 		}
 	}
-}
-
-// stringEnd returns the offset after the JSON string that starts at
-// src[i], which is valid.
-func stringEnd(src []byte, i int) int {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(src[j:], '"')
-		j += k
-		// The quote ends the string unless an odd number of
-		// backslashes escapes it.
-		b := 0
-		for src[j-1-b] == '\\' {
-			b++
-		}
-		if b%2 == 0 {
-			return j + 1
-		}
-		j++
+	for k := len(w.ends) - 1; k >= 0; k-- {
+		w.close(w.ends[k].closer)
 	}
+	w.ends = w.ends[:0]
+	return edits
 }

@@ -184,3 +184,38 @@ func layoutOnly(b []byte) string {
 	}
 	return string(out)
 }
+
+// stringEnd returns the offset after the JSON string that starts at b[i],
+// which is valid.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; ; j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+}
+
+// TestAppendLayout: the layout of any valid JSON text is json.Compact's and
+// json.Indent's, on every golden document, empty arrays and objects and
+// escapes in names included.
+func TestAppendLayout(t *testing.T) {
+	docs := goldenDocs(t)
+	docs["names"] = []byte(` [ {"a\"b" : [ ], "\u00e9": { } , "": [1, [], {"x": null}]}, "s", 2.5e3, true ] `)
+	for name, src := range docs {
+		src = bytes.TrimSpace(src)
+		var compact, indented bytes.Buffer
+		if json.Compact(&compact, src) != nil {
+			t.Fatalf("%s: not JSON", name)
+		}
+		json.Indent(&indented, src, "", "    ")
+		if got := AppendLayout(nil, src, ""); !bytes.Equal(got, compact.Bytes()) {
+			t.Errorf("%s: compact layout differs from json.Compact:\n%s", name, got)
+		}
+		if got := AppendLayout(nil, src, "    "); !bytes.Equal(got, indented.Bytes()) {
+			t.Errorf("%s: indented layout differs from json.Indent:\n%s", name, got)
+		}
+	}
+}

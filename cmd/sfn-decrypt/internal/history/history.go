@@ -49,8 +49,7 @@ type event struct {
 	node     int
 	id, prev int64
 	typ      string
-	time     time.Time
-	timeText string
+	ts       int // the node of the timestamp
 	details  int // the node of the ...EventDetails object, or -1
 	fails    []eventdata.Failure
 }
@@ -113,11 +112,16 @@ func readEvent(tape *jsontape.Document, src []byte, n int, buf *[]byte) (event, 
 		return e, errors.New("not an object")
 	}
 	wrongType := errWrongType
-	var id, prev, ts, tsText []byte
-	name := *buf
-	defer func() { *buf = name }()
+	var id, prev, ts []byte
+	var name []byte
 	for c := n + 1; c < tape.End(n); c = tape.End(c) {
-		name = tape.AppendName(name[:0], c)
+		// The name as the document has it, unless it has escapes.
+		if ns, ne := tape.RawName(c); bytes.IndexByte(src[ns:ne], '\\') < 0 {
+			name = src[ns+1 : ne-1 : ne-1]
+		} else {
+			name = tape.AppendName((*buf)[:0], c)
+			*buf = name
+		}
 		start, end := tape.Raw(c)
 		v := src[start:end]
 		switch string(name) {
@@ -137,12 +141,7 @@ func readEvent(tape *jsontape.Document, src []byte, n int, buf *[]byte) (event, 
 			}
 			e.typ = string(tape.AppendString(nil, c))
 		case "timestamp":
-			ts = v
-			if tape.Kind(c) == jsontape.String {
-				if tsText = v[1 : len(v)-1]; bytes.IndexByte(tsText, '\\') >= 0 {
-					tsText = tape.AppendString(nil, c)
-				}
-			}
+			ts, e.ts = v, c
 		default:
 			// The details member is the one named <type>EventDetails;
 			// events of several types share one
@@ -173,10 +172,27 @@ func readEvent(tape *jsontape.Document, src []byte, n int, buf *[]byte) (event, 
 	if len(ts) == 0 {
 		return e, errors.New("no \"timestamp\"")
 	}
-	if e.time, e.timeText, err = parseTime(ts, tsText); err != nil {
-		return e, err
+	// A string is shown as it is if it is not RFC 3339: only a number can
+	// be wrong, and the time of a string is read when the event is.
+	if ts[0] != '"' {
+		if _, _, err := parseTime(ts, nil); err != nil {
+			return e, err
+		}
 	}
 	return e, nil
+}
+
+// eventTime reads the timestamp of e, which readEvent checked.
+func (h *History) eventTime(e *event) (time.Time, string) {
+	tape := h.doc.Tape()
+	start, end := tape.Raw(e.ts)
+	raw := h.doc.Source()[start:end]
+	var str []byte
+	if tape.Kind(e.ts) == jsontape.String {
+		str = tape.AppendString(nil, e.ts)
+	}
+	t, text, _ := parseTime(raw, str)
+	return t, text
 }
 
 // parseTime reads a timestamp: an RFC 3339 string or epoch seconds. raw is
@@ -268,7 +284,8 @@ var outBufs = sync.Pool{New: func() any { return new([]byte) }}
 func (h *History) Events() []*timeline.Event {
 	out := make([]*timeline.Event, len(h.events))
 	for i, e := range h.events {
-		ev := &timeline.Event{ID: e.id, PreviousID: e.prev, Time: e.time, TimeText: e.timeText, Type: e.typ, Failures: e.fails}
+		ev := &timeline.Event{ID: e.id, PreviousID: e.prev, Type: e.typ, Failures: e.fails}
+		ev.Time, ev.TimeText = h.eventTime(&e)
 		if e.details >= 0 {
 			ev.Details = h.doc.AppendValue(nil, e.details)
 		}
