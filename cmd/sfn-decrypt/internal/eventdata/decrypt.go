@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"regexp"
 	"slices"
 	"strings"
@@ -325,35 +326,35 @@ func (d *Decryptor) decryptJSON(ctx context.Context, s []byte) ([]byte, []Failur
 	return out, fails, nil
 }
 
-// NextTokenRun finds the next run of text at or after s[i] that looks like a
-// token: the prefix and the base64url characters after it. start is -1 if
-// there is none.
-func NextTokenRun(s []byte, i int) (start, end int) {
-	if i >= len(s) {
-		return -1, -1
+// TokenRuns yields the runs of text in s that look like tokens, in order:
+// the prefix and the base64url characters after it, as start and end
+// offsets. A run of the prefix alone (as prose may mention it) is yielded
+// too.
+func TokenRuns(s []byte) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for i := 0; i < len(s); {
+			j := bytes.Index(s[i:], []byte(codec.TokenPrefix))
+			if j < 0 {
+				return
+			}
+			start := i + j
+			end := start + len(codec.TokenPrefix)
+			for end < len(s) && isBase64URL(s[end]) {
+				end++
+			}
+			if !yield(start, end) {
+				return
+			}
+			i = end
+		}
 	}
-	j := bytes.Index(s[i:], []byte(codec.TokenPrefix))
-	if j < 0 {
-		return -1, -1
-	}
-	start = i + j
-	end = start + len(codec.TokenPrefix)
-	for end < len(s) && isBase64URL(s[end]) {
-		end++
-	}
-	return start, end
 }
 
 // plainText replaces each token in text that is not JSON.
 func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure) {
 	var sp splicer
 	var fails []Failure
-	for i := 0; ; {
-		start, end := NextTokenRun(s, i)
-		if start < 0 {
-			break
-		}
-		i = end
+	for start, end := range TokenRuns(s) {
 		if end == start+len(codec.TokenPrefix) {
 			continue // the prefix alone, as prose may mention it
 		}
@@ -429,12 +430,7 @@ func (sp *splicer) result(s []byte) []byte {
 func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure) {
 	var sp splicer
 	var fails []Failure
-	for i := 0; ; {
-		start, end := NextTokenRun(s, i)
-		if start < 0 {
-			break
-		}
-		i = end
+	for start, end := range TokenRuns(s) {
 		if end == start+len(codec.TokenPrefix) && end < len(s) {
 			continue // the prefix alone, as prose may mention it
 		}
@@ -463,7 +459,6 @@ func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure)
 			val = escapeJSON(val)
 		}
 		sp.put(s, open, end+len(closer), val)
-		i = end + len(closer)
 	}
 	return sp.result(s), fails
 }

@@ -297,12 +297,15 @@ type writer struct {
 	depth  int
 	// empty: the innermost open array or object has no child yet.
 	empty bool
-	// ends are the ends (tape.End) of the open arrays and objects of the
-	// value being written, with their closing bytes.
-	ends []struct {
-		end    int
-		closer byte
-	}
+	// ends are the open arrays and objects of the value being written.
+	ends []opened
+}
+
+// opened is an array or object being written: where it ends on the tape
+// (tape.End), and its closing byte.
+type opened struct {
+	end    int
+	closer byte
 }
 
 func (w *writer) newline() {
@@ -374,16 +377,10 @@ func (w *writer) value(tape *jsontape.Document, n int, edits []eventdata.Edit) [
 		switch tape.Kind(c) {
 		case jsontape.Object:
 			w.open('{')
-			w.ends = append(w.ends, struct {
-				end    int
-				closer byte
-			}{tape.End(c), '}'})
+			w.ends = append(w.ends, opened{tape.End(c), '}'})
 		case jsontape.Array:
 			w.open('[')
-			w.ends = append(w.ends, struct {
-				end    int
-				closer byte
-			}{tape.End(c), ']'})
+			w.ends = append(w.ends, opened{tape.End(c), ']'})
 		default:
 			if len(edits) > 0 && edits[0].Node == c {
 				w.dst = eventdata.AppendString(w.dst, edits[0].Text)

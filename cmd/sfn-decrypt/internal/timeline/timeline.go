@@ -361,12 +361,7 @@ func (r *renderer) line(indent, s string) {
 	r.w.WriteString(indent)
 	r.w.WriteString(s)
 	b := []byte(s)
-	for i := 0; ; {
-		start, end := eventdata.NextTokenRun(b, i)
-		if start < 0 {
-			break
-		}
-		i = end
+	for start, end := range eventdata.TokenRuns(b) {
 		if end == start+len(codec.TokenPrefix) {
 			continue
 		}

@@ -281,16 +281,12 @@ func tokenClasses(s []byte) []tokenAt {
 	var buf []byte
 	doc, err := jsontape.Scan(s, jsontape.Limits{MaxSize: 64 << 20, MaxDepth: 256})
 	if err != nil {
-		for i := 0; ; {
-			start, end := eventdata.NextTokenRun(s, i)
-			if start < 0 {
-				return out
-			}
-			i = end
+		for start, end := range eventdata.TokenRuns(s) {
 			if class, ok := classOf(s[start:end], &buf); ok {
 				out = append(out, tokenAt{"", class, string(s[start:end])})
 			}
 		}
+		return out
 	}
 	defer doc.Release()
 	var str []byte
