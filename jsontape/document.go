@@ -53,7 +53,7 @@ func (d *Document) NormalizedPath(n int) string {
 			continue
 		}
 		b = append(b, '[', '\'')
-		b = appendNormalizedName(b, t.name(d.src, nd))
+		b = AppendEscaped(b, t.name(d.src, nd), '\'')
 		b = append(b, '\'', ']')
 	}
 	return string(b)
@@ -127,36 +127,39 @@ func appendPointerToken(b, name []byte) []byte {
 	return b
 }
 
-// appendNormalizedName appends name escaped as in an RFC 9535 normalized path
-// (section 2.7): ' and \ and control characters are escaped, the usual ones
-// by their short form, the others as \u00xx in lower-case hex.
-func appendNormalizedName(b, name []byte) []byte {
+// AppendEscaped appends s to dst escaped as the content of a string quoted
+// by quote: quote, the backslash and the control characters are escaped, the
+// usual ones by their short form (\b \f \n \r \t), the others as \u00xx
+// in lower-case hex; every other byte is copied. With quote '"' that is a
+// JSON string's content; with the single quote, that of a name in an RFC
+// 9535 normalized path (section 2.7).
+func AppendEscaped(dst, s []byte, quote byte) []byte {
 	const hex = "0123456789abcdef"
-	for _, c := range name {
+	last := 0
+	for i, c := range s {
+		if c >= 0x20 && c != quote && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[last:i]...)
+		last = i + 1
 		switch c {
+		case quote, '\\':
+			dst = append(dst, '\\', c)
 		case '\b':
-			b = append(b, '\\', 'b')
+			dst = append(dst, '\\', 'b')
 		case '\f':
-			b = append(b, '\\', 'f')
+			dst = append(dst, '\\', 'f')
 		case '\n':
-			b = append(b, '\\', 'n')
+			dst = append(dst, '\\', 'n')
 		case '\r':
-			b = append(b, '\\', 'r')
+			dst = append(dst, '\\', 'r')
 		case '\t':
-			b = append(b, '\\', 't')
-		case '\'':
-			b = append(b, '\\', '\'')
-		case '\\':
-			b = append(b, '\\', '\\')
+			dst = append(dst, '\\', 't')
 		default:
-			if c < 0x20 {
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			} else {
-				b = append(b, c)
-			}
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		}
 	}
-	return b
+	return append(dst, s[last:]...)
 }
 
 // End returns the first node after the subtree of node n: the descendants of

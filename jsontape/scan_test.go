@@ -1,7 +1,9 @@
 package jsontape
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"math/bits"
 	"math/rand/v2"
@@ -502,5 +504,22 @@ func TestNextWithPrefix(t *testing.T) {
 		if got := d.NextWithPrefix(tt.from, tt.prefix); got != tt.want {
 			t.Errorf("NextWithPrefix(%d, %q) = %d, want %d", tt.from, tt.prefix, got, tt.want)
 		}
+	}
+}
+
+func TestAppendEscaped(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"uo\te'`, "line\nbreak\r\ttab\b\f", "\x00\x1f\x7f", "é €\u2028 <&>"} {
+		b := AppendEscaped([]byte{'"'}, []byte(s), '"')
+		b = append(b, '"')
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil || got != s {
+			t.Errorf("AppendEscaped(%q, '\"') = %s, which reads back as %q (%v)", s, b, got, err)
+		}
+		if bytes.ContainsAny(b[1:len(b)-1], "\x00\x1f\n") {
+			t.Errorf("AppendEscaped(%q, '\"') left a control character: %q", s, b)
+		}
+	}
+	if got, want := string(AppendEscaped(nil, []byte("it's a \"\\\n\x01"), '\'')), `it\'s a "\\\n\u0001`; got != want {
+		t.Errorf("AppendEscaped with ' = %s, want %s", got, want)
 	}
 }

@@ -533,29 +533,8 @@ func sameSlice(a, b []byte) bool {
 // AppendString appends s as a JSON string (quoted, with the escapes JSON
 // requires and no others) to dst.
 func AppendString(dst, s []byte) []byte {
-	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
-	last := 0
-	for i, c := range s {
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[last:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		last = i + 1
-	}
-	dst = append(dst, s[last:]...)
+	dst = jsontape.AppendEscaped(dst, s, '"')
 	return append(dst, '"')
 }
 
