@@ -167,17 +167,25 @@ func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipToke
 		return nil, nil, err
 	}
 	defer doc.Release()
-	edits, fails := d.nodeStrings(ctx, doc, src, 0, depth, skipTokens, truncated)
+	edits, fails := d.nodeStrings(ctx, doc, 0, depth, skipTokens, truncated)
 	if len(edits) == 0 {
 		return src, fails, nil
 	}
-	return AppendSpliced(make([]byte, 0, len(src)+len(src)/2), src, doc, 0, edits), fails, nil
+	return AppendSpliced(make([]byte, 0, len(src)+len(src)/2), doc, 0, edits), fails, nil
 }
 
-// AppendSpliced appends node n of doc (scanned from src) to dst, with the
-// strings of edits (in document order) that are inside it written with
-// their new content. Other bytes stay as they are.
-func AppendSpliced(dst, src []byte, doc *jsontape.Document, n int, edits []Edit) []byte {
+// Edit is a string of a scanned document to write with new content: the
+// string at node Node (its quotes included) becomes a JSON string of Text.
+type Edit struct {
+	Node int
+	Text []byte
+}
+
+// AppendSpliced appends node n of doc to dst, with the strings of edits (in
+// document order) that are inside it written with their new content. Other
+// bytes stay as the document has them.
+func AppendSpliced(dst []byte, doc *jsontape.Document, n int, edits []Edit) []byte {
+	src := doc.Source()
 	start, end := doc.Raw(n)
 	i, _ := slices.BinarySearchFunc(edits, n, func(e Edit, n int) int { return e.Node - n })
 	last := start
@@ -190,29 +198,22 @@ func AppendSpliced(dst, src []byte, doc *jsontape.Document, n int, edits []Edit)
 	return append(dst, src[last:end]...)
 }
 
-// Edit is a string of a scanned document to write with new content: the
-// string at node Node (its quotes included) becomes a JSON string of Text.
-type Edit struct {
-	Node int
-	Text []byte
-}
-
 // Strings decrypts, with Text, the tokens in every string of node n of doc
-// (a document already scanned from src: a history, say, with n one of its
-// events),
+// (a document already scanned: a history, say, with n one of its events),
 // and returns the strings that changed, in document order, and the tokens
 // left in place. Failures name the string by its JSON Pointer from node n.
 // The strings at the pointers in truncated (from node n, as
 // "/details/output") are decrypted with Truncated instead.
-func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, src []byte, n int, truncated []string) ([]Edit, []Failure) {
-	return d.nodeStrings(ctx, doc, src, n, 0, false, truncated)
+func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, n int, truncated []string) ([]Edit, []Failure) {
+	return d.nodeStrings(ctx, doc, n, 0, false, truncated)
 }
 
 // scratch holds the content of the strings that nodeStrings reads: a text
 // that changes is new memory, one that does not is not kept.
 var scratch = sync.Pool{New: func() any { return new([]byte) }}
 
-func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, src []byte, n, depth int, skipTokens bool, truncated []string) ([]Edit, []Failure) {
+func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, n, depth int, skipTokens bool, truncated []string) ([]Edit, []Failure) {
+	src := doc.Source()
 	var edits []Edit
 	var fails []Failure
 	var base string

@@ -233,7 +233,7 @@ func (d *Doc) Replace(edits ...eventdata.Edit) {
 // AppendValue appends node n, with the replacements inside it, to dst, with
 // the layout of the document.
 func (d *Doc) AppendValue(dst []byte, n int) []byte {
-	return eventdata.AppendSpliced(dst, d.src, d.tape, n, d.edits)
+	return eventdata.AppendSpliced(dst, d.tape, n, d.edits)
 }
 
 // Marshal returns the document, with its replacements and the members of

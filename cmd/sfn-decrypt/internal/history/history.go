@@ -249,7 +249,7 @@ func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) []Failure
 	var all []Failure
 	for i := range h.events {
 		e := &h.events[i]
-		edits, fails := d.Strings(ctx, h.doc.Tape(), h.doc.Source(), e.node, nil)
+		edits, fails := d.Strings(ctx, h.doc.Tape(), e.node, nil)
 		h.doc.Replace(edits...)
 		e.fails = fails
 		for _, f := range fails {

@@ -93,7 +93,6 @@ type event struct {
 	time           time.Time // zero if the event does not say
 	truncated      []string  // JSON Pointers of truncated data fields
 
-	src     []byte             // the message as read
 	tape    *jsontape.Document // its tape; nil if it is not strict JSON
 	err     error              // why it is not, then
 	details int                // the node of its details object, or -1
@@ -343,14 +342,14 @@ func parseEvent(msg []byte) *event {
 		if !ok {
 			return nil
 		}
-		e := &event{id: id, typ: h.Type, executionARN: h.ExecutionARN, src: msg, err: err, details: -1}
+		e := &event{id: id, typ: h.Type, executionARN: h.ExecutionARN, err: err, details: -1}
 		e.previousID, _ = integerJSON(h.PreviousID)
 		if ms, ok := integerJSON(h.Timestamp); ok && ms > 0 {
 			e.time = time.UnixMilli(ms).UTC()
 		}
 		return e
 	}
-	e := &event{src: msg, tape: tape, details: -1}
+	e := &event{tape: tape, details: -1}
 	id, ts, prev := -1, -1, -1
 	var name []byte
 	for n := 1; n < tape.Len(); n = tape.End(n) {
@@ -497,10 +496,10 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, records []*Record) Rep
 			rep.Errors = append(rep.Errors, &RecordError{EventID: r.EventID, Index: i, Err: e.err})
 			continue
 		}
-		edits, fails := d.Strings(ctx, e.tape, e.src, 0, e.truncated)
+		edits, fails := d.Strings(ctx, e.tape, 0, e.truncated)
 		if len(edits) > 0 {
 			e.edits = edits
-			r.msg, r.changed = eventdata.AppendSpliced(nil, e.src, e.tape, 0, edits), true
+			r.msg, r.changed = eventdata.AppendSpliced(nil, e.tape, 0, edits), true
 			if r.doc != nil {
 				r.doc.Replace(eventdata.Edit{Node: r.msgNode, Text: r.msg})
 			}
@@ -632,7 +631,7 @@ func (r *Record) Event() *timeline.Event {
 		ev.Time = time.UnixMilli(r.Timestamp).UTC()
 	}
 	if e.details >= 0 {
-		ev.Details = eventdata.AppendSpliced(nil, e.src, e.tape, e.details, e.edits)
+		ev.Details = eventdata.AppendSpliced(nil, e.tape, e.details, e.edits)
 	}
 	return ev
 }
