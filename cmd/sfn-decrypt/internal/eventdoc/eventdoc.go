@@ -47,35 +47,27 @@ func limits(data []byte) jsontape.Limits {
 
 // Parse scans data, a JSON object with an "events" member that is an array,
 // and checks each element of the array with check, which reads the element
-// (node n of tape, which was scanned from src) from the tape. Every error wraps notDoc and places what
-// is wrong by byte offset, member name or event index, quoting nothing of the
-// document: what names the elements of the array in the error for an
+// (node n of tape) from the tape. Every error wraps notDoc and places what
+// is wrong by byte offset, member name or event index, quoting nothing of
+// the document: what names the elements of the array in the error for an
 // "events" member that is not an array ("events" is not an array of what),
 // and the error of check is given with the event's index.
 //
-// The document is data itself: the Doc refers to it, and it must not change
-// while the Doc is in use.
-func Parse(data []byte, notDoc error, what string, check func(tape *jsontape.Document, src []byte, n int) error) (*Doc, error) {
+// The Doc refers to data, which must not change while the Doc is in use.
+func Parse(data []byte, notDoc error, what string, check func(tape *jsontape.Document, n int) error) (*Doc, error) {
 	tape, err := jsontape.Scan(data, limits(data))
 	if err != nil {
 		return nil, diagnose(data, notDoc, what, check, err)
 	}
-	d := &Doc{src: data, tape: tape}
-	if tape.Kind(0) != jsontape.Object {
-		return nil, diagnose(data, notDoc, what, check, nil)
-	}
-	arr := -1
-	var name []byte
-	for n := 1; n < tape.Len(); n = tape.End(n) {
-		if name = tape.AppendName(name[:0], n); string(name) == "events" {
-			arr = n
-		}
-	}
+	arr := tape.Member(0, "events")
 	if arr < 0 || tape.Kind(arr) != jsontape.Array {
+		tape.Release()
 		return nil, diagnose(data, notDoc, what, check, nil)
 	}
+	d := &Doc{src: data, tape: tape, events: make([]int, 0, tape.Count(arr))}
 	for i, n := 0, arr+1; n < tape.End(arr); i, n = i+1, tape.End(n) {
-		if err := check(tape, data, n); err != nil {
+		if err := check(tape, n); err != nil {
+			tape.Release()
 			return nil, fmt.Errorf("%w: events[%d]: %v", notDoc, i, err)
 		}
 		d.events = append(d.events, n)
@@ -87,7 +79,7 @@ func Parse(data []byte, notDoc error, what string, check func(tape *jsontape.Doc
 // what the standard decoder finds (a syntax error by offset, the shape),
 // then the error of check on an event alone, then what the strict scan
 // found (scanErr: a duplicate name, invalid UTF-8, nesting too deep).
-func diagnose(data []byte, notDoc error, what string, check func(*jsontape.Document, []byte, int) error, scanErr error) error {
+func diagnose(data []byte, notDoc error, what string, check func(*jsontape.Document, int) error, scanErr error) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -122,7 +114,7 @@ func diagnose(data []byte, notDoc error, what string, check func(*jsontape.Docum
 		for i, raw := range raws {
 			tape, err := jsontape.Scan(raw, limits(raw))
 			if err == nil {
-				err = check(tape, raw, 0)
+				err = check(tape, 0)
 				tape.Release()
 			} else if len(raw) > 0 && raw[0] != '{' {
 				err = errors.New("not an object")

@@ -18,7 +18,7 @@ import (
 var errNotDoc = errors.New("test: not a document")
 
 // object checks that an event is a JSON object.
-func object(tape *jsontape.Document, _ []byte, n int) error {
+func object(tape *jsontape.Document, n int) error {
 	if tape.Kind(n) != jsontape.Object {
 		return errors.New("not an object")
 	}

@@ -157,7 +157,7 @@ func pageEvents(events [][]byte, body []byte, want int) ([][]byte, error) {
 			return nil, errors.New("the response is not a page of events")
 		}
 		for c := n + 1; c < tape.End(n); c = tape.End(c) {
-			if _, err := readEvent(tape, body, c, &name); err != nil {
+			if _, err := readEvent(tape, c, &name); err != nil {
 				return nil, fmt.Errorf("events[%d]: %w", got, err)
 			}
 			events = append(events, cliTimestamp(tape, body, c))

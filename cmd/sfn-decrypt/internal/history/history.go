@@ -81,17 +81,15 @@ func (f Failure) Where() string {
 func Parse(data []byte) (*History, error) {
 	var events []event
 	var name []byte
-	doc, err := eventdoc.Parse(data, ErrNotHistory, "events", func(tape *jsontape.Document, src []byte, n int) error {
+	doc, err := eventdoc.Parse(data, ErrNotHistory, "events", func(tape *jsontape.Document, n int) error {
 		if events == nil {
 			count := 1
 			if arr := tape.Parent(n); arr >= 0 {
-				for c := tape.End(n); c < tape.End(arr); c = tape.End(c) {
-					count++
-				}
+				count = tape.Count(arr)
 			}
 			events = make([]event, 0, count)
 		}
-		e, err := readEvent(tape, src, n, &name)
+		e, err := readEvent(tape, n, &name)
 		events = append(events, e)
 		return err
 	})
@@ -103,10 +101,11 @@ func Parse(data []byte) (*History, error) {
 
 var errWrongType = errors.New("id, previousEventId, type or timestamp of the wrong type")
 
-// readEvent reads event n of tape (scanned from src): an object with an
-// integer id, a type and a timestamp, and maybe the integer id of the
-// event before and its details. It reads member names into *buf.
-func readEvent(tape *jsontape.Document, src []byte, n int, buf *[]byte) (event, error) {
+// readEvent reads event n of tape: an object with an integer id, a type and
+// a timestamp, and maybe the integer id of the event before and its
+// details. Member names with escapes are decoded into *buf.
+func readEvent(tape *jsontape.Document, n int, buf *[]byte) (event, error) {
+	src := tape.Source()
 	e := event{node: n, details: -1}
 	if tape.Kind(n) != jsontape.Object {
 		return e, errors.New("not an object")

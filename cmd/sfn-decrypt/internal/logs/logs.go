@@ -180,8 +180,8 @@ type Report struct {
 // Log refers to data, which must not change while it is in use.
 func Parse(data []byte) (*Log, error) {
 	var recs []*Record
-	doc, err := eventdoc.Parse(data, ErrNotLog, "log events", func(tape *jsontape.Document, src []byte, n int) error {
-		r, err := readRecord(tape, src, n)
+	doc, err := eventdoc.Parse(data, ErrNotLog, "log events", func(tape *jsontape.Document, n int) error {
+		r, err := readRecord(tape, n)
 		recs = append(recs, r)
 		return err
 	})
@@ -195,8 +195,9 @@ func Parse(data []byte) (*Log, error) {
 	return &Log{doc: doc, Records: recs}, nil
 }
 
-// readRecord reads log event n of tape (scanned from src).
-func readRecord(tape *jsontape.Document, src []byte, n int) (*Record, error) {
+// readRecord reads log event n of tape.
+func readRecord(tape *jsontape.Document, n int) (*Record, error) {
+	src := tape.Source()
 	if tape.Kind(n) != jsontape.Object {
 		return nil, errors.New("not an object")
 	}
