@@ -133,9 +133,11 @@ type Decryptor struct {
 // NewDecryptor returns a Decryptor that decrypts with c.
 func NewDecryptor(c Decrypter) *Decryptor { return &Decryptor{c: c} }
 
-// eventLimits bound one event (or log message): Step Functions limits data to
-// 256 KiB per field, which escaping can grow several times.
-var eventLimits = jsontape.Limits{MaxSize: 64 << 20, MaxDepth: 256}
+// Limits bound the JSON text of one event, log message or data field that
+// sfn-decrypt scans: Step Functions limits data to 256 KiB per field (and
+// CloudWatch Logs a log event to 256 KiB), which escaping can grow several
+// times.
+var Limits = jsontape.Limits{MaxSize: 64 << 20, MaxDepth: 256}
 
 // maxNesting bounds JSON text inside strings inside JSON text (as a
 // caught error's Cause in a state's output) that Text looks into.
@@ -162,7 +164,7 @@ func (d *Decryptor) ValueTruncated(ctx context.Context, src []byte, truncated []
 // skipTokens it leaves alone strings that are tokens (already tried). The
 // strings at the pointers in truncated get Truncated instead.
 func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipTokens bool, truncated []string) ([]byte, []Failure, error) {
-	doc, err := jsontape.Scan(src, eventLimits)
+	doc, err := jsontape.Scan(src, Limits)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -500,7 +502,7 @@ func escapeJSON(s []byte) []byte {
 // be a token to its text.
 func tokensByPointer(doc []byte) map[string]string {
 	m := map[string]string{}
-	fd, err := jsontape.Scan(doc, eventLimits)
+	fd, err := jsontape.Scan(doc, Limits)
 	if err != nil {
 		return m
 	}

@@ -26,7 +26,6 @@ import (
 
 // Doc is a document of events, scanned once.
 type Doc struct {
-	src  []byte
 	tape *jsontape.Document
 	// events are the nodes of the events, in order.
 	events []int
@@ -64,7 +63,7 @@ func Parse(data []byte, notDoc error, what string, check func(tape *jsontape.Doc
 		tape.Release()
 		return nil, diagnose(data, notDoc, what, check, nil)
 	}
-	d := &Doc{src: data, tape: tape, events: make([]int, 0, tape.Count(arr))}
+	d := &Doc{tape: tape, events: make([]int, 0, tape.Count(arr))}
 	for i, n := 0, arr+1; n < tape.End(arr); i, n = i+1, tape.End(n) {
 		if err := check(tape, n); err != nil {
 			tape.Release()
@@ -180,15 +179,12 @@ func syntaxError(dec *json.Decoder, err error, data []byte, notDoc error) error 
 // Release hands the tape back for reuse; the Doc must not be used after.
 func (d *Doc) Release() {
 	d.tape.Release()
-	d.tape, d.src, d.events, d.edits = nil, nil, nil, nil
+	d.tape, d.events, d.edits = nil, nil, nil
 }
 
 // Tape returns the tape of the document's values. The caller must not
 // release it.
 func (d *Doc) Tape() *jsontape.Document { return d.tape }
-
-// Source returns the document's bytes, as Parse was given them.
-func (d *Doc) Source() []byte { return d.src }
 
 // Events returns the node of each event, in order.
 func (d *Doc) Events() []int { return d.events }
@@ -197,7 +193,7 @@ func (d *Doc) Events() []int { return d.events }
 // replacements.
 func (d *Doc) Bytes(n int) []byte {
 	start, end := d.tape.Raw(n)
-	return d.src[start:end:end]
+	return d.tape.Source()[start:end:end]
 }
 
 // Replace gives the string nodes of edits new text: the document is written
@@ -238,7 +234,8 @@ func (d *Doc) AppendValue(dst []byte, n int) []byte {
 // was scanned strictly, each replacement as a JSON string, and each member
 // of first must be valid JSON (Marshal panics if it is not).
 func (d *Doc) Marshal(first []Member, indent string) []byte {
-	return d.AppendMarshal(make([]byte, 0, len(d.src)+len(d.src)/2), first, indent)
+	size := len(d.tape.Source())
+	return d.AppendMarshal(make([]byte, 0, size+size/2), first, indent)
 }
 
 // AppendMarshal appends the document as Marshal writes it to dst.

@@ -185,7 +185,7 @@ func readEvent(tape *jsontape.Document, n int, buf *[]byte) (event, error) {
 func (h *History) eventTime(e *event) (time.Time, string) {
 	tape := h.doc.Tape()
 	start, end := tape.Raw(e.ts)
-	raw := h.doc.Source()[start:end]
+	raw := tape.Source()[start:end]
 	var str []byte
 	if tape.Kind(e.ts) == jsontape.String {
 		str = tape.AppendString(nil, e.ts)

@@ -307,10 +307,6 @@ func (r *Record) ExecutionARN() string {
 	return r.event.executionARN
 }
 
-// eventLimits bound a message: CloudWatch Logs limits a log event to 256
-// KiB, which escaping can grow several times.
-var eventLimits = jsontape.Limits{MaxSize: 64 << 20, MaxDepth: 256}
-
 // head is what a Step Functions event in a message must have, as read
 // from a message that is not strict JSON.
 type head struct {
@@ -333,7 +329,7 @@ func parseEvent(msg []byte) *event {
 	if len(t) == 0 || t[0] != '{' {
 		return nil
 	}
-	tape, err := jsontape.Scan(msg, eventLimits)
+	tape, err := jsontape.Scan(msg, eventdata.Limits)
 	if err != nil {
 		var h head
 		if json.Unmarshal(msg, &h) != nil || h.Type == "" || h.ExecutionARN == "" {

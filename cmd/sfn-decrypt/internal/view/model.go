@@ -279,7 +279,7 @@ func tokenClasses(s []byte) []tokenAt {
 	}
 	var out []tokenAt
 	var buf []byte
-	doc, err := jsontape.Scan(s, jsontape.Limits{MaxSize: 64 << 20, MaxDepth: 256})
+	doc, err := jsontape.Scan(s, eventdata.Limits)
 	if err != nil {
 		for start, end := range eventdata.TokenRuns(s) {
 			if class, ok := classOf(s[start:end], &buf); ok {
