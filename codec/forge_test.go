@@ -83,14 +83,40 @@ func TestBreakGlassCannotForge(t *testing.T) {
 	if !errors.Is(err, envelope.ErrInvalidKey) {
 		t.Errorf("refused with %v, want the primary key's ErrInvalidKey", err)
 	}
-	// The same forgery with the primary wrapped key left out is what a
-	// break-glass encrypter can always make: a reader that can use only
-	// the break-glass key accepts it. SECURITY.md says so; the key
-	// policy must condition kms:Encrypt on the break-glass key.
+	// The same forgery with the primary wrapped key left out: a reader
+	// configured with both keys refuses it too (it never reads through a
+	// break-glass key), and only the break-glass procedure's reader,
+	// configured without the primary key, opens it. SECURITY.md says so;
+	// the key policy must condition kms:Encrypt on the break-glass key.
 	onlyBG := forgeToken(t, "identity", keys[1:], mine, kctx, `"forged"`)
+	srv.ResetCounts()
+	if dec, err := reader.Decrypt(ctx, []byte(`{"ssn":"`+onlyBG+`"}`)); err == nil {
+		t.Errorf("a reader with both keys accepted a token that carries only a break-glass wrapped key: %s", dec)
+	} else if !errors.Is(err, envelope.ErrNoPrimaryKey) {
+		t.Errorf("omitted primary wrapped key refused with %v, want ErrNoPrimaryKey", err)
+	}
+	if n := srv.Requests("Decrypt"); n != 0 {
+		t.Errorf("omitted primary wrapped key: %d KMS Decrypt requests, want 0", n)
+	}
 	bgReader := kmsCodec(t, srv, []string{bg})
 	if dec, err := bgReader.Decrypt(ctx, []byte(`{"ssn":"`+onlyBG+`"}`)); err != nil || string(dec) != `{"ssn":"forged"}` {
-		t.Errorf("the documented limit changed: %s, %v", dec, err)
+		t.Errorf("the break-glass procedure changed: %s, %v", dec, err)
+	}
+	// A genuine token while the primary key is disabled: the reader with
+	// both keys fails rather than fall back; the break-glass reader opens it.
+	if _, err := kms.NewFromConfig(srv.Config(t)).DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(primary)}); err != nil {
+		t.Fatal(err)
+	}
+	if dec, err := kmsCodec(t, srv, []string{primary, bg}).Decrypt(ctx, enc); err == nil {
+		t.Errorf("primary key disabled: the reader fell back to the break-glass key: %s", dec)
+	} else if !errors.Is(err, envelope.ErrDenied) {
+		t.Errorf("primary key disabled: %v, want ErrDenied", err)
+	}
+	if dec, err := bgReader.Decrypt(ctx, enc); err != nil || string(dec) != `{"ssn":"`+canarySSN+`"}` {
+		t.Errorf("break-glass reader while the primary key is disabled: %v", err)
+	}
+	if _, err := kms.NewFromConfig(srv.Config(t)).EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(primary)}); err != nil {
+		t.Fatal(err)
 	}
 	// And the forger's work is no good for the primary-key reader either.
 	if _, err := kmsCodec(t, srv, []string{primary}).Decrypt(ctx, []byte(`{"ssn":"`+forged+`"}`)); err == nil {

@@ -99,10 +99,10 @@ func TestMulti(t *testing.T) {
 			t.Errorf("Unwrap: %v", err)
 		}
 	}
-	for _, w := range wrapped {
-		if !m.(interface{ Owns(WrappedKey) bool }).Owns(w) {
-			t.Errorf("multi keyring does not own %s", w.KeyID)
-		}
+	// It reads through its primary key alone (TestNoFallbackByOmission).
+	owns := m.(interface{ Owns(WrappedKey) bool }).Owns
+	if !owns(wrapped[0]) || owns(wrapped[1]) {
+		t.Errorf("multi keyring owns primary %v, break-glass %v; want true, false", owns(wrapped[0]), owns(wrapped[1]))
 	}
 }
 
@@ -118,10 +118,9 @@ func (v verdictKeyring) Unwrap(context.Context, []WrappedKey, map[string]string)
 }
 
 // TestNoFallbackAfterInvalidKey plays a holder of a break-glass key who
-// corrupts the primary wrapped key and wraps a data key of their own under
-// the break-glass key: the reader must not fall back when the primary key
-// says the wrapped key does not decrypt. It may fall back when the primary
-// key is denied or unavailable.
+// wraps a data key of their own under it and has the primary wrapped key
+// fail, whichever way: the reader configured with the primary key must not
+// fall back to the break-glass key, whatever the primary key answers.
 func TestNoFallbackAfterInvalidKey(t *testing.T) {
 	ctx := context.Background()
 	breakGlass := testLocal(t)
@@ -130,23 +129,51 @@ func TestNoFallbackAfterInvalidKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		kind     error
-		fallback bool
-	}{
-		{ErrInvalidKey, false},
-		{ErrDenied, true},
-		{ErrUnavailable, true},
-		{ErrNoKey, true},
-	} {
-		m := Multi(verdictKeyring{Keyring: breakGlass, kind: tc.kind}, breakGlass)
+	for _, kind := range []error{ErrInvalidKey, ErrDenied, ErrUnavailable, ErrKeyNotFound, ErrNoCredentials} {
+		m := Multi(verdictKeyring{Keyring: breakGlass, kind: kind}, breakGlass)
 		_, err := m.Unwrap(ctx, wrapped, ec)
-		if got := err == nil; got != tc.fallback {
-			t.Errorf("primary fails with %v: fell back = %v, want %v (err %v)", tc.kind, got, tc.fallback, err)
+		if err == nil {
+			t.Errorf("primary fails with %v: the reader fell back to the break-glass key", kind)
+			continue
 		}
-		if !tc.fallback && !errors.Is(err, ErrInvalidKey) {
-			t.Errorf("primary fails with %v: error %v, want ErrInvalidKey", tc.kind, err)
+		if !errors.Is(err, kind) {
+			t.Errorf("primary fails with %v: error %v, want the primary key's", kind, err)
 		}
+		if MayTryAnother(err) {
+			t.Errorf("primary fails with %v: MayTryAnother = true", kind)
+		}
+	}
+}
+
+// TestNoFallbackByOmission plays a holder of kms:Encrypt on a break-glass
+// key who leaves the primary wrapped key out of the token altogether: a
+// reader configured with the primary key refuses it, and only a reader
+// configured without it (the break-glass procedure) opens it.
+func TestNoFallbackByOmission(t *testing.T) {
+	ctx := context.Background()
+	primary := testLocal(t)
+	breakGlass, err := LoadInsecureLocalKeyset("../testdata/keys/insecure-other-keyset.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := map[string]string{"k": "v"}
+	secret, onlyBG, err := breakGlass.GenerateDataKey(ctx, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Clone(secret)
+	reader := Multi(primary, breakGlass)
+	if _, err := reader.Unwrap(ctx, onlyBG, ec); !errors.Is(err, ErrNoPrimaryKey) || !errors.Is(err, ErrNoKey) {
+		t.Errorf("a token with only a break-glass wrapped key: %v, want ErrNoPrimaryKey", err)
+	}
+	if o := reader.(interface{ Owns(WrappedKey) bool }); o.Owns(onlyBG[0]) {
+		t.Error("the primary + break-glass reader owns a break-glass wrapped key")
+	}
+	// The break-glass procedure: a configuration whose only key is the
+	// break-glass key reads it.
+	got, err := breakGlass.Unwrap(ctx, onlyBG, ec)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("break-glass reader: %v", err)
 	}
 }
 

@@ -109,8 +109,18 @@ func (e *KeyError) Unwrap() []error {
 
 // Multi returns a keyring whose data keys are made by primary and wrapped
 // by primary and by every one of others (for example break-glass keys in
-// another account), so that any of them can unwrap a token. Unwrap tries
-// the keyrings in order.
+// another account), so that a reader configured with any of them alone can
+// unwrap a token.
+//
+// Unwrap uses primary only. A reader configured with a primary key opens
+// tokens through it or not at all: a token whose primary wrapped key is
+// missing, refused, invalid or unreachable fails, and nothing falls back to
+// a break-glass key. Whoever may encrypt under a break-glass key can wrap a
+// data key of their choosing and leave the primary wrapped key out; with a
+// fallback, readers that hold both keys would accept that token. Only a
+// reader configured without the primary key (the break-glass procedure:
+// a configuration whose primary key is the break-glass key) reads through a
+// break-glass key.
 func Multi(primary Keyring, others ...Keyring) Keyring {
 	if len(others) == 0 {
 		return primary
@@ -152,48 +162,36 @@ func (m *multi) Wrap(ctx context.Context, secret []byte, ec map[string]string) (
 	return all, nil
 }
 
-func (m *multi) Unwrap(ctx context.Context, wrapped []WrappedKey, ec map[string]string) ([]byte, error) {
-	return unwrapFirst(ctx, m.all, wrapped, ec)
+// ErrNoPrimaryKey: a token carries no data key wrapped by the reader's
+// primary key, only keys of its break-glass keys (or none of its keys).
+// errors.Is(ErrNoPrimaryKey, ErrNoKey) holds.
+var ErrNoPrimaryKey error = noPrimaryKey{}
+
+type noPrimaryKey struct{}
+
+func (noPrimaryKey) Error() string {
+	return "envelope: no data key wrapped by the primary key (only a configuration without the primary key reads through a break-glass key)"
 }
 
-// unwrapFirst tries each keyring in turn and returns the first secret. It
-// goes on to the next keyring only when one has no key for the token, or
-// its key is denied or unavailable: a wrapped key that its key service says
-// does not decrypt (ErrInvalidKey, or any unclassified failure) fails the
-// whole unwrap, so that whoever can wrap under a later key (a break-glass
-// key) cannot make a reader fall back to a data key of their choosing by
-// corrupting the earlier one. If all fail, the error is the first failure of
-// a keyring that had a key (more telling than ErrNoKey), or ErrNoKey.
-func unwrapFirst(ctx context.Context, krs []Keyring, wrapped []WrappedKey, ec map[string]string) ([]byte, error) {
-	var first error
-	for _, k := range krs {
-		secret, err := k.Unwrap(ctx, wrapped, ec)
-		if err == nil {
-			return secret, nil
-		}
-		if !MayTryAnother(err) {
-			return nil, err
-		}
-		if first == nil && !errors.Is(err, ErrNoKey) {
-			first = err
-		}
+func (noPrimaryKey) Is(target error) bool { return target == ErrNoKey }
+
+// Unwrap unwraps through the primary keyring alone; see Multi.
+func (m *multi) Unwrap(ctx context.Context, wrapped []WrappedKey, ec map[string]string) ([]byte, error) {
+	secret, err := m.all[0].Unwrap(ctx, wrapped, ec)
+	if err == ErrNoKey {
+		return nil, ErrNoPrimaryKey
 	}
-	if first != nil {
-		return nil, first
-	}
-	return nil, ErrNoKey
+	return secret, err
 }
 
 // MayTryAnother reports whether, after an unwrap failed with err, a reader
-// may try another wrapped key of the same token: only when the key was not
-// configured (ErrNoKey), refused (ErrDenied) or unreachable (ErrUnavailable).
-// After any other failure, above all ErrInvalidKey, trying another key would
-// let a holder of that other key substitute a data key.
+// may try another of its configured readers for the same token (a retired
+// keyring that a rule's read list names): only when none of the wrapped
+// keys was the reader's (ErrNoKey). After any other failure (a key that is
+// refused, unavailable or says the wrapped key does not decrypt) trying
+// another would let whoever can wrap under the other choose the data key.
 func MayTryAnother(err error) bool {
-	if errors.Is(err, ErrInvalidKey) {
-		return false
-	}
-	return errors.Is(err, ErrNoKey) || errors.Is(err, ErrDenied) || errors.Is(err, ErrUnavailable)
+	return errors.Is(err, ErrNoKey)
 }
 
 // MessageSealer seals each value as a self-contained message that carries
@@ -215,14 +213,13 @@ func (k *InsecureLocalKeyring) Owns(w WrappedKey) bool {
 	return w.Provider == ProviderInsecureLocal && k.ids[w.KeyID]
 }
 
-// Owns reports whether any keyring of m owns w.
+// Owns reports whether m's primary keyring owns w: m reads through it
+// alone. A keyring that cannot say is assumed to own it.
 func (m *multi) Owns(w WrappedKey) bool {
-	for _, k := range m.all {
-		if o, ok := k.(interface{ Owns(WrappedKey) bool }); ok && o.Owns(w) {
-			return true
-		}
+	if o, ok := m.all[0].(interface{ Owns(WrappedKey) bool }); ok {
+		return o.Owns(w)
 	}
-	return false
+	return true
 }
 
 // ErrOpen is returned when a sealed value fails to authenticate, or its key

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
 
@@ -209,4 +210,54 @@ func TestNeedToKnowFailsClosed(t *testing.T) {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestBreakGlassByOmission plays a holder of kms:Encrypt on a break-glass
+// key: they make a token of a value of their choosing whose data key only the
+// break-glass key wraps. A function configured with the primary and the
+// break-glass key refuses it (sfnenc.DecryptError, the handler does not
+// run); it never reads through the break-glass key.
+func TestBreakGlassByOmission(t *testing.T) {
+	ctx := context.Background()
+	primary, err := envelope.LoadInsecureLocalKeyset(keysetPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	breakGlass, err := envelope.LoadInsecureLocalKeyset("../testdata/keys/insecure-other-keyset.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forger := localCodec(t, codec.WithKeyring("dev", breakGlass))
+	forged := tokenOf(t, forger, "pii", `"`+canarySSN+`"`)
+	genuine := tokenOf(t, localCodec(t, codec.WithKeyring("dev", envelope.Multi(primary, breakGlass))), "pii", `"123-45-6789"`)
+
+	for _, tc := range []struct {
+		name, tok string
+		wantType  string
+	}{
+		{"token wrapped by the break-glass key only", forged, "sfnenc.DecryptError"},
+		{"genuine token", genuine, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ran := false
+			h := lambdamw.Wrap(func(_ context.Context, ev map[string]any) (any, error) {
+				ran = true
+				return ev, nil
+			}, lambdamw.WithCodec(localCodec(t, codec.WithKeyring("dev", envelope.Multi(primary, breakGlass)))))
+			out, err := h.Invoke(ctx, []byte(`{"customer":{"ssn":"`+tc.tok+`"}}`))
+			if tc.wantType == "" {
+				if err != nil || !ran {
+					t.Fatalf("genuine token: ran %v, %v", ran, err)
+				}
+				return
+			}
+			if err == nil || ran {
+				t.Fatalf("forged token accepted: handler ran %v, result %s", ran, out)
+			}
+			if got := invokeError(t, err).Type; got != tc.wantType {
+				t.Errorf("errorType %s, want %s", got, tc.wantType)
+			}
+			assertNoCanary(t, "error report", reportText(err))
+		})
+	}
 }

@@ -30,7 +30,9 @@ const DefaultMaxEncryptedDataKeys = 4
 // documentation).
 type Sealer struct {
 	client  *esdkclient.Client
-	cmm     mpltypes.ICryptographicMaterialsManager
+	cmm     mpltypes.ICryptographicMaterialsManager // encrypts under every key
+	readCMM mpltypes.ICryptographicMaterialsManager // decrypts with the primary key only
+	primary string
 	keyARNs map[string]bool
 	maxEDKs int
 }
@@ -60,9 +62,11 @@ var keyARN = regexp.MustCompile(`^arn:(aws[a-z-]*):kms:([a-z0-9-]+):([0-9]{12}):
 // New returns a Sealer whose messages are encrypted under every key in
 // keyARNs: the first generates the data key (KMS GenerateDataKey), each other
 // key wraps the same data key again (KMS Encrypt), for example a break-glass
-// key in another account. On decrypt the Sealer tries only these keys
-// (strict keyring, never discovery) and only for encrypted data keys that name
-// them.
+// key in another account. On decrypt the Sealer uses the first key only
+// (strict keyring, never discovery), for the encrypted data key that names
+// it: as envelope.Multi does, it never falls back to a break-glass key, so
+// that whoever may encrypt under one cannot make a message this Sealer
+// accepts. A Sealer made with the break-glass key first reads through it.
 //
 // Each key is reached with a KMS client made from cfg with the key's region,
 // so shared configuration, credentials and AWS_ENDPOINT_URL_KMS apply as
@@ -128,6 +132,14 @@ func New(cfg aws.Config, keyARNs []string, opts ...Option) (*Sealer, error) {
 	s.cmm, err = mpl.CreateDefaultCryptographicMaterialsManager(ctx, mpltypes.CreateDefaultCryptographicMaterialsManagerInput{Keyring: keyring})
 	if err != nil {
 		return nil, fmt.Errorf("esdk: materials manager: %w", err)
+	}
+	s.primary = keyARNs[0]
+	s.readCMM = s.cmm
+	if len(keyrings) > 1 {
+		s.readCMM, err = mpl.CreateDefaultCryptographicMaterialsManager(ctx, mpltypes.CreateDefaultCryptographicMaterialsManagerInput{Keyring: keyrings[0]})
+		if err != nil {
+			return nil, fmt.Errorf("esdk: materials manager: %w", err)
+		}
 	}
 
 	policy := mpltypes.ESDKCommitmentPolicyRequireEncryptRequireDecrypt
@@ -200,8 +212,8 @@ func (s *Sealer) Decrypt(ctx context.Context, msg []byte, encCtx map[string]stri
 	if err := compareContext(encCtx, h.context); err != nil {
 		return nil, err
 	}
-	if !s.namesConfiguredKey(h.edks) {
-		return nil, fmt.Errorf("%w: the message names none of the %d configured keys", ErrNoMatchingKey, len(s.keyARNs))
+	if !s.namesPrimaryKey(h.edks) {
+		return nil, fmt.Errorf("%w: the message has no data key encrypted by the primary key (break-glass keys are read only by a configuration without it)", ErrNoMatchingKey)
 	}
 
 	ct, ec := bytes.Clone(msg), maps.Clone(encCtx)
@@ -211,7 +223,7 @@ func (s *Sealer) Decrypt(ctx context.Context, msg []byte, encCtx map[string]stri
 			// The reproduced context: the ESDK checks it against the
 			// header before it asks KMS.
 			EncryptionContext: ec,
-			MaterialsManager:  s.cmm,
+			MaterialsManager:  s.readCMM,
 		})
 	}, func(out *esdktypes.DecryptOutput) {
 		if out != nil {
@@ -235,11 +247,11 @@ func (s *Sealer) Decrypt(ctx context.Context, msg []byte, encCtx map[string]stri
 	return out.Plaintext, nil
 }
 
-// namesConfiguredKey reports whether any encrypted data key is a KMS one
-// for a configured key ARN.
-func (s *Sealer) namesConfiguredKey(edks []edk) bool {
+// namesPrimaryKey reports whether any encrypted data key is a KMS one for
+// the primary key ARN.
+func (s *Sealer) namesPrimaryKey(edks []edk) bool {
 	for _, e := range edks {
-		if e.providerID == kmsProviderID && s.keyARNs[e.providerInfo] {
+		if e.providerID == kmsProviderID && e.providerInfo == s.primary {
 			return true
 		}
 	}

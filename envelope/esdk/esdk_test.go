@@ -282,6 +282,38 @@ func TestBreakGlass(t *testing.T) {
 	})
 }
 
+// TestBreakGlassCannotForge plays a holder of kms:Encrypt on the break-glass
+// key: they make a message of their choosing under that key alone. A reader
+// configured with the primary and the break-glass key refuses it before any
+// KMS request, and so it does when the primary key is disabled: it never
+// reads through the break-glass key. Only the break-glass procedure's reader
+// (configured with the break-glass key alone) opens it.
+func TestBreakGlassCannotForge(t *testing.T) {
+	srv := kmstest.Start(t)
+	primary, breakglass := srv.KeyARN("primary"), srv.KeyARN("breakglass")
+	forged := mustEncrypt(t, newSealer(t, srv, breakglass), []byte(`"forged"`))
+	reader := newSealer(t, srv, primary, breakglass)
+	srv.ResetCounts()
+	if got, err := reader.Decrypt(context.Background(), forged, testCtx); !errors.Is(err, ErrNoMatchingKey) {
+		t.Fatalf("primary + break-glass reader: %q, %v; want ErrNoMatchingKey", got, err)
+	}
+	if n := srv.Requests(""); n != 0 {
+		t.Errorf("%d KMS requests, want 0", n)
+	}
+	// A genuine message while the primary key is disabled fails too: no
+	// fallback to the break-glass key's data key.
+	genuine := mustEncrypt(t, reader, []byte(canary))
+	if _, err := kms.NewFromConfig(srv.Config(t)).DisableKey(context.Background(), &kms.DisableKeyInput{KeyId: aws.String(primary)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := reader.Decrypt(context.Background(), genuine, testCtx); err == nil {
+		t.Fatalf("primary key disabled: the reader fell back to the break-glass key (%d bytes)", len(got))
+	}
+	if got, err := newSealer(t, srv, breakglass).Decrypt(context.Background(), forged, testCtx); err != nil || string(got) != `"forged"` {
+		t.Errorf("break-glass procedure reader: %q, %v", got, err)
+	}
+}
+
 // TestTampered flips each byte of a message in turn: every variant must fail
 // with one of the package's errors and return no plaintext.
 func TestTampered(t *testing.T) {
