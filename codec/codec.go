@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
@@ -238,6 +240,17 @@ func WithCacheLimits(encrypt, decrypt CacheLimits) Option {
 	return func(o *options) error { o.encLimits, o.decLimits = encrypt, decrypt; return nil }
 }
 
+// failureAge is how long refusals are remembered, as CacheLimits say for
+// the decrypt side: FailureAge, else MaxAge, else the default.
+func (o *options) failureAge() time.Duration {
+	for _, d := range []time.Duration{o.decLimits.FailureAge, o.decLimits.MaxAge} {
+		if d != 0 {
+			return d
+		}
+	}
+	return DefaultMaxAge
+}
+
 // WithLimits sets the document size and depth limits (zero fields:
 // jsontape defaults).
 func WithLimits(l jsontape.Limits) Option {
@@ -412,11 +425,21 @@ type CacheStats = datakey.Stats
 // CacheLimits bound how long and how much a cached data key is used (see
 // WithCacheLimits). Zero fields take the defaults: MaxAge 5 minutes,
 // MaxUses 2^20 tokens (at most 2^28), MaxBytes 1 GiB, MaxEntries 1000;
-// a negative MaxAge means "do not cache".
+// a negative MaxAge means "do not cache". On the decrypt side, FailureAge
+// (default MaxAge) is how long a refusal of the key service (access denied,
+// no such key, a wrapped key or keyset file that does not decrypt) is
+// remembered per wrapped key and per keyset file, so that tokens a reader
+// may not open fail without a key-service call each; throttles and outages
+// are never remembered. A process that reads once, such as a command line,
+// may remember refusals for its whole life (ForProcess).
 type CacheLimits = datakey.Limits
 
 // DefaultMaxAge is how long a data key is used by default.
 const DefaultMaxAge = datakey.DefaultMaxAge
+
+// ForProcess, as a CacheLimits.FailureAge, remembers refusals for the life
+// of the process.
+const ForProcess = time.Duration(math.MaxInt64)
 
 // Stats returns counts of cache hits, misses and keyring calls so far.
 func (c *Codec) Stats() Stats { return Stats{Encrypt: c.enc.Stats(), Decrypt: c.dec.Stats()} }

@@ -34,6 +34,7 @@ func buildStores(ctx context.Context, cfg *Config, o *options) (map[string]*keys
 		if err != nil {
 			return nil, &ConfigError{Field: "keyrings." + name, Err: err}
 		}
+		st.SetFailureAge(o.failureAge())
 		stores[name] = st
 	}
 	return stores, nil

@@ -243,3 +243,74 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("no cached key expired during the run (keyring calls %d)", st.Encrypt.KeyringCalls)
 	}
 }
+
+// TestRefusalsAreRemembered: a reader that KMS refuses for a class makes
+// one Decrypt for 200 tokens under one data key (envelope mode) or of one
+// keyset (keyset mode), not one per token; a throttle is retried per token.
+func TestRefusalsAreRemembered(t *testing.T) {
+	ctx := context.Background()
+	doc := func(t *testing.T, c *Codec) []byte {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString(`{"people":[`)
+		for i := range 200 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"ssn":"%s-%d"}`, canarySSN, i)
+		}
+		b.WriteString(`]}`)
+		enc, err := c.Encrypt(ctx, []byte(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc
+	}
+	type mode struct {
+		name   string
+		writer func(t *testing.T) (*Codec, *kmstest.Server, func(opts ...Option) *Codec)
+	}
+	modes := []mode{
+		{"envelope", func(t *testing.T) (*Codec, *kmstest.Server, func(opts ...Option) *Codec) {
+			srv := kmstest.Start(t)
+			keys := []string{srv.KeyARN("primary")}
+			return kmsCodec(t, srv, keys), srv, func(opts ...Option) *Codec { return kmsCodec(t, srv, keys, opts...) }
+		}},
+		{"keyset", func(t *testing.T) (*Codec, *kmstest.Server, func(opts ...Option) *Codec) {
+			f := newKeysetFixture(t)
+			return f.codec(t), f.srv, func(opts ...Option) *Codec { return f.codec(t, opts...) }
+		}},
+	}
+	for _, m := range modes {
+		for _, tc := range []struct {
+			fault kmstest.FaultKind
+			limit CacheLimits
+			want  int
+		}{
+			{kmstest.AccessDenied, CacheLimits{}, 1},
+			{kmstest.AccessDenied, CacheLimits{FailureAge: ForProcess}, 1},
+			{kmstest.Throttle, CacheLimits{}, 200},
+		} {
+			t.Run(fmt.Sprintf("%s/%s/%v", m.name, tc.fault, tc.limit.FailureAge), func(t *testing.T) {
+				writer, srv, reader := m.writer(t)
+				enc := doc(t, writer)
+				r := reader(WithCacheLimits(CacheLimits{}, tc.limit))
+				// Fault injection: KMS refuses (or throttles) every Decrypt.
+				srv.Inject(kmstest.Fault{Op: "Decrypt", Kind: tc.fault})
+				defer srv.ClearFaults()
+				srv.ResetCounts()
+				out, failed, err := r.DecryptPartial(ctx, enc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(failed) != 200 {
+					t.Errorf("%d tokens failed, want 200", len(failed))
+				}
+				assertNoCanary(t, "output", string(out))
+				if n := srv.Requests("Decrypt"); n != tc.want {
+					t.Errorf("%d KMS Decrypt requests for 200 tokens, want %d", n, tc.want)
+				}
+			})
+		}
+	}
+}

@@ -194,6 +194,21 @@ func MayTryAnother(err error) bool {
 	return errors.Is(err, ErrNoKey)
 }
 
+// IsRefusal reports whether err, from an unwrap, is a verdict of the key
+// service on that wrapped key and context, which another call would repeat:
+// access denied (or the key disabled), no such key, or a wrapped key that
+// does not decrypt under its key and context. Throttling, an outage, a
+// cancelled call and missing credentials are not: a retry may cure them.
+// The caches remember refusals for a while, so that tokens a reader may not
+// open do not cost one key-service call each.
+func IsRefusal(err error) bool {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoCredentials) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return errors.Is(err, ErrDenied) || errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrKeyNotFound)
+}
+
 // MessageSealer seals each value as a self-contained message that carries
 // its own wrapped data key: the AWS Encryption SDK message format (package
 // envelope/esdk). Decrypt must refuse a message whose encryption context is

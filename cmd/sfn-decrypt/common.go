@@ -238,7 +238,13 @@ func (c *commonFlags) newCodec(ctx context.Context, e *env, appID string) (*code
 		e.errorf("%v", err)
 		return nil, exitUsage
 	}
-	opts := []codec.Option{codec.WithLimits(jsontape.Limits{MaxSize: c.maxSize})}
+	opts := []codec.Option{
+		codec.WithLimits(jsontape.Limits{MaxSize: c.maxSize}),
+		// A refusal of KMS (denied, invalid ciphertext) stays a refusal for
+		// the run: one KMS call and one CloudTrail event per wrapped key or
+		// keyset file, not one per token.
+		codec.WithCacheLimits(codec.CacheLimits{}, codec.CacheLimits{FailureAge: codec.ForProcess}),
+	}
 	if len(c.classes) > 0 {
 		opts = append(opts, codec.WithClasses(c.classes...))
 	}

@@ -198,7 +198,20 @@ func TestHistoryKMS(t *testing.T) {
 		checkKMSDenied(t, kms, "ssn", "identity",
 			"not decrypted: 10 tokens, class identity: KMS denied access to the key (",
 			"history", "--config", cfgPath, "--reason", "INC-7 kms check", "--output", "text", encPath)
-		checkKMSCalls(t, rec.take(), "INC-7-kms-check", true)
+		ops := rec.take()
+		checkKMSCalls(t, ops, "INC-7-kms-check", true)
+		// One writer made the fixture: one data key per class. A refusal
+		// is remembered per wrapped key for the run, so the dozens of
+		// tokens cost one Decrypt per class, not one each.
+		decrypts := 0
+		for _, op := range ops {
+			if strings.HasPrefix(op, "Decrypt ") {
+				decrypts++
+			}
+		}
+		if decrypts > 4 {
+			t.Errorf("%d KMS Decrypt calls while denied, want at most one per class (4)", decrypts)
+		}
 	})
 
 	t.Run("unavailable", func(t *testing.T) {

@@ -17,7 +17,9 @@ package keyset
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +29,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/internal/format"
@@ -114,10 +117,30 @@ type KeyInfo struct {
 
 // file is the JSON form of a keyset file.
 type file struct {
-	Version          int         `json:"version"`
-	Class            string      `json:"class"`
-	Keys             []KeyInfo   `json:"keys"`
+	Version int       `json:"version"`
+	Class   string    `json:"class"`
+	Keys    []KeyInfo `json:"keys"`
+	// KeysetDigest ties the encrypted copies together: the SHA-256 of a
+	// label and the serialized keyset that every copy encrypts (see
+	// digestOf). A reader checks the copy it decrypts against it, so readers
+	// with different KMS keys load the same keyset. Files written before it
+	// existed lack it; a reader refuses such a file if it has more than one
+	// copy.
+	KeysetDigest     []byte      `json:"keysetDigest,omitempty"` // base64 in JSON
 	EncryptedKeysets []encrypted `json:"encryptedKeysets"`
+}
+
+// digestLabel separates the keyset digest from any other use of SHA-256.
+const digestLabel = "sfnenc v1 keyset digest\x00"
+
+// digestOf returns the digest of a serialized keyset (the plaintext of every
+// encrypted copy). The keys it covers are 256-bit random secrets, so the
+// digest reveals nothing of them.
+func digestOf(serialized []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(digestLabel))
+	h.Write(serialized)
+	return h.Sum(nil)
 }
 
 // encrypted is the keyset (a serialized Tink Keyset) encrypted by one KMS
@@ -134,25 +157,40 @@ type Store struct {
 	dir string
 	krs []*envelope.KMSKeyring // the primary key first, then break-glass keys
 
-	mu     sync.Mutex
-	loaded map[string]*loading // by class and encoded key context
+	mu         sync.Mutex
+	loaded     map[string]*loading // by class and encoded key context
+	failureAge time.Duration
+	now        func() time.Time
 }
 
 type loading struct {
 	done chan struct{}
 	ks   *Keyset
 	err  error
+	at   time.Time // when err was remembered
 }
 
+// DefaultFailureAge is how long a Store remembers that KMS refused a
+// class's keyset, unless SetFailureAge says otherwise.
+const DefaultFailureAge = 5 * time.Minute
+
+// SetFailureAge sets how long Load remembers a refusal of KMS for a class's
+// file (access denied, no such key, a copy that does not decrypt under its
+// key and context): until then Load fails at once with the same error,
+// without a KMS call. Throttling and outages are never remembered; a
+// negative age remembers nothing. Call it before the Store is used.
+func (s *Store) SetFailureAge(d time.Duration) { s.failureAge = d }
+
 // NewStore returns a store of the keyset files in dir, encrypted by the KMS
-// keys keyARN and breakGlass (key ARNs). Load tries the keys in that order;
-// Create, Rotate and Destroy encrypt under all of them. clients makes a KMS
-// client for a key's region.
+// keys keyARN and breakGlass (key ARNs). Load decrypts the copy of keyARN
+// only, never a break-glass copy (a Store for the break-glass procedure is
+// made with the break-glass key as keyARN); Create, Rotate and Destroy
+// encrypt under all of them. clients makes a KMS client for a key's region.
 func NewStore(dir string, clients func(region string) envelope.KMSClient, keyARN string, breakGlass ...string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("keyset: no directory")
 	}
-	s := &Store{dir: dir, loaded: map[string]*loading{}}
+	s := &Store{dir: dir, loaded: map[string]*loading{}, failureAge: DefaultFailureAge, now: time.Now}
 	for _, a := range append([]string{keyARN}, breakGlass...) {
 		region, err := envelope.ParseKeyARN(a)
 		if err != nil {
@@ -170,10 +208,11 @@ func NewStore(dir string, clients func(region string) envelope.KMSClient, keyARN
 // Path returns the file of a class's keyset.
 func (s *Store) Path(class string) string { return filepath.Join(s.dir, class+".json") }
 
-// Load returns the keyset of class, decrypting its file with one KMS Decrypt
-// under the key context (ec plus the class) the first time; later calls,
-// and calls made while the first is under way, share its result. A failed
-// load is not kept: the next call tries again.
+// Load returns the keyset of class, decrypting its file's copy for the
+// primary key with one KMS Decrypt under the key context (ec plus the class)
+// the first time; later calls, and calls made while the first is under way,
+// share its result. A failed load is tried again by the next call, unless
+// KMS refused it (see SetFailureAge).
 func (s *Store) Load(ctx context.Context, class string, ec map[string]string) (*Keyset, error) {
 	if !format.ValidClass(class) {
 		return nil, fmt.Errorf("keyset: invalid class name %q", class)
@@ -182,6 +221,10 @@ func (s *Store) Load(ctx context.Context, class string, ec map[string]string) (*
 	key := string(format.AppendContext(nil, kctx))
 	s.mu.Lock()
 	l, ok := s.loaded[key]
+	if ok && l.err != nil && !l.at.IsZero() && s.now().Sub(l.at) >= s.failureAge {
+		delete(s.loaded, key) // the remembered refusal is over: try again
+		ok = false
+	}
 	if !ok {
 		l = &loading{done: make(chan struct{})}
 		s.loaded[key] = l
@@ -198,7 +241,11 @@ func (s *Store) Load(ctx context.Context, class string, ec map[string]string) (*
 	l.ks, l.err = s.load(ctx, class, kctx)
 	if l.err != nil {
 		s.mu.Lock()
-		delete(s.loaded, key)
+		if s.failureAge > 0 && ctx.Err() == nil && envelope.IsRefusal(l.err) {
+			l.at = s.now()
+		} else {
+			delete(s.loaded, key)
+		}
 		s.mu.Unlock()
 	}
 	close(l.done)
@@ -207,7 +254,7 @@ func (s *Store) Load(ctx context.Context, class string, ec map[string]string) (*
 
 func (s *Store) load(ctx context.Context, class string, kctx map[string]string) (*Keyset, error) {
 	path := s.Path(class)
-	ks, err := s.decrypt(ctx, class, kctx)
+	ks, err := s.decrypt(ctx, class, kctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -291,42 +338,45 @@ func jsonProblem(err error) string {
 }
 
 // decrypt reads a class's file and returns its keyset, checked. It makes
-// one KMS Decrypt, with the first configured key the file has a copy for,
-// and more only if that one fails.
-func (s *Store) decrypt(ctx context.Context, class string, kctx map[string]string) (*tinkpb.Keyset, error) {
+// one KMS Decrypt, of the copy for the store's primary key, and never
+// another: a copy that is absent, refused or does not decrypt fails the
+// load, so whoever can encrypt under a break-glass key cannot have a reader
+// with the primary key load a keyset of theirs. The keyset must match the
+// file's digest, which ties every copy to one keyset; a file without a
+// digest is accepted only with one copy, or by an administrator (admin:
+// Rotate, Stage and Destroy, which write the digest).
+func (s *Store) decrypt(ctx context.Context, class string, kctx map[string]string, admin bool) (*tinkpb.Keyset, error) {
 	fl, err := s.read(class)
 	if err != nil {
 		return nil, err
 	}
 	path := s.Path(class)
-	var first error
-	for _, kr := range s.krs {
-		i := slices.IndexFunc(fl.EncryptedKeysets, func(e encrypted) bool { return e.KeyARN == kr.KeyARN() })
-		if i < 0 {
-			continue
-		}
-		pt, err := kr.DecryptSecret(ctx, "decrypt keyset", fl.EncryptedKeysets[i].Ciphertext, kctx)
-		if err != nil {
-			if first == nil {
-				first = err
-			}
-			continue
-		}
-		ks, err := parseKeyset(pt)
-		clear(pt)
-		if err != nil {
-			return nil, &Error{Path: path, Class: class, Err: err}
-		}
-		if diff := infoOf(ks); !slices.Equal(diff, fl.Keys) {
-			clearKeyset(ks)
-			return nil, &Error{Path: path, Class: class, Err: fmt.Errorf("%w: the key list does not match the keyset", ErrBadFile)}
-		}
-		return ks, nil
+	fail := func(err error) error { return &Error{Path: path, Class: class, Err: err} }
+	if fl.KeysetDigest == nil && len(fl.EncryptedKeysets) > 1 && !admin {
+		return nil, fail(fmt.Errorf("%w: its %d encrypted copies are not tied together by a keysetDigest (a file of an earlier version): rewrite it with `sfn-decrypt keyset rotate --staged`", ErrBadFile, len(fl.EncryptedKeysets)))
 	}
-	if first == nil {
-		first = fmt.Errorf("%w: the file has no keyset encrypted under a configured KMS key", envelope.ErrNoKey)
+	kr := s.krs[0]
+	i := slices.IndexFunc(fl.EncryptedKeysets, func(e encrypted) bool { return e.KeyARN == kr.KeyARN() })
+	if i < 0 {
+		return nil, fail(fmt.Errorf("%w: the file has no copy encrypted under the primary key %s (only a configuration without the primary key reads a break-glass copy)", envelope.ErrNoKey, kr.KeyARN()))
 	}
-	return nil, &Error{Path: path, Class: class, Err: first}
+	pt, err := kr.DecryptSecret(ctx, "decrypt keyset", fl.EncryptedKeysets[i].Ciphertext, kctx)
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer clear(pt)
+	if fl.KeysetDigest != nil && !hmac.Equal(digestOf(pt), fl.KeysetDigest) {
+		return nil, fail(fmt.Errorf("%w: the keyset does not match the file's keysetDigest (its copies differ, or one was replaced)", ErrBadFile))
+	}
+	ks, err := parseKeyset(pt)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if diff := infoOf(ks); !slices.Equal(diff, fl.Keys) {
+		clearKeyset(ks)
+		return nil, fail(fmt.Errorf("%w: the key list does not match the keyset", ErrBadFile))
+	}
+	return ks, nil
 }
 
 // parseKeyset parses and checks a serialized keyset: key ids in
@@ -474,7 +524,7 @@ func (s *Store) Stage(ctx context.Context, class string, ec map[string]string) (
 
 func (s *Store) addKey(ctx context.Context, class string, ec map[string]string, primary bool) (uint32, error) {
 	kctx := format.KeyContext(ec, class)
-	ks, err := s.decrypt(ctx, class, kctx)
+	ks, err := s.decrypt(ctx, class, kctx, true)
 	if err != nil {
 		return 0, err
 	}
@@ -517,7 +567,7 @@ func (s *Store) addKey(ctx context.Context, class string, ec map[string]string, 
 // cannot be destroyed (ErrPrimary).
 func (s *Store) Destroy(ctx context.Context, class string, ec map[string]string, keyID uint32) error {
 	kctx := format.KeyContext(ec, class)
-	ks, err := s.decrypt(ctx, class, kctx)
+	ks, err := s.decrypt(ctx, class, kctx, true)
 	if err != nil {
 		return err
 	}
@@ -563,7 +613,7 @@ func (s *Store) write(ctx context.Context, class string, kctx map[string]string,
 	if len(pt) > maxKMSPlaintext {
 		return fail(fmt.Errorf("%w (%d bytes, KMS encrypts at most %d)", ErrFull, len(pt), maxKMSPlaintext))
 	}
-	fl := file{Version: FileVersion, Class: class, Keys: infoOf(ks)}
+	fl := file{Version: FileVersion, Class: class, Keys: infoOf(ks), KeysetDigest: digestOf(pt)}
 	for _, kr := range s.krs {
 		ct, err := kr.EncryptSecret(ctx, "encrypt keyset", pt, kctx)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/google/go-cmp/cmp"
@@ -67,7 +68,7 @@ func open(ks *Keyset, keyID uint32, sealed []byte) (string, error) {
 // KMS the way Load does, to look for it where it must not be.
 func keyValues(t *testing.T, s *Store, class string) [][]byte {
 	t.Helper()
-	ks, err := s.decrypt(context.Background(), class, format.KeyContext(testEC, class))
+	ks, err := s.decrypt(context.Background(), class, format.KeyContext(testEC, class), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -609,4 +610,178 @@ func mustMarshal(t *testing.T, primary uint32, keys ...*tinkpb.Keyset_Key) []byt
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestBreakGlassCopies plays a holder of kms:Encrypt on the break-glass key
+// (and nothing on the primary key) who plants a keyset of their own in the
+// break-glass copy of a file and damages or removes the primary copy: a
+// reader configured with the primary key never loads the planted keyset.
+// And a file whose copies differ gives no reader a keyset that another
+// reader would not load.
+func TestBreakGlassCopies(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	admin := newStore(t, srv, dir, "primary", "breakglass")
+	if err := admin.Create(ctx, "identity", testEC); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(admin.Path("identity"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The attacker's keyset, encrypted under the break-glass key alone.
+	attackerDir := t.TempDir()
+	if err := newStore(t, srv, attackerDir, "breakglass").Create(ctx, "identity", testEC); err != nil {
+		t.Fatal(err)
+	}
+	planted, err := os.ReadFile(filepath.Join(attackerDir, "identity.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var genuine, attacker file
+	if err := json.Unmarshal(good, &genuine); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(planted, &attacker); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(*file)) []byte {
+		var fl file
+		_ = json.Unmarshal(good, &fl)
+		f(&fl)
+		b, _ := json.Marshal(fl)
+		return b
+	}
+	plantBG := func(fl *file) { fl.EncryptedKeysets[1] = attacker.EncryptedKeysets[0] }
+	tests := []struct {
+		name    string
+		data    []byte
+		keys    []string // the reader's configuration
+		want    error    // nil: loads the genuine keyset
+		wantErr bool
+	}{
+		{"primary copy removed, break-glass copy planted", edit(func(fl *file) {
+			plantBG(fl)
+			fl.EncryptedKeysets = fl.EncryptedKeysets[1:]
+		}), []string{"primary", "breakglass"}, envelope.ErrNoKey, true},
+		{"primary copy damaged, break-glass copy planted", edit(func(fl *file) {
+			plantBG(fl)
+			c := fl.EncryptedKeysets[0].Ciphertext
+			c[len(c)-1] ^= 1
+		}), []string{"primary", "breakglass"}, envelope.ErrInvalidKey, true},
+		{"primary copy under another key id, break-glass copy planted", edit(func(fl *file) {
+			plantBG(fl)
+			fl.EncryptedKeysets[0].KeyARN = srv.KeyARN("other")
+		}), []string{"primary", "breakglass"}, envelope.ErrNoKey, true},
+		{"break-glass copy planted: primary reader", edit(plantBG), []string{"primary", "breakglass"}, nil, false},
+		{"break-glass copy planted: break-glass reader", edit(plantBG), []string{"breakglass"}, ErrBadFile, true},
+		{"planted copy and its digest: primary reader", edit(func(fl *file) {
+			plantBG(fl)
+			fl.KeysetDigest = attacker.KeysetDigest
+		}), []string{"primary", "breakglass"}, ErrBadFile, true},
+		{"copies not tied by a digest", edit(func(fl *file) { fl.KeysetDigest = nil }), []string{"primary", "breakglass"}, ErrBadFile, true},
+		{"genuine: primary reader", good, []string{"primary", "breakglass"}, nil, false},
+		{"genuine: break-glass reader", good, []string{"breakglass"}, nil, false},
+	}
+	want := keyValues(t, admin, "identity")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := t.TempDir()
+			if err := os.WriteFile(filepath.Join(d, "identity.json"), tt.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := newStore(t, srv, d, tt.keys...)
+			srv.ResetCounts()
+			ks, err := s.Load(ctx, "identity", testEC)
+			if n := srv.Requests("Decrypt"); n > 1 {
+				t.Errorf("%d KMS Decrypt calls, want at most 1 (no fallback to another copy)", n)
+			}
+			if tt.wantErr {
+				if ks != nil || !errors.Is(err, tt.want) {
+					t.Fatalf("Load = %v, %v; want %v", ks, err, tt.want)
+				}
+			} else if err != nil {
+				t.Fatalf("Load: %v", err)
+			} else if diff := cmp.Diff(want, keyValues(t, s, "identity")); diff != "" {
+				t.Errorf("the reader loaded another keyset than the genuine one")
+			}
+		})
+	}
+
+	// A file of an earlier version (two copies, no digest) is rewritten by
+	// an administrator's staged rotation, and then loads.
+	legacy := edit(func(fl *file) { fl.KeysetDigest = nil })
+	if err := os.WriteFile(admin.Path("identity"), legacy, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Stage(ctx, "identity", testEC); err != nil {
+		t.Fatalf("Stage on a file without a digest: %v", err)
+	}
+	if _, err := newStore(t, srv, dir, "breakglass").Load(ctx, "identity", testEC); err != nil {
+		t.Errorf("Load after the rewrite: %v", err)
+	}
+}
+
+// TestRefusalIsRemembered: a reader that KMS refuses for a class makes one
+// Decrypt, not one per use, for the store's failure age; a throttle is not
+// remembered (TestLoadRetriesAfterFailure), nor is anything with a negative
+// age.
+func TestRefusalIsRemembered(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := newStore(t, srv, dir, "primary").Create(ctx, "identity", testEC); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("invalid ciphertext", func(t *testing.T) {
+		s := newStore(t, srv, dir, "primary")
+		srv.ResetCounts()
+		other := map[string]string{"app": "other"}
+		for range 200 {
+			if _, err := s.Load(ctx, "identity", other); !errors.Is(err, envelope.ErrInvalidKey) {
+				t.Fatalf("Load: %v, want ErrInvalidKey", err)
+			}
+		}
+		if n := srv.Requests("Decrypt"); n != 1 {
+			t.Errorf("200 loads refused: %d Decrypt calls, want 1", n)
+		}
+	})
+	t.Run("access denied, then the age runs out", func(t *testing.T) {
+		s := newStore(t, srv, dir, "primary")
+		now := time.Now()
+		s.now = func() time.Time { return now }
+		s.SetFailureAge(time.Minute)
+		// Fault injection: KMS denies Decrypt until cleared.
+		srv.Inject(kmstest.Fault{Op: "Decrypt", Kind: kmstest.AccessDenied})
+		srv.ResetCounts()
+		for range 200 {
+			if _, err := s.Load(ctx, "identity", testEC); !errors.Is(err, envelope.ErrDenied) {
+				t.Fatalf("Load: %v, want ErrDenied", err)
+			}
+		}
+		if n := srv.Requests("Decrypt"); n != 1 {
+			t.Errorf("200 loads denied: %d Decrypt calls, want 1", n)
+		}
+		srv.ClearFaults()
+		if _, err := s.Load(ctx, "identity", testEC); !errors.Is(err, envelope.ErrDenied) {
+			t.Errorf("within the failure age: %v, want the remembered ErrDenied", err)
+		}
+		now = now.Add(time.Minute)
+		if _, err := s.Load(ctx, "identity", testEC); err != nil {
+			t.Errorf("after the failure age: %v", err)
+		}
+	})
+	t.Run("negative age", func(t *testing.T) {
+		s := newStore(t, srv, dir, "primary")
+		s.SetFailureAge(-1)
+		srv.Inject(kmstest.Fault{Op: "Decrypt", Kind: kmstest.AccessDenied, Count: 3})
+		srv.ResetCounts()
+		for range 3 {
+			s.Load(ctx, "identity", testEC)
+		}
+		if n := srv.Requests("Decrypt"); n != 3 {
+			t.Errorf("%d Decrypt calls, want 3", n)
+		}
+	})
 }

@@ -80,7 +80,7 @@ func TestVectorKeysets(t *testing.T) {
 		writeVectors(t, s)
 	}
 	for class, want := range vectorKeysets(t) {
-		got, err := s.decrypt(ctx, class, format.KeyContext(vectorEC, class))
+		got, err := s.decrypt(ctx, class, format.KeyContext(vectorEC, class), false)
 		if err != nil {
 			t.Fatal(err)
 		}

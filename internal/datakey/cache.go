@@ -28,6 +28,13 @@ type Limits struct {
 	MaxUses    uint64        // tokens per data key (encrypt side); at most HardMaxUses
 	MaxBytes   uint64        // plaintext bytes per data key (encrypt side)
 	MaxEntries int           // entries kept; the oldest goes first
+	// FailureAge is how long a refusal of the key service is remembered
+	// for one wrapped key (decrypt side): access denied, no such key, or a
+	// wrapped key that does not decrypt under its key and context. Until
+	// then, tokens under that wrapped key fail at once with the same error,
+	// without another call. Throttling, outages and cancelled calls are
+	// never remembered. Zero takes MaxAge; negative remembers nothing.
+	FailureAge time.Duration
 }
 
 func (l Limits) withDefaults() (Limits, error) {
@@ -42,6 +49,9 @@ func (l Limits) withDefaults() (Limits, error) {
 	}
 	if l.MaxEntries == 0 {
 		l.MaxEntries = DefaultMaxEntries
+	}
+	if l.FailureAge == 0 {
+		l.FailureAge = l.MaxAge
 	}
 	if l.MaxUses > HardMaxUses {
 		return l, fmt.Errorf("datakey: MaxUses %d is over the limit %d", l.MaxUses, HardMaxUses)
@@ -73,14 +83,16 @@ type store struct {
 
 type entry struct {
 	key     *Key
+	err     error // a remembered refusal, if key is nil
 	created time.Time
 	uses    uint64
 	bytes   uint64
 }
 
-// Stats counts what a cache did.
+// Stats counts what a cache did. Refused counts calls answered with a
+// remembered refusal (see Limits.FailureAge), without a keyring call.
 type Stats struct {
-	Hits, Misses, KeyringCalls uint64
+	Hits, Misses, KeyringCalls, Refused uint64
 }
 
 func newStore(l Limits) (*store, error) {
@@ -95,6 +107,12 @@ func (s *store) put(id string, e *entry) {
 	if s.limits.MaxAge < 0 {
 		return
 	}
+	s.putFailure(id, e)
+}
+
+// putFailure stores e (a key or a refusal) under id, evicting the oldest
+// entries over MaxEntries.
+func (s *store) putFailure(id string, e *entry) {
 	if _, ok := s.entries[id]; !ok {
 		s.order = append(s.order, id)
 	}
@@ -118,11 +136,20 @@ func (s *store) put(id string, e *entry) {
 
 // get returns the key cached under id if it can take uses and bytes more,
 // counting them; otherwise it makes one fetch for all concurrent callers.
-func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch func(context.Context) (*Key, error)) (*Key, bool, error) {
+//
+// If remember is set, a refusal (see envelope.IsRefusal) is kept for FailureAge.
+func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, remember bool, fetch func(context.Context) (*Key, error)) (*Key, bool, error) {
 	for {
 		s.mu.Lock()
 		if e, ok := s.entries[string(id)]; ok {
-			if s.now().Sub(e.created) < s.limits.MaxAge && e.uses+uses <= s.limits.MaxUses && e.bytes+bytes <= s.limits.MaxBytes {
+			if e.err != nil {
+				if s.now().Sub(e.created) < s.limits.FailureAge {
+					s.stats.Refused++
+					s.mu.Unlock()
+					return nil, false, e.err
+				}
+				delete(s.entries, string(id)) // try again
+			} else if s.now().Sub(e.created) < s.limits.MaxAge && e.uses+uses <= s.limits.MaxUses && e.bytes+bytes <= s.limits.MaxBytes {
 				e.uses += uses
 				e.bytes += bytes
 				s.stats.Hits++
@@ -159,6 +186,8 @@ func (s *store) get(ctx context.Context, id []byte, uses, bytes uint64, fetch fu
 		delete(s.flight, key)
 		if c.err == nil {
 			s.put(key, &entry{key: c.key, created: s.now(), uses: uses, bytes: bytes})
+		} else if remember && s.limits.FailureAge > 0 && ctx.Err() == nil && envelope.IsRefusal(c.err) {
+			s.putFailure(key, &entry{err: c.err, created: s.now()})
 		}
 		s.mu.Unlock()
 		close(c.done)
@@ -205,7 +234,7 @@ func (c *EncryptCache) DataKey(ctx context.Context, partition string, kr envelop
 	if bytes > c.s.limits.MaxBytes {
 		return nil, false, fmt.Errorf("datakey: %d bytes requested, a data key allows %d", bytes, c.s.limits.MaxBytes)
 	}
-	return c.s.get(ctx, []byte(partition), uses, bytes, func(ctx context.Context) (*Key, error) {
+	return c.s.get(ctx, []byte(partition), uses, bytes, false, func(ctx context.Context) (*Key, error) {
 		secret, wrapped, err := kr.GenerateDataKey(ctx, ec)
 		if err != nil {
 			return nil, err
@@ -240,9 +269,10 @@ func NewDecryptCache(l Limits) (*DecryptCache, error) {
 // Key returns the data key for id, unwrapping it with kr on a miss. id
 // must identify the wrapped keys and the encryption context exactly (the
 // codec uses the token header and the encoded context). hit reports whether
-// the key came from the cache.
+// the key came from the cache. A refusal of the key service for id is
+// remembered for FailureAge and returned again without a keyring call.
 func (c *DecryptCache) DataKey(ctx context.Context, id []byte, kr envelope.Keyring, wrapped []envelope.WrappedKey, ec map[string]string) (dk *Key, hit bool, err error) {
-	return c.s.get(ctx, id, 0, 0, func(ctx context.Context) (*Key, error) {
+	return c.s.get(ctx, id, 0, 0, true, func(ctx context.Context) (*Key, error) {
 		secret, err := kr.Unwrap(ctx, wrapped, ec)
 		if err != nil {
 			return nil, err

@@ -270,6 +270,73 @@ func TestDecryptCacheEviction(t *testing.T) {
 	}
 }
 
+// verdictKeyring answers every Unwrap with an error of the given kind:
+// fault injection standing for a key service's verdict.
+type verdictKeyring struct {
+	countingKeyring
+	kind error
+}
+
+func (v *verdictKeyring) Unwrap(context.Context, []envelope.WrappedKey, map[string]string) ([]byte, error) {
+	v.calls.Add(1)
+	return nil, &envelope.KeyError{Op: "unwrap", Provider: envelope.ProviderAWSKMS, KeyID: "arn:test", Kind: v.kind}
+}
+
+// TestRefusalsAreRemembered: a refusal by the key service is remembered
+// per wrapped key for FailureAge (MaxAge by default), so 200 tokens under
+// one wrapped key that a reader may not open cost one call; throttles and
+// outages are not remembered, and nothing is when FailureAge is negative.
+func TestRefusalsAreRemembered(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		kind   error
+		limits Limits
+		calls  int64
+	}{
+		{envelope.ErrDenied, Limits{}, 1},
+		{envelope.ErrInvalidKey, Limits{}, 1},
+		{envelope.ErrKeyNotFound, Limits{}, 1},
+		{envelope.ErrUnavailable, Limits{}, 200},
+		{envelope.ErrNoCredentials, Limits{}, 200},
+		{envelope.ErrDenied, Limits{FailureAge: -1}, 200},
+		{envelope.ErrDenied, Limits{MaxAge: -1}, 200},
+	} {
+		kr := &verdictKeyring{kind: tc.kind}
+		c, err := NewDecryptCache(tc.limits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 200 {
+			if _, _, err := c.DataKey(ctx, []byte("header"), kr, nil, nil); !errors.Is(err, tc.kind) {
+				t.Fatalf("%v: error %v", tc.kind, err)
+			}
+		}
+		if got := kr.calls.Load(); got != tc.calls {
+			t.Errorf("%v, limits %+v: %d keyring calls for 200 tokens, want %d", tc.kind, tc.limits, got, tc.calls)
+		}
+	}
+
+	// The memory is per wrapped key, and ends after FailureAge.
+	kr := &verdictKeyring{kind: envelope.ErrDenied}
+	c, _ := NewDecryptCache(Limits{MaxAge: time.Minute})
+	now := time.Now()
+	c.s.now = func() time.Time { return now }
+	c.DataKey(ctx, []byte("a"), kr, nil, nil)
+	c.DataKey(ctx, []byte("b"), kr, nil, nil)
+	c.DataKey(ctx, []byte("a"), kr, nil, nil)
+	if got := kr.calls.Load(); got != 2 {
+		t.Errorf("two wrapped keys: %d calls, want 2", got)
+	}
+	now = now.Add(61 * time.Second)
+	c.DataKey(ctx, []byte("a"), kr, nil, nil)
+	if got := kr.calls.Load(); got != 3 {
+		t.Errorf("after FailureAge: %d calls, want 3", got)
+	}
+	if st := c.Stats(); st.Refused != 1 {
+		t.Errorf("Stats().Refused = %d, want 1", st.Refused)
+	}
+}
+
 func TestNoncesNeverRepeat(t *testing.T) {
 	k, err := New(bytes.Repeat([]byte{7}, envelope.DataKeySize))
 	if err != nil {
