@@ -117,10 +117,13 @@ func errText(err error) string {
 // concurrent use; build one per process and reuse it, so that its key caches
 // work.
 type Codec struct {
-	rules     []*rule
-	byClass   map[string]*rule
-	sels      []*fieldpath.Selector
-	selRule   []int    // sels[i] belongs to rules[selRule[i]]
+	rules   []*rule
+	byClass map[string]*rule
+	sels    []*fieldpath.Selector
+	selRule []int // sels[i] belongs to rules[selRule[i]]
+	// strict is sels with every filter taken as a wildcard (Widened), for
+	// a Scope's strict reads; nil if no selector has a filter.
+	strict    []*fieldpath.Selector
 	names     []string // member names the selectors select by name
 	nameClass []string // names[i] is selected by a rule of class nameClass[i]
 	enc       *datakey.EncryptCache
@@ -356,6 +359,12 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 		c.rules = append(c.rules, ru)
 		c.byClass[r.Class] = ru
 		for _, s := range cfg.selectors[i] {
+			if s.HasFilter() && c.strict == nil {
+				c.strict = append(make([]*fieldpath.Selector, 0, len(c.sels)+1), c.sels...)
+			}
+			if c.strict != nil {
+				c.strict = append(c.strict, s.Widened())
+			}
 			c.sels = append(c.sels, s)
 			c.selRule = append(c.selRule, i)
 			for _, n := range s.Names() {

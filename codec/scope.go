@@ -128,6 +128,9 @@ func (s *Scope) first(d *decryptor, doc *jsontape.Document, src []byte) ([]byte,
 	if err := c.checkNames(doc, src); err != nil {
 		return nil, nil, err
 	}
+	if err := s.holdWidened(doc, src, sel); err != nil {
+		return nil, nil, err
+	}
 	var out []byte
 	var next []span
 	last := 0
@@ -148,7 +151,7 @@ func (s *Scope) first(d *decryptor, doc *jsontape.Document, src []byte) ([]byte,
 		if !isTok {
 			if selected && kind != jsontape.Null && n >= skipTo {
 				if !s.acceptPlain {
-					return nil, nil, &ContractError{Pointer: doc.Pointer(n), Class: c.rules[ri].class, Found: "plaintext"}
+					return nil, nil, &ContractError{Pointer: doc.Pointer(n), Class: c.rules[ri].class, Found: describe(doc, src, n)}
 				}
 				skipTo = doc.End(n)
 			}
@@ -305,6 +308,143 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 	return append(out, src[last:]...), next, nil
 }
 
+// wideOnly returns the nodes that the rules' widened selectors select (see
+// Codec.strict) and their selectors do not: where a filter decided against
+// selecting a value, on values a payload editor may have written. exact is
+// the selection by the selectors themselves. It returns nil if no selector
+// has a filter.
+func (c *Codec) wideOnly(doc *jsontape.Document, exact []fieldpath.Match) ([]fieldpath.Match, error) {
+	if c.strict == nil {
+		return nil, nil
+	}
+	wide, err := fieldpath.Select(doc, c.strict)
+	if err != nil {
+		return nil, fmt.Errorf("codec: %w", err)
+	}
+	out := wide[:0]
+	k := 0
+	for _, m := range wide {
+		for k < len(exact) && exact[k].Node < m.Node {
+			k++
+		}
+		if k < len(exact) && exact[k].Node == m.Node {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// holdWidened holds strict reads where a rule's filter may have chosen not
+// to select a value: whatever the filtered values say, a value that the
+// widened selector selects must be a token of a class whose rule widely
+// selects it, null, or absent (or, with AcceptPlaintext, any value, then
+// guarded like the rest). It is not decrypted there: only the selectors
+// themselves decide that. Otherwise a payload editor could change the value
+// a filter tests (a role of "Primary" instead of "primary") and pass
+// plaintext of their choosing to the handler where the rule expects a
+// token.
+func (s *Scope) holdWidened(doc *jsontape.Document, src []byte, exact []fieldpath.Match) error {
+	c := s.c
+	wide, err := c.wideOnly(doc, exact)
+	if err != nil || len(wide) == 0 {
+		return err
+	}
+	var buf, body []byte
+	var tok format.Token
+	for _, m := range wide {
+		n, class := m.Node, c.rules[c.selRule[m.Selector]].class
+		switch doc.Kind(n) {
+		case jsontape.Null:
+			continue
+		case jsontape.String:
+			text, isTok := tokenText(doc, src, n, &buf)
+			if !isTok {
+				break
+			}
+			if body, err = tok.Decode(text, body); err != nil {
+				continue // malformed: the pass over every token reports it
+			}
+			if tok.Class == class {
+				continue
+			}
+			ok, err := c.widelySelects(doc, tok.Class, n)
+			if err != nil {
+				return err
+			}
+			if ok {
+				continue
+			}
+			return &ContractError{Pointer: doc.Pointer(n), Class: class, Found: "a token of class " + tok.Class}
+		}
+		if !s.acceptPlain {
+			return &ContractError{Pointer: doc.Pointer(n), Class: class, Found: describe(doc, src, n)}
+		}
+	}
+	return nil
+}
+
+// widelySelects reports whether a widened selector of the rule of class
+// selects node n of doc.
+func (c *Codec) widelySelects(doc *jsontape.Document, class string, n int) (bool, error) {
+	ri := c.ruleIndexOf(class)
+	if ri < 0 {
+		return false, nil
+	}
+	for i, sel := range c.strict {
+		if c.selRule[i] != ri {
+			continue
+		}
+		ms, err := fieldpath.Select(doc, []*fieldpath.Selector{sel})
+		if err != nil {
+			return false, fmt.Errorf("codec: %w", err)
+		}
+		for _, m := range ms {
+			if m.Node == n {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// describe names what node n of doc is, for a ContractError, without its
+// value: "plaintext" for a string, number or boolean; for an object or an
+// array its size and how many of its members are tokens, since one that
+// ASL built from a function's result often holds tokens.
+func describe(doc *jsontape.Document, src []byte, n int) string {
+	var what, unit string
+	switch doc.Kind(n) {
+	case jsontape.Object:
+		what, unit = "an object", "member"
+	case jsontape.Array:
+		what, unit = "an array", "element"
+	default:
+		return "plaintext"
+	}
+	count, tokens := 0, 0
+	var buf []byte
+	for m, end := n+1, doc.End(n); m < end; m = doc.End(m) {
+		count++
+		if doc.Kind(m) == jsontape.String {
+			if _, isTok := tokenText(doc, src, m, &buf); isTok {
+				tokens++
+			}
+		}
+	}
+	plural := func(k int, u string) string {
+		if k == 1 {
+			return "1 " + u
+		}
+		return fmt.Sprintf("%d %ss", k, u)
+	}
+	out := what + " with " + plural(count, unit)
+	if tokens > 0 {
+		out += fmt.Sprintf(", %d of them tokens", tokens)
+	}
+	return out + ","
+}
+
 // checkNames refuses object members whose names differ only in case from a
 // name that a rule selects: encoding/json matches names without regard to
 // case, so a typed handler would read such a member as the selected one,
@@ -391,7 +531,11 @@ func (s *Scope) fingerprintSelected(src []byte) error {
 		return err
 	}
 	defer doc.Release()
-	sel, err := fieldpath.Select(doc, s.c.sels)
+	sels := s.c.sels
+	if s.c.strict != nil {
+		sels = s.c.strict // also plaintext accepted where a filter chose not to select
+	}
+	sel, err := fieldpath.Select(doc, sels)
 	if err != nil {
 		return fmt.Errorf("codec: %w", err)
 	}
@@ -428,6 +572,19 @@ func (s *Scope) record(doc *jsontape.Document, src []byte, fps []uint64, m, ri i
 	}
 }
 
+// guardedOrPlain reports whether node n is a value to seal where a rule's
+// widened selector selects it: anything but null and a token.
+func guardedOrPlain(doc *jsontape.Document, src []byte, n int, buf *[]byte) bool {
+	switch doc.Kind(n) {
+	case jsontape.Null:
+		return false
+	case jsontape.String:
+		_, isTok := tokenText(doc, src, n, buf)
+		return !isTok
+	}
+	return true
+}
+
 // guarded reports whether a value is one the guard looks for again: not
 // true, false, null or the empty string, which carry little and occur
 // everywhere, and not a token.
@@ -459,20 +616,41 @@ func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer doc.Release()
-	if len(s.whole) == 0 && len(s.strs) == 0 {
+	if len(s.whole) == 0 && len(s.strs) == 0 && c.strict == nil {
 		return c.encrypt(ctx, doc, src, nil, nil)
 	}
 	sel, err := fieldpath.Select(doc, c.sels)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
-	fps := doc.Fingerprints(c.fp, nil)
+	// Where a filter chose not to select a value, the next function's
+	// strict reads still expect a token (holdWidened): seal plaintext
+	// there as the widened selector's class.
+	wide, err := c.wideOnly(doc, sel)
+	if err != nil {
+		return nil, err
+	}
+	var fps []uint64
+	if len(s.whole) > 0 || len(s.strs) > 0 {
+		fps = doc.Fingerprints(c.fp, nil)
+	}
 	var extra []match
 	var buf []byte
-	for n, k := 0, 0; n < doc.Len(); n++ {
+	for n, k, w := 0, 0, 0; n < doc.Len(); n++ {
 		if k < len(sel) && sel[k].Node == n {
 			k++
 			n = doc.End(n) - 1 // sealed by its rule anyway
+			continue
+		}
+		for w < len(wide) && wide[w].Node < n {
+			w++
+		}
+		if w < len(wide) && wide[w].Node == n && guardedOrPlain(doc, src, n, &buf) {
+			extra = append(extra, match{node: n, rule: c.selRule[wide[w].Selector], op: Made})
+			n = doc.End(n) - 1
+			continue
+		}
+		if fps == nil {
 			continue
 		}
 		if doc.IsMember(n) {

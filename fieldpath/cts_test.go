@@ -118,3 +118,37 @@ func TestCompliance(t *testing.T) {
 	t.Logf("RFC 9535 compliance suite: %d of %d cases passed, %d failed, %d documents rejected by Scan",
 		passed, len(cases), failed, rejected)
 }
+
+// TestWidenedCoversFiltered: on every case of the compliance suite whose
+// selector has a filter, every node the query selects is selected by its
+// widened query too (or lies inside one that is): whatever the filtered
+// values say, the widened query covers what the filter could choose.
+func TestWidenedCoversFiltered(t *testing.T) {
+	n := 0
+	for _, tc := range loadCTS(t) {
+		sel, err := Parse(tc.Selector)
+		if err != nil || !sel.HasFilter() {
+			continue
+		}
+		d, err := jsontape.Scan(tc.Document, jsontape.Limits{})
+		if err != nil {
+			continue
+		}
+		exact, err := Select(d, []*Selector{sel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wide, err := Select(d, []*Selector{sel.Widened()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range exact {
+			if !slices.ContainsFunc(wide, func(w Match) bool { return w.Node <= m.Node && m.Node < d.End(w.Node) }) {
+				t.Errorf("%s: %s selects %s, its widened query does not", tc.Name, tc.Selector, d.NormalizedPath(m.Node))
+			}
+		}
+		d.Release()
+		n++
+	}
+	t.Logf("%d cases with filters", n)
+}

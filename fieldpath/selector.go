@@ -24,6 +24,9 @@ type Selector struct {
 	segs []segment // nil if the query has a filter
 	// filter is set if the query has a filter selector.
 	filter bool
+	// wide is segs with every filter selector taken as a wildcard (see
+	// Widened); set only if filter is.
+	wide []segment
 }
 
 // segment is a compiled child or descendant segment. A child is selected if
@@ -65,14 +68,31 @@ func Parse(expr string) (s *Selector, err error) {
 				cs.wildcard = true
 			default: // *spec.FilterSelector: run by the query library
 				s.filter = true
+				cs.wildcard = true // in the widened query only
 			}
 		}
 		s.segs = append(s.segs, cs)
 	}
 	if s.filter {
-		s.segs = nil
+		s.wide, s.segs = s.segs, nil
 	}
 	return s, nil
+}
+
+// HasFilter reports whether the query has a filter selector ("[?...]"),
+// which selects by the values in the document.
+func (s *Selector) HasFilter() bool { return s.filter }
+
+// Widened returns the query with every filter selector taken as a
+// wildcard: it selects every node that the query could select whatever the
+// values its filters test, a superset of what s selects on any document.
+// For a query without a filter it returns s. The widened query runs on the
+// tape and has the same String.
+func (s *Selector) Widened() *Selector {
+	if !s.filter {
+		return s
+	}
+	return &Selector{expr: s.expr, path: s.path, segs: s.wide}
 }
 
 // String returns the expression s was parsed from.

@@ -261,3 +261,49 @@ func TestSelectorNames(t *testing.T) {
 		}
 	}
 }
+
+// TestWidened: a filter becomes a wildcard in the widened query, so what the
+// filtered values say no longer decides what is selected.
+func TestWidened(t *testing.T) {
+	doc := `{"applicants":[{"role":"primary","ssn":"1"},{"role":"Primary","ssn":"2"},{"role":"co","ssn":null}],"x":{"ssn":"3"}}`
+	for _, tc := range []struct {
+		sel        string
+		exact, all []string
+	}{
+		{"$.applicants[?@.role=='primary'].ssn", []string{"$['applicants'][0]['ssn']"},
+			[]string{"$['applicants'][0]['ssn']", "$['applicants'][1]['ssn']", "$['applicants'][2]['ssn']"}},
+		{"$..[?@.role=='co'].ssn", []string{"$['applicants'][2]['ssn']"},
+			[]string{"$['applicants'][0]['ssn']", "$['applicants'][1]['ssn']", "$['applicants'][2]['ssn']", "$['x']['ssn']"}},
+		{"$.x.ssn", []string{"$['x']['ssn']"}, []string{"$['x']['ssn']"}},
+	} {
+		sel, err := Parse(tc.sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := jsontape.Scan([]byte(doc), jsontape.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths := func(s *Selector) []string {
+			ms, err := Select(d, []*Selector{s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, m := range ms {
+				out = append(out, d.NormalizedPath(m.Node))
+			}
+			return out
+		}
+		if diff := cmp.Diff(tc.exact, paths(sel)); diff != "" {
+			t.Errorf("%s mismatch (-want +got):\n%s", tc.sel, diff)
+		}
+		if diff := cmp.Diff(tc.all, paths(sel.Widened())); diff != "" {
+			t.Errorf("%s widened mismatch (-want +got):\n%s", tc.sel, diff)
+		}
+		if sel.Widened().String() != tc.sel {
+			t.Errorf("Widened().String() = %q", sel.Widened().String())
+		}
+		d.Release()
+	}
+}
