@@ -39,7 +39,11 @@ events).
 
 The page is served on --listen (loopback only) under a random secret path,
 whose URL is printed on stdout; --open opens it in a browser (BROWSER, else
-xdg-open). The command runs until interrupted (Ctrl-C). Decrypted data stays
+xdg-open) through a one-time launch link (the URL printed then ends in
+?launch=...): the browser's first load trades it for a session cookie, and
+nothing is served without that cookie, so another local user who reads the
+browser's command line gets nothing. If the link is used twice, view warns
+on stderr and serves nothing more. The command runs until interrupted (Ctrl-C). Decrypted data stays
 in the command's memory and in the page: nothing is written to disk, stdout
 or stderr.
 
@@ -115,6 +119,11 @@ func cmdView(e *env, args []string) int {
 		return exitFail
 	}
 	url := srv.URL(ln.Addr())
+	if vf.open {
+		// The browser's command line is readable by every local user:
+		// give it a one-time launch link instead of the page's URL.
+		url = srv.LaunchURL(ln.Addr(), func(msg string) { e.errorf("%s", msg) })
+	}
 	if _, err := e.stdout.Write([]byte(url + "\n")); err != nil {
 		return exitFail
 	}

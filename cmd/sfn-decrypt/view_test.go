@@ -39,7 +39,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var viewURL = regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+/[A-Za-z0-9_-]{22,}/\n$`)
+var viewURL = regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+/[A-Za-z0-9_-]{22,}/(\?launch=[A-Za-z0-9_-]{22})?\n$`)
 
 // startView runs "sfn-decrypt view" in-process until the test ends and
 // returns the URL it printed. At the end it checks that stdout held the URL
@@ -51,6 +51,13 @@ func startView(t *testing.T, getenv func(string) string, args ...string) string 
 
 // startViewWith is startView with stdin.
 func startViewWith(t *testing.T, stdin string, getenv func(string) string, args ...string) string {
+	t.Helper()
+	url, _ := startViewStderr(t, stdin, getenv, args...)
+	return url
+}
+
+// startViewStderr is startViewWith that also returns the command's stderr.
+func startViewStderr(t *testing.T, stdin string, getenv func(string) string, args ...string) (string, *lockedBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr lockedBuffer
@@ -86,12 +93,12 @@ func startViewWith(t *testing.T, stdin string, getenv func(string) string, args 
 			if !viewURL.MatchString(s) {
 				t.Fatalf("stdout is not the URL: %q", s)
 			}
-			return strings.TrimSpace(s)
+			return strings.TrimSpace(s), &stderr
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("no URL on stdout; stderr:\n%s", stderr.String())
-	return ""
+	return "", nil
 }
 
 // chromium is the browser the tests drive.

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 )
 
 //go:embed assets
@@ -61,6 +62,72 @@ type Server struct {
 	hosts  map[string]bool // the Host values accepted
 	index  []byte
 	data   []byte
+
+	// Launch mode (LaunchURL): the secret path alone serves nothing; a
+	// one-time launch token is exchanged for a session cookie.
+	mu       sync.Mutex
+	launch   string // the launch token; "" once used, or outside launch mode
+	session  string // the session cookie's value, once launched
+	locked   bool   // the launch token was presented twice
+	launched bool   // launch mode is on
+	alert    func(string)
+}
+
+// sessionCookie is the name of the launch mode's session cookie.
+const sessionCookie = "sfnenc-view-session"
+
+// LaunchURL switches s to launch mode and returns the URL to give a
+// browser on its command line, where every local user can read it
+// (/proc/PID/cmdline). The URL holds a one-time launch token: its first
+// load is answered with an HttpOnly, SameSite=Strict session cookie and a
+// redirect to the page, and from then on nothing is served without that
+// cookie. Whoever reads the URL later gets nothing. If the token is
+// presented a second time (another user was faster than the browser, or
+// the URL was reused), s locks: it serves nothing more, to anyone, and
+// alert is called with a message saying so.
+func (s *Server) LaunchURL(addr net.Addr, alert func(string)) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.launched, s.launch, s.alert = true, randomToken(), alert
+	return s.URL(addr) + "?launch=" + s.launch
+}
+
+func randomToken() string {
+	key := make([]byte, 16)
+	rand.Read(key)
+	return base64.RawURLEncoding.EncodeToString(key)
+}
+
+// admit reports, in launch mode, whether r may be served; it answers the
+// launch request itself (launched is then true).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (ok, answered bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.launched {
+		return true, false
+	}
+	if s.locked {
+		return false, false
+	}
+	if tok := r.URL.Query().Get("launch"); tok != "" {
+		if s.launch != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.launch)) == 1 {
+			s.launch, s.session = "", randomToken()
+			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.session, Path: "/" + s.secret + "/",
+				HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			w.Header().Set("Location", "/"+s.secret+"/")
+			w.WriteHeader(http.StatusSeeOther)
+			return true, true
+		}
+		// A used (or wrong) launch token: someone else read the URL,
+		// and may have loaded the page before the browser did.
+		s.locked, s.session = true, ""
+		if s.alert != nil {
+			s.alert("the page's launch link was presented again after its first use: someone else may have opened the page; it now serves nothing (run view again)")
+		}
+		return false, false
+	}
+	c, err := r.Cookie(sessionCookie)
+	return err == nil && s.session != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session)) == 1, false
 }
 
 // NewServer returns a server of p for a listener at addr (as bound, with
@@ -72,9 +139,7 @@ func NewServer(p *Page, addr net.Addr) (*Server, error) {
 	if !ok {
 		return nil, errors.New("view: not a TCP address")
 	}
-	key := make([]byte, 16)
-	rand.Read(key)
-	s := &Server{secret: base64.RawURLEncoding.EncodeToString(key), hosts: map[string]bool{}}
+	s := &Server{secret: randomToken(), hosts: map[string]bool{}}
 	port := fmt.Sprint(tcp.Port)
 	s.hosts[net.JoinHostPort(tcp.IP.String(), port)] = true
 	s.hosts["localhost:"+port] = true
@@ -140,6 +205,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	secret, name, found := strings.Cut(rest, "/")
 	if !ok || !found || subtle.ConstantTimeCompare([]byte(secret), []byte(s.secret)) != 1 {
 		deny(http.StatusNotFound)
+		return
+	}
+	if ok, answered := s.admit(w, r); answered {
+		return
+	} else if !ok {
+		deny(http.StatusForbidden)
 		return
 	}
 	switch name {
