@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,7 +19,10 @@ import (
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
 
-var update = flag.Bool("update", false, "regenerate the test vectors in testdata/vectors")
+var (
+	update    = flag.Bool("update", false, "write the test vectors of testdata/vectors that are missing")
+	updateAll = flag.Bool("update-all", false, "with -update, rewrite every test vector (new nonces: every token changes)")
+)
 
 const vectorsDir = "../testdata/vectors"
 
@@ -238,7 +242,23 @@ func writeVectors(t *testing.T) {
 	bad("not-base64", "text after the prefix that is not base64url", "config.json", `{"ssn": "sfnenc:not*base64"}`, "malformed")
 	bad("padded-base64", "base64 with padding characters", "config.json", base[:len(base)-2]+`=="}`, "malformed")
 
+	// Bound to a business key: the associated data ends with the binding
+	// (SECURITY.md, "Token format"), a string's content or a number's text.
+	bound := load("config-bound.json")
+	boundPlain := `{"applicationId": "APP-2026-0042", "caseNumber": 1.50e2, "ssn": "078-05-1120", "phone": "+44 20 7946 0000"}`
+	boundEnc := enc(bound, boundPlain)
+	v["bound"] = vector{Comment: "tokens bound to a business key: identity to the string $.applicationId, contact to the number $.caseNumber as written (1.50e2)",
+		Config: "config-bound.json", Encrypted: boundEnc, Expect: "ok", Plaintext: boundPlain}
+	v["bound-other-value"] = vector{Comment: "the same tokens in a document of another application: authentication fails",
+		Config: "config-bound.json", Encrypted: strings.Replace(boundEnc, "APP-2026-0042", "APP-2026-0043", 1), Expect: "authentication", Pointer: "/ssn"}
+	v["bound-number-spelling"] = vector{Comment: "the number 1.50e2 rewritten as 150, the same value: a number is bound by its text, so the contact token fails",
+		Config: "config-bound.json", Encrypted: strings.Replace(boundEnc, "1.50e2", "150", 1), Expect: "authentication", Pointer: "/phone"}
+
 	for name, vec := range v {
+		path := filepath.Join(vectorsDir, name+".vector.json")
+		if _, err := os.Stat(path); err == nil && !*updateAll {
+			continue // keep the vectors that second implementations already check against
+		}
 		data, err := json.MarshalIndent(vec, "", "  ")
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"os"
 	"slices"
@@ -547,9 +548,7 @@ func (p *progress) clear() {
 // isTerminal reports whether stream is a terminal (a character device).
 func isTerminal(stream any) bool {
 	f, ok := stream.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	// A terminal, not any character device: /dev/null is one too, and a
+	// script that gives it as stdin must not be asked questions.
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -213,7 +213,7 @@ func keysetDestroy(e *env, ctx context.Context, kf *keysetFlags, st *keyset.Stor
 			id, kf.class, st.Path(kf.class))
 		line, _ := bufio.NewReader(e.stdin).ReadString('\n')
 		if strings.TrimSpace(line) != strconv.FormatUint(uint64(id), 10) {
-			e.errorf("not confirmed; nothing destroyed")
+			e.errorf("not confirmed; nothing destroyed (a script confirms with --yes)")
 			return exitFail
 		}
 	}

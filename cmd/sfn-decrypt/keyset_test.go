@@ -203,6 +203,22 @@ func TestKeysetDestroyConfirms(t *testing.T) {
 	if got := listKeys(t, cfg)[0].Status; got != "enabled" {
 		t.Errorf("after a wrong answer key 1 is %s", got)
 	}
+	if !strings.Contains(errs, "a script confirms with --yes") {
+		t.Errorf("the refusal does not say how a script confirms: %q", errs)
+	}
+	// /dev/null is a character device, not a terminal: a script that
+	// gives it as stdin is told to pass --yes, not asked.
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	var errb bytes.Buffer
+	e := &env{stdin: devNull, stdout: io.Discard, stderr: &errb, getenv: os.Getenv, terminal: isTerminal}
+	if code := cmdKeyset(e, []string{"destroy", "--config", cfg, "--class", "identity", "--key-id", "1"}); code != exitUsage ||
+		strings.Contains(errb.String(), "Type the key id") || !strings.Contains(errb.String(), "pass --yes") {
+		t.Errorf("stdin /dev/null: exit %d, %q; want %d and a pointer to --yes", code, errb.String(), exitUsage)
+	}
 	if errs, code = destroy("1\n"); code != 0 {
 		t.Errorf("confirmed: exit %d, %q", code, errs)
 	}
