@@ -113,8 +113,7 @@ func (d *decryptor) run(src []byte, outer place, nested bool, depth, level int) 
 	if !nested {
 		d.binds = newBindings(doc, src)
 	}
-	var out []byte
-	last := 0
+	sp := jsontape.NewSplicer(nil, src, len(src))
 	for n := doc.NextWithPrefix(0, format.Prefix); n < doc.Len(); n = doc.NextWithPrefix(n+1, format.Prefix) {
 		text, isTok := tokenText(doc, src, n, &d.text)
 		if !isTok {
@@ -139,17 +138,9 @@ func (d *decryptor) run(src []byte, outer place, nested bool, depth, level int) 
 		}
 		d.rep.addPlace(Decrypted, d.tok.Class, at)
 		start, end := doc.Raw(n)
-		if out == nil {
-			out = make([]byte, 0, len(src))
-		}
-		out = append(out, src[last:start]...)
-		out = append(out, val...)
-		last = end
+		sp.Put(start, end, val)
 	}
-	if out == nil {
-		return src, nil
-	}
-	return append(out, src[last:]...), nil
+	return sp.Bytes(), nil
 }
 
 var errNotJSON = fmt.Errorf("%w: value is not valid JSON", ErrAuthentication)

@@ -281,8 +281,7 @@ func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, e
 	if outLen > c.maxSize() {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, outLen, c.maxSize())
 	}
-	out := make([]byte, 0, outLen)
-	last := 0
+	sp := jsontape.NewSplicer(make([]byte, 0, outLen), src, 0)
 	var body, pt []byte
 	defer func() { clear(pt[:cap(pt)]) }()
 	var nonces *datakey.Nonces
@@ -290,7 +289,7 @@ func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, e
 		nonces = new(datakey.Nonces) // one crypto/rand read per 256 tokens
 	}
 	for _, e := range edits {
-		out = append(out, src[last:e.start]...)
+		out := sp.Cut(int(e.start), int(e.end))
 		r := c.rules[e.rule]
 		pt = padTo(append(pt[:0], src[e.start:e.end]...), r.pad)
 		out = append(out, '"')
@@ -319,11 +318,10 @@ func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, e
 			out = append(out, s.text...)
 			out = format.AppendTextMore(out, body)
 		}
-		out = append(out, '"')
-		last = int(e.end)
+		sp.Fill(append(out, '"'))
 		rep.add(e.op, r.class, doc, int(e.node), nil)
 	}
-	out = append(out, src[last:]...)
+	out := sp.Bytes()
 	if len(out) > c.maxSize() { // ESDK tokens' sizes are known only now
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, len(out), c.maxSize())
 	}

@@ -131,9 +131,8 @@ func (s *Scope) first(d *decryptor, doc *jsontape.Document, src []byte) ([]byte,
 	if err := s.holdWidened(doc, src, sel); err != nil {
 		return nil, nil, err
 	}
-	var out []byte
+	sp := jsontape.NewSplicer(nil, src, len(src))
 	var next []span
-	last := 0
 	skipTo := 0 // nodes below it are inside a selected plaintext value
 	for n, k := 0, 0; n < doc.Len(); n++ {
 		selected := k < len(sel) && sel[k].Node == n
@@ -181,21 +180,13 @@ func (s *Scope) first(d *decryptor, doc *jsontape.Document, src []byte) ([]byte,
 		if err != nil {
 			return nil, nil, err
 		}
-		start, end := doc.Raw(n)
-		if out == nil {
-			out = make([]byte, 0, len(src))
-		}
-		out = append(out, src[last:start]...)
+		out := sp.Cut(doc.Raw(n))
 		if hasPrefix(val) {
 			next = append(next, span{start: len(out), end: len(out) + len(val), ptr: at.pointer()})
 		}
-		out = append(out, val...)
-		last = end
+		sp.Fill(append(out, val...))
 	}
-	if out == nil {
-		return src, nil, nil
-	}
-	return append(out, src[last:]...), next, nil
+	return sp.Bytes(), next, nil
 }
 
 // open decrypts one token for a Scope and records its value's fingerprints
@@ -249,9 +240,9 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 		}
 		return set[n], nil
 	}
-	var out []byte
+	sp := jsontape.NewSplicer(nil, src, len(src))
 	var next []span
-	last, f := 0, 0
+	f := 0
 	for n := 0; n < doc.Len(); n++ {
 		if doc.Kind(n) != jsontape.String {
 			continue
@@ -292,20 +283,13 @@ func (s *Scope) nested(d *decryptor, src []byte, fresh []span) ([]byte, []span, 
 		if err != nil {
 			return nil, nil, err
 		}
-		if out == nil {
-			out = make([]byte, 0, len(src))
-		}
-		out = append(out, src[last:start]...)
+		out := sp.Cut(start, end)
 		if hasPrefix(val) {
 			next = append(next, span{start: len(out), end: len(out) + len(val), ptr: ptr})
 		}
-		out = append(out, val...)
-		last = end
+		sp.Fill(append(out, val...))
 	}
-	if out == nil {
-		return src, nil, nil
-	}
-	return append(out, src[last:]...), next, nil
+	return sp.Bytes(), next, nil
 }
 
 // wideOnly returns the nodes that the rules' widened selectors select (see

@@ -18,6 +18,11 @@
 // recognises equal values whatever their spelling. Package fieldpath
 // selects nodes of a Document by JSONPath.
 //
+// A Splicer writes a copy of a text with byte ranges replaced in order (the
+// one way this module rewrites a document); Document.AppendSpliced writes
+// a node with some of its strings given new content (Edit), and
+// AppendQuoted and AppendEscaped write a JSON string.
+//
 // Errors from Scan and Valid are *DocumentError values that wrap ErrSyntax,
 // ErrDuplicateName, ErrInvalidUTF8, ErrTooDeep or ErrTooLarge; they give the
 // byte offset and JSON Pointer of the problem and never any text of the

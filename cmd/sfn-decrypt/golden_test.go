@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/jsontape"
@@ -305,7 +304,7 @@ func (g *generator) encryptFields(t *testing.T, src []byte, isData func(pointer 
 				}
 				content = tamper(content)
 			} else if field == "cause" {
-				tok, err := g.partner.EncryptValue(ctx, "partner", eventdata.AppendString(nil, content))
+				tok, err := g.partner.EncryptValue(ctx, "partner", jsontape.AppendQuoted(nil, content))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -318,7 +317,7 @@ func (g *generator) encryptFields(t *testing.T, src []byte, isData func(pointer 
 		case isJSON:
 			content = encryptNested(t, reader, content)
 		case field == "cause" && !bytes.HasPrefix(content, []byte("sfnenc:")):
-			tok, err := reader.EncryptValue(ctx, "diagnostics", eventdata.AppendString(nil, content))
+			tok, err := reader.EncryptValue(ctx, "diagnostics", jsontape.AppendQuoted(nil, content))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,8 +325,8 @@ func (g *generator) encryptFields(t *testing.T, src []byte, isData func(pointer 
 		}
 		content, expected = cut(p, field, content, expected)
 		start, end := doc.Raw(n)
-		enc = append(append(enc, src[last:start]...), eventdata.AppendString(nil, content)...)
-		exp = append(append(exp, src[last:start]...), eventdata.AppendString(nil, expected)...)
+		enc = append(append(enc, src[last:start]...), jsontape.AppendQuoted(nil, content)...)
+		exp = append(append(exp, src[last:start]...), jsontape.AppendQuoted(nil, expected)...)
 		last = end
 	}
 	return append(enc, src[last:]...), append(exp, src[last:]...)
@@ -379,7 +378,7 @@ func encryptNested(t *testing.T, c *codec.Codec, doc []byte) []byte {
 		}
 		start, end := fd.Raw(n)
 		out = append(out, doc[last:start]...)
-		out = eventdata.AppendString(out, encryptNested(t, c, inner))
+		out = jsontape.AppendQuoted(out, encryptNested(t, c, inner))
 		last = end
 	}
 	out = append(out, doc[last:]...)

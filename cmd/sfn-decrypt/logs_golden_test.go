@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
@@ -129,12 +128,12 @@ func (g *logsGenerator) encryptLog(t *testing.T, name string, src []byte, reader
 		if bytes.Equal(encMsg, msg) {
 			enc = append(enc, src[start:end]...)
 		} else {
-			enc = eventdata.AppendString(enc, encMsg)
+			enc = jsontape.AppendQuoted(enc, encMsg)
 		}
 		if bytes.Equal(expMsg, msg) {
 			exp = append(exp, src[start:end]...)
 		} else {
-			exp = eventdata.AppendString(exp, expMsg)
+			exp = jsontape.AppendQuoted(exp, expMsg)
 		}
 		last = end
 	}

@@ -9,8 +9,8 @@
 // the tokens in one such string: JSON text with tokens inside it, a string
 // that is a token, or plain text with tokens in it. Decryptor.Strings applies
 // Text to every string of a value in a document already scanned (an event of
-// a history), and returns the strings that changed as Edit values, which
-// AppendSpliced writes into the document; Decryptor.Value does both for JSON
+// a history), and returns the strings that changed as jsontape.Edit values,
+// which Document.AppendSpliced writes into the document; Decryptor.Value does both for JSON
 // text of its own. Tokens that cannot be decrypted stay as they are and are
 // reported as Failure values.
 //
@@ -173,31 +173,7 @@ func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipToke
 	if len(edits) == 0 {
 		return src, fails, nil
 	}
-	return AppendSpliced(make([]byte, 0, len(src)+len(src)/2), doc, 0, edits), fails, nil
-}
-
-// Edit is a string of a scanned document to write with new content: the
-// string at node Node (its quotes included) becomes a JSON string of Text.
-type Edit struct {
-	Node int
-	Text []byte
-}
-
-// AppendSpliced appends node n of doc to dst, with the strings of edits (in
-// document order) that are inside it written with their new content. Other
-// bytes stay as the document has them.
-func AppendSpliced(dst []byte, doc *jsontape.Document, n int, edits []Edit) []byte {
-	src := doc.Source()
-	start, end := doc.Raw(n)
-	i, _ := slices.BinarySearchFunc(edits, n, func(e Edit, n int) int { return e.Node - n })
-	last := start
-	for ; i < len(edits) && edits[i].Node < doc.End(n); i++ {
-		s, e := doc.Raw(edits[i].Node)
-		dst = append(dst, src[last:s]...)
-		dst = AppendString(dst, edits[i].Text)
-		last = e
-	}
-	return append(dst, src[last:end]...)
+	return doc.AppendSpliced(make([]byte, 0, len(src)+len(src)/2), 0, edits), fails, nil
 }
 
 // Strings decrypts, with Text, the tokens in every string of node n of doc
@@ -206,7 +182,7 @@ func AppendSpliced(dst []byte, doc *jsontape.Document, n int, edits []Edit) []by
 // left in place. Failures name the string by its JSON Pointer from node n.
 // The strings at the pointers in truncated (from node n, as
 // "/details/output") are decrypted with Truncated instead.
-func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, n int, truncated []string) ([]Edit, []Failure) {
+func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, n int, truncated []string) ([]jsontape.Edit, []Failure) {
 	return d.nodeStrings(ctx, doc, n, 0, false, truncated)
 }
 
@@ -214,9 +190,9 @@ func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, n int, 
 // that changes is new memory, one that does not is not kept.
 var scratch = sync.Pool{New: func() any { return new([]byte) }}
 
-func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, n, depth int, skipTokens bool, truncated []string) ([]Edit, []Failure) {
+func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, n, depth int, skipTokens bool, truncated []string) ([]jsontape.Edit, []Failure) {
 	src := doc.Source()
-	var edits []Edit
+	var edits []jsontape.Edit
 	var fails []Failure
 	var base string
 	rel := func(s int) string {
@@ -258,7 +234,7 @@ func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, n, 
 		if sameSlice(text, content) {
 			continue
 		}
-		edits = append(edits, Edit{Node: s, Text: text})
+		edits = append(edits, jsontape.Edit{Node: s, Text: text})
 	}
 	return edits, fails
 }
@@ -355,7 +331,7 @@ func TokenRuns(s []byte) iter.Seq2[int, int] {
 
 // plainText replaces each token in text that is not JSON.
 func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure) {
-	var sp splicer
+	sp := jsontape.NewSplicer(nil, s, 0)
 	var fails []Failure
 	for start, end := range TokenRuns(s) {
 		if end == start+len(codec.TokenPrefix) {
@@ -372,9 +348,9 @@ func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure)
 				val = []byte(str)
 			}
 		}
-		sp.put(s, start, end, val)
+		sp.Put(start, end, val)
 	}
-	return sp.result(s), fails
+	return sp.Bytes(), fails
 }
 
 // token decrypts one token found in text by its prefix, and returns the
@@ -396,31 +372,6 @@ func (d *Decryptor) token(ctx context.Context, tok []byte) ([]byte, []Failure) {
 	return val, fails
 }
 
-// splicer builds a text from s with some ranges replaced, in order, and
-// allocates only once a range is replaced.
-type splicer struct {
-	out  []byte
-	last int
-}
-
-// put replaces s[start:end] with val.
-func (sp *splicer) put(s []byte, start, end int, val []byte) {
-	if sp.out == nil {
-		sp.out = make([]byte, 0, len(s)+len(val))
-	}
-	sp.out = append(sp.out, s[sp.last:start]...)
-	sp.out = append(sp.out, val...)
-	sp.last = end
-}
-
-// result returns the text: s itself if nothing was replaced.
-func (sp *splicer) result(s []byte) []byte {
-	if sp.out == nil {
-		return s
-	}
-	return append(sp.out, s[sp.last:]...)
-}
-
 // Truncated decrypts the tokens in s, the start of JSON text that Step
 // Functions cut off to fit a size limit (a field whose <field>Details object
 // says "truncated"), and returns the new text (s itself if nothing changed)
@@ -431,7 +382,7 @@ func (sp *splicer) result(s []byte) []byte {
 // escaped alike). A token cut off by the end of s, or inside other text,
 // stays as it is and is reported as a failure wrapping ErrTruncated.
 func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure) {
-	var sp splicer
+	sp := jsontape.NewSplicer(nil, s, 0)
 	var fails []Failure
 	for start, end := range TokenRuns(s) {
 		if end == start+len(codec.TokenPrefix) && end < len(s) {
@@ -459,11 +410,11 @@ func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure)
 			continue
 		}
 		for range level {
-			val = escapeJSON(val)
+			val = jsontape.AppendEscaped(nil, val, '"')
 		}
-		sp.put(s, open, end+len(closer), val)
+		sp.Put(open, end+len(closer), val)
 	}
-	return sp.result(s), fails
+	return sp.Bytes(), fails
 }
 
 // openingQuote finds the quote that opens the JSON string a token at start
@@ -489,13 +440,6 @@ func openingQuote(s []byte, start int) (open, level int) {
 		}
 	}
 	return start, -1
-}
-
-// escapeJSON returns s as the content of a JSON string: escaped, without
-// the quotes.
-func escapeJSON(s []byte) []byte {
-	q := AppendString(nil, s)
-	return q[1 : len(q)-1]
 }
 
 // tokensByPointer maps the JSON Pointer of each string in doc that claims to
@@ -531,14 +475,6 @@ func isBase64URL(c byte) bool {
 
 func sameSlice(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-// AppendString appends s as a JSON string (quoted, with the escapes JSON
-// requires and no others) to dst.
-func AppendString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	dst = jsontape.AppendEscaped(dst, s, '"')
-	return append(dst, '"')
 }
 
 // Describe is the one-line description of a failure for diagnostics, as

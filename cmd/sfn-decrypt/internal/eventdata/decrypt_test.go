@@ -1,9 +1,7 @@
 package eventdata
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/internal/leaktest"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 const canary = "CANARY-078-05-1120"
@@ -102,9 +101,9 @@ func TestValue(t *testing.T) {
 	d := NewDecryptor(c)
 	ssn := testcodec.Token(t, c, "identity", `"`+canary+`"`)
 	bad := testcodec.Tampered(ssn)
-	input := string(AppendString(nil, []byte(`{"ssn":"`+ssn+`"}`)))
-	output := string(AppendString(nil, []byte(`{"ssn":"`+bad+`"}`)))
-	wantInput := string(AppendString(nil, []byte(`{"ssn":"`+canary+`"}`)))
+	input := string(jsontape.AppendQuoted(nil, []byte(`{"ssn":"`+ssn+`"}`)))
+	output := string(jsontape.AppendQuoted(nil, []byte(`{"ssn":"`+bad+`"}`)))
+	wantInput := string(jsontape.AppendQuoted(nil, []byte(`{"ssn":"`+canary+`"}`)))
 	ev := `{"id": 3, "type": "Future", "futureEventDetails": {"input": ` + input + `, "output": ` + output + `, "cause": "` + ssn + `", "n": 1.50}}`
 	got, fails, err := d.Value(context.Background(), []byte(ev))
 	if err != nil {
@@ -119,22 +118,6 @@ func TestValue(t *testing.T) {
 	}
 	if _, _, err := d.Value(context.Background(), []byte(`{"a":`)); err == nil {
 		t.Error("Value accepted invalid JSON")
-	}
-}
-
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"uo\te`, "line\nbreak\r\ttab", "\x00\x1f\x7f", "é €\u2028 <&>"} {
-		b := AppendString(nil, []byte(s))
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("AppendString(%q) = %s: %v", s, b, err)
-		}
-		if got != s {
-			t.Errorf("round trip of %q gave %q", s, got)
-		}
-		if bytes.Contains(b, []byte(`\u003c`)) {
-			t.Errorf("AppendString(%q) escapes HTML: %s", s, b)
-		}
 	}
 }
 

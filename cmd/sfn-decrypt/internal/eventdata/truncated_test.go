@@ -10,6 +10,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // TestTruncated decrypts JSON text cut off as Step Functions truncates data
@@ -25,7 +26,7 @@ func TestTruncated(t *testing.T) {
 	bad := testcodec.Tampered(testcodec.Token(t, c, "contact", `"x"`))
 	esc := func(s string, n int) string {
 		for range n {
-			s = string(escapeJSON([]byte(s)))
+			s = string(jsontape.AppendEscaped(nil, []byte(s), '"'))
 		}
 		return s
 	}
@@ -81,7 +82,7 @@ func TestValueTruncated(t *testing.T) {
 	email := testcodec.Token(t, c, "contact", `"ada@example.com"`)
 	cut := `{"email":"` + email + `","n":[1`
 	whole := `{"email":"` + email + `"}`
-	q := func(s string) string { return string(AppendString(nil, []byte(s))) }
+	q := func(s string) string { return string(jsontape.AppendQuoted(nil, []byte(s))) }
 	ev := `{"details":{"output":` + q(cut) + `,"outputDetails":{"truncated":true},"input":` + q(whole) + `}}`
 	got, fails, err := d.ValueTruncated(context.Background(), []byte(ev), []string{"/details/output"})
 	if err != nil || len(fails) != 0 {

@@ -20,7 +20,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
 
@@ -30,7 +29,7 @@ type Doc struct {
 	// events are the nodes of the events, in order.
 	events []int
 	// edits are the strings given new text, in document order.
-	edits []eventdata.Edit
+	edits []jsontape.Edit
 }
 
 // Member is a top-level member to write before a document's own.
@@ -199,7 +198,7 @@ func (d *Doc) Bytes(n int) []byte {
 // Replace gives the string nodes of edits new text: the document is written
 // with a JSON string of each Text in place of its node. A node replaced
 // twice keeps the last text.
-func (d *Doc) Replace(edits ...eventdata.Edit) {
+func (d *Doc) Replace(edits ...jsontape.Edit) {
 	for _, e := range edits {
 		if d.tape.Kind(e.Node) != jsontape.String {
 			panic("eventdoc: Replace of a node that is not a string")
@@ -209,7 +208,7 @@ func (d *Doc) Replace(edits ...eventdata.Edit) {
 			d.edits = append(d.edits, e)
 			continue
 		}
-		i, found := slices.BinarySearchFunc(d.edits, e.Node, func(a eventdata.Edit, n int) int { return a.Node - n })
+		i, found := slices.BinarySearchFunc(d.edits, e.Node, func(a jsontape.Edit, n int) int { return a.Node - n })
 		if found {
 			d.edits[i] = e
 		} else {
@@ -221,7 +220,7 @@ func (d *Doc) Replace(edits ...eventdata.Edit) {
 // AppendValue appends node n, with the replacements inside it, to dst, with
 // the layout of the document.
 func (d *Doc) AppendValue(dst []byte, n int) []byte {
-	return eventdata.AppendSpliced(dst, d.tape, n, d.edits)
+	return d.tape.AppendSpliced(dst, n, d.edits)
 }
 
 // Marshal returns the document, with its replacements and the members of
@@ -248,7 +247,7 @@ func (d *Doc) AppendMarshal(dst []byte, first []Member, indent string) []byte {
 			panic("eventdoc: member " + m.Name + " is not valid JSON")
 		}
 		w.next()
-		w.dst = eventdata.AppendString(w.dst, []byte(m.Name))
+		w.dst = jsontape.AppendQuoted(w.dst, []byte(m.Name))
 		w.colon()
 		w.value(raw, 0, nil)
 		raw.Release()
@@ -352,7 +351,7 @@ func (w *writer) member(tape *jsontape.Document, n int) {
 // value writes node n of tape with its subtree and the replacements inside
 // it (edits, in document order, from the first one at or after n), and
 // returns the edits after it.
-func (w *writer) value(tape *jsontape.Document, n int, edits []eventdata.Edit) []eventdata.Edit {
+func (w *writer) value(tape *jsontape.Document, n int, edits []jsontape.Edit) []jsontape.Edit {
 	src := tape.Source()
 	w.ends = w.ends[:0]
 	for c := n; c < tape.End(n); c++ {
@@ -372,7 +371,7 @@ func (w *writer) value(tape *jsontape.Document, n int, edits []eventdata.Edit) [
 			w.ends = append(w.ends, opened{tape.End(c), ']'})
 		default:
 			if len(edits) > 0 && edits[0].Node == c {
-				w.dst = eventdata.AppendString(w.dst, edits[0].Text)
+				w.dst = jsontape.AppendQuoted(w.dst, edits[0].Text)
 				edits = edits[1:]
 				continue
 			}

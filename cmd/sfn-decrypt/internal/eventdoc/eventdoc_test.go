@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
 
@@ -43,8 +42,8 @@ func TestParseMarshal(t *testing.T) {
 	tape := d.Tape()
 	x := tape.End(d.Events()[1]) - 1
 	y := tape.Len() - 1
-	d.Replace(eventdata.Edit{Node: y, Text: []byte("first")}, eventdata.Edit{Node: x, Text: []byte(`{"q":"\"quoted\""}`)})
-	d.Replace(eventdata.Edit{Node: y, Text: []byte("é")})
+	d.Replace(jsontape.Edit{Node: y, Text: []byte("first")}, jsontape.Edit{Node: x, Text: []byte(`{"q":"\"quoted\""}`)})
+	d.Replace(jsontape.Edit{Node: y, Text: []byte("é")})
 	if got, want := string(d.AppendValue(nil, d.Events()[1])), `{"b": [2, "{\"q\":\"\\\"quoted\\\"\"}"]}`; got != want {
 		t.Errorf("AppendValue = %s, want %s", got, want)
 	}
@@ -129,7 +128,7 @@ func TestMarshalSplices(t *testing.T) {
 				continue
 			}
 			text := append(tape.AppendString(nil, s), "\"\\\n\x01\u00e9\u2028"...)
-			d.Replace(eventdata.Edit{Node: s, Text: text})
+			d.Replace(jsontape.Edit{Node: s, Text: text})
 			start, end := tape.Raw(s)
 			q, _ := json.Marshal(string(text))
 			spliced = append(append(spliced, src[last:start]...), q...)

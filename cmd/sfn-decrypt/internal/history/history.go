@@ -266,7 +266,7 @@ func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) []Failure
 func (h *History) WriteJSON(w io.Writer, executionARN, indent string) error {
 	var first []eventdoc.Member
 	if executionARN != "" {
-		first = []eventdoc.Member{{Name: "executionArn", Raw: eventdata.AppendString(nil, []byte(executionARN))}}
+		first = []eventdoc.Member{{Name: "executionArn", Raw: jsontape.AppendQuoted(nil, []byte(executionARN))}}
 	}
 	b := outBufs.Get().(*[]byte)
 	defer outBufs.Put(b)

@@ -28,12 +28,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sfnenc/sfnenc/codec"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sfnenc/sfnenc/codec"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
@@ -96,7 +97,7 @@ type event struct {
 	tape    *jsontape.Document // its tape; nil if it is not strict JSON
 	err     error              // why it is not, then
 	details int                // the node of its details object, or -1
-	edits   []eventdata.Edit   // what Decrypt changed in it
+	edits   []jsontape.Edit    // what Decrypt changed in it
 }
 
 // Failure is a token of a Step Functions event that was left in place.
@@ -262,7 +263,7 @@ func NewRecord(stream *string, timestamp *int64, message *string, ingestion *int
 	if message != nil {
 		r.msg = []byte(*message)
 	}
-	r.members = append(r.members, member{name: "message", raw: eventdata.AppendString(nil, r.msg)})
+	r.members = append(r.members, member{name: "message", raw: jsontape.AppendQuoted(nil, r.msg)})
 	r.event = parseEvent(r.msg)
 	if ingestion != nil {
 		add("ingestionTime", *ingestion)
@@ -496,9 +497,9 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, records []*Record) Rep
 		edits, fails := d.Strings(ctx, e.tape, 0, e.truncated)
 		if len(edits) > 0 {
 			e.edits = edits
-			r.msg, r.changed = eventdata.AppendSpliced(nil, e.tape, 0, edits), true
+			r.msg, r.changed = e.tape.AppendSpliced(nil, 0, edits), true
 			if r.doc != nil {
-				r.doc.Replace(eventdata.Edit{Node: r.msgNode, Text: r.msg})
+				r.doc.Replace(jsontape.Edit{Node: r.msgNode, Text: r.msg})
 			}
 		}
 		r.fails = fails
@@ -520,10 +521,10 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = eventdata.AppendString(dst, []byte(m.name))
+		dst = jsontape.AppendQuoted(dst, []byte(m.name))
 		dst = append(dst, ':')
 		if m.name == "message" && r.changed {
-			dst = eventdata.AppendString(dst, r.msg)
+			dst = jsontape.AppendQuoted(dst, r.msg)
 			continue
 		}
 		dst = append(dst, m.raw...) // compact: from json.Marshal
@@ -628,7 +629,7 @@ func (r *Record) Event() *timeline.Event {
 		ev.Time = time.UnixMilli(r.Timestamp).UTC()
 	}
 	if e.details >= 0 {
-		ev.Details = eventdata.AppendSpliced(nil, e.tape, e.details, e.edits)
+		ev.Details = e.tape.AppendSpliced(nil, e.details, e.edits)
 	}
 	return ev
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -150,7 +151,7 @@ func TestDecryptRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := func(b []byte) string { return string(eventdata.AppendString(nil, b)) }
+	q := func(b []byte) string { return string(jsontape.AppendQuoted(nil, b)) }
 	msg := `{"id":"1","type":"ExecutionStarted","details":{"input":` + q(data) + `},"execution_arn":"arn:aws:states:eu-west-2:1:express:m:e:x"}`
 	want := `{"id":"1","type":"ExecutionStarted","details":{"input":` + q([]byte(`{"email":"ada@example.com"}`)) + `},"execution_arn":"arn:aws:states:eu-west-2:1:express:m:e:x"}`
 	doc := `{"events":[{"logStreamName":"s","timestamp":1,"message":` + q([]byte(msg)) + `,"extra":{"a": 1},"eventId":"e1"},` +
@@ -253,7 +254,7 @@ func TestDecryptReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := data[:bytes.Index(data, []byte("sfnenc:"))+30]
-	q := func(b []byte) string { return string(eventdata.AppendString(nil, b)) }
+	q := func(b []byte) string { return string(jsontape.AppendQuoted(nil, b)) }
 	const arn = "arn:aws:states:eu-west-2:1:express:m:e:x"
 	msgs := []string{
 		`{"id":"5","type":"TaskSucceeded","details":{"output":` + q(cut) + `,"outputDetails":{"truncated":true}},"execution_arn":"` + arn + `"}`,

@@ -13,13 +13,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/sfnenc/sfnenc/codec"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/jsontape"
+
 	"io"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 )
 
 // Event is one Step Functions event as Timeline renders it: a history event
@@ -290,7 +293,7 @@ func (r *renderer) details(obj []byte, state string) {
 		if skip[m.name] {
 			continue
 		}
-		if m.name == "name" && state != "" && string(m.raw) == string(eventdata.AppendString(nil, []byte(state))) {
+		if m.name == "name" && state != "" && string(m.raw) == string(jsontape.AppendQuoted(nil, []byte(state))) {
 			continue // shown on the event's line
 		}
 		label := m.name

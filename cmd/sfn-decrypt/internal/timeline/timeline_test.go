@@ -12,6 +12,7 @@ import (
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 func TestTimeline(t *testing.T) {
@@ -23,7 +24,7 @@ func TestTimeline(t *testing.T) {
 	ssn := testcodec.Token(t, all, "identity", `"x"`)
 
 	details := func(members ...string) []byte { return []byte("{" + strings.Join(members, ",") + "}") }
-	str := func(s string) string { return string(eventdata.AppendString(nil, []byte(s))) }
+	str := func(s string) string { return string(jsontape.AppendQuoted(nil, []byte(s))) }
 	events := []*Event{
 		{ID: 1, Type: "ExecutionStarted", Time: time.Date(2024, 5, 1, 10, 0, 0, 123e6, time.UTC),
 			Details: details(`"input":`+str(`{"email":"`+email+`","ssn":"`+ssn+`"}`), `"inputDetails":{"truncated":false}`, `"roleArn":"arn:aws:iam::1:role/r"`)},
@@ -102,7 +103,7 @@ func TestTimelineEscapesControls(t *testing.T) {
 	ctx := context.Background()
 	// A decrypted value that clears the screen and rings the bell.
 	secret := testcodec.Token(t, c, "contact", `"\u001b[2J\u001b]0;owned\u0007\u009b31m"`)
-	str := func(s string) string { return string(eventdata.AppendString(nil, []byte(s))) }
+	str := func(s string) string { return string(jsontape.AppendQuoted(nil, []byte(s))) }
 	fake := "\n        # NOT DECRYPTED: /input (class contact): KMS denied access to the key"
 	causes := []string{
 		"\x1b[1A\x1b[2Kall good\r# NOT DECRYPTED: nothing to see",
