@@ -12,7 +12,7 @@ FUZZTIME ?= 30s
 FUZZMINIMIZE ?= 1x
 COUNT    ?= 6
 
-.PHONY: all build tools node-deps test test-short lint bench fuzz fuzz-short demo quickstart clean
+.PHONY: all build layer tools node-deps test test-short lint bench fuzz fuzz-short demo quickstart clean
 
 all: lint test
 
@@ -32,6 +32,14 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/sfn-decrypt
 
 $(BIN)/sfn-decrypt: build
+
+# The Lambda layer for handlers in any runtime: extensions/sfnenc-proxy and
+# the wrapper sfnenc-wrapper (AWS_LAMBDA_EXEC_WRAPPER=/opt/sfnenc-wrapper).
+# LAYER_ARCH is the functions' architecture: amd64 (x86_64) or arm64.
+LAYER_ARCH ?= amd64
+layer:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAYER_ARCH) $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/layer/sfnenc-proxy ./cmd/sfnenc-proxy
+	$(GO) run ./cmd/sfnenc-proxy/internal/mklayer -proxy $(BIN)/layer/sfnenc-proxy -o $(BIN)/sfnenc-layer.zip
 
 # npm packages of the end-to-end harness, pinned by package-lock.json: of
 # every package directory, or of those in NODE_DIRS.
