@@ -196,7 +196,8 @@ func runExtension(start time.Time, stderr io.Writer) int {
 		// The wrapper reads the address the kernel chose here; it is
 		// written before registering, so before the runtime starts.
 		f := filepath.Join(os.TempDir(), addrFile)
-		if err := os.WriteFile(f+".tmp", []byte(ln.Addr().String()), 0o600); err == nil {
+		// An address, no secret: readable by the runtime's user too.
+		if err := os.WriteFile(f+".tmp", []byte(ln.Addr().String()), 0o644); err == nil {
 			err = os.Rename(f+".tmp", f)
 		}
 		if err != nil {
