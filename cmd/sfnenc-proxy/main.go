@@ -135,11 +135,14 @@ func serve(stderr io.Writer) (*proxy.Server, *http.Server, net.Listener, error) 
 	return p, srv, ln, nil
 }
 
-func logReady(p *proxy.Server, ln net.Listener, mode string, start time.Time) {
-	// The contract logged its own start-up record (lambdamw: ready).
-	p.Logger().LogAttrs(context.Background(), slog.LevelInfo,
+// logReady logs, once the contract is built, how long the proxy took to
+// listen (startMs: the runtime may start then) and, as the contract's own
+// start-up record says (lambdamw: ready), to build the contract.
+func logReady(p *proxy.Server, ln net.Listener, mode string, start time.Time, listening time.Duration) {
+	go p.Logger().LogAttrs(context.Background(), slog.LevelInfo,
 		"sfnenc-proxy: ready", slog.String("mode", mode), slog.String("listen", ln.Addr().String()),
-		slog.Float64("startMs", float64(time.Since(start).Microseconds())/1000))
+		slog.Float64("startMs", float64(listening.Microseconds())/1000),
+		slog.Float64("contractMs", float64(time.Since(start).Microseconds())/1000))
 }
 
 // runExec runs the command as the runtime behind the proxy and returns its
@@ -156,7 +159,7 @@ func runExec(start time.Time, argv []string, stderr io.Writer) int {
 	// Catch signals before the child starts, so none is lost.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	logReady(p, ln, "exec", start)
+	logReady(p, ln, "exec", start, time.Since(start))
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(stderr, "sfnenc-proxy: error: %v\n", err)
 		return 1
@@ -211,7 +214,7 @@ func runExtension(start time.Time, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sfnenc-proxy: error: %v\n", err)
 		return 1
 	}
-	logReady(p, ln, "extension", start)
+	logReady(p, ln, "extension", start, time.Since(start))
 	// The extension waits for SHUTDOWN; the proxy serves meanwhile.
 	if err := ext.WaitShutdown(context.Background()); err != nil {
 		fmt.Fprintf(stderr, "sfnenc-proxy: error: %v\n", err)

@@ -71,6 +71,7 @@ type Server struct {
 	passthrough *httputil.ReverseProxy
 	newContract func() *lambdamw.Contract
 	contract    atomic.Pointer[lambdamw.Contract]
+	built       chan struct{} // closed once the first contract is built
 	closing     chan struct{}
 	closeOnce   sync.Once
 
@@ -79,8 +80,11 @@ type Server struct {
 }
 
 // New returns a proxy to the Runtime API at upstream (host:port, as in
-// AWS_LAMBDA_RUNTIME_API). newContract builds the contract; it is called
-// now, and again after each restore from a snapshot.
+// AWS_LAMBDA_RUNTIME_API). newContract builds the contract (reading the
+// configuration, loading the AWS configuration); it is called now, in a
+// goroutine of its own, so that the runtime can start meanwhile: the
+// first event waits for it. It is called again after each restore from a
+// snapshot.
 func New(upstream string, newContract func() *lambdamw.Contract) *Server {
 	tr := &http.Transport{
 		Proxy:               nil, // loopback: never through HTTP_PROXY
@@ -94,6 +98,7 @@ func New(upstream string, newContract func() *lambdamw.Contract) *Server {
 		client:      &http.Client{Transport: tr},
 		newContract: newContract,
 		closing:     make(chan struct{}),
+		built:       make(chan struct{}),
 		pending:     map[string]*invocation{},
 	}
 	s.passthrough = &httputil.ReverseProxy{
@@ -108,15 +113,24 @@ func New(upstream string, newContract func() *lambdamw.Contract) *Server {
 			apiError(w, http.StatusBadGateway, "Runtime.Unavailable", "sfnenc-proxy: the Runtime API did not answer")
 		},
 	}
-	s.contract.Store(newContract())
+	go func() {
+		s.contract.Store(newContract())
+		close(s.built)
+	}()
 	return s
+}
+
+// current returns the contract, once it is built.
+func (s *Server) current() *lambdamw.Contract {
+	<-s.built
+	return s.contract.Load()
 }
 
 // Close makes invocations that wait for the runtime's answer give up: the
 // runtime is gone.
 func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
 
-func (s *Server) logger() *slog.Logger { return s.contract.Load().Logger() }
+func (s *Server) logger() *slog.Logger { return s.current().Logger() }
 
 // Logger returns the logger of the contract (SFNENC_LOG_LEVEL), for the
 // proxy's own records.
@@ -258,7 +272,7 @@ func (s *Server) start(id, deadline string, event []byte) (*invocation, bool) {
 	s.pending[id] = inv
 	s.mu.Unlock()
 
-	c := s.contract.Load()
+	c := s.current()
 	go func() {
 		defer close(inv.done)
 		defer cancel()
@@ -439,6 +453,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reset(ctx context.Context) {
+	<-s.built
 	t := time.Now()
 	s.contract.Store(s.newContract())
 	s.logger().LogAttrs(ctx, slog.LevelInfo, "sfnenc-proxy: restored: data keys, keysets and AWS credentials of before the snapshot dropped",
