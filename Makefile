@@ -87,10 +87,11 @@ fuzz-short:
 # histories as Step Functions stores them and through sfn-decrypt.
 # DEMO_FLAGS passes flags to the demo program (-wait, -all, -full,
 # -full-tokens, -v).
-# It installs only what it uses: two tools, the CLI and the harness's npm
-# packages.
+# It installs only what it uses: two tools, the CLI, the harness's npm
+# packages and the Node.js runtime interface client (SendRejectionEmail is a
+# Node.js handler behind sfnenc-proxy).
 demo: $(BIN)/local-kms $(BIN)/aws-lambda-rie build
-	$(MAKE) --no-print-directory node-deps NODE_DIRS=examples/identity-verification/harness
+	$(MAKE) --no-print-directory node-deps NODE_DIRS="examples/identity-verification/harness internal/noderic"
 	./scripts/demo.sh $(DEMO_FLAGS)
 
 quickstart: $(BIN)/local-kms build
