@@ -66,8 +66,9 @@ lint: $(BIN)/staticcheck
 # counts and sizes), then the benchmarks, COUNT times, through benchstat.
 bench: $(BIN)/benchstat $(BIN)/local-kms
 	SFNENC_BENCH=1 $(GO) test -count=1 -run 'TestKMSRequestCounts|TestSize|TestFleet|TestHandlerBinarySize' -v ./bench | tee bench-tests.txt
-	SFNENC_BENCH=1 $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./... | tee bench.txt
+	SFNENC_BENCH=1 $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) $$($(GO) list ./... | grep -v /cmd/sfnenc-proxy$$) | tee bench.txt
 	$(BIN)/benchstat bench.txt
+	SFNENC_BENCH=1 $(GO) test -run '^$$' -bench . -benchtime 1000x -count 1 ./cmd/sfnenc-proxy | tee bench-proxy.txt
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:
@@ -98,4 +99,4 @@ quickstart: $(BIN)/local-kms build
 	./scripts/quickstart.sh
 
 clean:
-	rm -rf $(BIN) bench.txt bench-tests.txt
+	rm -rf $(BIN) bench.txt bench-tests.txt bench-proxy.txt
