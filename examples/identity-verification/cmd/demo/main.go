@@ -130,7 +130,11 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  %-30s %v\n", fmt.Sprintf("built %d Lambda functions", len(bins)), time.Since(start).Round(100*time.Millisecond))
+	built := fmt.Sprintf("built %d Lambda functions", len(bins))
+	if _, ok := bins[stack.ProxyBinary]; ok {
+		built = fmt.Sprintf("built %d Go functions, sfnenc-proxy", len(bins)-1)
+	}
+	fmt.Printf("  %-30s %v\n", built, time.Since(start).Round(100*time.Millisecond))
 
 	start = time.Now()
 	var backendLog io.Writer = io.Discard
