@@ -41,6 +41,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,26 +139,34 @@ func (s *Server) Logger() *slog.Logger { return s.logger() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A path the Runtime API might read otherwise than the proxy does
+	// (dot segments, doubled or encoded slashes) is refused rather than
+	// passed on: a result must not reach the API around the contract.
+	if r.URL.RawPath != "" || path.Clean(r.URL.Path) != r.URL.Path {
+		apiError(w, http.StatusBadRequest, "InvalidRequest", "sfnenc-proxy: the path is not in its plain form")
+		return
+	}
 	const prefix = "/2018-06-01/runtime/"
-	path, ok := strings.CutPrefix(r.URL.Path, prefix)
+	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 	if !ok {
 		s.passthrough.ServeHTTP(w, r)
 		return
 	}
 	switch {
-	case r.Method == http.MethodGet && path == "invocation/next":
+	case r.Method == http.MethodGet && rest == "invocation/next":
 		s.next(w, r)
-	case r.Method == http.MethodGet && path == "restore/next":
+	case r.Method == http.MethodGet && rest == "restore/next":
 		s.restore(w, r)
-	case r.Method == http.MethodPost && strings.HasPrefix(path, "invocation/"):
-		id, kind, ok := strings.Cut(strings.TrimPrefix(path, "invocation/"), "/")
+	case r.Method == http.MethodPost && strings.HasPrefix(rest, "invocation/"):
+		id, kind, ok := strings.Cut(strings.TrimPrefix(rest, "invocation/"), "/")
 		switch {
 		case ok && kind == "response":
 			s.answer(w, r, id, false)
 		case ok && kind == "error":
 			s.answer(w, r, id, true)
 		default:
-			s.passthrough.ServeHTTP(w, r)
+			// Nothing else is posted about an invocation.
+			apiError(w, http.StatusBadRequest, "InvalidRequest", "sfnenc-proxy: no such Runtime API call")
 		}
 	default:
 		s.passthrough.ServeHTTP(w, r)

@@ -381,8 +381,28 @@ func TestAnswerForUnknownInvocation(t *testing.T) {
 	if resp, _ := post(t, url+"/2018-06-01/runtime/invocation/req-1/response", plain); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("second answer: HTTP %d, want 400", resp.StatusCode)
 	}
+	// Paths the Runtime API might read as an answer, spelled otherwise.
+	s.push("req-2", encrypted(t))
+	_, plain = get(t, url+"/2018-06-01/runtime/invocation/next")
+	for _, p := range []string{
+		"/2018-06-01/runtime/invocation/req-2/response/",
+		"/2018-06-01/runtime/invocation/req-2/response/x",
+		"/2018-06-01/runtime/invocation/req-2//response",
+		"/2018-06-01/runtime/invocation/req-2/./response",
+		"/2018-06-01/runtime/invocation/x/../req-2/response",
+		"/2018-06-01/runtime/invocation/req-2%2Fresponse",
+		"/2018-06-01//runtime/invocation/req-2/response",
+		"/2018-06-01/runtime/invocation/req-2/Response",
+	} {
+		if resp, _ := post(t, url+p, plain); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: HTTP %d, want 400", p, resp.StatusCode)
+		}
+	}
 	if n := len(s.all()); n != 1 {
 		t.Errorf("%d requests went on, want 1", n)
+	}
+	for _, p := range s.all() {
+		leaktest.Check(t, "what went on", string(p.body), canary)
 	}
 }
 
