@@ -64,3 +64,22 @@ func TestExecStatusAndSignals(t *testing.T) {
 		t.Errorf("after SIGINT: exit %d, want %d", code, 128+int(syscall.SIGINT))
 	}
 }
+
+// TestExtensionFailsWithoutAddressFile: with SFNENC_PROXY_PORT=0 the
+// wrapper learns the proxy's address from the file the extension writes;
+// if it cannot be written, the extension fails (so Lambda's init fails)
+// rather than leave the runtime without the proxy.
+func TestExtensionFailsWithoutAddressFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the proxy")
+	}
+	proxy := testbin.Build(t, "cmd/sfnenc-proxy")
+	cmd := exec.Command(proxy)
+	cmd.Env = append(baseEnv(), "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9", "SFNENC_PROXY_PORT=0",
+		"TMPDIR="+filepath.Join(os.DevNull, "not-a-directory"), `SFNENC_CONFIG={}`)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "sfnenc-proxy.addr") {
+		t.Errorf("got %v: %s; want exit 1 naming the address file", err, out)
+	}
+}

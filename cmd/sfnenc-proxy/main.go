@@ -200,7 +200,8 @@ func runExtension(start time.Time, stderr io.Writer) int {
 		// written before registering, so before the runtime starts.
 		f := filepath.Join(os.TempDir(), addrFile)
 		// An address, no secret: readable by the runtime's user too.
-		if err := os.WriteFile(f+".tmp", []byte(ln.Addr().String()), 0o644); err == nil {
+		err := os.WriteFile(f+".tmp", []byte(ln.Addr().String()), 0o644)
+		if err == nil {
 			err = os.Rename(f+".tmp", f)
 		}
 		if err != nil {
