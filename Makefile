@@ -12,7 +12,7 @@ FUZZTIME ?= 30s
 FUZZMINIMIZE ?= 1x
 COUNT    ?= 6
 
-.PHONY: all build tools node-deps test test-short lint bench fuzz fuzz-short demo quickstart clean
+.PHONY: all build layer tools node-deps test test-short lint bench fuzz fuzz-short demo quickstart clean
 
 all: lint test
 
@@ -32,6 +32,14 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/sfn-decrypt
 
 $(BIN)/sfn-decrypt: build
+
+# The Lambda layer for handlers in any runtime: extensions/sfnenc-proxy and
+# the wrapper sfnenc-wrapper (AWS_LAMBDA_EXEC_WRAPPER=/opt/sfnenc-wrapper).
+# LAYER_ARCH is the functions' architecture: amd64 (x86_64) or arm64.
+LAYER_ARCH ?= amd64
+layer:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAYER_ARCH) $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/layer/sfnenc-proxy ./cmd/sfnenc-proxy
+	$(GO) run ./cmd/sfnenc-proxy/internal/mklayer -proxy $(BIN)/layer/sfnenc-proxy -o $(BIN)/sfnenc-layer.zip
 
 # npm packages of the end-to-end harness, pinned by package-lock.json: of
 # every package directory, or of those in NODE_DIRS.
@@ -58,8 +66,9 @@ lint: $(BIN)/staticcheck
 # counts and sizes), then the benchmarks, COUNT times, through benchstat.
 bench: $(BIN)/benchstat $(BIN)/local-kms
 	SFNENC_BENCH=1 $(GO) test -count=1 -run 'TestKMSRequestCounts|TestSize|TestFleet|TestHandlerBinarySize' -v ./bench | tee bench-tests.txt
-	SFNENC_BENCH=1 $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./... | tee bench.txt
+	SFNENC_BENCH=1 $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) $$($(GO) list ./... | grep -v /cmd/sfnenc-proxy$$) | tee bench.txt
 	$(BIN)/benchstat bench.txt
+	SFNENC_BENCH=1 $(GO) test -run '^$$' -bench . -benchtime 1000x -count 1 ./cmd/sfnenc-proxy | tee bench-proxy.txt
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:
@@ -79,14 +88,15 @@ fuzz-short:
 # histories as Step Functions stores them and through sfn-decrypt.
 # DEMO_FLAGS passes flags to the demo program (-wait, -all, -full,
 # -full-tokens, -v).
-# It installs only what it uses: two tools, the CLI and the harness's npm
-# packages.
+# It installs only what it uses: two tools, the CLI, the harness's npm
+# packages and the Node.js runtime interface client (SendRejectionEmail is a
+# Node.js handler behind sfnenc-proxy).
 demo: $(BIN)/local-kms $(BIN)/aws-lambda-rie build
-	$(MAKE) --no-print-directory node-deps NODE_DIRS=examples/identity-verification/harness
+	$(MAKE) --no-print-directory node-deps NODE_DIRS="examples/identity-verification/harness internal/noderic"
 	./scripts/demo.sh $(DEMO_FLAGS)
 
 quickstart: $(BIN)/local-kms build
 	./scripts/quickstart.sh
 
 clean:
-	rm -rf $(BIN) bench.txt bench-tests.txt
+	rm -rf $(BIN) bench.txt bench-tests.txt bench-proxy.txt

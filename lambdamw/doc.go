@@ -21,6 +21,13 @@
 // WrapFunc takes any other signature that lambda.Start accepts; WrapHandler
 // wraps a lambda.Handler that works on raw bytes.
 //
+// NewContract is the same middleware for a door other than lambda.Start:
+// cmd/sfnenc-proxy, which serves the Lambda Runtime API to a handler in any
+// runtime, calls Contract.Invoke with the event's bytes and gets the
+// result's bytes or a Failure (errorType and errorMessage), and so imports
+// no aws-lambda-go package. There is one implementation of the contract,
+// behind both doors.
+//
 // # Configuration
 //
 // The middleware is configured once per execution environment, when Wrap

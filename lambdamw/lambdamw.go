@@ -231,16 +231,24 @@ func loadConfig() (*codec.Config, string, error) {
 
 // Invoke implements lambda.Handler.
 func (m *middleware) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	rec := invocation{start: time.Now(), eventBytes: len(payload)}
+	var requestID string
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		rec.requestID = lc.AwsRequestID
+		requestID = lc.AwsRequestID
 	}
+	return m.run(ctx, requestID, payload, m.inner)
+}
+
+// run is one invocation of inner by the contract, with its log record: the
+// one implementation behind both doors, lambda.Start's (Invoke) and the
+// Runtime API proxy's (Contract.Invoke).
+func (m *middleware) run(ctx context.Context, requestID string, payload []byte, inner innerFunc) ([]byte, error) {
+	rec := invocation{start: time.Now(), eventBytes: len(payload), requestID: requestID}
 	if m.initErr != nil {
 		rec.fail(failure(ErrorTypeConfig, "%v", m.initErr))
 		m.log(ctx, &rec)
 		return nil, rec.err
 	}
-	out, err := m.invoke(ctx, payload, &rec)
+	out, err := m.invoke(ctx, payload, &rec, inner)
 	m.log(ctx, &rec)
 	if err != nil {
 		return nil, err
@@ -248,7 +256,7 @@ func (m *middleware) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 	return out, nil
 }
 
-func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation) ([]byte, error) {
+func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation, inner innerFunc) ([]byte, error) {
 	// KMS calls, and the SDK's retries of them, end a margin before the
 	// function's deadline, so that a failure can still be reported.
 	kctx := ctx
@@ -270,9 +278,12 @@ func (m *middleware) invoke(ctx context.Context, payload []byte, rec *invocation
 	}
 
 	t = time.Now()
-	result, p, herr := m.call(ctx, plain)
+	result, p, herr := call(ctx, inner, plain)
 	rec.handlerDur = time.Since(t)
+	var door *doorFailure
 	switch {
+	case errors.As(herr, &door):
+		return nil, rec.fail(failure(ErrorTypeEncrypt, "%v", door.err))
 	case p != nil:
 		ire, sealed := m.panicFailure(kctx, p.v, p.stack)
 		rec.handlerFailed("panic", ire, sealed)
@@ -305,14 +316,14 @@ type recovered struct {
 }
 
 // call runs the handler, recovering a panic.
-func (m *middleware) call(ctx context.Context, event []byte) (result []byte, p *recovered, err error) {
+func call(ctx context.Context, inner innerFunc, event []byte) (result []byte, p *recovered, err error) {
 	done := false
 	defer func() {
 		if !done {
 			p = &recovered{v: recover(), stack: stackTrace()}
 		}
 	}()
-	result, err = m.inner(ctx, event)
+	result, err = inner(ctx, event)
 	done = true
 	return result, nil, err
 }

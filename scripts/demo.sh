@@ -31,6 +31,8 @@ for f in bin/local-kms bin/aws-lambda-rie bin/sfn-decrypt; do
 done
 [ -d "$example/harness/node_modules/aws-local-stepfunctions" ] || {
   echo "demo: the harness's npm packages are missing: run make node-deps (or make demo)" >&2; exit 1; }
+[ -d internal/noderic/node_modules/aws-lambda-ric ] || {
+  echo "demo: the Node.js runtime interface client is missing: run make node-deps (or make demo)" >&2; exit 1; }
 
 go build -o "$tmp/demo" "./$example/cmd/demo"
 # The demo program stops what it started itself, on Ctrl-C too; the trap

@@ -30,6 +30,7 @@ import (
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/stack"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 	"github.com/sfnenc/sfnenc/internal/leaktest"
+	"github.com/sfnenc/sfnenc/internal/noderic"
 	"github.com/sfnenc/sfnenc/internal/testbin"
 	"github.com/sfnenc/sfnenc/lambdamw"
 )
@@ -86,6 +87,7 @@ func TestWorkflowEndToEnd(t *testing.T) {
 		}
 	}
 	rie := testbin.Path(t, "aws-lambda-rie")
+	noderic.Path(t) // SendRejectionEmailFunction is a Node.js handler
 
 	// Build the functions (once for the whole test) while sfn-decrypt
 	// builds.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/samtemplate"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/stack"
+	"github.com/sfnenc/sfnenc/internal/testbin"
 )
 
 const (
@@ -668,4 +670,107 @@ func denial(t *testing.T, st samtemplate.Statement, values map[string]string) []
 		}
 	}
 	return out
+}
+
+// TestProxiedFunctions: a function in another runtime than Go runs its
+// handler behind the sfnenc layer's proxy, and nothing else holds it to
+// the contract: without the layer the wrapper is missing, without
+// AWS_LAMBDA_EXEC_WRAPPER the runtime never reaches the proxy and the
+// handler's results go out unencrypted. So every such function must have
+// both; and sfn-decrypt check must read its SFNENC_CLASSES as a Go
+// function's.
+func TestProxiedFunctions(t *testing.T) {
+	tmpl, err := samtemplate.Load(stack.TemplateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := tmpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proxied []string
+	for _, f := range fns {
+		if f.IsGo() {
+			continue
+		}
+		proxied = append(proxied, f.LogicalID)
+		if !slices.ContainsFunc(f.Layers, func(l any) bool {
+			m, ok := l.(map[string]any)
+			return ok && m["Ref"] == "SfnencLayer"
+		}) {
+			t.Errorf("%s (%s) lacks the layer SfnencLayer: %v", f.LogicalID, f.Runtime, f.Layers)
+		}
+		if w := f.Env["AWS_LAMBDA_EXEC_WRAPPER"]; w != "/opt/sfnenc-wrapper" {
+			t.Errorf("%s (%s): AWS_LAMBDA_EXEC_WRAPPER = %v, want /opt/sfnenc-wrapper", f.LogicalID, f.Runtime, w)
+		}
+		if _, ok := f.Env["SFNENC_CLASSES"]; !ok {
+			t.Errorf("%s (%s): no SFNENC_CLASSES: it would decrypt every class", f.LogicalID, f.Runtime)
+		}
+	}
+	if diff := cmp.Diff([]string{"SendRejectionEmailFunction"}, proxied); diff != "" {
+		t.Errorf("functions behind the proxy (-want +got):\n%s", diff)
+	}
+	var layer struct {
+		ContentURI string `yaml:"ContentUri"`
+	}
+	r, ok := tmpl.Resources["SfnencLayer"]
+	if !ok || r.Type != "AWS::Serverless::LayerVersion" {
+		t.Fatal("no AWS::Serverless::LayerVersion SfnencLayer")
+	}
+	if err := r.Properties.Decode(&layer); err != nil {
+		t.Fatal(err)
+	}
+	// What make layer writes, at the repository's root.
+	if layer.ContentURI != "../../bin/sfnenc-layer.zip" {
+		t.Errorf("SfnencLayer's ContentUri = %q, want ../../bin/sfnenc-layer.zip (make layer)", layer.ContentURI)
+	}
+
+	// check reads the Node.js function's SFNENC_CLASSES: a class that
+	// never reaches it (here, one the rules lack) is reported for it.
+	if testing.Short() {
+		return
+	}
+	data, err := os.ReadFile(stack.TemplateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i := strings.Index(s, "SendRejectionEmailFunction:")
+	j := strings.Index(s[i:], "SFNENC_CLASSES: contact\n")
+	if i < 0 || j < 0 {
+		t.Fatal("no SFNENC_CLASSES: contact under SendRejectionEmailFunction")
+	}
+	j += i + len("SFNENC_CLASSES: contact")
+	// The changed copy beside a copy of the definition it names.
+	dir := t.TempDir()
+	changed := filepath.Join(dir, "template.yaml")
+	if err := os.WriteFile(changed, []byte(s[:j]+",retired"+s[j:]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	def, err := os.ReadFile("statemachine/identity-verification.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "statemachine"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "statemachine", "identity-verification.asl.json"), def, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := testbin.Build(t, "cmd/sfn-decrypt")
+	out, err := exec.Command(bin, "check", "--config", stack.ConfigFile, "--template", changed, "--output", "json").Output()
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	var got struct {
+		Findings []struct{ Rule, State, Class string }
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("check: %v: %s", err, out)
+	}
+	if !slices.ContainsFunc(got.Findings, func(f struct{ Rule, State, Class string }) bool {
+		return f.Rule == "class-never-reaches" && f.State == "SendRejectionEmail" && f.Class == "retired"
+	}) {
+		t.Errorf("check did not read the Node.js function's SFNENC_CLASSES: %s", out)
+	}
 }

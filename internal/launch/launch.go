@@ -254,18 +254,51 @@ func StartEmulator(ctx context.Context, rie, handler string, env []string, logTo
 }
 
 func startEmulator(ctx context.Context, rie, handler string, env []string, logTo io.Writer) (*Process, string, error) {
+	return startEmulatorWith(ctx, filepath.Base(handler), func(invokeAddr, apiAddr string) *exec.Cmd {
+		cmd := exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, handler)
+		cmd.Dir = filepath.Dir(handler)
+		cmd.Env = env
+		return cmd
+	}, logTo)
+}
+
+// EmulatorArgs returns the emulator's flags for its two addresses, to put
+// after the emulator's path in a command for [StartEmulatorWith].
+func EmulatorArgs(invokeAddr, apiAddr string) []string {
+	return []string{"--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr}
+}
+
+// StartEmulatorWith is [StartEmulator] for an emulator started by a command
+// of the caller's (a bootstrap with arguments, a private mount namespace):
+// command returns it for the emulator's two loopback addresses (see
+// [EmulatorArgs]). name names the function in errors. A start that loses
+// the race for the ports is tried again, three times in all.
+func StartEmulatorWith(ctx context.Context, name string, command func(invokeAddr, apiAddr string) *exec.Cmd, logTo io.Writer) (*Process, string, error) {
+	var lastErr error
+	for range 3 {
+		p, url, err := startEmulatorWith(ctx, name, command, logTo)
+		if err == nil {
+			return p, url, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", err
+		}
+		lastErr = err
+	}
+	return nil, "", lastErr
+}
+
+func startEmulatorWith(ctx context.Context, name string, command func(invokeAddr, apiAddr string) *exec.Cmd, logTo io.Writer) (*Process, string, error) {
 	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, "", err
 	}
 	invokeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	apiAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, handler)
-	cmd.Dir = filepath.Dir(handler)
-	cmd.Env = env
-	p, err := Start(cmd, logTo, nil)
+	handler := name
+	p, err := Start(command(invokeAddr, apiAddr), logTo, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("launch: emulator for %s: %w", filepath.Base(handler), err)
+		return nil, "", fmt.Errorf("launch: emulator for %s: %w", handler, err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -276,7 +309,7 @@ func startEmulator(ctx context.Context, rie, handler string, env []string, logTo
 		}
 		select {
 		case <-p.done:
-			return nil, "", fmt.Errorf("launch: emulator for %s: %w: %s", filepath.Base(handler), ErrExited, p.Logs())
+			return nil, "", fmt.Errorf("launch: emulator for %s: %w: %s", handler, ErrExited, p.Logs())
 		case <-ctx.Done():
 			p.Stop()
 			return nil, "", ctx.Err()
@@ -284,7 +317,7 @@ func startEmulator(ctx context.Context, rie, handler string, env []string, logTo
 		}
 		if time.Now().After(deadline) {
 			p.Stop()
-			return nil, "", fmt.Errorf("launch: emulator for %s did not listen on %s", filepath.Base(handler), invokeAddr)
+			return nil, "", fmt.Errorf("launch: emulator for %s did not listen on %s", handler, invokeAddr)
 		}
 	}
 }

@@ -80,6 +80,9 @@ func run(ctx context.Context, o options) error {
 	if err := h.Check(); err != nil {
 		return fmt.Errorf("%w (run make node-deps)", err)
 	}
+	if err := stack.CheckNodeRuntime(o.example); err != nil {
+		return err
+	}
 	tools := map[string]string{}
 	for _, t := range []string{"local-kms", "aws-lambda-rie", "sfn-decrypt"} {
 		p, err := filepath.Abs(filepath.Join(o.bin, t))
@@ -127,7 +130,11 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  %-30s %v\n", fmt.Sprintf("built %d Lambda functions", len(bins)), time.Since(start).Round(100*time.Millisecond))
+	built := fmt.Sprintf("built %d Lambda functions", len(bins))
+	if _, ok := bins[stack.ProxyBinary]; ok {
+		built = fmt.Sprintf("built %d Go functions, sfnenc-proxy", len(bins)-1)
+	}
+	fmt.Printf("  %-30s %v\n", built, time.Since(start).Round(100*time.Millisecond))
 
 	start = time.Now()
 	var backendLog io.Writer = io.Discard
@@ -150,6 +157,7 @@ func run(ctx context.Context, o options) error {
 	ids := sortedKeys(st.Functions)
 	for _, id := range ids {
 		fmt.Printf("  %-30s %s  (Lambda emulator; SFNENC_CLASSES=%s)\n", id, strings.TrimSuffix(st.Functions[id].URL, "/2015-03-31/functions/function/invocations"), envValue(st.Env[id], "SFNENC_CLASSES"))
+		fmt.Printf("  %-30s   runtime: %s\n", "", st.Runtime[id])
 	}
 	say(o, "  ", fmt.Sprintf("%-30s %s  (aws-local-stepfunctions; state machine %s)", "Step Functions", st.Server.Endpoint, stack.StateMachineName))
 	fmt.Printf("  identity provider, SMS gateway, mail service, intake and webhook services: in this process\n")

@@ -104,6 +104,23 @@ func StartFunction(ctx context.Context, rie, bin string, env []string, logTo io.
 	return &Function{URL: url, proc: p}, nil
 }
 
+// StartCommand is StartFunction for a function whose runtime is a command
+// with arguments (argv, such as sfnenc-proxy exec -- node ... for a
+// Node.js handler), run in dir.
+func StartCommand(ctx context.Context, rie string, argv []string, dir string, env []string, logTo io.Writer) (*Function, error) {
+	env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	p, url, err := launch.StartEmulatorWith(ctx, filepath.Base(argv[len(argv)-1]), func(invokeAddr, apiAddr string) *exec.Cmd {
+		cmd := exec.Command(rie, append(launch.EmulatorArgs(invokeAddr, apiAddr), argv...)...)
+		cmd.Dir = dir
+		cmd.Env = env
+		return cmd
+	}, logTo)
+	if err != nil {
+		return nil, fmt.Errorf("localsfn: %w", err)
+	}
+	return &Function{URL: url, proc: p}, nil
+}
+
 // Logs returns what the emulator and the function printed so far.
 func (f *Function) Logs() string { return f.proc.Logs() }
 

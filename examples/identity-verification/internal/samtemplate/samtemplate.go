@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,6 +44,8 @@ type Resource struct {
 // the harness uses.
 type FunctionProperties struct {
 	CodeURI     string `yaml:"CodeUri"`
+	Runtime     string `yaml:"Runtime"`
+	Handler     string `yaml:"Handler"`
 	Environment struct {
 		Variables map[string]any `yaml:"Variables"`
 	} `yaml:"Environment"`
@@ -54,6 +57,11 @@ type FunctionProperties struct {
 type Function struct {
 	LogicalID string
 	CodeURI   string
+	// Runtime and Handler are the function's, or else the Globals'.
+	Runtime, Handler string
+	// Layers are the Globals' layers and then the function's own, as SAM
+	// adds them up.
+	Layers []any
 	// Env holds the environment variables, the Globals' merged with the
 	// function's own; values are strings or intrinsic functions.
 	Env map[string]any
@@ -138,7 +146,15 @@ func (t *Template) Functions() ([]Function, error) {
 		if err := r.Properties.Decode(&p); err != nil {
 			return nil, fmt.Errorf("samtemplate: %s: %w", id, err)
 		}
-		f := Function{LogicalID: id, CodeURI: p.CodeURI, Env: map[string]any{}}
+		f := Function{LogicalID: id, CodeURI: p.CodeURI, Env: map[string]any{},
+			Runtime: p.Runtime, Handler: p.Handler,
+			Layers: slices.Concat(t.Globals.Function.Layers, p.Layers)}
+		if f.Runtime == "" {
+			f.Runtime = t.Globals.Function.Runtime
+		}
+		if f.Handler == "" {
+			f.Handler = t.Globals.Function.Handler
+		}
 		for k, v := range t.Globals.Function.Environment.Variables {
 			f.Env[k] = v
 		}
@@ -345,3 +361,8 @@ func ResolveList(v any, values map[string]string) ([]string, error) {
 	}
 	return []string{s}, nil
 }
+
+// IsGo reports whether the function is a Go binary on an OS-only runtime
+// (provided.*), as the example's Go functions are; any other runtime (such
+// as nodejs20.x) runs its handler behind the sfnenc layer's proxy.
+func (f Function) IsGo() bool { return strings.HasPrefix(f.Runtime, "provided") }

@@ -83,6 +83,56 @@ Resources:
 	}
 }
 
+// TestFunctionRuntimeAndLayers: a function's own Runtime and Handler win
+// over the Globals', and its Layers come after the Globals' (SAM adds
+// lists up).
+func TestFunctionRuntimeAndLayers(t *testing.T) {
+	tmpl, err := Parse([]byte(`
+Globals:
+  Function:
+    Runtime: provided.al2023
+    Handler: bootstrap
+    Layers:
+      - Ref: KeysetsLayer
+Resources:
+  Go:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/go/
+  Node:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/node/
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Layers:
+        - Ref: SfnencLayer
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := tmpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		ID, Runtime, Handler string
+		Layers               []any
+		Go                   bool
+	}
+	var all []got
+	for _, f := range fns {
+		all = append(all, got{f.LogicalID, f.Runtime, f.Handler, f.Layers, f.IsGo()})
+	}
+	want := []got{
+		{"Go", "provided.al2023", "bootstrap", []any{map[string]any{"Ref": "KeysetsLayer"}}, true},
+		{"Node", "nodejs20.x", "index.handler", []any{map[string]any{"Ref": "KeysetsLayer"}, map[string]any{"Ref": "SfnencLayer"}}, false},
+	}
+	if diff := cmp.Diff(want, all); diff != "" {
+		t.Errorf("functions mismatch (-want +got):\n%s", diff)
+	}
+}
+
 func TestRoles(t *testing.T) {
 	tmpl, err := Parse([]byte(`
 Resources:

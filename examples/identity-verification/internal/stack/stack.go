@@ -37,6 +37,7 @@ import (
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/model"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/samtemplate"
 	"github.com/sfnenc/sfnenc/examples/identity-verification/internal/thirdparty"
+	"github.com/sfnenc/sfnenc/internal/noderic"
 	"github.com/sfnenc/sfnenc/sfnclient"
 )
 
@@ -64,9 +65,22 @@ func FunctionARN(logicalID string) string {
 	return "arn:aws:lambda:" + Region + ":" + Account + ":function:" + logicalID
 }
 
-// BuildFunctions builds the Lambda functions of the template (each
+// ProxyBinary is the key of sfnenc-proxy in the map BuildFunctions
+// returns, when a function of the template runs behind it.
+const ProxyBinary = "sfnenc-proxy"
+
+// proxyPackage is cmd/sfnenc-proxy, relative to the example's directory.
+const proxyPackage = "../../cmd/sfnenc-proxy"
+
+// noderic is the directory of the Node.js runtime interface client
+// (internal/noderic), relative to the example's directory.
+const nodericDir = "../../internal/noderic"
+
+// BuildFunctions builds the Go Lambda functions of the template (each
 // CodeUri holds a main package) into outDir, and returns each binary's path
-// by the function's logical id.
+// by the function's logical id. If a function has another runtime (its
+// CodeUri holds a Node.js handler), it also builds sfnenc-proxy, under the
+// key ProxyBinary.
 func BuildFunctions(ctx context.Context, exampleDir, outDir string) (map[string]string, error) {
 	tmpl, err := samtemplate.Load(filepath.Join(exampleDir, TemplateFile))
 	if err != nil {
@@ -77,8 +91,16 @@ func BuildFunctions(ctx context.Context, exampleDir, outDir string) (map[string]
 		return nil, err
 	}
 	var pkgs []string
+	proxied := false
 	for _, f := range fns {
+		if !f.IsGo() {
+			proxied = true
+			continue
+		}
 		pkgs = append(pkgs, "./"+path.Clean(f.CodeURI))
+	}
+	if proxied {
+		pkgs = append(pkgs, proxyPackage)
 	}
 	bins, err := localsfn.BuildFunctions(ctx, exampleDir, outDir, pkgs...)
 	if err != nil {
@@ -86,9 +108,22 @@ func BuildFunctions(ctx context.Context, exampleDir, outDir string) (map[string]
 	}
 	out := map[string]string{}
 	for _, f := range fns {
-		out[f.LogicalID] = bins[path.Base(path.Clean(f.CodeURI))]
+		if f.IsGo() {
+			out[f.LogicalID] = bins[path.Base(path.Clean(f.CodeURI))]
+		}
+	}
+	if proxied {
+		out[ProxyBinary] = bins[path.Base(proxyPackage)]
 	}
 	return out, nil
+}
+
+// RuntimeOf says in words how a function runs, for the demo.
+func RuntimeOf(f samtemplate.Function) string {
+	if f.IsGo() {
+		return "Go (" + f.Runtime + "), lambdamw in the handler"
+	}
+	return f.Runtime + ", " + f.Handler + " behind the sfnenc layer's sfnenc-proxy"
 }
 
 // Options configures Start.
@@ -136,6 +171,8 @@ type Stack struct {
 	// Env is the environment each function was started with, by logical
 	// id, without the AWS variables common to all.
 	Env map[string][]string
+	// Runtime says how each function runs, by logical id (RuntimeOf).
+	Runtime map[string]string
 
 	intakeURL string
 	servers   []*http.Server
@@ -152,6 +189,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Mail:      &thirdparty.MailService{},
 		Functions: map[string]*localsfn.Function{},
 		Env:       map[string][]string{},
+		Runtime:   map[string]string{},
 	}
 	defer func() {
 		if err != nil {
@@ -238,7 +276,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	fnURLs := map[string]string{}
 	for _, f := range fns {
 		bin := opts.Binaries[f.LogicalID]
-		if bin == "" {
+		if f.IsGo() && bin == "" {
 			return nil, fmt.Errorf("stack: no binary for function %s", f.LogicalID)
 		}
 		var env []string
@@ -251,7 +289,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 		sort.Strings(env)
 		s.Env[f.LogicalID] = env
-		fn, err := localsfn.StartFunction(ctx, opts.Emulator, bin, append(append([]string{"AWS_LAMBDA_FUNCTION_NAME=" + f.LogicalID}, awsEnv...), env...), opts.LogTo)
+		s.Runtime[f.LogicalID] = RuntimeOf(f)
+		fnEnv := append(append([]string{"AWS_LAMBDA_FUNCTION_NAME=" + f.LogicalID}, awsEnv...), env...)
+		var fn *localsfn.Function
+		if f.IsGo() {
+			fn, err = localsfn.StartFunction(ctx, opts.Emulator, bin, fnEnv, opts.LogTo)
+		} else {
+			fn, err = startProxied(ctx, opts, f, fnEnv)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -312,6 +357,54 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.serve(ls["intake"], s.Intake)
 	delete(ls, "intake")
 	return s, nil
+}
+
+// CheckNodeRuntime reports an error if a function of the template needs
+// the Node.js runtime interface client and it is not installed.
+func CheckNodeRuntime(exampleDir string) error {
+	tmpl, err := samtemplate.Load(filepath.Join(exampleDir, TemplateFile))
+	if err != nil {
+		return err
+	}
+	fns, err := tmpl.Functions()
+	if err != nil {
+		return err
+	}
+	for _, f := range fns {
+		if !f.IsGo() {
+			_, _, err := noderic.Find(filepath.Join(exampleDir, nodericDir))
+			return err
+		}
+	}
+	return nil
+}
+
+// startProxied starts a Node.js function as the sfnenc layer runs it in
+// Lambda, but in exec mode: sfnenc-proxy in front of AWS's Node.js runtime
+// interface client, which runs the handler of the function's CodeUri. (In
+// Lambda, the layer's extension serves the proxy and sfnenc-wrapper,
+// named by AWS_LAMBDA_EXEC_WRAPPER, points the runtime at it; the
+// emulator does not apply the wrapper, and loads extensions only from
+// /opt/extensions.)
+func startProxied(ctx context.Context, opts Options, f samtemplate.Function, env []string) (*localsfn.Function, error) {
+	if !strings.HasPrefix(f.Runtime, "nodejs") {
+		return nil, fmt.Errorf("stack: function %s: runtime %s: the local stack runs Go and Node.js functions only", f.LogicalID, f.Runtime)
+	}
+	proxy := opts.Binaries[ProxyBinary]
+	if proxy == "" {
+		return nil, fmt.Errorf("stack: function %s runs behind sfnenc-proxy, which was not built", f.LogicalID)
+	}
+	node, ric, err := noderic.Find(filepath.Join(opts.ExampleDir, nodericDir))
+	if err != nil {
+		return nil, fmt.Errorf("stack: function %s: %w", f.LogicalID, err)
+	}
+	code, err := filepath.Abs(filepath.Join(opts.ExampleDir, f.CodeURI))
+	if err != nil {
+		return nil, err
+	}
+	argv := []string{proxy, "exec", "--", node, ric, filepath.Join(code, f.Handler)}
+	// The proxy listens on a free port, so that functions run side by side.
+	return localsfn.StartCommand(ctx, opts.Emulator, argv, code, append(env, "SFNENC_PROXY_PORT=0"), opts.LogTo)
 }
 
 // AWSEnv returns the AWS environment of every process of the stack: the
