@@ -33,6 +33,19 @@ const (
 	RuleUnselectedPath    = "token-at-unselected-path"
 	RuleTokenToService    = "token-to-service"
 	RuleClassNeverReaches = "class-never-reaches"
+	// Reading inside a whole-object or whole-array token.
+	RulePathIntoToken = "path-into-token"
+	// A token where Step Functions needs the value (Map items, seconds).
+	RuleTokenInControl = "token-in-control-field"
+	// A token in a field a service uses as a value (an address, a key).
+	RuleTokenToServiceField = "token-to-service-field"
+	// A value that is not a token where a rule selects, in the input of a
+	// function with the middleware.
+	RulePlaintextAtSelected = "plaintext-at-selected-path"
+	// A value nested deeper than the analysis follows.
+	RuleTooDeep = "too-deep"
+	// A suppression in a Comment that has no reason, or matches nothing.
+	RuleBadSuppression = "bad-suppression"
 )
 
 // Severities.
@@ -43,12 +56,23 @@ const (
 )
 
 var severity = map[string]string{
-	RuleChoiceOnToken:     SeverityError,
-	RuleIntrinsicOnToken:  SeverityError,
-	RuleUnselectedPath:    SeverityError,
-	RuleTokenToService:    SeverityWarning,
-	RuleClassNeverReaches: SeverityInfo,
+	RuleChoiceOnToken:       SeverityError,
+	RuleIntrinsicOnToken:    SeverityError,
+	RuleUnselectedPath:      SeverityError,
+	RuleTokenToService:      SeverityWarning,
+	RuleClassNeverReaches:   SeverityInfo,
+	RulePathIntoToken:       SeverityError,
+	RuleTokenInControl:      SeverityError,
+	RuleTokenToServiceField: SeverityError,
+	RulePlaintextAtSelected: SeverityError,
+	RuleTooDeep:             SeverityWarning,
+	RuleBadSuppression:      SeverityWarning,
 }
+
+// Rules lists the rule ids in the order of the documentation.
+var Rules = []string{RuleChoiceOnToken, RuleIntrinsicOnToken, RulePathIntoToken, RuleTokenInControl,
+	RuleUnselectedPath, RulePlaintextAtSelected, RuleTokenToServiceField, RuleTokenToService,
+	RuleClassNeverReaches, RuleTooDeep, RuleBadSuppression}
 
 // Finding is one place where the state machine mishandles tokens.
 type Finding struct {
@@ -78,6 +102,9 @@ type Function struct {
 	// Explicit: Classes was configured (SFNENC_CLASSES or --classes), so
 	// a class that never reaches the function is worth an info.
 	Explicit bool
+	// AcceptPlaintext: SFNENC_ACCEPT_PLAINTEXT is true, so the function
+	// takes plaintext where its rules select.
+	AcceptPlaintext bool
 }
 
 // Options are the inputs of Check besides the definition.
@@ -91,6 +118,9 @@ type Options struct {
 	// Substitutions replace "${Name}" in the definition's strings
 	// (DefinitionSubstitutions).
 	Substitutions map[string]string
+	// PlaintextInput: the caller of StartExecution sends plaintext where
+	// the rules select (not encrypted by the rules).
+	PlaintextInput bool
 }
 
 // ErrDefinition marks a definition that is not an ASL document.
@@ -179,12 +209,15 @@ func Check(def map[string]any, opt Options) ([]Finding, error) {
 		}
 		a.rules = append(a.rules, rs)
 	}
-	a.encrypted = ruleValue(a.rules)
+	a.encrypted = ruleValue(a.rules, false)
 	m, err := parseMachine(def, "", 0, &a.nstates)
 	if err != nil {
 		return nil, err
 	}
 	a.input = a.encrypted
+	if opt.PlaintextInput {
+		a.input = ruleValue(a.rules, true)
+	}
 	a.run(m, a.input, 0)
 	if a.work > maxWork {
 		return nil, ErrTooComplex
@@ -227,12 +260,19 @@ type analyzer struct {
 	invokers map[string]string
 }
 
-func (a *analyzer) report(rule, state, path, class, msg string) {
+// report records a finding. A finding that rests on content the analysis
+// cannot see (speculative) is at most a warning; of the same finding
+// reached by several flows, the one that can be shown wins.
+func (a *analyzer) report(rule, state, path, class string, speculative bool, msg string) {
 	k := rule + "\x00" + state + "\x00" + path + "\x00" + class
-	if _, ok := a.found[k]; ok {
+	sev := severity[rule]
+	if speculative && sev == SeverityError {
+		sev = SeverityWarning
+	}
+	if old, ok := a.found[k]; ok && (old.Severity == sev || old.Severity == SeverityError) {
 		return
 	}
-	a.found[k] = Finding{Rule: rule, Severity: severity[rule], State: state, Path: path, Class: class, Message: msg}
+	a.found[k] = Finding{Rule: rule, Severity: sev, State: state, Path: path, Class: class, Message: msg}
 }
 
 func (a *analyzer) rule(class string) (ruleSel, bool) {
@@ -248,7 +288,7 @@ func (a *analyzer) rule(class string) (ruleSel, bool) {
 // insensitively (a variable holds what any assignment may have put in it).
 func (a *analyzer) assign(name string, x *val) {
 	old, seen := a.vars[name]
-	nv := join(old, x).truncate(0)
+	nv := join(old, x).truncate(0, nil)
 	if !seen || !equal(nv, old) {
 		a.vars[name] = nv
 		a.varsVersion++
@@ -296,7 +336,12 @@ func (a *analyzer) run(m *machine, in *val, depth int) *val {
 				continue
 			}
 			old, seen := inputs[e.next]
-			nv := join(old, e.out).truncate(0)
+			cut := false
+			nv := join(old, e.out).truncate(0, &cut)
+			if cut {
+				a.report(RuleTooDeep, e.next, "$", "", false, fmt.Sprintf(
+					"the input of %s nests values deeper than %d levels, which the check does not follow: below that depth it cannot say where tokens are, and treats what is there as content it cannot see", e.next, maxDepth))
+			}
 			if !seen || !equal(nv, old) {
 				inputs[e.next] = nv
 				push(e.next)

@@ -15,10 +15,11 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the findings")
 
 // want is a finding as a golden definition states it next to the state
-// that causes it, in the state's Comment:
+// that causes it, in the state's Comment, with its severity when it is not
+// the rule's own (a speculative error is a warning):
 //
-//	"Comment": "want: RULE PATH CLASS | RULE PATH CLASS"
-type want struct{ Rule, State, Path, Class string }
+//	"Comment": "want: RULE PATH CLASS | RULE PATH CLASS warning"
+type want struct{ Rule, Severity, State, Path, Class string }
 
 // wantsOf collects the expected findings of a definition, nested
 // machines included.
@@ -32,10 +33,13 @@ func wantsOf(t *testing.T, m map[string]any) []want {
 			if list, ok := strings.CutPrefix(c, "want: "); ok {
 				for _, w := range strings.Split(list, "|") {
 					f := strings.Fields(w)
-					if len(f) != 3 {
+					if len(f) == 3 {
+						f = append(f, severity[f[0]])
+					}
+					if len(f) != 4 {
 						t.Fatalf("state %s: bad want %q", name, w)
 					}
-					out = append(out, want{f[0], name, f[1], f[2]})
+					out = append(out, want{f[0], f[3], name, f[1], f[2]})
 				}
 			}
 		}
@@ -78,14 +82,14 @@ func functionsOf(m map[string]any) map[string]Function {
 func got(fs []Finding) []want {
 	out := []want{}
 	for _, f := range fs {
-		out = append(out, want{f.Rule, f.State, f.Path, f.Class})
+		out = append(out, want{f.Rule, f.Severity, f.State, f.Path, f.Class})
 	}
 	return out
 }
 
 func sortWants(ws []want) []want {
 	slices.SortFunc(ws, func(a, b want) int {
-		return strings.Compare(a.State+" "+a.Rule+" "+a.Path+" "+a.Class, b.State+" "+b.Rule+" "+b.Path+" "+b.Class)
+		return strings.Compare(a.State+" "+a.Rule+" "+a.Path+" "+a.Class+" "+a.Severity, b.State+" "+b.Rule+" "+b.Path+" "+b.Class+" "+b.Severity)
 	})
 	return ws
 }
@@ -235,8 +239,8 @@ func TestTemplateJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []want{
-		{RuleClassNeverReaches, "Send", "$", "identity"},
-		{RuleUnselectedPath, "Send", "$.to", "contact"},
+		{RuleClassNeverReaches, SeverityInfo, "Send", "$", "identity"},
+		{RuleUnselectedPath, SeverityError, "Send", "$.to", "contact"},
 	}
 	if diff := cmp.Diff(sortWants(want), sortWants(got(fs))); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
