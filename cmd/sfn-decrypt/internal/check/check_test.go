@@ -30,7 +30,7 @@ func wantsOf(t *testing.T, m map[string]any) []want {
 	for _, name := range sortedKeys(states) {
 		st, _ := states[name].(map[string]any)
 		if c, ok := st["Comment"].(string); ok {
-			if list, ok := strings.CutPrefix(c, "want: "); ok {
+			if _, list, ok := strings.Cut(c, "want: "); ok {
 				for _, w := range strings.Split(list, "|") {
 					f := strings.Fields(w)
 					if len(f) == 3 {
@@ -57,8 +57,16 @@ func wantsOf(t *testing.T, m map[string]any) []want {
 	return out
 }
 
-// functionsOf reads "classes: f=a,b; g=-" and "errorclass: f=a" from the
-// machine's Comment, as --classes would give them.
+// optionsOf reads the options of a golden definition from its Comment:
+// functionsOf, and "input: plaintext".
+func optionsOf(cfg *codec.Config, def map[string]any) Options {
+	c, _ := def["Comment"].(string)
+	return Options{Config: cfg, Functions: functionsOf(def), PlaintextInput: strings.Contains(c, "input: plaintext")}
+}
+
+// functionsOf reads "classes: f=a,b; g=-", "errorclass: f=a",
+// "accept: f" (SFNENC_ACCEPT_PLAINTEXT) and "plain: f" (no middleware)
+// from the machine's Comment, as --classes or a template would give them.
 func functionsOf(m map[string]any) map[string]Function {
 	fns := map[string]Function{}
 	c, _ := m["Comment"].(string)
@@ -72,6 +80,10 @@ func functionsOf(m map[string]any) map[string]Function {
 				f.Middleware, f.Classes, f.Explicit = true, ParseClasses(v), true
 			case "errorclass":
 				f.Middleware, f.ErrorClass = true, v
+			case "accept":
+				f.Middleware, f.AcceptPlaintext = true, true
+			case "plain":
+				f.Middleware = false
 			}
 			fns[name] = f
 		}
@@ -106,11 +118,18 @@ func testConfig(t testing.TB, path string) *codec.Config {
 // TestGolden checks every testdata/*.asl.json: the findings are exactly
 // those its states' Comments want.
 func TestGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.asl.json")
-	if len(files) == 0 {
-		t.Fatal("no testdata/*.asl.json")
+	for _, dir := range []string{"testdata", "testdata/classes"} {
+		golden(t, dir)
 	}
-	cfg := testConfig(t, "testdata/config.json")
+}
+
+// golden checks the definitions of one directory with its config.json.
+func golden(t *testing.T, dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.asl.json"))
+	if len(files) == 0 {
+		t.Fatalf("no %s/*.asl.json", dir)
+	}
+	cfg := testConfig(t, filepath.Join(dir, "config.json"))
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			data, err := os.ReadFile(file)
@@ -121,7 +140,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fs, err := Check(def, Options{Config: cfg, Functions: functionsOf(def)})
+			fs, err := Check(def, optionsOf(cfg, def))
 			if err != nil {
 				t.Fatal(err)
 			}

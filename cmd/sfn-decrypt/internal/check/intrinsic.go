@@ -152,7 +152,7 @@ func (a *analyzer) readToken(rule string, st *state, text string, v *val, selfOn
 	if v == nil {
 		return
 	}
-	cs, known := v.classes(), v.known()
+	cs, known := v.read(), v.known()
 	if selfOnly {
 		cs, known = v.tok.union(v.any), v.tok
 	}

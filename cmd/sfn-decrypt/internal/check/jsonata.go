@@ -31,6 +31,15 @@ func jexprOf(x any) (string, bool) {
 	return s[2 : len(s)-2], true
 }
 
+// jtext is how a finding names a JSONata field: its expression.
+func jtext(x any) string {
+	if e, ok := jexprOf(x); ok {
+		return strings.TrimSpace(e)
+	}
+	s, _ := x.(string)
+	return s
+}
+
 // jtemplate evaluates a JSONata field: a "{% %}" string, or JSON whose
 // strings may be such expressions.
 func (a *analyzer) jtemplate(x any, env *jenv) *val {
@@ -359,6 +368,11 @@ func (a *analyzer) transferJSONata(st *state, in *val, depth int) []edge {
 		}
 		return nil
 	case "Pass", "Wait", "Succeed":
+		for _, k := range []string{"Seconds", "Timestamp"} {
+			if x, ok := raw[k].(string); ok {
+				a.control(st, k, jtext(x), a.jtemplate(x, env))
+			}
+		}
 		if as, ok := raw["Assign"]; ok {
 			a.jassign(st, as, env)
 		}
@@ -368,6 +382,11 @@ func (a *analyzer) transferJSONata(st *state, in *val, depth int) []edge {
 		}
 		return a.next(st, out)
 	case "Task":
+		for _, k := range []string{"TimeoutSeconds", "HeartbeatSeconds"} {
+			if x, ok := raw[k].(string); ok {
+				a.control(st, k, jtext(x), a.jtemplate(x, env))
+			}
+		}
 		req := in
 		args, hasArgs := raw["Arguments"]
 		if hasArgs {
@@ -378,6 +397,9 @@ func (a *analyzer) transferJSONata(st *state, in *val, depth int) []edge {
 		items := in
 		if it, ok := raw["Items"]; ok {
 			items = a.jtemplate(it, env)
+			a.control(st, "Items", jtext(it), items)
+		} else {
+			a.control(st, "the Map's input", "$states.input", items)
 		}
 		item := items.element()
 		if _, ok := raw["ItemReader"]; ok {

@@ -376,11 +376,20 @@ const maxCollect = 4096
 // classes are the classes of every token the value may hold, anywhere.
 func (v *val) classes() set {
 	out := set{}
-	v.collect(out, 0)
+	v.collect(out, 0, true)
 	return out
 }
 
-func (v *val) collect(out set, depth int) {
+// read are the classes a read of the whole value may meet: those of
+// classes but the "$..name" rules below members that no path names (the
+// definition gives no sign that the value holds such a member).
+func (v *val) read() set {
+	out := set{}
+	v.collect(out, 0, false)
+	return out
+}
+
+func (v *val) collect(out set, depth int, deep bool) {
 	if v == nil || depth > maxCollect {
 		return
 	}
@@ -390,18 +399,20 @@ func (v *val) collect(out set, depth int) {
 		// Below a token, only what is known to be there (child
 		// says why "$..name" rules stop here).
 		for _, f := range v.fields {
-			f.collect(out, depth+1)
+			f.collect(out, depth+1, deep)
 		}
-		v.other.collect(out, depth+1)
+		v.other.collect(out, depth+1, deep)
 		return
 	}
-	for _, s := range v.deep {
-		maps.Copy(out, s)
+	if deep {
+		for _, s := range v.deep {
+			maps.Copy(out, s)
+		}
 	}
 	for _, f := range v.fields {
-		f.collect(out, depth+1)
+		f.collect(out, depth+1, deep)
 	}
-	v.other.collect(out, depth+1)
+	v.other.collect(out, depth+1, deep)
 }
 
 // self are the classes the value itself may be a token of, and whether
