@@ -608,6 +608,11 @@ func (a *analyzer) task(st *state, req *val, args map[string]any) (result, errv 
 	}
 	known := req.known()
 	for _, t := range req.tokens() {
+		if t.deepName != "" {
+			// A "$..name" rule below a value no path names: no sign
+			// that the value holds such a member.
+			continue
+		}
 		p := tokenPath(t)
 		spec := t.unknown || t.deepName != "" || !known[t.class]
 		if why := serviceNeedsValue(service, action, t.path); why != "" {
@@ -626,7 +631,7 @@ func (a *analyzer) task(st *state, req *val, args map[string]any) (result, errv 
 	}
 	// A service's result is content the analysis cannot see: it may hold,
 	// anywhere, the classes sent to it.
-	return unknownContent(req.classes()), nil
+	return unknownContent(req.read()), nil
 }
 
 func reaches(speculative bool) string {
@@ -702,13 +707,16 @@ func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *v
 	if !fn.Middleware {
 		knownCs := payload.known()
 		for _, t := range payload.tokens() {
+			if t.deepName != "" {
+				continue
+			}
 			p := tokenPath(t)
 			spec := t.unknown || t.deepName != "" || !knownCs[t.class]
 			a.report(RuleTokenToService, st.name, p, t.class, true, fmt.Sprintf(
 				"a token of class %s %s %s of the input of Lambda function %s, which does not run the sfnenc middleware: it gets the token, not the data",
 				t.class, reaches(spec), p, name))
 		}
-		return unknownContent(payload.classes()), unknownContent(payload.classes())
+		return unknownContent(payload.read()), unknownContent(payload.read())
 	}
 	decrypts := func(c string) bool { return fn.Classes == nil || slices.Contains(fn.Classes, c) }
 	for _, t := range payload.tokens() {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -57,6 +58,8 @@ func wantsOf(t *testing.T, m map[string]any) []want {
 	return out
 }
 
+var optionWords = regexp.MustCompile(`\b(classes|errorclass|accept|plain): ([^;]*)`)
+
 // optionsOf reads the options of a golden definition from its Comment:
 // functionsOf, and "input: plaintext".
 func optionsOf(cfg *codec.Config, def map[string]any) Options {
@@ -70,8 +73,8 @@ func optionsOf(cfg *codec.Config, def map[string]any) Options {
 func functionsOf(m map[string]any) map[string]Function {
 	fns := map[string]Function{}
 	c, _ := m["Comment"].(string)
-	for _, part := range strings.Split(c, ";") {
-		kind, list, _ := strings.Cut(strings.TrimSpace(part), ": ")
+	for _, m := range optionWords.FindAllStringSubmatch(c, -1) {
+		kind, list := m[1], m[2]
 		for _, kv := range strings.Fields(list) {
 			name, v, _ := strings.Cut(kv, "=")
 			f := fns[name]
@@ -263,5 +266,47 @@ func TestTemplateJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(sortWants(want), sortWants(got(fs))); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestAdviceNeverSelectsRoot: no finding advises a selector that would
+// encrypt a whole input (the root, or every element of it) as one token.
+func TestAdviceNeverSelectsRoot(t *testing.T) {
+	bad := regexp.MustCompile(`add "\$(\[\*\])*" to the select list`)
+	seen := 0
+	for _, dir := range []string{"testdata", "testdata/classes"} {
+		cfg := testConfig(t, filepath.Join(dir, "config.json"))
+		files, _ := filepath.Glob(filepath.Join(dir, "*.asl.json"))
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			def, err := ParseDefinition(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs, err := Check(def, optionsOf(cfg, def))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fs {
+				if f.Rule != RuleUnselectedPath {
+					continue
+				}
+				if bad.MatchString(f.Message) {
+					t.Errorf("%s: %s: advises selecting the whole input: %s", file, f.State, f.Message)
+				}
+				if f.Path == "$" {
+					seen++
+					if !strings.Contains(f.Message, "never select the whole input") {
+						t.Errorf("%s: %s: the advice for a whole-input token does not say what to do instead: %s", file, f.State, f.Message)
+					}
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("no golden definition has a token as a whole function input")
 	}
 }
