@@ -53,6 +53,14 @@ func parseMachine(def map[string]any, lang string, depth int, count *int) (*mach
 		}
 		st := &state{name: name, raw: raw}
 		st.typ, _ = raw["Type"].(string)
+		if !stateTypes[st.typ] {
+			return nil, fmt.Errorf("%w: state %q has type %q, which is not a state type (%s)", ErrDefinition, name, st.typ, strings.Join(sortedKeys(stateTypes), ", "))
+		}
+		for _, n := range successors(raw) {
+			if _, ok := states[n]; !ok {
+				return nil, fmt.Errorf("%w: state %q goes to %q, which is not a state of its machine", ErrDefinition, name, n)
+			}
+		}
 		l := lang
 		if sl, ok := raw["QueryLanguage"].(string); ok {
 			l = sl
@@ -95,6 +103,27 @@ func parseMachine(def map[string]any, lang string, depth int, count *int) (*mach
 		m.states[name] = st
 	}
 	return m, nil
+}
+
+var stateTypes = map[string]bool{"Task": true, "Pass": true, "Choice": true, "Wait": true, "Succeed": true, "Fail": true, "Map": true, "Parallel": true}
+
+// successors are the states a state names as where to go next.
+func successors(raw map[string]any) []string {
+	var out []string
+	add := func(x any) {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	add(raw["Next"])
+	add(raw["Default"])
+	for _, k := range []string{"Choices", "Catch"} {
+		cs, _ := raw[k].([]any)
+		for _, c := range cs {
+			add(rawMap(c)["Next"])
+		}
+	}
+	return out
 }
 
 // ctxv is what the context object ($$, $states.context) may hold that the
@@ -553,30 +582,19 @@ func functionName(s string) string {
 // result, and the error output for Catch). args are the raw Parameters or
 // Arguments (nil if the state has none), req their value.
 func (a *analyzer) task(st *state, req *val, args map[string]any) (result, errv *val) {
-	res, _ := st.raw["Resource"].(string)
-	res = a.substitute(res)
+	res := a.resource(st)
 	wait := strings.HasSuffix(res, ".waitForTaskToken")
-	fnName, isLambda, payload := "", false, req
-	switch {
-	case lambdaInvoke.MatchString(res):
+	fnName, isLambda := a.taskFunction(st.raw, args)
+	payload := req
+	if lambdaInvoke.MatchString(res) && args != nil {
 		// Without Parameters the effective input is the payload; with
 		// them, their Payload member (none: an empty payload).
-		if args != nil {
-			payload = nil
-			_, p := args["Payload"]
-			_, pp := args["Payload.$"]
-			if p || pp {
-				payload = req.child("Payload", true)
-			}
+		payload = nil
+		_, p := args["Payload"]
+		_, pp := args["Payload.$"]
+		if p || pp {
+			payload = req.child("Payload", true)
 		}
-		fn, _ := args["FunctionName"].(string)
-		fnName, isLambda = functionName(a.substitute(fn)), true
-	case lambdaARN.MatchString(res):
-		fnName, isLambda = lambdaARN.FindStringSubmatch(res)[1], true
-	case placeholder.MatchString(res):
-		// "${ProcessFunctionArn}" that nothing substitutes: a function
-		// known by the placeholder's name.
-		fnName, isLambda = placeholder.FindStringSubmatch(res)[1], true
 	}
 	if isLambda {
 		r, e := a.lambda(st, fnName, payload)
@@ -675,6 +693,90 @@ func serviceNeedsValue(service, action string, path []step) string {
 		}
 	}
 	return ""
+}
+
+func (a *analyzer) resource(st *state) string {
+	res, _ := st.raw["Resource"].(string)
+	return a.substitute(res)
+}
+
+// taskFunction is the Lambda function a Task invokes ("" if named at run
+// time), and whether it invokes one. args are its Parameters or Arguments.
+func (a *analyzer) taskFunction(raw, args map[string]any) (name string, isLambda bool) {
+	res, _ := raw["Resource"].(string)
+	res = a.substitute(res)
+	switch {
+	case lambdaInvoke.MatchString(res):
+		fn, _ := args["FunctionName"].(string)
+		return functionName(a.substitute(fn)), true
+	case lambdaARN.MatchString(res):
+		return lambdaARN.FindStringSubmatch(res)[1], true
+	case placeholder.MatchString(res):
+		// "${ProcessFunctionArn}" that nothing substitutes: a function
+		// known by the placeholder's name.
+		return placeholder.FindStringSubmatch(res)[1], true
+	}
+	return "", false
+}
+
+// FunctionRef is a Lambda function a definition's Tasks invoke.
+type FunctionRef struct {
+	// Name is the function's name as the checker knows it (from the ARN,
+	// after substitution).
+	Name string
+	// Placeholder is the "${Name}" the definition writes, if any.
+	Placeholder string
+	// State is the first state that invokes it.
+	State string
+}
+
+// FunctionRefs lists the Lambda functions the Tasks of a definition
+// invoke, by name, and the placeholders they are written with.
+func FunctionRefs(def map[string]any, subs map[string]string) ([]FunctionRef, error) {
+	n := 0
+	m, err := parseMachine(def, "", 0, &n)
+	if err != nil {
+		return nil, err
+	}
+	a := &analyzer{opt: Options{Substitutions: subs}}
+	seen := map[string]int{}
+	var out []FunctionRef
+	var walk func(m *machine)
+	walk = func(m *machine) {
+		for _, name := range m.order {
+			st := m.states[name]
+			for _, sub := range st.subs {
+				walk(sub)
+			}
+			if st.typ != "Task" {
+				continue
+			}
+			args := rawMap(st.raw["Parameters"])
+			if st.jsonata {
+				args = rawMap(st.raw["Arguments"])
+			}
+			fn, ok := a.taskFunction(st.raw, args)
+			if !ok || fn == "" {
+				continue
+			}
+			ph := ""
+			for _, x := range []any{st.raw["Resource"], args["FunctionName"]} {
+				if s, _ := x.(string); placeholder.MatchString(s) {
+					ph = placeholder.FindStringSubmatch(s)[1]
+				}
+			}
+			if i, ok := seen[fn]; ok {
+				if out[i].Placeholder == "" {
+					out[i].Placeholder = ph
+				}
+				continue
+			}
+			seen[fn] = len(out)
+			out = append(out, FunctionRef{Name: fn, Placeholder: ph, State: name})
+		}
+	}
+	walk(m)
+	return out, nil
 }
 
 // firstPath is the first place where v may hold a token of class c.
@@ -808,10 +910,11 @@ func pointer(path []step) string {
 
 // pseudo parameters of CloudFormation, as they may appear in ARNs of a
 // DefinitionString under Fn::Sub.
-var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "region", "${AWS::AccountId}", "account")
+var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "region", "${AWS::AccountId}", "account",
+	"#{AWS::Partition}", "aws", "#{AWS::Region}", "region", "#{AWS::AccountId}", "account")
 
 func (a *analyzer) substitute(s string) string {
-	if !strings.Contains(s, "${") {
+	if !strings.Contains(s, "{") {
 		return s
 	}
 	s = pseudo.Replace(s)

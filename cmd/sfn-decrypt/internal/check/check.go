@@ -18,8 +18,6 @@ package check
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/fieldpath"
@@ -87,6 +85,10 @@ type Finding struct {
 	Class string `json:"class"`
 	// Message says what is wrong and how to fix it.
 	Message string `json:"message"`
+	// Suppressed, if set, says how the finding was accepted
+	// (SuppressedInSource, SuppressedBaseline) and Justification why.
+	Suppressed    string `json:"suppressed,omitempty"`
+	Justification string `json:"justification,omitempty"`
 }
 
 // Function is what the checker knows of a Lambda function.
@@ -227,16 +229,14 @@ func Check(def map[string]any, opt Options) ([]Finding, error) {
 	for _, f := range a.found {
 		out = append(out, f)
 	}
-	slices.SortFunc(out, func(x, y Finding) int {
-		return strings.Compare(x.State+"\x00"+x.Rule+"\x00"+x.Path+"\x00"+x.Class, y.State+"\x00"+y.Rule+"\x00"+y.Path+"\x00"+y.Class)
-	})
+	sortFindings(out)
 	return out, nil
 }
 
-// HasErrors reports whether a finding is an error.
+// HasErrors reports whether a finding that is not suppressed is an error.
 func HasErrors(fs []Finding) bool {
 	for _, f := range fs {
-		if f.Severity == SeverityError {
+		if f.Severity == SeverityError && f.Suppressed == "" {
 			return true
 		}
 	}

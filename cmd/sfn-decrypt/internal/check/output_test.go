@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/stack"
 )
 
 // TestOutputs compares the three outputs with golden files (rewrite them
@@ -36,7 +37,13 @@ func TestOutputs(t *testing.T) {
 		for ext, write := range map[string]func(*bytes.Buffer) error{
 			"txt":   func(b *bytes.Buffer) error { return WriteText(b, fs) },
 			"json":  func(b *bytes.Buffer) error { return WriteJSON(b, fs) },
-			"sarif": func(b *bytes.Buffer) error { return WriteSARIF(b, fs, name+".asl.json") },
+			"sarif": func(b *bytes.Buffer) error {
+				d, err := stack.LoadDefinition(filepath.Join("testdata", name+".asl.json"))
+				if err != nil {
+					return err
+				}
+				return WriteSARIF(b, fs, SARIF{Definition: d, Version: "test"})
+			},
 		} {
 			var b bytes.Buffer
 			if err := write(&b); err != nil {
