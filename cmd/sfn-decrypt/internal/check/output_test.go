@@ -35,8 +35,8 @@ func TestOutputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		for ext, write := range map[string]func(*bytes.Buffer) error{
-			"txt":   func(b *bytes.Buffer) error { return WriteText(b, fs) },
-			"json":  func(b *bytes.Buffer) error { return WriteJSON(b, fs) },
+			"txt":  func(b *bytes.Buffer) error { return WriteText(b, fs) },
+			"json": func(b *bytes.Buffer) error { return WriteJSON(b, fs) },
 			"sarif": func(b *bytes.Buffer) error {
 				d, err := stack.LoadDefinition(filepath.Join("testdata", name+".asl.json"))
 				if err != nil {
