@@ -48,8 +48,12 @@ func decodeJSON(data []byte, file string) (any, positions, error) {
 	d.dec.UseNumber()
 	v, err := d.value("", 0)
 	if err == nil {
+		off := int(d.dec.InputOffset())
 		if _, err2 := d.dec.Token(); err2 != io.EOF {
-			err = d.errorAt(d.dec.InputOffset(), errors.New("data after the JSON value"))
+			for off < len(data) && strings.ContainsRune(" \t\r\n", rune(data[off])) {
+				off++
+			}
+			err = d.errorAt(int64(off), errors.New("data after the JSON value"))
 		}
 	}
 	if err != nil {
@@ -63,14 +67,36 @@ type jsonDecoder struct {
 	data []byte
 	file string
 	pos  positions
+	// The line counted up to off (keys come in order, so counting goes
+	// on from the last one: linear in the data).
+	off, line, lineStart int
+}
+
+// at is the line and column of offset off, which is not before the last
+// offset asked for.
+func (d *jsonDecoder) at(off int) Pos {
+	if d.line == 0 || off < d.off {
+		d.off, d.line, d.lineStart = 0, 1, 0
+	}
+	for i := d.off; i < off; i++ {
+		if d.data[i] == '\n' {
+			d.line++
+			d.lineStart = i + 1
+		}
+	}
+	d.off = off
+	return Pos{File: d.file, Line: d.line, Column: off - d.lineStart + 1}
 }
 
 // errorAt says where in the data an error is, as "json: line L, column
 // C: ...".
 func (d *jsonDecoder) errorAt(off int64, err error) error {
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	switch {
+	case errors.As(err, &se):
 		off = se.Offset
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		off = int64(len(bytes.TrimRight(d.data, " \t\r\n"))) + 1
 	}
 	if off > int64(len(d.data)) {
 		off = int64(len(d.data))
@@ -131,9 +157,7 @@ func (d *jsonDecoder) value(ptr string, depth int) (any, error) {
 				return nil, d.errorAt(int64(kstart), fmt.Errorf("duplicate member %q", k))
 			}
 			p := ptr + "/" + escape(k)
-			pos := lineCol(d.data, kstart)
-			pos.File = d.file
-			d.pos[p] = pos
+			d.pos[p] = d.at(kstart)
 			x, err := d.value(p, depth+1)
 			if err != nil {
 				return nil, err
@@ -159,8 +183,13 @@ func (d *jsonDecoder) value(ptr string, depth int) (any, error) {
 
 // escape escapes a member name for a JSON pointer (RFC 6901).
 func escape(k string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+	if !strings.ContainsAny(k, "~/") {
+		return k
+	}
+	return pointerEscaper.Replace(k)
 }
+
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 func decodeYAML(data []byte, file string) (any, positions, error) {
 	var n yaml.Node
@@ -174,6 +203,15 @@ func decodeYAML(data []byte, file string) (any, positions, error) {
 	v, err := fromYAML(n.Content[0], "", 0, file, pos)
 	if err != nil {
 		return nil, nil, err
+	}
+	// A literal block's content starts at its indentation.
+	lines := bytes.Split(data, []byte("\n"))
+	for k, p := range pos {
+		if strings.HasSuffix(k, literalMark) && p.Line-1 < len(lines) {
+			l := lines[p.Line-1]
+			p.Column = len(l) - len(bytes.TrimLeft(l, " ")) + 1
+			pos[k] = p
+		}
 	}
 	return v, pos, nil
 }

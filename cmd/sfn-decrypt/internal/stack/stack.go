@@ -271,7 +271,7 @@ func stringDefinition(s, file, ptr string, pos positions) (*Definition, error) {
 			delete(d.States, name)
 			continue
 		}
-		d.States[name] = Pos{File: file, Line: start.Line + p.Line - 1, Column: p.Column}
+		d.States[name] = Pos{File: file, Line: start.Line + p.Line - 1, Column: start.Column + p.Column - 1}
 	}
 	return d, nil
 }
