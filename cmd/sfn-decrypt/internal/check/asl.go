@@ -878,7 +878,7 @@ func (a *analyzer) plaintextAtSelected(st *state, fn string, payload *val) {
 			case pl.v.from != "":
 				why = "state " + pl.v.from + " builds it"
 			default:
-				why = "the caller of StartExecution sends plaintext (--input plaintext)"
+				why = "the caller of StartExecution sends plaintext, as --input plaintext says"
 			}
 			if n := pl.v.tokenMembers(); n > 0 && !spec && found != shapeScalar {
 				found += fmt.Sprintf(", %d of them tokens", n)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -30,7 +29,6 @@ const (
 // the token prefix "sfnenc:", which is reserved in every document.
 const directive = "sfnenc-check:ignore"
 
-var directiveRE = regexp.MustCompile(regexp.QuoteMeta(directive) + `(?:[ \t]+([^\s;]+))?([^;]*)`)
 
 type suppression struct {
 	state, rule, reason string
@@ -38,7 +36,8 @@ type suppression struct {
 }
 
 // suppressions reads the directives in the Comments of a definition's
-// states ("sfnenc-check:ignore RULE-ID reason", several separated by ";").
+// states ("sfnenc-check:ignore RULE-ID reason"; a reason runs to the next
+// directive or the end of the Comment).
 func suppressions(def map[string]any) []*suppression {
 	var out []*suppression
 	var walk func(m map[string]any)
@@ -47,8 +46,15 @@ func suppressions(def map[string]any) []*suppression {
 		for _, name := range sortedKeys(states) {
 			st, _ := states[name].(map[string]any)
 			if c, ok := st["Comment"].(string); ok {
-				for _, d := range directiveRE.FindAllStringSubmatch(c, -1) {
-					out = append(out, &suppression{state: name, rule: d[1], reason: strings.TrimSpace(d[2])})
+				parts := strings.Split(c, directive)
+				for _, d := range parts[1:] {
+					f := strings.Fields(d)
+					s := &suppression{state: name}
+					if len(f) > 0 && !strings.HasPrefix(d, ":") {
+						s.rule = f[0]
+						s.reason = strings.Join(f[1:], " ")
+					}
+					out = append(out, s)
 				}
 			}
 			for _, k := range []string{"ItemProcessor", "Iterator"} {
