@@ -29,7 +29,6 @@ const (
 // the token prefix "sfnenc:", which is reserved in every document.
 const directive = "sfnenc-check:ignore"
 
-
 type suppression struct {
 	state, rule, reason string
 	used                bool
