@@ -375,7 +375,7 @@ func (a *analyzer) putPath(st *state, in *val, p string, x *val) *val {
 	if !ok {
 		return join(in, unknownContent(x.classes()))
 	}
-	return put(in, r, x)
+	return put(in, r, x, a.depthLimit)
 }
 
 // template evaluates Parameters, ItemSelector, ResultSelector: members

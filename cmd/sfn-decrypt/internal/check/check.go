@@ -211,6 +211,12 @@ func Check(def map[string]any, opt Options) ([]Finding, error) {
 		}
 		a.rules = append(a.rules, rs)
 	}
+	a.depthLimit = maxDepth
+	for _, r := range a.rules {
+		for _, q := range r.queries {
+			a.depthLimit = max(a.depthLimit, min(len(q.Segments())+maxDepth/4, maxValueDepth/4))
+		}
+	}
 	a.encrypted = ruleValue(a.rules, false)
 	m, err := parseMachine(def, "", 0, &a.nstates)
 	if err != nil {
@@ -252,6 +258,9 @@ type analyzer struct {
 	found     map[string]Finding
 	nstates   int
 	work      int
+	// depthLimit is how deep values are followed: maxDepth, or deeper
+	// where a rule selects deeper.
+	depthLimit int
 	// varsVersion counts the changes of vars.
 	varsVersion int
 	// reached: classes that reached each function; invokers: the first
@@ -288,7 +297,7 @@ func (a *analyzer) rule(class string) (ruleSel, bool) {
 // insensitively (a variable holds what any assignment may have put in it).
 func (a *analyzer) assign(name string, x *val) {
 	old, seen := a.vars[name]
-	nv := join(old, x).truncate(0, nil)
+	nv := join(old, x).truncate(0, a.depthLimit, nil)
 	if !seen || !equal(nv, old) {
 		a.vars[name] = nv
 		a.varsVersion++
@@ -337,10 +346,10 @@ func (a *analyzer) run(m *machine, in *val, depth int) *val {
 			}
 			old, seen := inputs[e.next]
 			cut := false
-			nv := join(old, e.out).truncate(0, &cut)
+			nv := join(old, e.out).truncate(0, a.depthLimit, &cut)
 			if cut {
 				a.report(RuleTooDeep, e.next, "$", "", false, fmt.Sprintf(
-					"the input of %s nests values deeper than %d levels, which the check does not follow: below that depth it cannot say where tokens are, and treats what is there as content it cannot see", e.next, maxDepth))
+					"the input of %s nests values deeper than %d levels, which the check does not follow: below that depth it cannot say where tokens are, and treats what is there as content it cannot see", e.next, a.depthLimit))
 			}
 			if !seen || !equal(nv, old) {
 				inputs[e.next] = nv

@@ -30,7 +30,7 @@ func wideDefinition(n int) []byte {
 // there by a rule.
 func deepDefinition(depth int) ([]byte, string) {
 	path := "$" + strings.Repeat(".d", depth) + ".secret"
-	return []byte(fmt.Sprintf(`{"StartAt":"Deep","States":{"Deep":{"Type":"Choice","Choices":[{"Variable":%q,"StringEquals":"x","Next":"Done"}],"Default":"Done"},"Done":{"Type":"Succeed"}}}`, path)), path
+	return []byte(fmt.Sprintf(`{"StartAt":"Copy","States":{"Copy":{"Type":"Pass","ResultPath":"$.copy","Next":"Deep"},"Deep":{"Type":"Choice","Choices":[{"Variable":%q,"StringEquals":"x","Next":"Done"}],"Default":"Done"},"Done":{"Type":"Succeed"}}}`, path)), path
 }
 
 // TestWide: a Parameters object of 40,000 members (over 1 MB with longer
@@ -82,14 +82,37 @@ func TestDeepToken(t *testing.T) {
 			}
 			found := false
 			for _, f := range fs {
-				if f.Rule == RuleChoiceOnToken && f.Path == path && f.Class == "identity" {
+				if f.Rule == RuleChoiceOnToken && f.Path == path && f.Class == "identity" && f.Severity == SeverityError {
 					found = true
 				}
 			}
 			if !found {
-				t.Errorf("depth %d: no choice-on-token at the deep path; findings: %v", depth, got(fs))
+				t.Errorf("depth %d: no choice-on-token error at the deep path; findings: %v", depth, got(fs))
 			}
 		})
+	}
+}
+
+// TestTooDeep: a loop that nests a value in itself is followed to a
+// depth, and what lies below is reported, not forgotten.
+func TestTooDeep(t *testing.T) {
+	def, err := ParseDefinition([]byte(`{"StartAt":"Nest","States":{
+		"Nest":{"Type":"Pass","Parameters":{"inner.$":"$"},"Next":"Again"},
+		"Again":{"Type":"Choice","Choices":[{"Variable":"$.inner.inner.applicant","StringEquals":"x","Next":"Nest"}],"Default":"Nest"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Check(def, Options{Config: testConfig(t, "testdata/config.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deep, choice bool
+	for _, f := range fs {
+		deep = deep || f.Rule == RuleTooDeep
+		choice = choice || (f.Rule == RuleChoiceOnToken && f.Class == "identity")
+	}
+	if !deep || !choice {
+		t.Errorf("too-deep %v, choice-on-token %v, want both; findings: %v", deep, choice, got(fs))
 	}
 }
 

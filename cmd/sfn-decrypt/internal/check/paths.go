@@ -162,16 +162,16 @@ func isIndex(s string) bool {
 
 // put returns root with x at path (ResultPath). A path through an
 // element replaces every element: the analysis cannot tell which.
-func put(root *val, r refPath, x *val) *val {
+func put(root *val, r refPath, x *val, limit int) *val {
 	if r.dynamic || r.indefinite {
 		return join(root, unknownContent(x.classes()))
 	}
-	return putSteps(root, r.steps, x, 0, nil)
+	return putSteps(root, r.steps, x, 0, limit, nil)
 }
 
-func putSteps(v *val, steps []step, x *val, depth int, cut *bool) *val {
+func putSteps(v *val, steps []step, x *val, depth, limit int, cut *bool) *val {
 	if len(steps) == 0 {
-		return x.truncate(depth, cut)
+		return x.truncate(depth, limit, cut)
 	}
 	s := steps[0]
 	if !s.isName {
@@ -179,10 +179,10 @@ func putSteps(v *val, steps []step, x *val, depth int, cut *bool) *val {
 		if v != nil {
 			*n = *v
 		}
-		n.other = join(v.child("", false), putSteps(v.child("", false), steps[1:], x, depth+1, cut))
+		n.other = join(v.child("", false), putSteps(v.child("", false), steps[1:], x, depth+1, limit, cut))
 		return n
 	}
-	return v.withField(s.name, putSteps(v.child(s.name, true), steps[1:], x, depth+1, cut))
+	return v.withField(s.name, putSteps(v.child(s.name, true), steps[1:], x, depth+1, limit, cut))
 }
 
 // ruleValue is a document encrypted by the rules: a token of each rule's
@@ -250,7 +250,7 @@ func insertQuery(v *val, segs []*spec.Segment, class string, plaintext bool) *va
 // pushDeep adds a "$..name" rule to the explicit members below v, which
 // child does not derive from v.deep.
 func pushDeep(v *val, name, class string, depth int) *val {
-	if v == nil || depth > maxDepth || (len(v.fields) == 0 && v.other == nil) {
+	if v == nil || depth > maxValueDepth || (len(v.fields) == 0 && v.other == nil) {
 		return v
 	}
 	n := *v

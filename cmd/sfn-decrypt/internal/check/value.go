@@ -161,6 +161,10 @@ func (s set) sorted() []string { return slices.Sorted(maps.Keys(s)) }
 // the classes it may hold anywhere.
 const maxDepth = 64
 
+// maxValueDepth bounds the recursion of join and leq, far below any value
+// the analysis builds (truncate keeps them within a few hundred levels).
+const maxValueDepth = 2048
+
 func (v *val) empty() bool {
 	return v == nil || (len(v.tok) == 0 && len(v.fields) == 0 && v.other == nil && len(v.deep) == 0 && len(v.any) == 0 && v.plain == 0 && v.rest == 0)
 }
@@ -237,7 +241,7 @@ func joinDepth(a, b *val, depth int) *val {
 	if b.empty() || a == b || leq(b, a, 0) {
 		return a
 	}
-	if depth > maxDepth {
+	if depth > maxValueDepth {
 		return unknownContent(a.classes().union(b.classes()))
 	}
 	out := &val{tok: a.tok.union(b.tok), any: a.any.union(b.any), plain: max(a.plain, b.plain), rest: max(a.rest, b.rest)}
@@ -279,7 +283,7 @@ func leq(b, a *val, depth int) bool {
 	if b.empty() || a == b {
 		return true
 	}
-	if a.empty() || depth > maxDepth {
+	if a.empty() || depth > maxValueDepth {
 		return false
 	}
 	if !a.tok.has(b.tok) || !a.any.has(b.any) || b.plain > a.plain || b.rest > a.rest || (b.plain == plainIs && a.plain == plainIs && b.shape != a.shape && a.shape != shapeUnknown) || (b.from != "" && b.from < a.from) {
@@ -371,7 +375,7 @@ func (v *val) collectKnown(out set, depth int) {
 
 // maxCollect bounds the walks over a value; values are at most maxDepth
 // deep once truncated, and rule values at most as deep as a selector.
-const maxCollect = 4096
+const maxCollect = 2 * maxValueDepth
 
 // classes are the classes of every token the value may hold, anywhere.
 func (v *val) classes() set {
@@ -448,12 +452,13 @@ func arrayOf(x *val) *val {
 	return &val{other: x, plain: plainIs, shape: "an array"}
 }
 
-// truncate bounds the depth of v; *cut is set if it summarised anything.
-func (v *val) truncate(depth int, cut *bool) *val {
+// truncate bounds the depth of v to limit; *cut is set if it summarised
+// anything.
+func (v *val) truncate(depth, limit int, cut *bool) *val {
 	if v.empty() {
 		return v
 	}
-	if depth >= maxDepth {
+	if depth >= limit {
 		if cut != nil {
 			*cut = true
 		}
@@ -465,7 +470,7 @@ func (v *val) truncate(depth int, cut *bool) *val {
 	changed := false
 	var fields map[string]*val
 	for k, f := range v.fields {
-		if t := f.truncate(depth+1, cut); t != f {
+		if t := f.truncate(depth+1, limit, cut); t != f {
 			if fields == nil {
 				fields = make(map[string]*val, len(v.fields))
 				maps.Copy(fields, v.fields)
@@ -474,7 +479,7 @@ func (v *val) truncate(depth int, cut *bool) *val {
 			changed = true
 		}
 	}
-	other := v.other.truncate(depth+1, cut)
+	other := v.other.truncate(depth+1, limit, cut)
 	if !changed && other == v.other {
 		return v
 	}
