@@ -826,7 +826,7 @@ func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *v
 			continue
 		}
 		r, ok := a.rule(t.class)
-		if !ok || r.selects(t.path, t.deepName) {
+		if !ok || r.selects(t.path, t.deepName) || a.insideSelected(t.path) {
 			continue
 		}
 		p := tokenPath(t)
@@ -847,6 +847,20 @@ func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *v
 		errv = (&val{plain: plainMay, rest: plainMay}).withField("Cause", &val{tok: set{fn.ErrorClass: true}})
 	}
 	return a.encrypted, errv
+}
+
+// insideSelected reports whether a rule selects a place above path: the
+// middleware takes that value whole (a token, or plaintext it refuses,
+// which plaintext-at-selected-path reports), not what it holds.
+func (a *analyzer) insideSelected(path []step) bool {
+	for i := len(path) - 1; i > 0; i-- {
+		for _, r := range a.rules {
+			if r.selectsAny(path[:i]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // wholeInput: a path that is the input itself, or its elements.

@@ -102,15 +102,15 @@ func (a *analyzer) read(ctx *val, env *jenv, operands ...jparse.Node) {
 
 // mapChild is step name of a path (text): JSONata maps a step over the
 // elements of an array. A step inside a token finds nothing at run time.
-func (a *analyzer) mapChild(v *val, name, text string, env *jenv) *val {
+func (a *analyzer) mapChild(v *val, name, text, prefix string, env *jenv) *val {
 	if v != nil && len(v.tok) > 0 {
-		a.intoToken(env.st, text, "the value before ."+name, v.tok)
+		a.intoToken(env.st, text, prefix, v.tok)
 	}
 	if v == nil || v.other == nil {
 		return v.child(name, true)
 	}
 	if len(v.other.tok) > 0 {
-		a.intoToken(env.st, text, "the elements before ."+name, v.other.tok)
+		a.intoToken(env.st, text, "the elements of "+prefix, v.other.tok)
 	}
 	return join(v.child(name, true), v.other.child(name, true))
 }
@@ -136,10 +136,11 @@ func (a *analyzer) jeval(n jparse.Node, ctx *val, env *jenv) *val {
 			return nil
 		}
 		v := a.jeval(t.Steps[0], ctx, env)
+		prefix := t.Steps[0].String()
 		for _, s := range t.Steps[1:] {
 			switch st := s.(type) {
 			case *jparse.NameNode:
-				v = a.mapChild(v, st.Value, t.String(), env)
+				v = a.mapChild(v, st.Value, t.String(), prefix, env)
 			case *jparse.WildcardNode:
 				v = v.element()
 			case *jparse.DescendentNode:
@@ -147,10 +148,11 @@ func (a *analyzer) jeval(n jparse.Node, ctx *val, env *jenv) *val {
 			default:
 				v = a.jeval(s, v, env)
 			}
+			prefix += "." + s.String()
 		}
 		return v
 	case *jparse.NameNode:
-		return a.mapChild(ctx, t.Value, t.String(), env)
+		return a.mapChild(ctx, t.Value, t.String(), "the context value", env)
 	case *jparse.StringNode, *jparse.NumberNode, *jparse.BooleanNode:
 		return literal(true, env.st.name)
 	case *jparse.VariableNode:
