@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -117,7 +118,8 @@ func Suppress(def map[string]any, fs []Finding, baseline *Baseline) []Finding {
 
 func sortFindings(fs []Finding) {
 	slices.SortFunc(fs, func(x, y Finding) int {
-		return strings.Compare(x.State+"\x00"+x.Rule+"\x00"+x.Path+"\x00"+x.Class, y.State+"\x00"+y.Rule+"\x00"+y.Path+"\x00"+y.Class)
+		return cmp.Or(strings.Compare(x.State, y.State), strings.Compare(x.Rule, y.Rule),
+			strings.Compare(x.Path, y.Path), strings.Compare(x.Class, y.Class))
 	})
 }
 
