@@ -1,18 +1,21 @@
 // Package check finds, from an AWS Step Functions definition, the places
 // where a state machine mishandles sfnenc tokens: a Choice or an intrinsic
-// function that reads a token, a token moved to a path no rule of its
-// class selects before a function with the middleware reads it, tokens
-// sent to a service that is not such a function, and a function that may
-// decrypt a class it never receives.
+// function that reads a token, a path into a value a rule encrypts whole,
+// a token where Step Functions or a service needs the value, a token moved
+// to a path no rule of its class selects before a function with the
+// middleware reads it, plaintext where the middleware expects a token,
+// tokens sent to a service that is not such a function, and a function
+// that may decrypt a class it never receives.
 //
 // Check runs an abstract interpretation over the state graph: for every
 // state it computes where tokens of each class may be in the state's
 // input, from the execution input (encrypted by the rules), through
 // InputPath, Parameters, ResultSelector, ResultPath, OutputPath, Assign,
 // Map, Parallel, Catch and JSONata expressions, to a fixed point. Load
-// reads a definition and the functions from files (ASL, or a SAM or
-// CloudFormation template); WriteText, WriteJSON and WriteSARIF print the
-// findings.
+// reads a definition and the functions from files (ASL, a SAM or
+// CloudFormation template, or serverless.yml, with package stack);
+// Suppress applies the suppressions in the states' Comments and a
+// baseline; WriteText, WriteJSON and WriteSARIF print the findings.
 package check
 
 import (
@@ -143,23 +146,30 @@ const (
 var ErrTooComplex = errors.New("check: definition too complex to analyse")
 
 // Check analyses a definition (decoded ASL: a JSON object) and returns its
-// findings, sorted by state, rule and path.
+// findings, sorted by state, rule and path. An error is a flow the
+// analysis can show; a finding that rests on content it cannot see is at
+// most a warning, worded "may".
 //
-// What the analysis cannot see, and how it errs (towards reporting):
+// What the analysis cannot see, and how it errs:
 //
-//   - The execution input is taken to be encrypted by the rules: a token
-//     may be wherever a rule selects, and a "$..name" rule may match at any
-//     depth of any value taken from the input, but not inside a value that
-//     a rule makes a token (what it held is inside the token).
+//   - The execution input is taken to be encrypted by the rules (or, with
+//     PlaintextInput, to hold plaintext where they select): a token is
+//     wherever a rule selects, and a "$..name" rule makes a token of every
+//     member of that name a path names, but not of members no path names
+//     (a value read whole is not assumed to hold one), nor inside a value
+//     that a rule makes a token (what it held is inside the token).
 //   - A Lambda function not described (by --classes or a template) is
 //     taken to run the middleware and decrypt every class; its result, and
-//     a task token's output, hold tokens wherever the rules select. A
+//     a task token's output, hold tokens where the rules select. A
 //     function without the middleware, and any other service, returns
-//     unknown content that may hold, anywhere, the classes sent to it.
-//     Items read by a distributed Map's ItemReader are not seen.
-//   - Paths that are not plain member and index steps (descendants,
-//     filters, unions) and unparseable expressions read every token of the
-//     value. An index is any element: the checker does not track array
+//     content the analysis cannot see, which may hold, anywhere, the
+//     classes sent to it: findings on it are warnings. Items read by a
+//     distributed Map's ItemReader are not seen.
+//   - Paths are read as Step Functions reads them ("$.detail-type",
+//     "$['a b']"). Descendant segments, unions and functions cannot be
+//     followed: what they select is content the analysis cannot see. A
+//     filter, a slice or a wildcard selects some elements of an array;
+//     an index is any element: the analysis does not track array
 //     positions, so Parallel branch outputs are joined.
 //   - Variables are tracked flow-insensitively: a variable may hold what
 //     any assignment of it may put there. In JSONPath, Assign sees the
@@ -174,13 +184,18 @@ var ErrTooComplex = errors.New("check: definition too complex to analyse")
 //     document that holds only that place (an element at indices 0 and 1,
 //     a "$..name" place one and two levels down); a filter selector is
 //     taken to select whatever its filter might let through.
-//   - A class reaches a function if any value passed to it may hold a
-//     token of the class, at any depth under a "$..name" rule too; so with
-//     such rules class-never-reaches fires only for a function that gets
-//     nothing that could hold the class.
-//   - Tokens whose place is unknown (from an unknown source) are reported
-//     by choice-on-token, intrinsic-on-token and token-to-service, but not
-//     by token-at-unselected-path.
+//   - Plaintext at a selected path is reported where the definition
+//     builds the value (a literal, an object or array built by Parameters,
+//     ResultSelector or JSONata, an intrinsic's output: errors), where the
+//     input is plaintext (errors), or where the value comes from content
+//     the analysis cannot see (warnings); not for places of such content
+//     that no path names.
+//   - Values are followed as deep as the rules select (64 levels at
+//     least); a loop that nests a value deeper is reported (too-deep),
+//     and what lies below is treated as content the analysis cannot see.
+//   - Tokens whose place is unknown are reported by choice-on-token,
+//     intrinsic-on-token and token-to-service, but not by
+//     token-at-unselected-path.
 func Check(def map[string]any, opt Options) ([]Finding, error) {
 	if opt.Config == nil {
 		return nil, errors.New("check: no configuration")

@@ -310,3 +310,28 @@ func TestAdviceNeverSelectsRoot(t *testing.T) {
 		t.Error("no golden definition has a token as a whole function input")
 	}
 }
+
+// TestFunctionFromEnv: what a function's environment says of it. A
+// function with the middleware's Lambda layer (AWS_LAMBDA_EXEC_WRAPPER) is
+// configured by the same variables as a Go one, and read the same way.
+func TestFunctionFromEnv(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want Function
+	}{
+		{"no sfnenc", map[string]string{"LOG_LEVEL": "debug"}, Function{}},
+		{"Go middleware", map[string]string{"SFNENC_CONFIG_FILE": "sfnenc.json", "SFNENC_CLASSES": "identity, contact", "SFNENC_ERROR_CLASS": "contact"},
+			Function{Middleware: true, Classes: []string{"identity", "contact"}, ErrorClass: "contact", Explicit: true}},
+		{"Lambda layer", map[string]string{"AWS_LAMBDA_EXEC_WRAPPER": "/opt/sfnenc-wrapper", "SFNENC_CONFIG_FILE": "/opt/sfnenc.json", "SFNENC_ACCEPT_PLAINTEXT": "TRUE"},
+			Function{Middleware: true, AcceptPlaintext: true}},
+		{"classes from a parameter", map[string]string{"SFNENC_CONFIG": "{}", "SFNENC_CLASSES": "${SFNENC_CLASSES}"}, Function{Middleware: true}},
+		{"none", map[string]string{"SFNENC_CLASSES": "-", "SFNENC_ACCEPT_PLAINTEXT": "false"}, Function{Middleware: true, Classes: []string{}, Explicit: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, FunctionFromEnv(tt.env)); diff != "" {
+				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

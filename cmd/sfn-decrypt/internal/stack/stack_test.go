@@ -2,6 +2,7 @@ package stack
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -173,5 +174,26 @@ func TestServerless(t *testing.T) {
 	}
 	if p := off.Definition.States["Forget"]; p.File != "testdata/offboarding.asl.yaml" || p.Line != 3 {
 		t.Errorf("Forget at %+v", p)
+	}
+}
+
+// TestFoldedDefinition: a definition in a folded YAML string keeps no line
+// per state: every state is placed at the definition's key.
+func TestFoldedDefinition(t *testing.T) {
+	tpl := "Resources:\n  M:\n    Type: AWS::StepFunctions::StateMachine\n    Properties:\n      DefinitionString: >\n        {\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Succeed\"}}}\n"
+	path := t.TempDir() + "/t.yaml"
+	if err := os.WriteFile(path, []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadTemplate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.StateMachine("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Definition.StateAt("A"); got != (Pos{File: path, Line: 5, Column: 7}) {
+		t.Errorf("A at %+v, want the DefinitionString key (line 5, column 7)", got)
 	}
 }
