@@ -624,15 +624,8 @@ func (a *analyzer) task(st *state, req *val, args map[string]any) (result, errv 
 			}
 		}
 	}
-	known := req.known()
-	for _, t := range req.tokens() {
-		if t.deepName != "" {
-			// A "$..name" rule below a value no path names: no sign
-			// that the value holds such a member.
-			continue
-		}
-		p := tokenPath(t)
-		spec := t.unknown || t.deepName != "" || !known[t.class]
+	for _, t := range sentTokens(req) {
+		p, spec := tokenPath(t), t.unknown
 		if why := serviceNeedsValue(service, action, t.path); why != "" {
 			a.report(RuleTokenToServiceField, st.name, p, t.class, spec, fmt.Sprintf(
 				"a token of class %s %s %s of %s (%s), where %s: the call cannot do what the state asks; send this field unencrypted from a function that decrypts %s, or keep it out of the rules",
@@ -650,6 +643,23 @@ func (a *analyzer) task(st *state, req *val, args map[string]any) (result, errv 
 	// A service's result is content the analysis cannot see: it may hold,
 	// anywhere, the classes sent to it.
 	return unknownContent(req.read()), nil
+}
+
+// sentTokens are the places where a request to a service may hold tokens,
+// each marked unknown where it rests on content the analysis cannot see.
+// A "$..name" rule below a value no path names is left out: there is no
+// sign that the value holds such a member.
+func sentTokens(req *val) []tokenAt {
+	known := req.known()
+	var out []tokenAt
+	for _, t := range req.tokens() {
+		if t.deepName != "" {
+			continue
+		}
+		t.unknown = t.unknown || !known[t.class]
+		out = append(out, t)
+	}
+	return out
 }
 
 func reaches(speculative bool) string {
@@ -807,13 +817,8 @@ func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *v
 	}
 	a.reached[name] = a.reached[name].union(payload.classes())
 	if !fn.Middleware {
-		knownCs := payload.known()
-		for _, t := range payload.tokens() {
-			if t.deepName != "" {
-				continue
-			}
-			p := tokenPath(t)
-			spec := t.unknown || t.deepName != "" || !knownCs[t.class]
+		for _, t := range sentTokens(payload) {
+			p, spec := tokenPath(t), t.unknown
 			a.report(RuleTokenToService, st.name, p, t.class, true, fmt.Sprintf(
 				"a token of class %s %s %s of the input of Lambda function %s, which does not run the sfnenc middleware: it gets the token, not the data",
 				t.class, reaches(spec), p, name))

@@ -58,6 +58,24 @@ func wantsOf(t *testing.T, m map[string]any) []want {
 	return out
 }
 
+// checkFile checks a golden definition with the options of its Comment.
+func checkFile(t *testing.T, cfg *codec.Config, file string) (map[string]any, []Finding) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := ParseDefinition(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Check(def, optionsOf(cfg, def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def, fs
+}
+
 var optionWords = regexp.MustCompile(`\b(classes|errorclass|accept|plain): ([^;]*)`)
 
 // optionsOf reads the options of a golden definition from its Comment:
@@ -135,18 +153,7 @@ func golden(t *testing.T, dir string) {
 	cfg := testConfig(t, filepath.Join(dir, "config.json"))
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			def, err := ParseDefinition(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fs, err := Check(def, optionsOf(cfg, def))
-			if err != nil {
-				t.Fatal(err)
-			}
+			def, fs := checkFile(t, cfg, file)
 			if diff := cmp.Diff(sortWants(wantsOf(t, def)), sortWants(got(fs))); diff != "" {
 				t.Errorf("findings mismatch (-want +got):\n%s", diff)
 				for _, f := range fs {
@@ -278,18 +285,7 @@ func TestAdviceNeverSelectsRoot(t *testing.T) {
 		cfg := testConfig(t, filepath.Join(dir, "config.json"))
 		files, _ := filepath.Glob(filepath.Join(dir, "*.asl.json"))
 		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			def, err := ParseDefinition(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fs, err := Check(def, optionsOf(cfg, def))
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, fs := checkFile(t, cfg, file)
 			for _, f := range fs {
 				if f.Rule != RuleUnselectedPath {
 					continue
