@@ -789,20 +789,6 @@ func FunctionRefs(def map[string]any, subs map[string]string) ([]FunctionRef, er
 	return out, nil
 }
 
-// firstPath is the first place where v may hold a token of class c.
-func firstPath(v *val, c, base string) string {
-	for _, t := range v.tokens() {
-		if t.class == c {
-			p := pathString(base, t.path)
-			if t.deepName != "" {
-				p += ".." + t.deepName
-			}
-			return p
-		}
-	}
-	return base
-}
-
 func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *val) {
 	if name == "" {
 		// Named by a path or an expression: not known before it runs.

@@ -419,15 +419,6 @@ func (v *val) collect(out set, depth int, deep bool) {
 	v.other.collect(out, depth+1, deep)
 }
 
-// self are the classes the value itself may be a token of, and whether
-// they come only from an unknown source.
-func (v *val) self() (classes set, unknown bool) {
-	if v == nil {
-		return nil, false
-	}
-	return v.tok.union(v.any), len(v.tok) == 0
-}
-
 // withField returns v with member name set to x.
 func (v *val) withField(name string, x *val) *val {
 	n := &val{}
