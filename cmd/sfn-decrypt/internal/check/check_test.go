@@ -331,3 +331,37 @@ func TestFunctionFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaintextWording: a plaintext-at-selected-path finding begins with
+// the words of the middleware's codec.ContractError for the same place,
+// class and value, so that the error an operator later sees in history is
+// the one the check predicted.
+func TestPlaintextWording(t *testing.T) {
+	cfg := testConfig(t, "testdata/classes/config.json")
+	for _, file := range []string{"testdata/classes/plaintext.asl.json", "testdata/classes/plaintext-jsonata.asl.json"} {
+		_, fs := checkFile(t, cfg, file)
+		n := 0
+		for _, f := range fs {
+			if f.Rule != RulePlaintextAtSelected || f.Severity != SeverityError {
+				continue
+			}
+			n++
+			found, rest, ok := strings.Cut(f.Message, " at /")
+			if !ok {
+				t.Fatalf("%s: %s: no pointer in %q", file, f.State, f.Message)
+			}
+			ptr := "/" + strings.Fields(rest)[0]
+			ptr = strings.TrimSuffix(ptr, ",")
+			want := strings.TrimPrefix((&codec.ContractError{Pointer: ptr, Class: f.Class, Found: found}).Error(), "codec: ")
+			if !strings.HasPrefix(f.Message, want+":") {
+				t.Errorf("%s: %s: message %q does not begin with the middleware's %q", file, f.State, f.Message, want)
+			}
+			if !strings.Contains(f.Message, "sfnenc.ContractError") {
+				t.Errorf("%s: %s: message does not name the error type", file, f.State)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no plaintext-at-selected-path error", file)
+		}
+	}
+}
