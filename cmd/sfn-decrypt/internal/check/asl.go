@@ -914,9 +914,11 @@ func pointer(path []step) string {
 }
 
 // pseudo parameters of CloudFormation, as they may appear in ARNs of a
-// DefinitionString under Fn::Sub.
+// DefinitionString under Fn::Sub (or serverless-pseudo-parameters' #{...}),
+// and the Serverless Framework's own ${aws:...} variables.
 var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "region", "${AWS::AccountId}", "account",
-	"#{AWS::Partition}", "aws", "#{AWS::Region}", "region", "#{AWS::AccountId}", "account")
+	"#{AWS::Partition}", "aws", "#{AWS::Region}", "region", "#{AWS::AccountId}", "account",
+	"${aws:partition}", "aws", "${aws:region}", "region", "${aws:accountId}", "account")
 
 func (a *analyzer) substitute(s string) string {
 	if !strings.Contains(s, "{") {
