@@ -197,3 +197,30 @@ func TestFoldedDefinition(t *testing.T) {
 		t.Errorf("A at %+v, want the DefinitionString key (line 5, column 7)", got)
 	}
 }
+
+// TestJoinDefinition: a DefinitionString under Fn::Join is read, its
+// function ARNs resolved; its states are placed at the key.
+func TestJoinDefinition(t *testing.T) {
+	tpl := `{"Resources": {
+  "F": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": "fn"}},
+  "M": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+    "DefinitionString": {"Fn::Join": ["", ["{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Task\", \"Resource\": \"", {"Fn::GetAtt": ["F", "Arn"]}, "\", \"End\": true}}}"]]}}}}}`
+	path := t.TempDir() + "/t.json"
+	if err := os.WriteFile(path, []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadTemplate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.StateMachine("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Definition.Value["States"].(map[string]any)["A"].(map[string]any)["Resource"]; got != "arn:aws:lambda:region:account:function:fn" {
+		t.Errorf("Resource = %v", got)
+	}
+	if got := m.Definition.StateAt("A"); got.Line != 4 || got.File != path {
+		t.Errorf("A at %+v, want the DefinitionString key (line 4)", got)
+	}
+}

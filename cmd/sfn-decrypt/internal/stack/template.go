@@ -99,9 +99,18 @@ func (s *Stack) definitionString(x any, m *StateMachine, path, ptr string, pos p
 	if str, ok := x.(string); ok {
 		return stringDefinition(str, path, ptr, pos)
 	}
+	if join, ok := x.(map[string]any)["Fn::Join"].([]any); ok {
+		// Fn::Join [separator, [parts]]: the parts that are functions'
+		// ARNs or names resolve; the states' lines are not known.
+		str, err := s.join(join)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %s: %v", ErrStack, path, m.ID, err)
+		}
+		return stringDefinition(str, path, ptr, pos)
+	}
 	sub, ok := x.(map[string]any)["Fn::Sub"]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s: %s: DefinitionString is neither a string nor Fn::Sub (Fn::Join cannot be read: write the definition as a string or a file)", ErrStack, path, m.ID)
+		return nil, fmt.Errorf("%w: %s: %s: DefinitionString is neither a string, Fn::Sub nor Fn::Join", ErrStack, path, m.ID)
 	}
 	sptr := ptr
 	if _, long := pos[ptr+"/Fn::Sub"]; long {
@@ -137,6 +146,23 @@ func (s *Stack) definitionString(x any, m *StateMachine, path, ptr string, pos p
 		}
 	}
 	return stringDefinition(tmpl, path, sptr, pos)
+}
+
+// join reads Fn::Join [separator, [parts]].
+func (s *Stack) join(args []any) (string, error) {
+	if len(args) != 2 {
+		return "", fmt.Errorf("Fn::Join takes a separator and a list")
+	}
+	sep, ok := args[0].(string)
+	parts, ok2 := args[1].([]any)
+	if !ok || !ok2 {
+		return "", fmt.Errorf("Fn::Join takes a separator and a list")
+	}
+	strs := make([]string, len(parts))
+	for i, p := range parts {
+		strs[i] = s.resolve(p)
+	}
+	return strings.Join(strs, sep), nil
 }
 
 // resolve writes a template value as a string: a function's ARN
