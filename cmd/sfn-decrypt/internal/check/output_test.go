@@ -42,7 +42,7 @@ func TestOutputs(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				return WriteSARIF(b, fs, SARIF{Definition: d, Version: "test"})
+				return WriteSARIF(b, fs, SARIF{Definition: d, Root: ".", Version: "test"})
 			},
 		} {
 			var b bytes.Buffer

@@ -50,7 +50,7 @@ func TestSARIFSchema(t *testing.T) {
 			}
 			fs = Suppress(d.Value, fs, nil)
 			var b bytes.Buffer
-			if err := WriteSARIF(&b, fs, SARIF{Definition: d, Version: "v1.2.3"}); err != nil {
+			if err := WriteSARIF(&b, fs, SARIF{Definition: d, Root: "..", Version: "v1.2.3"}); err != nil {
 				t.Fatal(err)
 			}
 			var doc any
@@ -120,9 +120,9 @@ func TestSARIFSchema(t *testing.T) {
 				if loc.Physical.Region.StartLine != at.Line || loc.Physical.Region.StartLine < 1 || loc.Physical.Region.StartColumn != at.Column {
 					t.Errorf("%s at state %s: region %+v, want line %d column %d", r.RuleID, f.State, loc.Physical.Region, at.Line, at.Column)
 				}
-				wantURI := "cmd/sfn-decrypt/internal/check/" + filepath.ToSlash(at.File)
+				wantURI := "check/" + filepath.ToSlash(at.File)
 				if loc.Physical.Artifact.URI != wantURI || loc.Physical.Artifact.URIBaseID != "%SRCROOT%" {
-					t.Errorf("artifact %+v, want %s relative to the git top level", loc.Physical.Artifact, wantURI)
+					t.Errorf("artifact %+v, want %s relative to the root", loc.Physical.Artifact, wantURI)
 				}
 				if r.Fingerprints["sfnencFinding/v1"] != f.Fingerprint() {
 					t.Errorf("partialFingerprints %v, want %s", r.Fingerprints, f.Fingerprint())
@@ -166,5 +166,26 @@ func TestSARIFLineOfState(t *testing.T) {
 	line2, fp2 := find(moved)
 	if line2 != want+3 || fp2 != fp {
 		t.Errorf("after 3 lines above: line %d fingerprint %s, want line %d and the same fingerprint %s", line2, fp2, want+3, fp)
+	}
+}
+
+// TestArtifactURI: without --sarif-root, paths are relative to the
+// nearest directory above the file that holds .git; outside a repository,
+// to the working directory; escaped as a URI reference.
+func TestArtifactURI(t *testing.T) {
+	top := t.TempDir()
+	if err := os.Mkdir(filepath.Join(top, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(top, "infra", "state machines")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "kyc#1.asl.json")
+	if got, want := artifactURI(file, ""), "infra/state%20machines/kyc%231.asl.json"; got != want {
+		t.Errorf("artifactURI = %q, want %q", got, want)
+	}
+	if got, want := artifactURI(file, filepath.Join(top, "infra")), "state%20machines/kyc%231.asl.json"; got != want {
+		t.Errorf("artifactURI with a root = %q, want %q", got, want)
 	}
 }
