@@ -53,6 +53,14 @@ func parseMachine(def map[string]any, lang string, depth int, count *int) (*mach
 		}
 		st := &state{name: name, raw: raw}
 		st.typ, _ = raw["Type"].(string)
+		if !stateTypes[st.typ] {
+			return nil, fmt.Errorf("%w: state %q has type %q, which is not a state type (%s)", ErrDefinition, name, st.typ, strings.Join(sortedKeys(stateTypes), ", "))
+		}
+		for _, n := range successors(raw) {
+			if _, ok := states[n]; !ok {
+				return nil, fmt.Errorf("%w: state %q goes to %q, which is not a state of its machine", ErrDefinition, name, n)
+			}
+		}
 		l := lang
 		if sl, ok := raw["QueryLanguage"].(string); ok {
 			l = sl
@@ -97,6 +105,27 @@ func parseMachine(def map[string]any, lang string, depth int, count *int) (*mach
 	return m, nil
 }
 
+var stateTypes = map[string]bool{"Task": true, "Pass": true, "Choice": true, "Wait": true, "Succeed": true, "Fail": true, "Map": true, "Parallel": true}
+
+// successors are the states a state names as where to go next.
+func successors(raw map[string]any) []string {
+	var out []string
+	add := func(x any) {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	add(raw["Next"])
+	add(raw["Default"])
+	for _, k := range []string{"Choices", "Catch"} {
+		cs, _ := raw[k].([]any)
+		for _, c := range cs {
+			add(rawMap(c)["Next"])
+		}
+	}
+	return out
+}
+
 // ctxv is what the context object ($$, $states.context) may hold that the
 // analysis follows: the execution input and the Map item.
 type ctxv struct {
@@ -131,6 +160,7 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 			result = nil
 		}
 	case "Task":
+		a.controlPaths(st, eff, "TimeoutSecondsPath", "HeartbeatSecondsPath")
 		req := eff
 		p, hasParams := raw["Parameters"]
 		if hasParams {
@@ -141,9 +171,14 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 			result = a.template(st, rs, result, nil)
 		}
 	case "Map":
+		a.controlPaths(st, eff, "MaxConcurrencyPath", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath")
 		items := eff
 		if p, ok := raw["ItemsPath"]; ok {
 			items = a.pathValue(st, p, eff, nil)
+			s, _ := p.(string)
+			a.control(st, "ItemsPath", s, items)
+		} else {
+			a.control(st, "the Map's input", "$", items)
 		}
 		item := items.element()
 		if _, ok := raw["ItemReader"]; ok {
@@ -203,6 +238,7 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 		}
 		return edges
 	case "Wait", "Succeed":
+		a.controlPaths(st, eff, "SecondsPath", "TimestampPath")
 		if as, ok := raw["Assign"]; ok {
 			a.assignJSONPath(st, as, eff)
 		}
@@ -233,6 +269,30 @@ func (a *analyzer) transfer(st *state, in *val, depth int) []edge {
 	}
 	edges := a.next(st, a.outputPath(st, out))
 	return append(edges, a.catches(st, in, errv)...)
+}
+
+// controlPaths reads the fields of a state whose value Step Functions
+// itself needs (a number of seconds, a timestamp, a limit).
+func (a *analyzer) controlPaths(st *state, in *val, fields ...string) {
+	for _, f := range fields {
+		if p, ok := st.raw[f].(string); ok {
+			a.control(st, f, p, a.expr(st, p, in, nil))
+		}
+	}
+}
+
+// control reports a token where Step Functions needs the value: it
+// cannot iterate, count or wait on a token.
+func (a *analyzer) control(st *state, field, path string, v *val) {
+	if v == nil {
+		return
+	}
+	for _, c := range v.tok.union(v.any).sorted() {
+		spec := !v.tok[c]
+		a.report(RuleTokenInControl, st.name, path, c, spec, fmt.Sprintf(
+			"%s %s %s a token of class %s, so Step Functions gets the token's text where it needs the value and fails the state: keep this value out of the rules of %s, or compute it in a function that decrypts %s and return it unencrypted",
+			field, path, holds(spec), c, c, c))
+	}
 }
 
 // argsOf is a Parameters or Arguments object: nil if absent. Arguments
@@ -313,40 +373,60 @@ func (a *analyzer) putPath(st *state, in *val, p string, x *val) *val {
 	}
 	r, ok := parseRef(p)
 	if !ok {
-		return join(in, &val{any: x.classes()})
+		return join(in, unknownContent(x.classes()))
 	}
-	return put(in, r, x)
+	return put(in, r, x, a.depthLimit)
 }
 
 // template evaluates Parameters, ItemSelector, ResultSelector: members
 // named "x.$" take the value of a path, an intrinsic function, a variable
-// or the context object.
+// or the context object. What it builds is not a token: an object, an
+// array or a literal the middleware would take for plaintext.
 func (a *analyzer) template(st *state, x any, in *val, c *ctxv) *val {
 	switch t := x.(type) {
 	case map[string]any:
-		out := &val{}
-		for _, k := range sortedKeys(t) {
+		// One map, filled in place: time stays linear in the members.
+		fields := make(map[string]*val, len(t))
+		for k, m := range t {
 			var v *val
 			if name, ok := strings.CutSuffix(k, ".$"); ok {
-				s, _ := t[k].(string)
+				s, _ := m.(string)
 				v = a.expr(st, s, in, c)
 				k = name
 			} else {
-				v = a.template(st, t[k], in, c)
+				v = a.template(st, m, in, c)
 			}
-			if !v.empty() {
-				out = out.withField(k, v)
+			if v != nil {
+				fields[k] = v
 			}
 		}
-		return out
+		v := built(objectShape(len(t)), st.name)
+		v.fields = fields
+		return v
 	case []any:
 		var el *val
 		for _, e := range t {
 			el = join(el, a.template(st, e, in, c))
 		}
-		return arrayOf(el)
+		v := arrayOf(el)
+		v.shape, v.from = arrayShape(len(t)), st.name
+		return v
 	}
-	return nil
+	return literal(x, st.name)
+}
+
+func objectShape(n int) string {
+	if n == 1 {
+		return "an object with 1 member"
+	}
+	return fmt.Sprintf("an object with %d members", n)
+}
+
+func arrayShape(n int) string {
+	if n == 1 {
+		return "an array with 1 element"
+	}
+	return fmt.Sprintf("an array with %d elements", n)
 }
 
 // expr evaluates the value of a "x.$" member, or a path field.
@@ -356,27 +436,48 @@ func (a *analyzer) expr(st *state, s string, in *val, c *ctxv) *val {
 	case strings.HasPrefix(s, "States."):
 		call, err := parseIntrinsic(s)
 		if err != nil {
-			return &val{any: in.classes()}
+			return unknownContent(in.classes())
 		}
 		return a.intrinsic(st, call, in, c)
 	case strings.HasPrefix(s, "$$"):
-		return a.refValue(a.contextValue(c), "$"+s[2:])
+		return a.refValue(st, a.contextValue(c), "$"+s[2:], s)
 	case len(s) > 1 && s[0] == '$' && s[1] != '.' && s[1] != '[':
 		name, rest := s[1:], ""
 		if i := strings.IndexAny(name, ".["); i >= 0 {
 			name, rest = name[:i], name[i:]
 		}
-		return a.refValue(a.vars[name], "$"+rest)
+		return a.refValue(st, a.vars[name], "$"+rest, s)
 	}
-	return a.refValue(in, s)
+	return a.refValue(st, in, s, s)
 }
 
-func (a *analyzer) refValue(v *val, p string) *val {
+// refValue is the value that path p (written text) selects in v. A path
+// that reads inside a token is reported: at run time it selects nothing.
+func (a *analyzer) refValue(st *state, v *val, p, text string) *val {
 	r, ok := parseRef(p)
-	if !ok {
-		return &val{any: v.classes()}
+	if !ok || r.dynamic {
+		return unknownContent(v.classes())
 	}
-	return get(v, r)
+	for i, s := range r.steps {
+		if v != nil && len(v.tok) > 0 {
+			a.intoToken(st, text, pathString("$", r.steps[:i]), v.tok)
+		}
+		v = v.child(s.name, s.isName)
+	}
+	if r.indefinite {
+		v = arrayOf(v)
+	}
+	return v
+}
+
+// intoToken reports a path that reads inside a value the rules make one
+// token (a whole object or array).
+func (a *analyzer) intoToken(st *state, text, at string, tok set) {
+	for _, c := range tok.sorted() {
+		a.report(RulePathIntoToken, st.name, text, c, false, fmt.Sprintf(
+			"%s reads inside %s, which is a token of class %s (a rule encrypts the whole value), so at run time there is no such member or element: read it in a function that decrypts %s, or select the fields the state machine needs inside %s instead of the whole value",
+			text, at, c, c, at))
+	}
 }
 
 func (a *analyzer) assignJSONPath(st *state, x any, result *val) {
@@ -426,17 +527,27 @@ func (a *analyzer) choiceRule(st *state, r map[string]any, in *val) {
 }
 
 func (a *analyzer) choiceRead(st *state, path string, v *val) {
-	cs, unknown := v.self()
-	for _, c := range cs.sorted() {
-		a.report(RuleChoiceOnToken, st.name, path, c, fmt.Sprintf(
+	if v == nil {
+		return
+	}
+	for _, c := range v.tok.union(v.any).sorted() {
+		spec := !v.tok[c]
+		a.report(RuleChoiceOnToken, st.name, path, c, spec, fmt.Sprintf(
 			"a Choice rule compares %s, which %s a token of class %s, so it never matches the value: compare it in a function that decrypts %s, or have that function return an unencrypted decision",
-			path, holds(unknown), c, c))
+			path, holds(spec), c, c))
 	}
 }
 
-func holds(unknown bool) string {
-	if unknown {
-		return "may be (from a source the check cannot see)"
+func beOrHold(speculative bool) string {
+	if speculative {
+		return "may be or hold (from content the check cannot see)"
+	}
+	return "may be or hold"
+}
+
+func holds(speculative bool) string {
+	if speculative {
+		return "may be (from content the check cannot see)"
 	}
 	return "may be"
 }
@@ -445,6 +556,7 @@ var (
 	lambdaInvoke = regexp.MustCompile(`^arn:[^:]+:states:::lambda:invoke(\.waitForTaskToken)?$`)
 	lambdaARN    = regexp.MustCompile(`^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)`)
 	serviceARN   = regexp.MustCompile(`^arn:[^:]+:states:[^:]*:[^:]*:([a-zA-Z0-9-]+)`)
+	placeholder  = regexp.MustCompile(`^\$\{([^}]+)\}$`)
 )
 
 // functionName is a function's name from an ARN, a partial ARN, a name
@@ -470,32 +582,28 @@ func functionName(s string) string {
 // result, and the error output for Catch). args are the raw Parameters or
 // Arguments (nil if the state has none), req their value.
 func (a *analyzer) task(st *state, req *val, args map[string]any) (result, errv *val) {
-	res, _ := st.raw["Resource"].(string)
-	res = a.substitute(res)
+	res := a.resource(st)
 	wait := strings.HasSuffix(res, ".waitForTaskToken")
-	switch {
-	case lambdaInvoke.MatchString(res):
+	fnName, isLambda := a.taskFunction(st.raw, args)
+	payload := req
+	if lambdaInvoke.MatchString(res) && args != nil {
 		// Without Parameters the effective input is the payload; with
 		// them, their Payload member (none: an empty payload).
-		payload := req
-		if args != nil {
-			payload = nil
-			_, p := args["Payload"]
-			_, pp := args["Payload.$"]
-			if p || pp {
-				payload = req.child("Payload", true)
-			}
+		payload = nil
+		_, p := args["Payload"]
+		_, pp := args["Payload.$"]
+		if p || pp {
+			payload = req.child("Payload", true)
 		}
-		fn, _ := args["FunctionName"].(string)
-		r, e := a.lambda(st, functionName(a.substitute(fn)), payload)
-		if wait {
+	}
+	if isLambda {
+		r, e := a.lambda(st, fnName, payload)
+		switch {
+		case wait:
+			// The task token's sender encrypts its output by the rules.
 			return a.encrypted, e
-		}
-		return (&val{}).withField("Payload", r), e
-	case lambdaARN.MatchString(res):
-		r, e := a.lambda(st, lambdaARN.FindStringSubmatch(res)[1], req)
-		if wait {
-			return a.encrypted, e
+		case lambdaInvoke.MatchString(res):
+			return (&val{plain: plainMay, rest: plainMay}).withField("Payload", r), e
 		}
 		return r, e
 	}
@@ -506,35 +614,179 @@ func (a *analyzer) task(st *state, req *val, args map[string]any) (result, errv 
 			service = "activity"
 		}
 	}
+	action := ""
 	if _, rest, ok := strings.Cut(res, ":::"); ok {
+		rest = strings.TrimPrefix(rest, "aws-sdk:")
 		if f := strings.FieldsFunc(rest, func(r rune) bool { return r == ':' || r == '.' }); len(f) > 0 {
 			service = f[0]
+			if len(f) > 1 {
+				action = f[1]
+			}
 		}
 	}
-	cs := req.classes()
-	for _, c := range cs.sorted() {
-		a.report(RuleTokenToService, st.name, firstPath(req, c, "$"), c, fmt.Sprintf(
-			"tokens of class %s reach %s (%s): the receiver gets tokens, not data; make sure it can decrypt them, or send it only unencrypted fields", c, service, res))
+	for _, t := range sentTokens(req) {
+		p, spec := tokenPath(t), t.unknown
+		if why := serviceNeedsValue(service, action, t.path); why != "" {
+			a.report(RuleTokenToServiceField, st.name, p, t.class, spec, fmt.Sprintf(
+				"a token of class %s %s %s of %s (%s), where %s: the call cannot do what the state asks; send this field unencrypted from a function that decrypts %s, or keep it out of the rules",
+				t.class, reaches(spec), p, service, res, why, t.class))
+			continue
+		}
+		a.report(RuleTokenToService, st.name, p, t.class, true, fmt.Sprintf(
+			"a token of class %s %s %s of the request to %s (%s): the receiver gets the token, not the data; make sure it can decrypt it, or send it only unencrypted fields",
+			t.class, reaches(spec), p, service, res))
 	}
 	if wait {
 		// The task token's sender encrypts its output by the rules.
 		return a.encrypted, nil
 	}
-	return &val{any: cs}, nil
+	// A service's result is content the analysis cannot see: it may hold,
+	// anywhere, the classes sent to it.
+	return unknownContent(req.read()), nil
 }
 
-// firstPath is the first place where v may hold a token of class c.
-func firstPath(v *val, c, base string) string {
-	for _, t := range v.tokens() {
-		if t.class == c {
-			p := pathString(base, t.path)
-			if t.deepName != "" {
-				p += ".." + t.deepName
-			}
-			return p
+// sentTokens are the places where a request to a service may hold tokens,
+// each marked unknown where it rests on content the analysis cannot see.
+// A "$..name" rule below a value no path names is left out: there is no
+// sign that the value holds such a member.
+func sentTokens(req *val) []tokenAt {
+	known := req.known()
+	var out []tokenAt
+	for _, t := range req.tokens() {
+		if t.deepName != "" {
+			continue
+		}
+		t.unknown = t.unknown || !known[t.class]
+		out = append(out, t)
+	}
+	return out
+}
+
+func reaches(speculative bool) string {
+	if speculative {
+		return "may reach (from content the check cannot see)"
+	}
+	return "may reach"
+}
+
+// tokenPath is a token's place as JSONPath.
+func tokenPath(t tokenAt) string {
+	p := pathString("$", t.path)
+	if t.deepName != "" {
+		p += ".." + t.deepName
+	}
+	return p
+}
+
+// serviceNeedsValue says why a service cannot work with a token at path
+// of its request ("" if it may): an address to send to, a phone number, a
+// key to find an item by.
+func serviceNeedsValue(service, action string, path []step) string {
+	first := func(names ...string) bool {
+		return len(path) > 0 && path[0].isName && slices.Contains(names, path[0].name)
+	}
+	second := func(outer string, names ...string) bool {
+		return len(path) > 1 && path[0].isName && path[0].name == outer && path[1].isName && slices.Contains(names, path[1].name)
+	}
+	switch service {
+	case "ses", "sesv2":
+		if second("Destination", "ToAddresses", "CcAddresses", "BccAddresses") || first("Source", "FromEmailAddress", "ReplyToAddresses", "ReturnPath", "Destinations") {
+			return "SES needs the email address itself to send the message"
+		}
+	case "sns":
+		if first("PhoneNumber") {
+			return "SNS needs the phone number itself to send the SMS"
+		}
+	case "dynamodb":
+		if first("Key") && action != "query" && action != "scan" {
+			return "DynamoDB finds the item by the key's value, and a token is new at every encryption, so the key never matches a stored item"
 		}
 	}
-	return base
+	return ""
+}
+
+func (a *analyzer) resource(st *state) string {
+	res, _ := st.raw["Resource"].(string)
+	return a.substitute(res)
+}
+
+// taskFunction is the Lambda function a Task invokes ("" if named at run
+// time), and whether it invokes one. args are its Parameters or Arguments.
+func (a *analyzer) taskFunction(raw, args map[string]any) (name string, isLambda bool) {
+	res, _ := raw["Resource"].(string)
+	res = a.substitute(res)
+	switch {
+	case lambdaInvoke.MatchString(res):
+		fn, _ := args["FunctionName"].(string)
+		return functionName(a.substitute(fn)), true
+	case lambdaARN.MatchString(res):
+		return lambdaARN.FindStringSubmatch(res)[1], true
+	case placeholder.MatchString(res):
+		// "${ProcessFunctionArn}" that nothing substitutes: a function
+		// known by the placeholder's name.
+		return placeholder.FindStringSubmatch(res)[1], true
+	}
+	return "", false
+}
+
+// FunctionRef is a Lambda function a definition's Tasks invoke.
+type FunctionRef struct {
+	// Name is the function's name as the checker knows it (from the ARN,
+	// after substitution).
+	Name string
+	// Placeholder is the "${Name}" the definition writes, if any.
+	Placeholder string
+	// State is the first state that invokes it.
+	State string
+}
+
+// FunctionRefs lists the Lambda functions the Tasks of a definition
+// invoke, by name, and the placeholders they are written with.
+func FunctionRefs(def map[string]any, subs map[string]string) ([]FunctionRef, error) {
+	n := 0
+	m, err := parseMachine(def, "", 0, &n)
+	if err != nil {
+		return nil, err
+	}
+	a := &analyzer{opt: Options{Substitutions: subs}}
+	seen := map[string]int{}
+	var out []FunctionRef
+	var walk func(m *machine)
+	walk = func(m *machine) {
+		for _, name := range m.order {
+			st := m.states[name]
+			for _, sub := range st.subs {
+				walk(sub)
+			}
+			if st.typ != "Task" {
+				continue
+			}
+			args := rawMap(st.raw["Parameters"])
+			if st.jsonata {
+				args = rawMap(st.raw["Arguments"])
+			}
+			fn, ok := a.taskFunction(st.raw, args)
+			if !ok || fn == "" {
+				continue
+			}
+			ph := ""
+			for _, x := range []any{st.raw["Resource"], args["FunctionName"]} {
+				if s, _ := x.(string); placeholder.MatchString(s) {
+					ph = placeholder.FindStringSubmatch(s)[1]
+				}
+			}
+			if i, ok := seen[fn]; ok {
+				if out[i].Placeholder == "" {
+					out[i].Placeholder = ph
+				}
+				continue
+			}
+			seen[fn] = len(out)
+			out = append(out, FunctionRef{Name: fn, Placeholder: ph, State: name})
+		}
+	}
+	walk(m)
+	return out, nil
 }
 
 func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *val) {
@@ -551,11 +803,13 @@ func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *v
 	}
 	a.reached[name] = a.reached[name].union(payload.classes())
 	if !fn.Middleware {
-		for _, c := range payload.classes().sorted() {
-			a.report(RuleTokenToService, st.name, firstPath(payload, c, "$"), c, fmt.Sprintf(
-				"tokens of class %s reach Lambda function %s, which does not run the sfnenc middleware: it gets tokens, not data", c, name))
+		for _, t := range sentTokens(payload) {
+			p, spec := tokenPath(t), t.unknown
+			a.report(RuleTokenToService, st.name, p, t.class, true, fmt.Sprintf(
+				"a token of class %s %s %s of the input of Lambda function %s, which does not run the sfnenc middleware: it gets the token, not the data",
+				t.class, reaches(spec), p, name))
 		}
-		return &val{any: payload.classes()}, &val{any: payload.classes()}
+		return unknownContent(payload.read()), unknownContent(payload.read())
 	}
 	decrypts := func(c string) bool { return fn.Classes == nil || slices.Contains(fn.Classes, c) }
 	for _, t := range payload.tokens() {
@@ -563,30 +817,111 @@ func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *v
 			continue
 		}
 		r, ok := a.rule(t.class)
-		if !ok || r.selects(t.path, t.deepName) {
+		if !ok || r.selects(t.path, t.deepName) || a.insideSelected(t.path) {
 			continue
 		}
-		p := pathString("$", t.path)
-		if t.deepName != "" {
-			p += ".." + t.deepName
+		p := tokenPath(t)
+		fix := fmt.Sprintf("add %q to the select list of class %s, or pass the field under a name a rule selects", p, t.class)
+		if wholeInput(t.path) && t.deepName == "" {
+			// Selecting "$" would encrypt a whole input as one token.
+			fix = fmt.Sprintf(`pass the value as a member of the input under a name a rule of %s selects (for example "Payload": {"field.$": "..."}), never select the whole input`, t.class)
 		}
-		a.report(RuleUnselectedPath, st.name, p, t.class, fmt.Sprintf(
-			"a token of class %s may reach function %s at %s of its input, where no rule of %s selects it, so the function gets the token instead of the data: add %q to the select list of class %s, or pass the field under a name a rule selects",
-			t.class, name, p, t.class, p, t.class))
+		a.report(RuleUnselectedPath, st.name, p, t.class, t.deepName != "", fmt.Sprintf(
+			"a token of class %s may reach function %s at %s of its input, where no rule of %s selects it, so the function gets the token instead of the data: %s",
+			t.class, name, p, t.class, fix))
+	}
+	if !fn.AcceptPlaintext {
+		a.plaintextAtSelected(st, name, payload)
 	}
 	errv = nil
 	if fn.ErrorClass != "" {
-		errv = (&val{}).withField("Cause", &val{tok: set{fn.ErrorClass: true}})
+		errv = (&val{plain: plainMay, rest: plainMay}).withField("Cause", &val{tok: set{fn.ErrorClass: true}})
 	}
 	return a.encrypted, errv
 }
 
+// insideSelected reports whether a rule selects a place above path: the
+// middleware takes that value whole (a token, or plaintext it refuses,
+// which plaintext-at-selected-path reports), not what it holds.
+func (a *analyzer) insideSelected(path []step) bool {
+	for i := len(path) - 1; i > 0; i-- {
+		for _, r := range a.rules {
+			if r.selectsAny(path[:i]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// wholeInput: a path that is the input itself, or its elements.
+func wholeInput(path []step) bool {
+	for _, s := range path {
+		if s.isName {
+			return false
+		}
+	}
+	return true
+}
+
+// plaintextAtSelected reports the values in a function's input that are
+// not tokens but sit where a rule selects: the middleware refuses the
+// input (sfnenc.ContractError) before the handler runs.
+func (a *analyzer) plaintextAtSelected(st *state, fn string, payload *val) {
+	for _, pl := range payload.plainPlaces() {
+		for _, r := range a.rules {
+			if !r.selectsAny(pl.path) {
+				continue
+			}
+			p := pathString("$", pl.path)
+			found, why := pl.v.shape, ""
+			spec := pl.v.plain != plainIs
+			switch {
+			case spec:
+				found = "a value that may not be a token"
+				why = "it may come from content the check cannot see (a service's result, or a field of the input no rule selects)"
+			case pl.v.from != "":
+				why = "state " + pl.v.from + " builds it"
+			default:
+				why = "the caller of StartExecution sends plaintext, as --input plaintext says"
+			}
+			if n := pl.v.tokenMembers(); n > 0 && !spec && found != shapeScalar {
+				found += fmt.Sprintf(", %d of them tokens", n)
+			}
+			a.report(RulePlaintextAtSelected, st.name, p, r.class, spec, fmt.Sprintf(
+				"%s at %s, where the rules expect a token of class %s: function %s fails with sfnenc.ContractError before its handler runs (%s); build the value in a function with the middleware, which returns it encrypted, or pass it under a name no rule of %s selects",
+				found, pointer(pl.path), r.class, fn, why, r.class))
+		}
+	}
+}
+
+// pointer writes an abstract path as an RFC 6901 JSON pointer, an
+// element as its first index.
+func pointer(path []step) string {
+	if len(path) == 0 {
+		return "(root)"
+	}
+	var b strings.Builder
+	for _, s := range path {
+		b.WriteByte('/')
+		if !s.isName {
+			b.WriteByte('0')
+			continue
+		}
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(s.name))
+	}
+	return b.String()
+}
+
 // pseudo parameters of CloudFormation, as they may appear in ARNs of a
-// DefinitionString under Fn::Sub.
-var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "region", "${AWS::AccountId}", "account")
+// DefinitionString under Fn::Sub (or serverless-pseudo-parameters' #{...}),
+// and the Serverless Framework's own ${aws:...} variables.
+var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "region", "${AWS::AccountId}", "account",
+	"#{AWS::Partition}", "aws", "#{AWS::Region}", "region", "#{AWS::AccountId}", "account",
+	"${aws:partition}", "aws", "${aws:region}", "region", "${aws:accountId}", "account")
 
 func (a *analyzer) substitute(s string) string {
-	if !strings.Contains(s, "${") {
+	if !strings.Contains(s, "{") {
 		return s
 	}
 	s = pseudo.Replace(s)
@@ -606,7 +941,7 @@ func (a *analyzer) neverReaches() {
 			if a.reached[name][c] {
 				continue
 			}
-			a.report(RuleClassNeverReaches, a.invokers[name], "$", c, fmt.Sprintf(
+			a.report(RuleClassNeverReaches, a.invokers[name], "$", c, false, fmt.Sprintf(
 				"function %s may decrypt class %s, but no token of %s reaches it: remove %s from its SFNENC_CLASSES (and its kms:Decrypt grant)", name, c, c, c))
 		}
 	}

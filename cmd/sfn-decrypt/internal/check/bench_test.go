@@ -8,7 +8,8 @@ import (
 // generated builds a definition of n states: a chain of Pass states with
 // Parameters and intrinsic functions, Lambda tasks with ResultSelector and
 // Catch, a Choice every tenth state that loops back, and a Map every
-// twentieth state, so the analysis iterates to a fixed point.
+// twentieth state, so the analysis iterates to a fixed point; each Choice
+// also compares a token, so that there are findings.
 func generated(n int) map[string]any {
 	states := map[string]any{}
 	name := func(i int) string { return fmt.Sprintf("S%03d", i) }
@@ -31,6 +32,7 @@ func generated(n int) map[string]any {
 			st = map[string]any{"Type": "Choice", "Default": next, "Choices": []any{
 				map[string]any{"Variable": "$.count", "NumericLessThan": 3, "Next": name(i - 5)},
 				map[string]any{"Variable": fmt.Sprintf("$.r%d.status", i-1), "StringEquals": "ok", "Next": next},
+				map[string]any{"Variable": "$.applicant", "StringEquals": "x", "Next": next},
 			}}
 		case i%3 == 0:
 			st = map[string]any{"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": next,

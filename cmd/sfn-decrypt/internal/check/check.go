@@ -1,25 +1,26 @@
 // Package check finds, from an AWS Step Functions definition, the places
 // where a state machine mishandles sfnenc tokens: a Choice or an intrinsic
-// function that reads a token, a token moved to a path no rule of its
-// class selects before a function with the middleware reads it, tokens
-// sent to a service that is not such a function, and a function that may
-// decrypt a class it never receives.
+// function that reads a token, a path into a value a rule encrypts whole,
+// a token where Step Functions or a service needs the value, a token moved
+// to a path no rule of its class selects before a function with the
+// middleware reads it, plaintext where the middleware expects a token,
+// tokens sent to a service that is not such a function, and a function
+// that may decrypt a class it never receives.
 //
 // Check runs an abstract interpretation over the state graph: for every
 // state it computes where tokens of each class may be in the state's
 // input, from the execution input (encrypted by the rules), through
 // InputPath, Parameters, ResultSelector, ResultPath, OutputPath, Assign,
 // Map, Parallel, Catch and JSONata expressions, to a fixed point. Load
-// reads a definition and the functions from files (ASL, or a SAM or
-// CloudFormation template); WriteText, WriteJSON and WriteSARIF print the
-// findings.
+// reads a definition and the functions from files (ASL, a SAM or
+// CloudFormation template, or serverless.yml, with package stack);
+// Suppress applies the suppressions in the states' Comments and a
+// baseline; WriteText, WriteJSON and WriteSARIF print the findings.
 package check
 
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/fieldpath"
@@ -33,6 +34,19 @@ const (
 	RuleUnselectedPath    = "token-at-unselected-path"
 	RuleTokenToService    = "token-to-service"
 	RuleClassNeverReaches = "class-never-reaches"
+	// Reading inside a whole-object or whole-array token.
+	RulePathIntoToken = "path-into-token"
+	// A token where Step Functions needs the value (Map items, seconds).
+	RuleTokenInControl = "token-in-control-field"
+	// A token in a field a service uses as a value (an address, a key).
+	RuleTokenToServiceField = "token-to-service-field"
+	// A value that is not a token where a rule selects, in the input of a
+	// function with the middleware.
+	RulePlaintextAtSelected = "plaintext-at-selected-path"
+	// A value nested deeper than the analysis follows.
+	RuleTooDeep = "too-deep"
+	// A suppression in a Comment that has no reason, or matches nothing.
+	RuleBadSuppression = "bad-suppression"
 )
 
 // Severities.
@@ -43,12 +57,23 @@ const (
 )
 
 var severity = map[string]string{
-	RuleChoiceOnToken:     SeverityError,
-	RuleIntrinsicOnToken:  SeverityError,
-	RuleUnselectedPath:    SeverityError,
-	RuleTokenToService:    SeverityWarning,
-	RuleClassNeverReaches: SeverityInfo,
+	RuleChoiceOnToken:       SeverityError,
+	RuleIntrinsicOnToken:    SeverityError,
+	RuleUnselectedPath:      SeverityError,
+	RuleTokenToService:      SeverityWarning,
+	RuleClassNeverReaches:   SeverityInfo,
+	RulePathIntoToken:       SeverityError,
+	RuleTokenInControl:      SeverityError,
+	RuleTokenToServiceField: SeverityError,
+	RulePlaintextAtSelected: SeverityError,
+	RuleTooDeep:             SeverityWarning,
+	RuleBadSuppression:      SeverityWarning,
 }
+
+// Rules lists the rule ids in the order of the documentation.
+var Rules = []string{RuleChoiceOnToken, RuleIntrinsicOnToken, RulePathIntoToken, RuleTokenInControl,
+	RuleUnselectedPath, RulePlaintextAtSelected, RuleTokenToServiceField, RuleTokenToService,
+	RuleClassNeverReaches, RuleTooDeep, RuleBadSuppression}
 
 // Finding is one place where the state machine mishandles tokens.
 type Finding struct {
@@ -63,6 +88,10 @@ type Finding struct {
 	Class string `json:"class"`
 	// Message says what is wrong and how to fix it.
 	Message string `json:"message"`
+	// Suppressed, if set, says how the finding was accepted
+	// (SuppressedInSource, SuppressedBaseline) and Justification why.
+	Suppressed    string `json:"suppressed,omitempty"`
+	Justification string `json:"justification,omitempty"`
 }
 
 // Function is what the checker knows of a Lambda function.
@@ -78,6 +107,9 @@ type Function struct {
 	// Explicit: Classes was configured (SFNENC_CLASSES or --classes), so
 	// a class that never reaches the function is worth an info.
 	Explicit bool
+	// AcceptPlaintext: SFNENC_ACCEPT_PLAINTEXT is true, so the function
+	// takes plaintext where its rules select.
+	AcceptPlaintext bool
 }
 
 // Options are the inputs of Check besides the definition.
@@ -91,6 +123,9 @@ type Options struct {
 	// Substitutions replace "${Name}" in the definition's strings
 	// (DefinitionSubstitutions).
 	Substitutions map[string]string
+	// PlaintextInput: the caller of StartExecution sends plaintext where
+	// the rules select (not encrypted by the rules).
+	PlaintextInput bool
 }
 
 // ErrDefinition marks a definition that is not an ASL document.
@@ -111,23 +146,30 @@ const (
 var ErrTooComplex = errors.New("check: definition too complex to analyse")
 
 // Check analyses a definition (decoded ASL: a JSON object) and returns its
-// findings, sorted by state, rule and path.
+// findings, sorted by state, rule and path. An error is a flow the
+// analysis can show; a finding that rests on content it cannot see is at
+// most a warning, worded "may".
 //
-// What the analysis cannot see, and how it errs (towards reporting):
+// What the analysis cannot see, and how it errs:
 //
-//   - The execution input is taken to be encrypted by the rules: a token
-//     may be wherever a rule selects, and a "$..name" rule may match at any
-//     depth of any value taken from the input, but not inside a value that
-//     a rule makes a token (what it held is inside the token).
+//   - The execution input is taken to be encrypted by the rules (or, with
+//     PlaintextInput, to hold plaintext where they select): a token is
+//     wherever a rule selects, and a "$..name" rule makes a token of every
+//     member of that name a path names, but not of members no path names
+//     (a value read whole is not assumed to hold one), nor inside a value
+//     that a rule makes a token (what it held is inside the token).
 //   - A Lambda function not described (by --classes or a template) is
 //     taken to run the middleware and decrypt every class; its result, and
-//     a task token's output, hold tokens wherever the rules select. A
+//     a task token's output, hold tokens where the rules select. A
 //     function without the middleware, and any other service, returns
-//     unknown content that may hold, anywhere, the classes sent to it.
-//     Items read by a distributed Map's ItemReader are not seen.
-//   - Paths that are not plain member and index steps (descendants,
-//     filters, unions) and unparseable expressions read every token of the
-//     value. An index is any element: the checker does not track array
+//     content the analysis cannot see, which may hold, anywhere, the
+//     classes sent to it: findings on it are warnings. Items read by a
+//     distributed Map's ItemReader are not seen.
+//   - Paths are read as Step Functions reads them ("$.detail-type",
+//     "$['a b']"). Descendant segments, unions and functions cannot be
+//     followed: what they select is content the analysis cannot see. A
+//     filter, a slice or a wildcard selects some elements of an array;
+//     an index is any element: the analysis does not track array
 //     positions, so Parallel branch outputs are joined.
 //   - Variables are tracked flow-insensitively: a variable may hold what
 //     any assignment of it may put there. In JSONPath, Assign sees the
@@ -142,13 +184,18 @@ var ErrTooComplex = errors.New("check: definition too complex to analyse")
 //     document that holds only that place (an element at indices 0 and 1,
 //     a "$..name" place one and two levels down); a filter selector is
 //     taken to select whatever its filter might let through.
-//   - A class reaches a function if any value passed to it may hold a
-//     token of the class, at any depth under a "$..name" rule too; so with
-//     such rules class-never-reaches fires only for a function that gets
-//     nothing that could hold the class.
-//   - Tokens whose place is unknown (from an unknown source) are reported
-//     by choice-on-token, intrinsic-on-token and token-to-service, but not
-//     by token-at-unselected-path.
+//   - Plaintext at a selected path is reported where the definition
+//     builds the value (a literal, an object or array built by Parameters,
+//     ResultSelector or JSONata, an intrinsic's output: errors), where the
+//     input is plaintext (errors), or where the value comes from content
+//     the analysis cannot see (warnings); not for places of such content
+//     that no path names.
+//   - Values are followed as deep as the rules select (64 levels at
+//     least); a loop that nests a value deeper is reported (too-deep),
+//     and what lies below is treated as content the analysis cannot see.
+//   - Tokens whose place is unknown are reported by choice-on-token,
+//     intrinsic-on-token and token-to-service, but not by
+//     token-at-unselected-path.
 func Check(def map[string]any, opt Options) ([]Finding, error) {
 	if opt.Config == nil {
 		return nil, errors.New("check: no configuration")
@@ -179,12 +226,21 @@ func Check(def map[string]any, opt Options) ([]Finding, error) {
 		}
 		a.rules = append(a.rules, rs)
 	}
-	a.encrypted = ruleValue(a.rules)
+	a.depthLimit = maxDepth
+	for _, r := range a.rules {
+		for _, q := range r.queries {
+			a.depthLimit = max(a.depthLimit, min(len(q.Segments())+maxDepth/4, maxValueDepth/4))
+		}
+	}
+	a.encrypted = ruleValue(a.rules, false)
 	m, err := parseMachine(def, "", 0, &a.nstates)
 	if err != nil {
 		return nil, err
 	}
 	a.input = a.encrypted
+	if opt.PlaintextInput {
+		a.input = ruleValue(a.rules, true)
+	}
 	a.run(m, a.input, 0)
 	if a.work > maxWork {
 		return nil, ErrTooComplex
@@ -194,16 +250,14 @@ func Check(def map[string]any, opt Options) ([]Finding, error) {
 	for _, f := range a.found {
 		out = append(out, f)
 	}
-	slices.SortFunc(out, func(x, y Finding) int {
-		return strings.Compare(x.State+"\x00"+x.Rule+"\x00"+x.Path+"\x00"+x.Class, y.State+"\x00"+y.Rule+"\x00"+y.Path+"\x00"+y.Class)
-	})
+	sortFindings(out)
 	return out, nil
 }
 
-// HasErrors reports whether a finding is an error.
+// HasErrors reports whether a finding that is not suppressed is an error.
 func HasErrors(fs []Finding) bool {
 	for _, f := range fs {
-		if f.Severity == SeverityError {
+		if f.Severity == SeverityError && f.Suppressed == "" {
 			return true
 		}
 	}
@@ -219,6 +273,9 @@ type analyzer struct {
 	found     map[string]Finding
 	nstates   int
 	work      int
+	// depthLimit is how deep values are followed: maxDepth, or deeper
+	// where a rule selects deeper.
+	depthLimit int
 	// varsVersion counts the changes of vars.
 	varsVersion int
 	// reached: classes that reached each function; invokers: the first
@@ -227,12 +284,19 @@ type analyzer struct {
 	invokers map[string]string
 }
 
-func (a *analyzer) report(rule, state, path, class, msg string) {
+// report records a finding. A finding that rests on content the analysis
+// cannot see (speculative) is at most a warning; of the same finding
+// reached by several flows, the one that can be shown wins.
+func (a *analyzer) report(rule, state, path, class string, speculative bool, msg string) {
 	k := rule + "\x00" + state + "\x00" + path + "\x00" + class
-	if _, ok := a.found[k]; ok {
+	sev := severity[rule]
+	if speculative && sev == SeverityError {
+		sev = SeverityWarning
+	}
+	if old, ok := a.found[k]; ok && (old.Severity == sev || old.Severity == SeverityError) {
 		return
 	}
-	a.found[k] = Finding{Rule: rule, Severity: severity[rule], State: state, Path: path, Class: class, Message: msg}
+	a.found[k] = Finding{Rule: rule, Severity: sev, State: state, Path: path, Class: class, Message: msg}
 }
 
 func (a *analyzer) rule(class string) (ruleSel, bool) {
@@ -248,7 +312,7 @@ func (a *analyzer) rule(class string) (ruleSel, bool) {
 // insensitively (a variable holds what any assignment may have put in it).
 func (a *analyzer) assign(name string, x *val) {
 	old, seen := a.vars[name]
-	nv := join(old, x).truncate(0)
+	nv := join(old, x).truncate(0, a.depthLimit, nil)
 	if !seen || !equal(nv, old) {
 		a.vars[name] = nv
 		a.varsVersion++
@@ -296,7 +360,12 @@ func (a *analyzer) run(m *machine, in *val, depth int) *val {
 				continue
 			}
 			old, seen := inputs[e.next]
-			nv := join(old, e.out).truncate(0)
+			cut := false
+			nv := join(old, e.out).truncate(0, a.depthLimit, &cut)
+			if cut {
+				a.report(RuleTooDeep, e.next, "$", "", false, fmt.Sprintf(
+					"the input of %s nests values deeper than %d levels, which the check does not follow: below that depth it cannot say where tokens are, and treats what is there as content it cannot see", e.next, a.depthLimit))
+			}
 			if !seen || !equal(nv, old) {
 				inputs[e.next] = nv
 				push(e.next)

@@ -3,6 +3,7 @@ package check
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -129,23 +130,36 @@ func parseCall(s string, depth int) (*icall, string, error) {
 	return c, s[i:], nil
 }
 
-// passWhole lists the arguments that an intrinsic function moves without
-// reading them: a token there stays a token, unchanged.
-var passWhole = map[string][]int{
-	"States.Array":          {-1}, // every argument
+// containerArgs lists the arguments that an intrinsic function needs as
+// an array or object and moves without reading their members: a token
+// there is no array or object, and the call fails; a token inside stays a
+// token, unchanged.
+var containerArgs = map[string][]int{
 	"States.ArrayGetItem":   {0},
 	"States.ArrayPartition": {0},
 	"States.ArrayLength":    {0},
 	"States.JsonMerge":      {0, 1},
 }
 
-func passes(name string, i int) bool {
-	for _, p := range passWhole[name] {
-		if p == -1 || p == i {
-			return true
-		}
+func isContainerArg(name string, i int) bool {
+	return slices.Contains(containerArgs[name], i)
+}
+
+// readToken reports the tokens a read of v (written text) uses: those a
+// flow shows as errors, those that rest on content the analysis cannot
+// see as warnings. selfOnly reads v itself, not what it holds.
+func (a *analyzer) readToken(rule string, st *state, text string, v *val, selfOnly bool, msg func(c string, speculative bool) string) {
+	if v == nil {
+		return
 	}
-	return false
+	cs, known := v.read(), v.known()
+	if selfOnly {
+		cs, known = v.tok.union(v.any), v.tok
+	}
+	for _, c := range cs.sorted() {
+		spec := !known[c]
+		a.report(rule, st.name, text, c, spec, msg(c, spec))
+	}
 }
 
 func (a *analyzer) intrinsic(st *state, c *icall, in *val, cx *ctxv) *val {
@@ -157,13 +171,19 @@ func (a *analyzer) intrinsic(st *state, c *icall, in *val, cx *ctxv) *val {
 		case arg.path != "":
 			args[i] = a.expr(st, arg.path, in, cx)
 		}
-		if passes(c.name, i) {
-			continue
-		}
-		for _, cl := range args[i].classes().sorted() {
-			a.report(RuleIntrinsicOnToken, st.name, arg.text, cl, fmt.Sprintf(
-				"%s reads %s, which may be or hold a token of class %s, so it works on the token's text, not the value (a token inside a string is found by no reader): do this in a function that decrypts %s",
-				c.name, arg.text, cl, cl))
+		switch {
+		case c.name == "States.Array":
+			// Builds an array of its arguments, whatever they are.
+		case isContainerArg(c.name, i):
+			a.readToken(RuleIntrinsicOnToken, st, arg.text, args[i], true, func(cl string, spec bool) string {
+				return fmt.Sprintf("%s needs an array or object at %s, which %s a token of class %s, so the call fails at run time: do this in a function that decrypts %s",
+					c.name, arg.text, holds(spec), cl, cl)
+			})
+		default:
+			a.readToken(RuleIntrinsicOnToken, st, arg.text, args[i], false, func(cl string, spec bool) string {
+				return fmt.Sprintf("%s reads %s, which %s a token of class %s, so it works on the token's text, not the value (a token inside a string is found by no reader): do this in a function that decrypts %s",
+					c.name, arg.text, beOrHold(spec), cl, cl)
+			})
 		}
 	}
 	switch c.name {
@@ -172,19 +192,32 @@ func (a *analyzer) intrinsic(st *state, c *icall, in *val, cx *ctxv) *val {
 		for _, x := range args {
 			el = join(el, x)
 		}
-		return arrayOf(el)
+		v := arrayOf(el)
+		v.shape, v.from = arrayShape(len(args)), st.name
+		return v
 	case "States.ArrayGetItem":
 		if len(args) > 0 {
 			return args[0].element()
 		}
 	case "States.ArrayPartition":
 		if len(args) > 0 {
-			return arrayOf(args[0])
+			v := arrayOf(args[0])
+			v.from = st.name
+			return v
 		}
 	case "States.JsonMerge":
 		if len(args) > 1 {
-			return join(args[0], args[1])
+			v := join(args[0], args[1])
+			if v != nil {
+				n := *v
+				n.tok, n.plain, n.shape, n.from = nil, plainIs, shapeUnknown, st.name
+				return &n
+			}
 		}
+	case "States.StringToJson":
+		return &val{plain: plainIs, shape: shapeUnknown, from: st.name, rest: plainIs}
+	case "States.ArrayRange", "States.StringSplit", "States.ArrayUnique":
+		return built("an array", st.name)
 	}
-	return nil
+	return built(shapeScalar, st.name)
 }

@@ -31,6 +31,15 @@ func jexprOf(x any) (string, bool) {
 	return s[2 : len(s)-2], true
 }
 
+// jtext is how a finding names a JSONata field: its expression.
+func jtext(x any) string {
+	if e, ok := jexprOf(x); ok {
+		return strings.TrimSpace(e)
+	}
+	s, _ := x.(string)
+	return s
+}
+
 // jtemplate evaluates a JSONata field: a "{% %}" string, or JSON whose
 // strings may be such expressions.
 func (a *analyzer) jtemplate(x any, env *jenv) *val {
@@ -39,40 +48,47 @@ func (a *analyzer) jtemplate(x any, env *jenv) *val {
 		if err != nil {
 			// Not an expression the checker can read: whatever it reads
 			// may reach the result.
-			return &val{any: env.states.classes()}
+			return unknownContent(env.states.classes())
 		}
 		return a.jeval(n, nil, env)
 	}
 	switch t := x.(type) {
 	case map[string]any:
-		out := &val{}
-		for _, k := range sortedKeys(t) {
-			if v := a.jtemplate(t[k], env); !v.empty() {
-				out = out.withField(k, v)
+		fields := make(map[string]*val, len(t))
+		for k, m := range t {
+			if v := a.jtemplate(m, env); v != nil {
+				fields[k] = v
 			}
 		}
-		return out
+		v := built(objectShape(len(t)), env.st.name)
+		v.fields = fields
+		return v
 	case []any:
 		var el *val
 		for _, e := range t {
 			el = join(el, a.jtemplate(e, env))
 		}
-		return arrayOf(el)
+		v := arrayOf(el)
+		v.shape, v.from = arrayShape(len(t)), env.st.name
+		return v
 	}
-	return nil
+	return literal(x, env.st.name)
 }
 
 // use reports a token that an expression reads (other than to pass it on).
 func (a *analyzer) use(n jparse.Node, v *val, env *jenv) {
-	cs := v.classes()
-	for _, c := range cs.sorted() {
-		text := n.String()
-		msg := fmt.Sprintf("the JSONata expression reads %s, which may be or hold a token of class %s, so it works on the token's text, not the value: do this in a function that decrypts %s", text, c, c)
+	a.useValue(n.String(), v, false, env)
+}
+
+// useValue reports the tokens an expression (text) reads in v; selfOnly
+// reads v itself, not what it holds.
+func (a *analyzer) useValue(text string, v *val, selfOnly bool, env *jenv) {
+	a.readToken(env.rule, env.st, text, v, selfOnly, func(c string, spec bool) string {
 		if env.rule == RuleChoiceOnToken {
-			msg = fmt.Sprintf("a Choice Condition reads %s, which may be or hold a token of class %s, so it never tests the value: test it in a function that decrypts %s, or have that function return an unencrypted decision", text, c, c)
+			return fmt.Sprintf("a Choice Condition reads %s, which %s a token of class %s, so it never tests the value: test it in a function that decrypts %s, or have that function return an unencrypted decision", text, beOrHold(spec), c, c)
 		}
-		a.report(env.rule, env.st.name, text, c, msg)
-	}
+		return fmt.Sprintf("the JSONata expression reads %s, which %s a token of class %s, so it works on the token's text, not the value: do this in a function that decrypts %s", text, beOrHold(spec), c, c)
+	})
 }
 
 // read evaluates each of operands, in order, and reports those whose value
@@ -84,9 +100,19 @@ func (a *analyzer) read(ctx *val, env *jenv, operands ...jparse.Node) {
 	}
 }
 
-func mapChild(v *val, name string) *val {
-	// JSONata maps a step over the elements of an array.
-	return join(v.child(name, true), v.child("", false).child(name, true))
+// mapChild is step name of a path (text): JSONata maps a step over the
+// elements of an array. A step inside a token finds nothing at run time.
+func (a *analyzer) mapChild(v *val, name, text, prefix string, env *jenv) *val {
+	if v != nil && len(v.tok) > 0 {
+		a.intoToken(env.st, text, prefix, v.tok)
+	}
+	if v == nil || v.other == nil {
+		return v.child(name, true)
+	}
+	if len(v.other.tok) > 0 {
+		a.intoToken(env.st, text, "the elements of "+prefix, v.other.tok)
+	}
+	return join(v.child(name, true), v.other.child(name, true))
 }
 
 // pass-through functions: they move their arguments (or their elements)
@@ -110,21 +136,25 @@ func (a *analyzer) jeval(n jparse.Node, ctx *val, env *jenv) *val {
 			return nil
 		}
 		v := a.jeval(t.Steps[0], ctx, env)
+		prefix := t.Steps[0].String()
 		for _, s := range t.Steps[1:] {
 			switch st := s.(type) {
 			case *jparse.NameNode:
-				v = mapChild(v, st.Value)
+				v = a.mapChild(v, st.Value, t.String(), prefix, env)
 			case *jparse.WildcardNode:
 				v = v.element()
 			case *jparse.DescendentNode:
-				v = &val{any: v.classes()}
+				v = unknownContent(v.classes())
 			default:
 				v = a.jeval(s, v, env)
 			}
+			prefix += "." + s.String()
 		}
 		return v
 	case *jparse.NameNode:
-		return mapChild(ctx, t.Value)
+		return a.mapChild(ctx, t.Value, t.String(), "the context value", env)
+	case *jparse.StringNode, *jparse.NumberNode, *jparse.BooleanNode:
+		return literal(true, env.st.name)
 	case *jparse.VariableNode:
 		switch {
 		case t.Name == "":
@@ -138,7 +168,7 @@ func (a *analyzer) jeval(n jparse.Node, ctx *val, env *jenv) *val {
 	case *jparse.WildcardNode:
 		return ctx.element()
 	case *jparse.DescendentNode:
-		return &val{any: ctx.classes()}
+		return unknownContent(ctx.classes())
 	case *jparse.PredicateNode:
 		base := a.jeval(t.Expr, ctx, env)
 		for _, f := range t.Filters {
@@ -146,17 +176,18 @@ func (a *analyzer) jeval(n jparse.Node, ctx *val, env *jenv) *val {
 		}
 		return base
 	case *jparse.ObjectNode:
-		out := &val{}
+		out := built(objectShape(len(t.Pairs)), env.st.name)
+		out.fields = make(map[string]*val, len(t.Pairs))
 		for _, p := range t.Pairs {
 			v := a.jeval(p[1], ctx, env)
 			if k, ok := p[0].(*jparse.StringNode); ok {
-				if !v.empty() {
-					out = out.withField(k.Value, v)
+				if v != nil {
+					out.fields[k.Value] = join(out.fields[k.Value], v)
 				}
 				continue
 			}
 			a.read(ctx, env, p[0])
-			out = join(out, &val{other: v})
+			out.other = join(out.other, v)
 		}
 		return out
 	case *jparse.GroupNode:
@@ -167,7 +198,9 @@ func (a *analyzer) jeval(n jparse.Node, ctx *val, env *jenv) *val {
 		for _, it := range t.Items {
 			el = join(el, a.jeval(it, ctx, env))
 		}
-		return arrayOf(el)
+		v := arrayOf(el)
+		v.shape, v.from = arrayShape(len(t.Items)), env.st.name
+		return v
 	case *jparse.BlockNode:
 		var last *val
 		for _, e := range t.Exprs {
@@ -190,16 +223,22 @@ func (a *analyzer) jeval(n jparse.Node, ctx *val, env *jenv) *val {
 	// node types no common interface, hence one case each.
 	case *jparse.ComparisonOperatorNode:
 		a.read(ctx, env, t.LHS, t.RHS)
+		return literal(true, env.st.name)
 	case *jparse.NumericOperatorNode:
 		a.read(ctx, env, t.LHS, t.RHS)
+		return literal(true, env.st.name)
 	case *jparse.BooleanOperatorNode:
 		a.read(ctx, env, t.LHS, t.RHS)
+		return literal(true, env.st.name)
 	case *jparse.StringConcatenationNode:
 		a.read(ctx, env, t.LHS, t.RHS)
+		return literal(true, env.st.name)
 	case *jparse.RangeNode:
 		a.read(ctx, env, t.LHS, t.RHS)
+		return built("an array", env.st.name)
 	case *jparse.NegationNode:
 		a.read(ctx, env, t.RHS)
+		return literal(true, env.st.name)
 	case *jparse.LambdaNode, *jparse.TypedLambdaNode:
 		// Followed where a higher-order function calls it (jcall).
 	case *jparse.ObjectTransformationNode:
@@ -259,7 +298,19 @@ func (a *analyzer) jcall(t *jparse.FunctionCallNode, ctx *val, env *jenv) *val {
 			for _, x := range args {
 				out = join(out, x.element())
 			}
-			return out
+			if out != nil {
+				n := *out
+				n.tok, n.plain, n.shape, n.from = nil, plainIs, shapeUnknown, env.st.name
+				return &n
+			}
+			return nil
+		case "count":
+			// Counts the elements: a token is one string, not the array
+			// it encrypts.
+			for i, arg := range t.Args {
+				a.useValue(arg.String(), args[i], true, env)
+			}
+			return literal(true, env.st.name)
 		case "append":
 			var el *val
 			for _, x := range args {
@@ -283,7 +334,7 @@ func (a *analyzer) jcall(t *jparse.FunctionCallNode, ctx *val, env *jenv) *val {
 	for i, arg := range t.Args {
 		a.use(arg, args[i], env)
 	}
-	return nil
+	return built(shapeScalar, env.st.name)
 }
 
 // statesValue is $states: input, the context object, and (once known)
@@ -319,6 +370,11 @@ func (a *analyzer) transferJSONata(st *state, in *val, depth int) []edge {
 		}
 		return nil
 	case "Pass", "Wait", "Succeed":
+		for _, k := range []string{"Seconds", "Timestamp"} {
+			if x, ok := raw[k].(string); ok {
+				a.control(st, k, jtext(x), a.jtemplate(x, env))
+			}
+		}
 		if as, ok := raw["Assign"]; ok {
 			a.jassign(st, as, env)
 		}
@@ -328,6 +384,11 @@ func (a *analyzer) transferJSONata(st *state, in *val, depth int) []edge {
 		}
 		return a.next(st, out)
 	case "Task":
+		for _, k := range []string{"TimeoutSeconds", "HeartbeatSeconds"} {
+			if x, ok := raw[k].(string); ok {
+				a.control(st, k, jtext(x), a.jtemplate(x, env))
+			}
+		}
 		req := in
 		args, hasArgs := raw["Arguments"]
 		if hasArgs {
@@ -338,6 +399,9 @@ func (a *analyzer) transferJSONata(st *state, in *val, depth int) []edge {
 		items := in
 		if it, ok := raw["Items"]; ok {
 			items = a.jtemplate(it, env)
+			a.control(st, "Items", jtext(it), items)
+		} else {
+			a.control(st, "the Map's input", "$states.input", items)
 		}
 		item := items.element()
 		if _, ok := raw["ItemReader"]; ok {

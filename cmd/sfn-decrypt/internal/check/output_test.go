@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/stack"
 )
 
 // TestOutputs compares the three outputs with golden files (rewrite them
@@ -34,9 +35,15 @@ func TestOutputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		for ext, write := range map[string]func(*bytes.Buffer) error{
-			"txt":   func(b *bytes.Buffer) error { return WriteText(b, fs) },
-			"json":  func(b *bytes.Buffer) error { return WriteJSON(b, fs) },
-			"sarif": func(b *bytes.Buffer) error { return WriteSARIF(b, fs, name+".asl.json") },
+			"txt":  func(b *bytes.Buffer) error { return WriteText(b, fs) },
+			"json": func(b *bytes.Buffer) error { return WriteJSON(b, fs) },
+			"sarif": func(b *bytes.Buffer) error {
+				d, err := stack.LoadDefinition(filepath.Join("testdata", name+".asl.json"))
+				if err != nil {
+					return err
+				}
+				return WriteSARIF(b, fs, SARIF{Definition: d, Root: ".", Version: "test"})
+			},
 		} {
 			var b bytes.Buffer
 			if err := write(&b); err != nil {
@@ -76,5 +83,43 @@ func TestOutputs(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestNoLiteralInOutput: the literals a definition builds (the canary in
+// plaintext.asl.json is the plaintext a state puts where a rule selects)
+// appear in no output, whatever the finding says about them.
+func TestNoLiteralInOutput(t *testing.T) {
+	cfg := testConfig(t, "testdata/classes/config.json")
+	files, _ := filepath.Glob("testdata/classes/*.asl.json")
+	canaries := 0
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		canaries += strings.Count(string(data), "CANARY-7731")
+		d, err := stack.LoadDefinition(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, fs := checkFile(t, cfg, file)
+		var b bytes.Buffer
+		for _, write := range []func() error{
+			func() error { return WriteText(&b, fs) },
+			func() error { return WriteJSON(&b, fs) },
+			func() error { return WriteSARIF(&b, fs, SARIF{Definition: d}) },
+			func() error { return WriteBaseline(&b, fs) },
+		} {
+			if err := write(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if strings.Contains(b.String(), "CANARY-7731") {
+			t.Errorf("%s: a literal of the definition is in the output", file)
+		}
+	}
+	if canaries == 0 {
+		t.Fatal("no canary in testdata/classes")
 	}
 }

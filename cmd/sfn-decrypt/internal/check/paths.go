@@ -7,67 +7,171 @@ import (
 
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/jsontape"
-	"github.com/theory/jsonpath"
 	"github.com/theory/jsonpath/spec"
 )
 
-// refPath is a parsed ASL reference path ("$.a.b[0]"). dynamic paths
-// (descendants, filters, slices, several selectors) cannot be followed
-// exactly; reading one gives every token the value holds.
+// refPath is a parsed ASL path ("$.a.b[0]", "$.detail-type",
+// "$['a b']", "$.items[?(@.x > 1)]"). dynamic paths (descendants, unions,
+// functions) cannot be followed: reading one gives content the analysis
+// cannot see. indefinite paths (wildcards, slices, filters) give an array
+// of what they select.
 type refPath struct {
-	steps   []step
-	dynamic bool
+	steps      []step
+	dynamic    bool
+	indefinite bool
 }
 
-// parseRef parses a JSONPath as ASL uses it, with RFC 9535 syntax (the
-// reference parser).
+// parseRef parses a path as Step Functions reads it (Jayway JsonPath
+// syntax, a superset of the reference paths of ASL): dot-notation names
+// run to the next "." or "[" and may hold any other character
+// ("$.detail-type"), bracket-notation names are quoted with ' or ".
 func parseRef(p string) (refPath, bool) {
-	q, err := jsonpath.Parse(p)
-	if err != nil {
+	p = strings.TrimSpace(p)
+	if p == "" || p[0] != '$' {
 		return refPath{}, false
 	}
 	var r refPath
-	for _, seg := range q.Query().Segments() {
-		sels := seg.Selectors()
-		if seg.IsDescendant() || len(sels) != 1 {
-			r.dynamic = true
-			continue
-		}
-		switch s := sels[0].(type) {
-		case spec.Name:
-			r.steps = append(r.steps, step{name: string(s), isName: true})
-		case spec.Index, spec.WildcardSelector, spec.SliceSelector:
-			r.steps = append(r.steps, step{})
+	i := 1
+	for i < len(p) {
+		switch p[i] {
+		case '.':
+			i++
+			if i < len(p) && p[i] == '.' {
+				// A descendant segment: any depth.
+				r.dynamic = true
+				return r, true
+			}
+			j := i
+			for j < len(p) && p[j] != '.' && p[j] != '[' {
+				j++
+			}
+			name := p[i:j]
+			switch {
+			case name == "":
+				return refPath{}, false
+			case name == "*":
+				r.steps = append(r.steps, step{})
+				r.indefinite = true
+			case strings.HasSuffix(name, ")"):
+				// A function such as length(): not followed.
+				r.dynamic = true
+				return r, true
+			default:
+				r.steps = append(r.steps, step{name: name, isName: true})
+			}
+			i = j
+		case '[':
+			j, ok := bracketEnd(p, i)
+			if !ok {
+				return refPath{}, false
+			}
+			in := strings.TrimSpace(p[i+1 : j])
+			i = j + 1
+			switch {
+			case in == "*":
+				r.steps = append(r.steps, step{})
+				r.indefinite = true
+			case strings.HasPrefix(in, "?"):
+				// A filter selects some elements: which ones needs data.
+				r.steps = append(r.steps, step{})
+				r.indefinite = true
+			case in != "" && (in[0] == '\'' || in[0] == '"'):
+				name, rest, ok := unquote(in)
+				if !ok {
+					return refPath{}, false
+				}
+				if strings.TrimSpace(rest) != "" {
+					// A union of names.
+					r.dynamic = true
+					return r, true
+				}
+				r.steps = append(r.steps, step{name: name, isName: true})
+			case isIndex(in):
+				r.steps = append(r.steps, step{})
+			case strings.Contains(in, ":"):
+				r.steps = append(r.steps, step{})
+				r.indefinite = true
+			case strings.Contains(in, ","):
+				r.dynamic = true
+				return r, true
+			default:
+				return refPath{}, false
+			}
 		default:
-			r.dynamic = true
+			return refPath{}, false
 		}
 	}
 	return r, true
 }
 
-// get is the value a reference path selects in v.
-func get(v *val, r refPath) *val {
-	if r.dynamic {
-		return &val{any: v.classes()}
+// bracketEnd is the index of the "]" that closes the "[" at i, past
+// quoted strings and nested brackets (filters).
+func bracketEnd(p string, i int) (int, bool) {
+	depth := 0
+	for j := i; j < len(p); j++ {
+		switch p[j] {
+		case '\'', '"':
+			q := p[j]
+			for j++; j < len(p) && p[j] != q; j++ {
+				if p[j] == '\\' {
+					j++
+				}
+			}
+		case '[':
+			depth++
+		case ']':
+			if depth--; depth == 0 {
+				return j, true
+			}
+		}
 	}
-	for _, s := range r.steps {
-		v = v.child(s.name, s.isName)
+	return 0, false
+}
+
+// unquote reads a quoted name at the start of s and returns it and what
+// follows.
+func unquote(s string) (name, rest string, ok bool) {
+	q := s[0]
+	var b strings.Builder
+	for j := 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '\\' && j+1 < len(s):
+			j++
+			b.WriteByte(s[j])
+		case c == q:
+			return b.String(), s[j+1:], true
+		default:
+			b.WriteByte(c)
+		}
 	}
-	return v
+	return "", "", false
+}
+
+func isIndex(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // put returns root with x at path (ResultPath). A path through an
 // element replaces every element: the analysis cannot tell which.
-func put(root *val, r refPath, x *val) *val {
-	if r.dynamic {
-		return join(root, &val{any: x.classes()})
+func put(root *val, r refPath, x *val, limit int) *val {
+	if r.dynamic || r.indefinite {
+		return join(root, unknownContent(x.classes()))
 	}
-	return putSteps(root, r.steps, x, 0)
+	return putSteps(root, r.steps, x, 0, limit, nil)
 }
 
-func putSteps(v *val, steps []step, x *val, depth int) *val {
+func putSteps(v *val, steps []step, x *val, depth, limit int, cut *bool) *val {
 	if len(steps) == 0 {
-		return x.truncate(depth)
+		return x.truncate(depth, limit, cut)
 	}
 	s := steps[0]
 	if !s.isName {
@@ -75,37 +179,47 @@ func putSteps(v *val, steps []step, x *val, depth int) *val {
 		if v != nil {
 			*n = *v
 		}
-		n.other = join(v.child("", false), putSteps(v.child("", false), steps[1:], x, depth+1))
+		n.other = join(v.child("", false), putSteps(v.child("", false), steps[1:], x, depth+1, limit, cut))
 		return n
 	}
-	return v.withField(s.name, putSteps(v.child(s.name, true), steps[1:], x, depth+1))
+	return v.withField(s.name, putSteps(v.child(s.name, true), steps[1:], x, depth+1, limit, cut))
 }
 
 // ruleValue is a document encrypted by the rules: a token of each rule's
 // class at each place its selectors name.
-func ruleValue(rules []ruleSel) *val {
-	var v *val
+// With plaintext, the places hold plaintext instead (the caller of
+// StartExecution does not encrypt).
+func ruleValue(rules []ruleSel, plaintext bool) *val {
+	v := &val{plain: plainMay, rest: plainMay}
 	for _, r := range rules {
 		for _, q := range r.queries {
-			v = insertQuery(v, q.Segments(), r.class)
+			v = insertQuery(v, q.Segments(), r.class, plaintext)
 		}
 	}
 	return v
 }
 
-func insertQuery(v *val, segs []*spec.Segment, class string) *val {
-	n := &val{}
+func insertQuery(v *val, segs []*spec.Segment, class string, plaintext bool) *val {
+	n := &val{plain: plainMay, rest: plainMay}
 	if v != nil {
 		*n = *v
 	}
 	if len(segs) == 0 {
-		n.tok = n.tok.union(set{class: true})
+		if plaintext {
+			n.plain, n.shape = plainIs, shapeUnknown
+		} else {
+			n.tok = n.tok.union(set{class: true})
+			n.plain = 0
+		}
 		return n
 	}
 	seg, rest := segs[0], segs[1:]
 	for _, sel := range seg.Selectors() {
 		name, isName := sel.(spec.Name)
 		if seg.IsDescendant() {
+			if plaintext {
+				continue
+			}
 			if isName && len(rest) == 0 {
 				d := map[string]set{}
 				for k, s := range n.deep {
@@ -124,11 +238,11 @@ func insertQuery(v *val, segs []*spec.Segment, class string) *val {
 			for k, x := range n.fields {
 				f[k] = x
 			}
-			f[string(name)] = insertQuery(n.child(string(name), true), rest, class)
+			f[string(name)] = insertQuery(n.child(string(name), true), rest, class, plaintext)
 			n.fields = f
 			continue
 		}
-		n.other = insertQuery(n.other, rest, class)
+		n.other = insertQuery(n.other, rest, class, plaintext)
 	}
 	return n
 }
@@ -136,7 +250,7 @@ func insertQuery(v *val, segs []*spec.Segment, class string) *val {
 // pushDeep adds a "$..name" rule to the explicit members below v, which
 // child does not derive from v.deep.
 func pushDeep(v *val, name, class string, depth int) *val {
-	if v == nil || depth > maxDepth || (len(v.fields) == 0 && v.other == nil) {
+	if v == nil || depth > maxValueDepth || (len(v.fields) == 0 && v.other == nil) {
 		return v
 	}
 	n := *v
@@ -224,6 +338,17 @@ func (r ruleSel) selects(path []step, deepName string) bool {
 		}
 	}
 	return true
+}
+
+// selectsAny reports whether the rule selects some place an abstract path
+// can stand for (an element at index 0 or 1).
+func (r ruleSel) selectsAny(path []step) bool {
+	for _, idx := range []int{0, 1} {
+		if r.selectsDoc(probe(path, idx)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r ruleSel) selectsDoc(doc []byte) bool {

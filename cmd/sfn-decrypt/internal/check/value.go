@@ -24,8 +24,101 @@ type val struct {
 	deep map[string]set
 	// any: the value, or anything inside it, may be a token of these
 	// classes at a place nobody can know (a result of a function without
-	// the middleware, or of another service).
+	// the middleware, or of another service). A finding that rests on
+	// any, or on deep below a member the path does not name, is
+	// speculation: a warning, never an error.
 	any set
+	// plain says whether the value itself may be something other than a
+	// token (and not null): plainIs where the definition builds it (a
+	// literal, an object or array built by Parameters, an intrinsic's
+	// output) or the caller is said to send plaintext; plainMay where it
+	// comes from content the analysis cannot see. shape names what it is
+	// when plain is plainIs, in the words of the middleware's
+	// ContractError.
+	plain byte
+	shape string
+	// from is the state that builds a plainIs value ("" for the input).
+	from string
+	// rest is the plain level of the members and elements that fields and
+	// other do not describe (content of the input or of a result).
+	rest byte
+}
+
+// Plaintext levels.
+const (
+	plainMay byte = 1
+	plainIs  byte = 2
+)
+
+// Shapes of values the definition builds.
+const (
+	shapeScalar  = "plaintext"
+	shapeUnknown = "a value that is not a token"
+)
+
+// restVals are the values of unknown members, one per level.
+var restVals = [3]*val{nil, {plain: plainMay, rest: plainMay}, {plain: plainIs, rest: plainIs, shape: shapeUnknown}}
+
+// unknownContent is content nobody can know that may hold tokens of cs
+// anywhere (a service's result).
+func unknownContent(cs set) *val {
+	return &val{any: cs, plain: plainMay, rest: plainMay}
+}
+
+// literal is a value written in the definition by state from: null is no
+// plaintext to the middleware.
+func literal(x any, from string) *val {
+	if x == nil {
+		return nil
+	}
+	return &val{plain: plainIs, shape: shapeScalar, from: from}
+}
+
+// built is a value state from builds.
+func built(shape, from string) *val {
+	return &val{plain: plainIs, shape: shape, from: from}
+}
+
+// placeAt is a place in a value that may not be a token.
+type placeAt struct {
+	path []step
+	v    *val
+}
+
+// plainPlaces lists the places the value describes (not inside a token)
+// that may hold something other than a token.
+func (v *val) plainPlaces() []placeAt {
+	var out []placeAt
+	v.walkPlain(nil, &out, 0)
+	return out
+}
+
+func (v *val) walkPlain(path []step, out *[]placeAt, depth int) {
+	if v == nil || depth > maxCollect {
+		return
+	}
+	if v.plain > 0 {
+		*out = append(*out, placeAt{path: slices.Clone(path), v: v})
+	}
+	if len(v.tok) > 0 && v.plain == 0 {
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(v.fields)) {
+		v.fields[k].walkPlain(append(path, step{name: k, isName: true}), out, depth+1)
+	}
+	v.other.walkPlain(append(path, step{}), out, depth+1)
+}
+
+// tokenMembers counts the direct members of a built object that are
+// tokens.
+func (v *val) tokenMembers() int {
+	n := 0
+	for _, f := range v.fields {
+		if f != nil && len(f.tok) > 0 && f.plain == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // set is a set of class names.
@@ -66,10 +159,14 @@ func (s set) sorted() []string { return slices.Sorted(maps.Keys(s)) }
 // maxDepth bounds the depth of abstract values, so that loops which nest a
 // value in itself reach a fixed point: below it, a value is summarised by
 // the classes it may hold anywhere.
-const maxDepth = 12
+const maxDepth = 64
+
+// maxValueDepth bounds the recursion of join and leq, far below any value
+// the analysis builds (truncate keeps them within a few hundred levels).
+const maxValueDepth = 2048
 
 func (v *val) empty() bool {
-	return v == nil || (len(v.tok) == 0 && len(v.fields) == 0 && v.other == nil && len(v.deep) == 0 && len(v.any) == 0)
+	return v == nil || (len(v.tok) == 0 && len(v.fields) == 0 && v.other == nil && len(v.deep) == 0 && len(v.any) == 0 && v.plain == 0 && v.rest == 0)
 }
 
 // child is the value of member name (or, with name "", of any element).
@@ -84,6 +181,9 @@ func (v *val) child(name string, isName bool) *val {
 		}
 	}
 	c = v.other
+	if c == nil && len(v.tok) == 0 {
+		c = restVals[v.rest]
+	}
 	// A value that the rules make a token holds nothing: "$..name" rules
 	// do not reach inside it.
 	deep := v.deep
@@ -107,8 +207,10 @@ func (v *val) child(name string, isName bool) *val {
 			d[k] = d[k].union(s)
 		}
 		n.deep = d
-		if isName {
+		if isName && len(deep[name]) > 0 {
+			// A "$..name" rule makes every member of that name a token.
 			n.tok = n.tok.union(deep[name])
+			n.plain = 0
 		}
 	}
 	return n
@@ -139,10 +241,15 @@ func joinDepth(a, b *val, depth int) *val {
 	if b.empty() || a == b || leq(b, a, 0) {
 		return a
 	}
-	if depth > maxDepth {
-		return &val{any: a.classes().union(b.classes())}
+	if depth > maxValueDepth {
+		return unknownContent(a.classes().union(b.classes()))
 	}
-	out := &val{tok: a.tok.union(b.tok), any: a.any.union(b.any)}
+	out := &val{tok: a.tok.union(b.tok), any: a.any.union(b.any), plain: max(a.plain, b.plain), rest: max(a.rest, b.rest)}
+	out.shape = joinShape(a, b)
+	out.from = a.from
+	if out.from == "" || (b.from != "" && b.from < out.from) {
+		out.from = b.from
+	}
 	if len(a.deep)+len(b.deep) > 0 {
 		out.deep = map[string]set{}
 		for k, s := range a.deep {
@@ -176,10 +283,10 @@ func leq(b, a *val, depth int) bool {
 	if b.empty() || a == b {
 		return true
 	}
-	if a.empty() || depth > maxDepth {
+	if a.empty() || depth > maxValueDepth {
 		return false
 	}
-	if !a.tok.has(b.tok) || !a.any.has(b.any) {
+	if !a.tok.has(b.tok) || !a.any.has(b.any) || b.plain > a.plain || b.rest > a.rest || (b.plain == plainIs && a.plain == plainIs && b.shape != a.shape && a.shape != shapeUnknown) || (b.from != "" && b.from < a.from) {
 		return false
 	}
 	for k, s := range b.deep {
@@ -205,7 +312,7 @@ func equal(a, b *val) bool {
 	if a.empty() || b.empty() {
 		return a.empty() && b.empty()
 	}
-	if !sameSet(a.tok, b.tok) || !sameSet(a.any, b.any) || len(a.deep) != len(b.deep) || len(a.fields) != len(b.fields) {
+	if a.plain != b.plain || a.rest != b.rest || a.shape != b.shape || a.from != b.from || !sameSet(a.tok, b.tok) || !sameSet(a.any, b.any) || len(a.deep) != len(b.deep) || len(a.fields) != len(b.fields) {
 		return false
 	}
 	for k, s := range a.deep {
@@ -234,15 +341,60 @@ func sameSet(s, t set) bool {
 	return true
 }
 
-// classes are the classes of every token the value may hold, anywhere.
-func (v *val) classes() set {
+// joinShape is the shape of the join of two values the definition may
+// build.
+func joinShape(a, b *val) string {
+	switch {
+	case a.plain != plainIs:
+		return b.shape
+	case b.plain != plainIs || a.shape == b.shape:
+		return a.shape
+	}
+	return shapeUnknown
+}
+
+// known are the classes of the tokens a flow the analysis can show puts in
+// the value: at the places the rules name, not anywhere in content it
+// cannot see.
+func (v *val) known() set {
 	out := set{}
-	v.collect(out, 0)
+	v.collectKnown(out, 0)
 	return out
 }
 
-func (v *val) collect(out set, depth int) {
-	if v == nil || depth > 4*maxDepth {
+func (v *val) collectKnown(out set, depth int) {
+	if v == nil || depth > maxCollect {
+		return
+	}
+	maps.Copy(out, v.tok)
+	for _, f := range v.fields {
+		f.collectKnown(out, depth+1)
+	}
+	v.other.collectKnown(out, depth+1)
+}
+
+// maxCollect bounds the walks over a value; values are at most maxDepth
+// deep once truncated, and rule values at most as deep as a selector.
+const maxCollect = 2 * maxValueDepth
+
+// classes are the classes of every token the value may hold, anywhere.
+func (v *val) classes() set {
+	out := set{}
+	v.collect(out, 0, true)
+	return out
+}
+
+// read are the classes a read of the whole value may meet: those of
+// classes but the "$..name" rules below members that no path names (the
+// definition gives no sign that the value holds such a member).
+func (v *val) read() set {
+	out := set{}
+	v.collect(out, 0, false)
+	return out
+}
+
+func (v *val) collect(out set, depth int, deep bool) {
+	if v == nil || depth > maxCollect {
 		return
 	}
 	maps.Copy(out, v.tok)
@@ -251,27 +403,20 @@ func (v *val) collect(out set, depth int) {
 		// Below a token, only what is known to be there (child
 		// says why "$..name" rules stop here).
 		for _, f := range v.fields {
-			f.collect(out, depth+1)
+			f.collect(out, depth+1, deep)
 		}
-		v.other.collect(out, depth+1)
+		v.other.collect(out, depth+1, deep)
 		return
 	}
-	for _, s := range v.deep {
-		maps.Copy(out, s)
+	if deep {
+		for _, s := range v.deep {
+			maps.Copy(out, s)
+		}
 	}
 	for _, f := range v.fields {
-		f.collect(out, depth+1)
+		f.collect(out, depth+1, deep)
 	}
-	v.other.collect(out, depth+1)
-}
-
-// self are the classes the value itself may be a token of, and whether
-// they come only from an unknown source.
-func (v *val) self() (classes set, unknown bool) {
-	if v == nil {
-		return nil, false
-	}
-	return v.tok.union(v.any), len(v.tok) == 0
+	v.other.collect(out, depth+1, deep)
 }
 
 // withField returns v with member name set to x.
@@ -280,6 +425,9 @@ func (v *val) withField(name string, x *val) *val {
 	if v != nil {
 		*n = *v
 		n.tok = nil // an object is not a token
+		if n.plain == 0 {
+			n.plain = plainMay
+		}
 	}
 	f := make(map[string]*val, len(n.fields)+1)
 	maps.Copy(f, n.fields)
@@ -292,19 +440,20 @@ func (v *val) withField(name string, x *val) *val {
 
 // arrayOf is an array (built by the machine) whose elements are x.
 func arrayOf(x *val) *val {
-	if x.empty() {
-		return &val{}
-	}
-	return &val{other: x}
+	return &val{other: x, plain: plainIs, shape: "an array"}
 }
 
-// truncate bounds the depth of v.
-func (v *val) truncate(depth int) *val {
+// truncate bounds the depth of v to limit; *cut is set if it summarised
+// anything.
+func (v *val) truncate(depth, limit int, cut *bool) *val {
 	if v.empty() {
 		return v
 	}
-	if depth >= maxDepth {
-		return &val{any: v.classes()}
+	if depth >= limit {
+		if cut != nil {
+			*cut = true
+		}
+		return unknownContent(v.classes())
 	}
 	if len(v.fields) == 0 && v.other == nil {
 		return v
@@ -312,7 +461,7 @@ func (v *val) truncate(depth int) *val {
 	changed := false
 	var fields map[string]*val
 	for k, f := range v.fields {
-		if t := f.truncate(depth + 1); t != f {
+		if t := f.truncate(depth+1, limit, cut); t != f {
 			if fields == nil {
 				fields = make(map[string]*val, len(v.fields))
 				maps.Copy(fields, v.fields)
@@ -321,7 +470,7 @@ func (v *val) truncate(depth int) *val {
 			changed = true
 		}
 	}
-	other := v.other.truncate(depth + 1)
+	other := v.other.truncate(depth+1, limit, cut)
 	if !changed && other == v.other {
 		return v
 	}
@@ -361,7 +510,7 @@ func (v *val) tokens() []tokenAt {
 }
 
 func (v *val) walk(path []step, out *[]tokenAt, covered set, depth int) {
-	if v == nil || depth > 4*maxDepth {
+	if v == nil || depth > maxCollect {
 		return
 	}
 	p := slices.Clone(path)
