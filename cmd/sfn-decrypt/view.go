@@ -190,7 +190,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 			e.errorf("%v", err)
 			return nil, "", exitForAPI(err)
 		}
-		return view.FromLog(lg), vf.executionARN, 0
+		return view.ByExecution(lg.Events()), vf.executionARN, 0
 	case vf.executionARN != "":
 		echoReason(e, "execution "+vf.executionARN, vf.reason, appID)
 		cfg, err := vf.awsConfig(ctx, appID)
@@ -209,12 +209,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 			e.errorf("%v", err)
 			return nil, "", exitForAPI(err)
 		}
-		x, err := view.FromHistory(h, vf.executionARN+" ("+d.Status+")")
-		if err != nil {
-			e.errorf("%v", err)
-			return nil, "", exitFail
-		}
-		x.Definition = d.Definition
+		x := view.RawExecution{Title: vf.executionARN + " (" + d.Status + ")", Events: h.Events(), Definition: d.Definition}
 		return []view.RawExecution{x}, vf.executionARN, 0
 	}
 	file := pos[0]
@@ -240,12 +235,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 		}
 	}
 	if h, err := history.Parse(data); err == nil {
-		x, err := view.FromHistory(h, title)
-		if err != nil {
-			e.errorf("%v", err)
-			return nil, "", exitFail
-		}
-		x.Definition = def
+		x := view.RawExecution{Title: title, Events: h.Events(), Definition: def}
 		return []view.RawExecution{x}, title, 0
 	} else if !errors.Is(err, history.ErrNotHistory) {
 		e.errorf("%s: %v", title, err)
@@ -256,7 +246,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 		e.errorf("%s: neither an execution history nor CloudWatch Logs events", title)
 		return nil, "", exitFail
 	}
-	execs := view.FromLog(lg)
+	execs := view.ByExecution(lg.Events())
 	if len(execs) == 0 {
 		e.errorf("%s: no Step Functions events", title)
 		return nil, "", exitFail

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 	"github.com/sfnenc/sfnenc/codec"
@@ -271,7 +272,7 @@ func TestDecryptReport(t *testing.T) {
 	if len(rep.Truncations) != 1 || rep.Truncations[0].Describe() != arn+" event 5 (TaskSucceeded) /details/output: truncated by Step Functions to fit the log event; the rest of it is not in the log" {
 		t.Errorf("truncations %+v", rep.Truncations)
 	}
-	if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, eventdata.ErrTruncated) || rep.Failures[0].Field != "/details/output" {
+	if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, execdata.ErrTruncated) || rep.Failures[0].Field != "/details/output" {
 		t.Errorf("failures %+v", rep.Failures)
 	} else if got := rep.Failures[0].Describe(); !strings.HasPrefix(got, arn+" event 5 (TaskSucceeded) /details/output: in data truncated by Step Functions") {
 		t.Errorf("Describe() = %q", got)

@@ -22,24 +22,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 )
-
-// Event is one Step Functions event as Timeline renders it: a history event
-// or a log event, after decryption.
-type Event struct {
-	ID, PreviousID int64
-	// Time is when the event happened; if it is zero, TimeText is shown.
-	Time     time.Time
-	TimeText string
-	// Type is the event type, such as "TaskStateEntered".
-	Type string
-	// Details is the JSON object of the event's details (the history's
-	// ...EventDetails member, a log event's details), or nil.
-	Details []byte
-	// Failures are the tokens in Details that were left in place.
-	Failures []eventdata.Failure
-}
 
 // Timeline writes events as a readable text timeline: per event a line with
 // its id, time, type and state name, then its details, with JSON data
@@ -119,7 +103,7 @@ const (
 
 // Write writes one event. Events of an execution are expected in id order,
 // so that each event can be given the state it belongs to.
-func (t *Timeline) Write(e *Event) error {
+func (t *Timeline) Write(e *execdata.Event) error {
 	state := t.stateOf(e)
 	ts := e.TimeText
 	if !e.Time.IsZero() {
@@ -158,7 +142,7 @@ func (t *Timeline) Message(tm time.Time, source, text string) error {
 // belong to the innermost state of that type that was entered and has not
 // exited; task, activity and Lambda events to the state of the event they
 // follow, unless that one exited; execution events to none.
-func (t *Timeline) stateOf(e *Event) string {
+func (t *Timeline) stateOf(e *execdata.Event) string {
 	named := func() string {
 		var d struct {
 			Name *string `json:"name"`
@@ -221,7 +205,7 @@ func (t *Timeline) stateOf(e *Event) string {
 	return state
 }
 
-func short(f eventdata.Failure) string {
+func short(f execdata.Failure) string {
 	s := f.Where()
 	if f.Class != "" {
 		s += " (class " + f.Class + ")"
@@ -231,7 +215,7 @@ func short(f eventdata.Failure) string {
 
 type renderer struct {
 	w      *bufio.Writer
-	fails  []eventdata.Failure
+	fails  []execdata.Failure
 	marked []bool
 }
 
@@ -364,7 +348,7 @@ func (r *renderer) line(indent, s string) {
 	r.w.WriteString(indent)
 	r.w.WriteString(s)
 	b := []byte(s)
-	for start, end := range eventdata.TokenRuns(b) {
+	for start, end := range execdata.TokenRuns(b) {
 		if end == start+len(codec.TokenPrefix) {
 			continue
 		}

@@ -13,12 +13,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/sfnenc/sfnenc/codec"
-	"slices"
 	"strings"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
-	"github.com/sfnenc/sfnenc/jsontape"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 )
 
 // Page is what the page shows: one or more executions (a log file may hold
@@ -95,21 +93,21 @@ type Mark struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
-// RawEvent is an event as a source gives it, still encrypted.
-type RawEvent struct {
-	ID, Prev int64
-	Type     string
-	Time     string
-	// Details is the JSON object of the event's details, or nil.
-	Details []byte
-}
-
 // RawExecution is an execution's events as a source gives them, and its
 // definition (ASL JSON, or nil).
 type RawExecution struct {
 	Title      string
 	Definition []byte
-	Events     []RawEvent
+	// Events are the execution's events, still encrypted.
+	Events []*execdata.Event
+}
+
+// eventTime is the time of e as the page shows it.
+func eventTime(e *execdata.Event) string {
+	if e.Time.IsZero() {
+		return e.TimeText
+	}
+	return e.Time.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
 // notSelected is the reason of a token left alone by --class.
@@ -128,7 +126,7 @@ func Build(ctx context.Context, d *eventdata.Decryptor, title string, execs []Ra
 			if fields == nil {
 				fields = []Field{}
 			}
-			x.Events = append(x.Events, &Event{ID: e.ID, Prev: e.Prev, Type: e.Type, Time: e.Time, Fields: fields})
+			x.Events = append(x.Events, &Event{ID: e.ID, Prev: e.PreviousID, Type: e.Type, Time: eventTime(e), Fields: fields})
 		}
 		x.assignScopes()
 		var g *Graph
@@ -224,92 +222,33 @@ func decryptDetails(ctx context.Context, d *eventdata.Decryptor, details []byte)
 	return out, nil
 }
 
-// decryptField decrypts one string member and marks its tokens.
+// decryptField decrypts one string member and marks its tokens: those that
+// failed with the reason, the others as the codec reported them.
 func decryptField(ctx context.Context, d *eventdata.Decryptor, name, s string, truncated bool) Field {
 	f := Field{Name: name, Truncated: truncated}
-	in := []byte(s)
-	before := tokenClasses(in)
-	var out []byte
-	var fails []eventdata.Failure
-	if truncated {
-		out, fails = d.Truncated(ctx, in)
-	} else {
-		out, fails = d.Text(ctx, in)
-	}
+	out, fails, marks := d.TextMarks(ctx, []byte(s), truncated)
 	f.Text = string(out)
 	t := bytes.TrimLeft(out, " \t\r\n")
 	f.JSON = !truncated && len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(out)
-	failed := map[string]bool{}
-	for _, fl := range fails {
-		p := fl.Pointer
+	seen := map[Mark]bool{}
+	add := func(m Mark) {
 		if !f.JSON {
-			p = ""
+			m.Pointer = ""
 		}
-		failed[p] = true
-		f.Marks = append(f.Marks, Mark{Pointer: p, Class: fl.Class, Reason: fl.Reason()})
+		if !seen[m] {
+			seen[m] = true
+			f.Marks = append(f.Marks, m)
+		}
 	}
-	after := tokenClasses(out)
-	for _, tk := range before {
-		p := tk.pointer
-		if !f.JSON {
-			p = ""
+	for _, fl := range fails {
+		add(Mark{Pointer: fl.Pointer, Class: fl.Class, Reason: fl.Reason()})
+	}
+	for _, m := range marks {
+		if m.Decrypted {
+			add(Mark{Pointer: m.Pointer, Class: m.Class, Decrypted: true})
+		} else {
+			add(Mark{Pointer: m.Pointer, Class: m.Class, Reason: notSelected})
 		}
-		if failed[p] && p != "" {
-			continue
-		}
-		if still := slices.ContainsFunc(after, func(a tokenAt) bool { return a.pointer == tk.pointer && a.text == tk.text }); still {
-			if !failed[p] {
-				f.Marks = append(f.Marks, Mark{Pointer: p, Class: tk.class, Reason: notSelected})
-			}
-			continue
-		}
-		f.Marks = append(f.Marks, Mark{Pointer: p, Class: tk.class, Decrypted: true})
 	}
 	return f
-}
-
-type tokenAt struct{ pointer, class, text string }
-
-// tokenClasses lists the tokens in s (JSON text: its strings that are
-// tokens; other text: the tokens in it, at pointer "") with their classes,
-// read from the token headers.
-func tokenClasses(s []byte) []tokenAt {
-	if !bytes.Contains(s, []byte(codec.TokenPrefix)) {
-		return nil
-	}
-	var out []tokenAt
-	var buf []byte
-	doc, err := jsontape.Scan(s, eventdata.Limits)
-	if err != nil {
-		for start, end := range eventdata.TokenRuns(s) {
-			if class, ok := classOf(s[start:end], &buf); ok {
-				out = append(out, tokenAt{"", class, string(s[start:end])})
-			}
-		}
-		return out
-	}
-	defer doc.Release()
-	var str []byte
-	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != jsontape.String {
-			continue
-		}
-		str = doc.AppendString(str[:0], n)
-		if class, ok := classOf(str, &buf); ok {
-			out = append(out, tokenAt{doc.Pointer(n), class, string(str)})
-		}
-	}
-	return out
-}
-
-// classOf returns the class in a token's header.
-func classOf(tok []byte, buf *[]byte) (string, bool) {
-	if !codec.IsToken(string(tok)) {
-		return "", false
-	}
-	t, err := codec.ParseToken(string(tok))
-	if err != nil {
-		return "", false
-	}
-	return t.Class, true
 }

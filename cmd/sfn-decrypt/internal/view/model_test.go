@@ -29,10 +29,7 @@ func build(t *testing.T, name string, classes ...string) *Execution {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := FromHistory(h, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := RawExecution{Title: name, Events: h.Events()}
 	cfg, err := codec.LoadConfig(filepath.Join(historyDir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
