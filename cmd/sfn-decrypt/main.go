@@ -79,6 +79,7 @@ func commands() []command {
 		{"decrypt", "decrypt every token in a JSON document", cmdDecrypt},
 		{"history", "print execution histories with their tokens decrypted", cmdHistory},
 		{"logs", "print Step Functions events in CloudWatch Logs with their tokens decrypted", cmdLogs},
+		{"results", "print the results a Distributed Map exported to S3 with their tokens decrypted", cmdResults},
 		{"keyset", "create, rotate, list and destroy the KMS-encrypted keysets of keyset mode", cmdKeyset},
 		{"check", "check a state machine definition for places that mishandle tokens", cmdCheck},
 		{"view", "show one execution, decrypted, as a local web page", cmdView},

@@ -98,6 +98,35 @@ func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, n int, 
 	return d.nodeStrings(ctx, doc, n, 0, false, truncated)
 }
 
+// Record decrypts the tokens of one JSON value src that holds data both
+// ways: tokens as values of their own (a child execution's output, as a
+// Distributed Map writes it with Transformation COMPACT) and tokens in
+// strings that hold JSON text (its Input and Output with Transformation
+// NONE). Each token becomes its value exactly as it was encrypted; every
+// other byte stays as it was. A token that is a value is reported with its
+// pointer as Field; one inside a string, with the string's pointer as Field
+// and its own inside the string's JSON text as Pointer. The error is set
+// only if src is not JSON the codec reads (over its size limit, say).
+func (d *Decryptor) Record(ctx context.Context, src []byte) ([]byte, []execdata.Failure, error) {
+	out, fails, err := d.decryptJSON(ctx, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range fails {
+		fails[i].Field, fails[i].Pointer = fails[i].Pointer, ""
+	}
+	if !mayHoldToken(out) {
+		return out, fails, nil
+	}
+	// Strings that hold tokens in JSON text; those that are tokens were
+	// tried above.
+	inner, fs, err := d.strings(ctx, out, 1, true, nil)
+	if err != nil {
+		return out, fails, nil
+	}
+	return inner, append(fails, fs...), nil
+}
+
 // scratch holds the content of the strings that nodeStrings reads: a text
 // that changes is new memory, one that does not is not kept.
 var scratch = sync.Pool{New: func() any { return new([]byte) }}

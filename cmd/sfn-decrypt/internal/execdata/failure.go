@@ -27,6 +27,10 @@ type Failure struct {
 	ExecutionARN string
 	EventID      int64
 	EventType    string
+	// Record names the record that holds the token where it is not an
+	// event, such as "SUCCEEDED_0.json[3]" for a record of a Distributed
+	// Map's results; "" otherwise.
+	Record string
 	// Field is the JSON Pointer of the string that holds the token, in the
 	// value given to Decryptor.Value ("" when the string was given to
 	// Decryptor.Text).
@@ -96,8 +100,11 @@ func (f Failure) Where() string {
 // event names the event of the failure, with a space after, or is "".
 func (f Failure) event() string {
 	s := ""
+	if f.Record != "" {
+		s = f.Record + " "
+	}
 	if f.ExecutionARN != "" {
-		s = f.ExecutionARN + " "
+		s += f.ExecutionARN + " "
 	}
 	if f.EventType != "" {
 		s += fmt.Sprintf("event %d (%s) ", f.EventID, f.EventType)
