@@ -13,6 +13,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
@@ -24,6 +26,50 @@ import (
 type Page struct {
 	Title      string       `json:"title"`
 	Executions []*Execution `json:"executions"`
+	// Open is what the page opens on.
+	Open Open `json:"open"`
+	// Command is the command line that reopens the page, to which the
+	// page adds what it shows (--event N or --state NAME); nil if the page
+	// cannot be reopened (its events came from standard input).
+	Command []string `json:"command"`
+}
+
+// Open is what a page opens on, in its first execution: an event, a
+// state, or (neither) the execution's input and output.
+type Open struct {
+	Event int64  `json:"event,omitempty"`
+	State string `json:"state,omitempty"`
+}
+
+// ErrNoSuchOpen is wrapped by the error of CheckOpen.
+var ErrNoSuchOpen = errors.New("view: nothing to open on")
+
+// CheckOpen checks that the page's first execution has the event or state
+// the page opens on.
+func (p *Page) CheckOpen() error {
+	if p.Open.Event == 0 && p.Open.State == "" {
+		return nil
+	}
+	if len(p.Executions) == 0 {
+		return fmt.Errorf("%w: no execution", ErrNoSuchOpen)
+	}
+	x := p.Executions[0]
+	for _, e := range x.Events {
+		if p.Open.Event != 0 && e.ID == p.Open.Event || p.Open.State != "" && e.State == p.Open.State && e.Scope == "" {
+			return nil
+		}
+	}
+	if x.Graph != nil {
+		for _, s := range x.Graph.States {
+			if p.Open.State != "" && s.Name == p.Open.State {
+				return nil
+			}
+		}
+	}
+	if p.Open.Event != 0 {
+		return fmt.Errorf("%w: the execution has no event %d", ErrNoSuchOpen, p.Open.Event)
+	}
+	return fmt.Errorf("%w: the execution has no state %q at its top level", ErrNoSuchOpen, p.Open.State)
 }
 
 // Execution is one execution: its graph, its events and what happened to
