@@ -119,15 +119,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// version is the module version the binary was built from (by go install
-// MODULE@VERSION), or for a build in a clone "(devel)" with the commit and
-// whether the tree had changes; and the Go version.
+// buildVersion is the release version, stamped by "make release"
+// (-ldflags "-X main.buildVersion=VERSION"); empty in other builds.
+var buildVersion string
+
+// version is the release version stamped into the binary, else the module
+// version it was built from (by go install MODULE@VERSION), or for a build
+// in a clone "(devel)" with the commit and whether the tree had changes; and
+// the Go version.
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
+		if buildVersion != "" {
+			return buildVersion
+		}
 		return "(unknown)"
 	}
 	v := bi.Main.Version
+	if buildVersion != "" {
+		v = buildVersion
+	}
 	if v == "" {
 		v = "(devel)"
 	}
