@@ -98,16 +98,28 @@ func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, n int, 
 	return d.nodeStrings(ctx, doc, n, 0, false, truncated)
 }
 
-// Record decrypts the tokens of one JSON value src that holds data both
-// ways: tokens as values of their own (a child execution's output, as a
-// Distributed Map writes it with Transformation COMPACT) and tokens in
-// strings that hold JSON text (its Input and Output with Transformation
-// NONE). Each token becomes its value exactly as it was encrypted; every
-// other byte stays as it was. A token that is a value is reported with its
-// pointer as Field; one inside a string, with the string's pointer as Field
-// and its own inside the string's JSON text as Pointer. The error is set
-// only if src is not JSON the codec reads (over its size limit, say).
-func (d *Decryptor) Record(ctx context.Context, src []byte) ([]byte, []execdata.Failure, error) {
+// Record decrypts the tokens of one JSON value, doc (scanned already), that
+// holds data both ways: tokens as values of their own (a child execution's
+// output, as a Distributed Map writes it with Transformation COMPACT) and
+// tokens in strings that hold JSON text (its Input and Output with
+// Transformation NONE). Each token becomes its value exactly as it was
+// encrypted; every other byte stays as it was. A token that is a value is
+// reported with its pointer as Field; one inside a string, with the
+// string's pointer as Field and its own inside the string's JSON text as
+// Pointer. It returns the document's own bytes if nothing changed. The
+// error is set only if the codec refuses the value (over its size limit,
+// say).
+func (d *Decryptor) Record(ctx context.Context, doc *jsontape.Document) ([]byte, []execdata.Failure, error) {
+	src := doc.Source()
+	if doc.NextWithPrefix(0, codec.TokenPrefix) >= doc.Len() {
+		// No token is a value of its own: decrypt the strings on the
+		// tape already made, as a history's events are.
+		edits, fails := d.nodeStrings(ctx, doc, 0, 0, false, nil)
+		if len(edits) == 0 {
+			return src, fails, nil
+		}
+		return doc.AppendSpliced(make([]byte, 0, len(src)+len(src)/2), 0, edits), fails, nil
+	}
 	out, fails, err := d.decryptJSON(ctx, src)
 	if err != nil {
 		return nil, nil, err

@@ -288,7 +288,7 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, o
 		if err != nil {
 			return fails, n, fmt.Errorf("%w: %s: %v", ErrNotResults, f.Key, err)
 		}
-		rec, fs, err := d.Record(ctx, doc.Source())
+		rec, fs, err := d.Record(ctx, doc)
 		if err != nil {
 			doc.Release()
 			return fails, n, fmt.Errorf("%w: %s[%d]: %v", ErrNotResults, f.Key, n, err)
