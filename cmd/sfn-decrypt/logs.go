@@ -174,25 +174,6 @@ func (l *logsRun) client(ctx context.Context) (*logs.Client, int) {
 	return logs.NewClient(cfg), 0
 }
 
-// describe names what the query reads, for the echo of the reason.
-func describe(q logs.Query) string {
-	s := "log group " + q.LogGroup.String()
-	var sel []string
-	if q.ExecutionARN != "" {
-		sel = append(sel, "execution "+q.ExecutionARN)
-	}
-	if !q.Start.IsZero() {
-		sel = append(sel, "from "+q.Start.UTC().Format(time.RFC3339))
-	}
-	if !q.End.IsZero() {
-		sel = append(sel, "to "+q.End.UTC().Format(time.RFC3339))
-	}
-	if len(sel) > 0 {
-		s += " (" + strings.Join(sel, ", ") + ")"
-	}
-	return s
-}
-
 func (l *logsRun) readFile(ctx context.Context, file string) int {
 	title, what := file, "log file "+file
 	if file == "-" {
@@ -216,7 +197,7 @@ func (l *logsRun) readFile(ctx context.Context, file string) int {
 }
 
 func (l *logsRun) readAPI(ctx context.Context, q logs.Query) int {
-	echoReason(l.e, describe(q), l.flags.reason, l.appID)
+	echoReason(l.e, q.Describe(), l.flags.reason, l.appID)
 	c, code := l.client(ctx)
 	if c == nil {
 		return code
@@ -284,7 +265,7 @@ func (l *logsRun) followAPI(ctx context.Context, q logs.Query) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
-	echoReason(l.e, describe(q)+", following until interrupted", l.flags.reason, l.appID)
+	echoReason(l.e, q.Describe()+", following until interrupted", l.flags.reason, l.appID)
 	c, code := l.client(ctx)
 	if c == nil {
 		return code

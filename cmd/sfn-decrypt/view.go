@@ -235,7 +235,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 	case vf.logGroup != "":
 		q := logs.Query{ExecutionARN: vf.executionARN}
 		q.LogGroup, _ = logs.ParseLogGroup(vf.logGroup)
-		echoReason(e, describe(q), vf.reason, appID)
+		echoReason(e, q.Describe(), vf.reason, appID)
 		cfg, err := vf.awsConfig(ctx, appID)
 		if err != nil {
 			e.errorf("AWS configuration: %v", err)

@@ -119,6 +119,26 @@ func (q Query) FilterPattern() string {
 	return `{ $.execution_arn = "` + q.ExecutionARN + `" }`
 }
 
+// Describe names what the query reads, as "log group G (execution A,
+// from T1, to T2)", for messages.
+func (q Query) Describe() string {
+	s := "log group " + q.LogGroup.String()
+	var sel []string
+	if q.ExecutionARN != "" {
+		sel = append(sel, "execution "+q.ExecutionARN)
+	}
+	if !q.Start.IsZero() {
+		sel = append(sel, "from "+q.Start.UTC().Format(time.RFC3339))
+	}
+	if !q.End.IsZero() {
+		sel = append(sel, "to "+q.End.UTC().Format(time.RFC3339))
+	}
+	if len(sel) > 0 {
+		s += " (" + strings.Join(sel, ", ") + ")"
+	}
+	return s
+}
+
 // region is the region calls go to: the log group ARN's, else the
 // execution ARN's, else the configuration's ("").
 func (q Query) region() string {
