@@ -108,11 +108,11 @@ func cmdView(e *env, args []string) int {
 	if code != 0 {
 		return code
 	}
-	page, err := view.Build(ctx, eventdata.NewDecryptor(cd), title, execs)
-	if err != nil {
-		e.errorf("%v", err)
-		return exitFail
+	dec := eventdata.NewDecryptor(cd)
+	for _, x := range execs {
+		dec.Fields(ctx, x.Events)
 	}
+	page := view.Build(title, execs)
 	page.Open = view.Open{Event: vf.event, State: vf.state}
 	if err := page.CheckOpen(); err != nil {
 		e.errorf("%v", err)

@@ -32,11 +32,32 @@ type Event struct {
 	Details []byte
 	// Failures are the tokens in Details that were left in place.
 	Failures []Failure
+	// Data are the event's data fields, decrypted one by one for a
+	// reader that shows each field (the view), once a decryptor filled
+	// them in; nil before.
+	Data []DataField
 }
 
-// Mark is a token that decryption met in a data field and did not fail on:
-// decrypted, or left as it is because its class was not to be decrypted
-// (--class). Tokens that failed are Failures.
+// DataField is one member of an event's details as a reader shows it:
+// for a string, its content with its tokens decrypted; for another value,
+// its JSON text. Members of assignedVariables are fields of their own,
+// named "assignedVariables.NAME".
+type DataField struct {
+	Name string
+	Text string
+	// JSON says Text is JSON text (an object or array), to show as a
+	// tree.
+	JSON bool
+	// Truncated says Step Functions cut the value off.
+	Truncated bool
+	// Marks are the tokens that were in the field: decrypted, left alone
+	// (--class), or left in place with the reason.
+	Marks []Mark
+}
+
+// Mark is a token that decryption met in a data field: decrypted, left as
+// it is because its class was not to be decrypted (--class), or, in a
+// DataField, left in place because it failed (with its Failure's reason).
 type Mark struct {
 	// Pointer is the JSON Pointer of the token in the field's JSON text,
 	// "" for the whole field or plain text; pointers into JSON text held in
@@ -44,7 +65,14 @@ type Mark struct {
 	Pointer   string
 	Class     string
 	Decrypted bool
+	// Reason says why a token stayed: NotSelected, or the Reason of its
+	// Failure; "" for a token decrypted.
+	Reason string
 }
+
+// NotSelected is the Reason of a Mark for a token left alone because its
+// class was not to be decrypted (--class).
+const NotSelected = "class not selected (--class)"
 
 // Field is a member of an event's details: a data field by its name.
 type Field struct {

@@ -4,20 +4,16 @@
 // decrypted under the reader's own credentials.
 //
 // Build turns the events of one or more executions (read by the history or
-// logs packages, still encrypted) into a Page, decrypting each data field
-// with an eventdata.Decryptor; NewServer serves a Page behind a secret path.
-// Plaintext lives only in the Page, in memory, and in the served page.
+// logs packages into the execdata model, their data fields decrypted by
+// eventdata.Decryptor.Fields) into a Page; it only reads them. NewServer
+// serves a Page behind a secret path. Plaintext lives only in the events,
+// the Page, in memory, and in the served page.
 package view
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 )
 
@@ -156,21 +152,21 @@ func eventTime(e *execdata.Event) string {
 	return e.Time.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-// notSelected is the reason of a token left alone by --class.
-const notSelected = "class not selected (--class)"
-
-// Build decrypts the executions' events with d and returns the page.
-func Build(ctx context.Context, d *eventdata.Decryptor, title string, execs []RawExecution) (*Page, error) {
+// Build returns the page of the executions, whose events' data fields a
+// decryptor has filled in (eventdata.Decryptor.Fields): the page only reads
+// them.
+func Build(title string, execs []RawExecution) *Page {
 	p := &Page{Title: title}
 	for _, re := range execs {
 		x := &Execution{Title: re.Title, Outcomes: map[string]map[string]string{}}
 		for _, e := range re.Events {
-			fields, err := decryptDetails(ctx, d, e.Details)
-			if err != nil {
-				return nil, err
-			}
-			if fields == nil {
-				fields = []Field{}
+			fields := make([]Field, 0, len(e.Data))
+			for _, f := range e.Data {
+				fl := Field{Name: f.Name, Text: f.Text, JSON: f.JSON, Truncated: f.Truncated}
+				for _, m := range f.Marks {
+					fl.Marks = append(fl.Marks, Mark{Pointer: m.Pointer, Class: m.Class, Decrypted: m.Decrypted, Reason: m.Reason})
+				}
+				fields = append(fields, fl)
 			}
 			x.Events = append(x.Events, &Event{ID: e.ID, Prev: e.PreviousID, Type: e.Type, Time: eventTime(e), Fields: fields})
 		}
@@ -187,7 +183,7 @@ func Build(ctx context.Context, d *eventdata.Decryptor, title string, execs []Ra
 		x.outcomes()
 		p.Executions = append(p.Executions, x)
 	}
-	return p, nil
+	return p
 }
 
 // NotDecrypted counts the tokens left in place for a reason other than
@@ -198,7 +194,7 @@ func (p *Page) NotDecrypted() int {
 		for _, e := range x.Events {
 			for _, f := range e.Fields {
 				for _, m := range f.Marks {
-					if !m.Decrypted && m.Reason != notSelected {
+					if !m.Decrypted && m.Reason != execdata.NotSelected {
 						n++
 					}
 				}
@@ -206,95 +202,4 @@ func (p *Page) NotDecrypted() int {
 		}
 	}
 	return n
-}
-
-// decryptDetails decrypts each member of an event's details.
-func decryptDetails(ctx context.Context, d *eventdata.Decryptor, details []byte) ([]Field, error) {
-	if len(details) == 0 {
-		return nil, nil
-	}
-	var members []struct {
-		name string
-		raw  json.RawMessage
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(details, &m); err != nil {
-		return nil, nil // not an object: nothing to show
-	}
-	// Keep the details' own order.
-	dec := json.NewDecoder(bytes.NewReader(details))
-	dec.Token()
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			break
-		}
-		name, _ := t.(string)
-		var raw json.RawMessage
-		if dec.Decode(&raw) != nil {
-			break
-		}
-		members = append(members, struct {
-			name string
-			raw  json.RawMessage
-		}{name, raw})
-	}
-	truncated := func(name string) bool {
-		var td struct {
-			Truncated any `json:"truncated"`
-		}
-		raw, ok := m[name+"Details"]
-		return ok && json.Unmarshal(raw, &td) == nil && (td.Truncated == true || td.Truncated == "true")
-	}
-	var out []Field
-	for _, mb := range members {
-		switch {
-		case len(mb.raw) > 0 && mb.raw[0] == '"':
-			var s string
-			json.Unmarshal(mb.raw, &s)
-			out = append(out, decryptField(ctx, d, mb.name, s, truncated(mb.name)))
-		case mb.name == "assignedVariables" && len(mb.raw) > 0 && mb.raw[0] == '{':
-			vars, _ := decryptDetails(ctx, d, mb.raw)
-			for _, v := range vars {
-				v.Name = "assignedVariables." + v.Name
-				out = append(out, v)
-			}
-		case strings.HasSuffix(mb.name, "Details"):
-			// inputDetails and the like: shown through Truncated.
-		default:
-			out = append(out, Field{Name: mb.name, Text: string(mb.raw), JSON: len(mb.raw) > 0 && (mb.raw[0] == '{' || mb.raw[0] == '[')})
-		}
-	}
-	return out, nil
-}
-
-// decryptField decrypts one string member and marks its tokens: those that
-// failed with the reason, the others as the codec reported them.
-func decryptField(ctx context.Context, d *eventdata.Decryptor, name, s string, truncated bool) Field {
-	f := Field{Name: name, Truncated: truncated}
-	out, fails, marks := d.TextMarks(ctx, []byte(s), truncated)
-	f.Text = string(out)
-	t := bytes.TrimLeft(out, " \t\r\n")
-	f.JSON = !truncated && len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(out)
-	seen := map[Mark]bool{}
-	add := func(m Mark) {
-		if !f.JSON {
-			m.Pointer = ""
-		}
-		if !seen[m] {
-			seen[m] = true
-			f.Marks = append(f.Marks, m)
-		}
-	}
-	for _, fl := range fails {
-		add(Mark{Pointer: fl.Pointer, Class: fl.Class, Reason: fl.Reason()})
-	}
-	for _, m := range marks {
-		if m.Decrypted {
-			add(Mark{Pointer: m.Pointer, Class: m.Class, Decrypted: true})
-		} else {
-			add(Mark{Pointer: m.Pointer, Class: m.Class, Reason: notSelected})
-		}
-	}
-	return f
 }
