@@ -103,36 +103,70 @@ func echoReason(e *env, what, reason, appID string) {
 // one line with their count and the first of them, in the order the causes
 // first appear.
 func reportFailures(e *env, fails []execdata.Failure, prefix string) int {
-	code := exitOK
-	var causes []string
-	byCause := map[string][]execdata.Failure{}
+	var t tally
+	t.add(fails...)
+	return t.report(e, prefix)
+}
+
+// maxCauses bounds the causes a tally keeps apart; failures of further
+// causes are counted under the last.
+const maxCauses = 64
+
+// tally counts tokens left in place by cause, keeping the first of each
+// and the exit code they call for, in memory bounded by the causes, not the
+// tokens: a reader of a stream of any length (results) adds as it goes.
+type tally struct {
+	causes []string
+	by     map[string]*causeCount
+	code   int
+}
+
+type causeCount struct {
+	n     int
+	first execdata.Failure
+}
+
+func (t *tally) add(fails ...execdata.Failure) {
+	if t.by == nil {
+		t.by = map[string]*causeCount{}
+	}
 	for _, f := range fails {
 		c := f.Cause()
-		if _, ok := byCause[c]; !ok {
-			causes = append(causes, c)
+		cc, ok := t.by[c]
+		if !ok && len(t.causes) == maxCauses {
+			cc, c = t.by[t.causes[maxCauses-1]], t.causes[maxCauses-1]
+		} else if !ok {
+			cc = &causeCount{first: f}
+			t.by[c] = cc
+			t.causes = append(t.causes, c)
 		}
-		byCause[c] = append(byCause[c], f)
+		cc.n++
 		switch {
 		case f.NoCredentials():
-			code = exitUsage
+			t.code = exitUsage
 		case f.Unavailable():
-			code = worse(code, exitFail)
+			t.code = worse(t.code, exitFail)
 		default:
-			code = worse(code, exitTokens)
+			t.code = worse(t.code, exitTokens)
 		}
 	}
-	for _, c := range causes {
-		fs := byCause[c]
-		if len(fs) == 1 {
-			e.infof("not decrypted: %s%s", prefix, fs[0].Describe())
+}
+
+// report lists the tally on stderr, each line prefixed by prefix, and
+// returns the exit code it calls for.
+func (t *tally) report(e *env, prefix string) int {
+	for _, c := range t.causes {
+		cc := t.by[c]
+		if cc.n == 1 {
+			e.infof("not decrypted: %s%s", prefix, cc.first.Describe())
 			continue
 		}
-		e.infof("not decrypted: %s%d tokens, %s; the first at %s", prefix, len(fs), c, fs[0].Where())
+		e.infof("not decrypted: %s%d tokens, %s; the first at %s", prefix, cc.n, c, cc.first.Where())
 	}
-	if code == exitUsage {
+	if t.code == exitUsage {
 		e.errorf("no AWS credentials to call KMS%s", credentialsHint)
 	}
-	return code
+	return t.code
 }
 
 // worse returns the more serious of two exit codes: 2, 1, 4, 3, 0.

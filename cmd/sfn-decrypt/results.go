@@ -121,7 +121,7 @@ func cmdResults(e *env, args []string) int {
 		}
 	}
 	out := results.Output{W: ro.out, Timeline: ro.timeline}
-	var fails []execdata.Failure
+	var fails tally
 	code = exitOK
 	for _, f := range m.Files {
 		rc, err := src.Open(ctx, f)
@@ -130,9 +130,8 @@ func cmdResults(e *env, args []string) int {
 			code = worse(code, exitForAPI(err))
 			continue
 		}
-		fs, n, err := results.Decrypt(ctx, ro.dec, f, rc, out)
+		n, err := results.Decrypt(ctx, ro.dec, f, rc, out, func(fs []execdata.Failure) { fails.add(fs...) })
 		rc.Close()
-		fails = append(fails, fs...)
 		if err != nil {
 			e.errorf("%v", err)
 			code = worse(code, exitFail)
@@ -150,5 +149,5 @@ func cmdResults(e *env, args []string) int {
 	if len(m.Files) == 0 {
 		e.infof("the manifest lists no result files")
 	}
-	return worse(code, reportFailures(e, fails, ""))
+	return worse(code, fails.report(e, ""))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/codec"
 )
 
@@ -352,5 +354,38 @@ func TestResultsRefuses(t *testing.T) {
 			}
 			assertNoCanary(t, "stderr", stderr)
 		})
+	}
+}
+
+// TestTally checks that failures are kept by cause, not one by one, so that
+// a stream of any length with every token denied is reported in bounded
+// memory: one line per cause, with the count and the first.
+func TestTally(t *testing.T) {
+	var tl tally
+	denied := errors.New("denied")
+	for i := range 100000 {
+		tl.add(execdata.Failure{Record: fmt.Sprintf("SUCCEEDED_0.json[%d]", i), Field: "/Input", Class: "identity", Err: denied})
+	}
+	for i := range 2 * maxCauses {
+		tl.add(execdata.Failure{Field: "/Output", Class: fmt.Sprintf("c%d", i), Err: denied})
+	}
+	if len(tl.causes) != maxCauses || len(tl.by) != maxCauses {
+		t.Fatalf("%d causes kept, want %d", len(tl.causes), maxCauses)
+	}
+	total := 0
+	for _, cc := range tl.by {
+		total += cc.n
+	}
+	if total != 100000+2*maxCauses {
+		t.Errorf("%d failures counted, want %d", total, 100000+2*maxCauses)
+	}
+	var stderr bytes.Buffer
+	code := tl.report(&env{stderr: &stderr}, "")
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if code != exitTokens || len(lines) != maxCauses {
+		t.Fatalf("exit %d, %d lines:\n%s", code, len(lines), stderr.String())
+	}
+	if want := "sfn-decrypt: not decrypted: 100000 tokens, class identity: cannot decrypt (denied); the first at SUCCEEDED_0.json[0] /Input"; lines[0] != want {
+		t.Errorf("first line %q, want %q", lines[0], want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/history"
 	"github.com/sfnenc/sfnenc/codec"
 )
@@ -59,9 +60,10 @@ func BenchmarkResultsDecrypt(b *testing.B) {
 		b.ReportAllocs()
 		out := Output{W: bufio.NewWriter(io.Discard)}
 		for b.Loop() {
-			fails, n, err := Decrypt(ctx, d, File{Status: "SUCCEEDED", Key: "SUCCEEDED_0.json"}, bytes.NewReader(file.Bytes()), out)
-			if err != nil || len(fails) > 0 || n != records {
-				b.Fatal(err, fails, n)
+			failed := 0
+			n, err := Decrypt(ctx, d, File{Status: "SUCCEEDED", Key: "SUCCEEDED_0.json"}, bytes.NewReader(file.Bytes()), out, func(fs []execdata.Failure) { failed += len(fs) })
+			if err != nil || failed > 0 || n != records {
+				b.Fatal(err, failed, n)
 			}
 		}
 	})

@@ -268,16 +268,16 @@ type Output struct {
 // the tokens in each record with d, and writes it to out: as JSON, the
 // records in the file's own framing (a JSON array stays an array, JSON
 // Lines stay lines), each record byte for byte but for its tokens; as text,
-// a heading with the file's name and one entry per record. It returns the
-// tokens left in place and the number of records. Records are flushed as
-// they are written, so memory is bounded by the largest record.
-func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, out Output) ([]execdata.Failure, int, error) {
+// a heading with the file's name and one entry per record. It gives the
+// tokens left in place in each record to failed, as it goes, and returns
+// the number of records. Records are flushed as they are written, so
+// memory is bounded by the largest record.
+func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, out Output, failed func([]execdata.Failure)) (int, error) {
 	sp := jsontape.NewSplitter(r, execdata.Limits)
-	var fails []execdata.Failure
 	n := 0
 	if out.Timeline != nil {
 		if err := out.Timeline.Heading(f.Key); err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 	}
 	for {
@@ -286,19 +286,21 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, o
 			break
 		}
 		if err != nil {
-			return fails, n, fmt.Errorf("%w: %s: %v", ErrNotResults, f.Key, err)
+			return n, fmt.Errorf("%w: %s: %v", ErrNotResults, f.Key, err)
 		}
 		rec, fs, err := d.Record(ctx, doc)
 		if err != nil {
 			doc.Release()
-			return fails, n, fmt.Errorf("%w: %s[%d]: %v", ErrNotResults, f.Key, n, err)
+			return n, fmt.Errorf("%w: %s[%d]: %v", ErrNotResults, f.Key, n, err)
 		}
 		arn := executionARN(doc)
 		for i := range fs {
 			fs[i].Record = fmt.Sprintf("%s[%d]", f.Name(), n)
 			fs[i].ExecutionARN = arn
 		}
-		fails = append(fails, fs...)
+		if len(fs) > 0 && failed != nil {
+			failed(fs)
+		}
 		if out.Timeline != nil {
 			err = out.Timeline.Write(recordEvent(rec, n, f.Status, fs))
 		} else {
@@ -306,16 +308,16 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, o
 		}
 		doc.Release()
 		if err != nil {
-			return fails, n, err
+			return n, err
 		}
 		n++
 	}
 	if out.Timeline == nil {
 		if err := endJSON(out.W, sp.Framing(), n); err != nil {
-			return fails, n, err
+			return n, err
 		}
 	}
-	return fails, n, nil
+	return n, nil
 }
 
 // executionARN returns the record's "ExecutionArn", or "".
