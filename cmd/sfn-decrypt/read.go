@@ -134,7 +134,7 @@ func (t *tally) add(fails ...execdata.Failure) {
 		c := f.Cause()
 		cc, ok := t.by[c]
 		if !ok && len(t.causes) == maxCauses {
-			cc, c = t.by[t.causes[maxCauses-1]], t.causes[maxCauses-1]
+			cc = t.by[t.causes[maxCauses-1]]
 		} else if !ok {
 			cc = &causeCount{first: f}
 			t.by[c] = cc
