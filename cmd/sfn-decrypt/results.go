@@ -135,7 +135,7 @@ func cmdResults(e *env, args []string) int {
 		if err != nil {
 			e.errorf("%v", err)
 			code = worse(code, exitFail)
-			if !errors.Is(err, results.ErrNotResults) {
+			if !errors.Is(err, results.ErrNotResults) && !errors.Is(err, results.ErrRead) {
 				break // the output failed
 			}
 			continue

@@ -49,6 +49,10 @@ var ErrNotManifest = errors.New("results: not a Distributed Map result manifest"
 // strict JSON, cut off).
 var ErrNotResults = errors.New("results: not a result file")
 
+// ErrRead is wrapped by the errors of Decrypt for a stream that failed (a
+// connection cut off) before the file's end.
+var ErrRead = errors.New("results: reading")
+
 // Statuses are the statuses of the result files, in the order they are
 // read.
 var Statuses = []string{"SUCCEEDED", "FAILED", "PENDING"}
@@ -286,6 +290,11 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, o
 			break
 		}
 		if err != nil {
+			var de *jsontape.DocumentError
+			if !errors.As(err, &de) {
+				// The stream failed (a connection cut), not the file.
+				return n, fmt.Errorf("%w %s after %d records: %w", ErrRead, f.Key, n, err)
+			}
 			return n, fmt.Errorf("%w: %s: %v", ErrNotResults, f.Key, err)
 		}
 		rec, fs, err := d.Record(ctx, doc)

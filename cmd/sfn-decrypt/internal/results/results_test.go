@@ -1,7 +1,12 @@
 package results
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,5 +61,36 @@ func TestParseS3URL(t *testing.T) {
 		if b != tt.bucket || k != tt.key || ok != tt.ok {
 			t.Errorf("ParseS3URL(%q) = %q, %q, %v", tt.url, b, k, ok)
 		}
+	}
+}
+
+// cutReader gives data, then fails as a connection cut off does.
+type cutReader struct{ data []byte }
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// TestDecryptStreamCut checks that a stream cut off (here by a fault
+// injected in the reader, as a network would) is reported as a read
+// failure with the records written so far, not as a bad file.
+func TestDecryptStreamCut(t *testing.T) {
+	var out bytes.Buffer
+	o := Output{W: bufio.NewWriter(&out)}
+	n, err := Decrypt(context.Background(), nil, File{Status: "SUCCEEDED", Key: "k/SUCCEEDED_0.json"}, &cutReader{[]byte(`[{"a":1},{"b":`)}, o, nil)
+	if !errors.Is(err, ErrRead) || errors.Is(err, ErrNotResults) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("Decrypt = %v, want a read error", err)
+	}
+	if n != 1 || !strings.Contains(err.Error(), "after 1 records") {
+		t.Errorf("n = %d, err %v", n, err)
+	}
+	n, err = Decrypt(context.Background(), nil, File{Status: "SUCCEEDED", Key: "k/SUCCEEDED_0.json"}, strings.NewReader(`[{"a":1},{"b":`), o, nil)
+	if !errors.Is(err, ErrNotResults) || n != 1 {
+		t.Errorf("a file cut off: %d, %v; want ErrNotResults", n, err)
 	}
 }
