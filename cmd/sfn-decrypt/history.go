@@ -227,7 +227,7 @@ func (h *historyRun) write(ctx context.Context, hist *history.History, arn, titl
 	fails := hist.Decrypt(ctx, h.dec)
 	var err error
 	if h.timeline != nil {
-		err = hist.WriteText(h.timeline, title)
+		err = h.timeline.WriteExecution(title, hist.Events())
 	} else {
 		err = hist.WriteJSON(h.out, arn, indent)
 	}

@@ -215,7 +215,7 @@ func (l *logsRun) write(ctx context.Context, lg *logs.Log) int {
 	rep := logs.Decrypt(ctx, l.dec, lg.Records)
 	var err error
 	if l.timeline != nil {
-		err = logs.WriteText(l.timeline, lg.Records)
+		err = l.timeline.WriteGrouped(logs.Split(lg.Records))
 	} else {
 		err = lg.WriteJSON(l.out, "    ")
 	}
@@ -276,7 +276,7 @@ func (l *logsRun) followAPI(ctx context.Context, q logs.Query) int {
 		rep := logs.Decrypt(decCtx, l.dec, recs)
 		var err error
 		if l.timeline != nil {
-			err = logs.WriteText(l.timeline, recs)
+			err = l.timeline.WriteGrouped(logs.Split(recs))
 		} else {
 			for _, r := range recs {
 				line = append(r.AppendJSON(line[:0]), '\n')

@@ -120,7 +120,10 @@ func cmdResults(e *env, args []string) int {
 			return exitUsage
 		}
 	}
-	out := results.Output{W: ro.out, Timeline: ro.timeline}
+	out := results.Output{W: ro.out}
+	if ro.timeline != nil {
+		out.Text = ro.timeline
+	}
 	var fails tally
 	code = exitOK
 	for _, f := range m.Files {

@@ -55,6 +55,15 @@ type DataField struct {
 	Marks []Mark
 }
 
+// Message is a log message that is not a Step Functions event: it passes
+// through as it is, not decrypted.
+type Message struct {
+	Time time.Time
+	// Source is where it came from, such as a log stream's name.
+	Source string
+	Text   string
+}
+
 // Mark is a token that decryption met in a data field: decrypted, left as
 // it is because its class was not to be decrypted (--class), or, in a
 // DataField, left in place because it failed (with its Failure's reason).

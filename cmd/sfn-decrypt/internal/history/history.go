@@ -7,8 +7,8 @@
 // reads one through the API, with every page and the execution data.
 // History.Decrypt decrypts the data strings of every event, each once, with
 // an eventdata.Decryptor; History.WriteJSON writes the document with the
-// decrypted strings spliced in, History.WriteText writes a timeline, and
-// History.Events gives the events. Events keep every member they have,
+// decrypted strings spliced in, and History.Events gives the events, as a
+// timeline writes them. Events keep every member they have,
 // including event types and fields this package does not know.
 package history
 
@@ -26,7 +26,6 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
 
@@ -263,17 +262,4 @@ func (h *History) Events() []*execdata.Event {
 		out[i] = ev
 	}
 	return out
-}
-
-// WriteText writes the events to t, after a heading with title.
-func (h *History) WriteText(t *timeline.Timeline, title string) error {
-	if err := t.Heading(title); err != nil {
-		return err
-	}
-	for _, ev := range h.Events() {
-		if err := t.Write(ev); err != nil {
-			return err
-		}
-	}
-	return nil
 }

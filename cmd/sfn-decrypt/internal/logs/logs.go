@@ -9,8 +9,9 @@
 // FilterLogEvents API, with every page, and Client.Follow keeps reading the
 // events that arrive until its context ends. Decrypt decrypts the Step
 // Functions events among a list of records with an eventdata.Decryptor;
-// Log.WriteJSON, Record.AppendJSON and WriteText write the result, and
-// Record.Event gives a record's event.
+// Log.WriteJSON and Record.AppendJSON write the result, Record.Event gives
+// a record's event, and Split the events and other messages for a
+// timeline.
 //
 // A log event's message is a Step Functions event if it is a JSON object with
 // an "id", a "type" and an "execution_arn": its "details" carry the same data
@@ -29,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +38,6 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
 
@@ -524,55 +523,21 @@ func (l *Log) WriteJSON(w io.Writer, indent string) error {
 	return err
 }
 
-// othersTitle is the heading of the messages that are not Step Functions
-// events in a timeline.
-const othersTitle = "log messages that are not Step Functions events"
-
-// WriteText writes records to t grouped by execution: each execution, in the
-// order it first appears, under a heading with its ARN and with its events in
-// id order, then the messages that are not Step Functions events, as they
-// are, under a heading that says so. Records must have been through Decrypt.
-// Headings are written with Timeline.Execution, so a later call for more
-// records of an execution resumes its timeline.
-func WriteText(t *timeline.Timeline, records []*Record) error {
-	var order []string
-	groups := map[string][]*Record{}
-	var others []*Record
+// Split returns the Step Functions events among records, as Record.Event
+// gives them, and the other messages, each in the records' order, for a
+// timeline (timeline.Timeline.WriteGrouped). Records must have been through
+// Decrypt.
+func Split(records []*Record) ([]*execdata.Event, []execdata.Message) {
+	var events []*execdata.Event
+	var others []execdata.Message
 	for _, r := range records {
-		if r.event == nil {
-			others = append(others, r)
+		if e := r.Event(); e != nil {
+			events = append(events, e)
 			continue
 		}
-		a := r.event.executionARN
-		if _, ok := groups[a]; !ok {
-			order = append(order, a)
-		}
-		groups[a] = append(groups[a], r)
+		others = append(others, execdata.Message{Time: time.UnixMilli(r.Timestamp), Source: r.Stream, Text: string(r.msg)})
 	}
-	for _, a := range order {
-		g := groups[a]
-		slices.SortStableFunc(g, func(x, y *Record) int { return compare(x.event.id, y.event.id) })
-		if err := t.Execution(a); err != nil {
-			return err
-		}
-		for _, r := range g {
-			if err := t.Write(r.Event()); err != nil {
-				return err
-			}
-		}
-	}
-	if len(others) == 0 {
-		return nil
-	}
-	if err := t.Execution(othersTitle); err != nil {
-		return err
-	}
-	for _, r := range others {
-		if err := t.Message(time.UnixMilli(r.Timestamp), r.Stream, string(r.msg)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return events, others
 }
 
 func compare(a, b int64) int {

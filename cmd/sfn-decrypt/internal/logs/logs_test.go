@@ -195,7 +195,7 @@ func TestNewRecord(t *testing.T) {
 	}
 }
 
-// TestWriteText checks the grouping: executions in the order they first
+// TestWriteText checks the grouping of Split and Timeline.WriteGrouped: executions in the order they first
 // appear, events in id order, then the other messages; a second call
 // resumes an execution's timeline with its states.
 func TestWriteText(t *testing.T) {
@@ -217,12 +217,12 @@ func TestWriteText(t *testing.T) {
 	var b strings.Builder
 	tl := timeline.New(&b)
 	Decrypt(context.Background(), d, recs)
-	if err := WriteText(tl, recs); err != nil {
+	if err := tl.WriteGrouped(Split(recs)); err != nil {
 		t.Fatal(err)
 	}
 	more := []*Record{rec(1714727700140, ev("A", 4, "TaskStarted", `{}`))}
 	Decrypt(context.Background(), d, more)
-	if err := WriteText(tl, more); err != nil {
+	if err := tl.WriteGrouped(Split(more)); err != nil {
 		t.Fatal(err)
 	}
 	want := `== A

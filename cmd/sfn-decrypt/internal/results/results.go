@@ -37,7 +37,6 @@ import (
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/awsapi"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
 
@@ -261,11 +260,17 @@ func (s *S3Source) String() string { return s.url(s.key) }
 // Bucket returns the bucket the source reads from.
 func (s *S3Source) Bucket() string { return s.bucket }
 
-// Output is where Decrypt writes: JSON of the file's own shape, or a
-// timeline.
+// Output is where Decrypt writes: JSON of the file's own shape to W, or, if
+// Text is set, an entry per record to Text (a *timeline.Timeline).
 type Output struct {
-	W        *bufio.Writer
-	Timeline *timeline.Timeline // nil for JSON
+	W    *bufio.Writer
+	Text Renderer
+}
+
+// Renderer writes events as text: *timeline.Timeline.
+type Renderer interface {
+	Heading(title string) error
+	Write(e *execdata.Event) error
 }
 
 // Decrypt reads the result file f from r, one record at a time, decrypts
@@ -279,8 +284,8 @@ type Output struct {
 func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, out Output, failed func([]execdata.Failure)) (int, error) {
 	sp := jsontape.NewSplitter(r, execdata.Limits)
 	n := 0
-	if out.Timeline != nil {
-		if err := out.Timeline.Heading(f.Key); err != nil {
+	if out.Text != nil {
+		if err := out.Text.Heading(f.Key); err != nil {
 			return 0, err
 		}
 	}
@@ -310,8 +315,8 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, o
 		if len(fs) > 0 && failed != nil {
 			failed(fs)
 		}
-		if out.Timeline != nil {
-			err = out.Timeline.Write(recordEvent(rec, n, f.Status, fs))
+		if out.Text != nil {
+			err = out.Text.Write(recordEvent(rec, n, f.Status, fs))
 		} else {
 			err = writeJSON(out.W, sp.Framing(), n, rec)
 		}
@@ -321,7 +326,7 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, o
 		}
 		n++
 	}
-	if out.Timeline == nil {
+	if out.Text == nil {
 		if err := endJSON(out.W, sp.Framing(), n); err != nil {
 			return n, err
 		}

@@ -11,6 +11,7 @@ package timeline
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 
@@ -121,6 +122,65 @@ func (t *Timeline) Write(e *execdata.Event) error {
 		}
 	}
 	return t.w.Flush()
+}
+
+// WriteExecution writes the events of one execution after a heading with
+// title (Heading).
+func (t *Timeline) WriteExecution(title string, events []*execdata.Event) error {
+	if err := t.Heading(title); err != nil {
+		return err
+	}
+	for _, e := range events {
+		if err := t.Write(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// othersTitle is the heading of the messages that are not Step Functions
+// events.
+const othersTitle = "log messages that are not Step Functions events"
+
+// WriteGrouped writes events of several executions grouped by execution
+// (their ExecutionARN): each execution, in the order it first appears,
+// under a heading with its ARN and with its events in id order, then the
+// messages that are not Step Functions events, as they are, under a heading
+// that says so. Headings are written with Execution, so a later call for
+// more events of an execution resumes its timeline.
+func (t *Timeline) WriteGrouped(events []*execdata.Event, others []execdata.Message) error {
+	var order []string
+	groups := map[string][]*execdata.Event{}
+	for _, e := range events {
+		if _, ok := groups[e.ExecutionARN]; !ok {
+			order = append(order, e.ExecutionARN)
+		}
+		groups[e.ExecutionARN] = append(groups[e.ExecutionARN], e)
+	}
+	for _, a := range order {
+		g := groups[a]
+		slices.SortStableFunc(g, func(x, y *execdata.Event) int { return cmp.Compare(x.ID, y.ID) })
+		if err := t.Execution(a); err != nil {
+			return err
+		}
+		for _, e := range g {
+			if err := t.Write(e); err != nil {
+				return err
+			}
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	if err := t.Execution(othersTitle); err != nil {
+		return err
+	}
+	for _, m := range others {
+		if err := t.Message(m.Time, m.Source, m.Text); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Message writes a log message that is not a Step Functions event, as it
