@@ -110,7 +110,7 @@ release:
 	  for a in x86_64:amd64 arm64:arm64; do \
 	    echo "sfnenc-layer_$(VERSION)_$${a%:*}.zip"; \
 	    rm -f $(BIN)/sfnenc-layer.zip; \
-	    $(MAKE) --no-print-directory layer GOARCH=$${a#*:} VERSION=$(VERSION); \
+	    $(MAKE) --no-print-directory layer LAYER_ARCH=$${a#*:}; \
 	    mv $(BIN)/sfnenc-layer.zip $(RELEASE)/sfnenc-layer_$(VERSION)_$${a%:*}.zip; \
 	  done; \
 	else echo "no layer target in this tree: no layer zip"; fi
