@@ -12,7 +12,7 @@ FUZZTIME ?= 30s
 FUZZMINIMIZE ?= 1x
 COUNT    ?= 6
 
-.PHONY: all build layer tools node-deps test test-short lint bench fuzz fuzz-short demo quickstart clean
+.PHONY: all build layer tools node-deps test test-short lint bench fuzz fuzz-short demo quickstart release clean
 
 all: lint test
 
@@ -97,6 +97,34 @@ demo: $(BIN)/local-kms $(BIN)/aws-lambda-rie build
 
 quickstart: $(BIN)/local-kms build
 	./scripts/quickstart.sh
+
+# Release artefacts in bin/release: sfn-decrypt for linux and darwin on
+# amd64 and arm64 (VERSION stamped into --version), the Lambda layer zip for
+# both Lambda architectures where the tree has a layer target, and
+# SHA256SUMS of them all. VERSION defaults to git describe.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+RELEASE   := $(BIN)/release
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+release:
+	rm -rf $(RELEASE) && mkdir -p $(RELEASE)
+	@set -e; for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; name=sfn-decrypt_$(VERSION)_$${os}_$${arch}; \
+	  echo "$$name"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
+	    -ldflags "-s -w -X main.buildVersion=$(VERSION)" -o $(RELEASE)/$$name/sfn-decrypt ./cmd/sfn-decrypt; \
+	  cp README.md $(RELEASE)/$$name/; \
+	  tar -C $(RELEASE) --sort=name --mtime='@0' --owner=0 --group=0 --numeric-owner -czf $(RELEASE)/$$name.tar.gz $$name; \
+	  rm -rf $(RELEASE)/$$name; \
+	done
+	@set -e; if grep -q '^layer:' Makefile; then \
+	  for a in x86_64:amd64 arm64:arm64; do \
+	    echo "sfnenc-layer_$(VERSION)_$${a%:*}.zip"; \
+	    rm -f $(BIN)/sfnenc-layer.zip; \
+	    $(MAKE) --no-print-directory layer LAYER_ARCH=$${a#*:}; \
+	    mv $(BIN)/sfnenc-layer.zip $(RELEASE)/sfnenc-layer_$(VERSION)_$${a%:*}.zip; \
+	  done; \
+	else echo "no layer target in this tree: no layer zip"; fi
+	cd $(RELEASE) && sha256sum * > SHA256SUMS && cat SHA256SUMS
 
 clean:
 	rm -rf $(BIN) bench.txt bench-tests.txt bench-proxy.txt

@@ -23,6 +23,9 @@
 // a node with some of its strings given new content (Edit), and
 // AppendQuoted and AppendEscaped write a JSON string.
 //
+// A Splitter reads a stream of any length (the elements of one JSON array,
+// or JSON Lines) one record at a time, each held to the strict scan.
+//
 // Errors from Scan and Valid are *DocumentError values that wrap ErrSyntax,
 // ErrDuplicateName, ErrInvalidUTF8, ErrTooDeep or ErrTooLarge; they give the
 // byte offset and JSON Pointer of the problem and never any text of the

@@ -193,3 +193,53 @@ func countValues(v any) int {
 	}
 	return n
 }
+
+// FuzzSplitter compares the Splitter with Scan: an input the Splitter
+// reads as an array, to its end, is a document Scan accepts with as many
+// elements, each the record's bytes; and a document Scan accepts that is an
+// array is read whole by the Splitter, element for element.
+func FuzzSplitter(f *testing.F) {
+	for _, doc := range scanSeeds(f) {
+		f.Add(doc)
+	}
+	f.Add([]byte(`[{"a":"],\"["}, [1,[2]], "x"]`))
+	f.Add([]byte("{\"a\":1}\n[2]\n\"s\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := NewSplitter(bytes.NewReader(data), Limits{})
+		var recs [][]byte
+		var err error
+		for len(recs) <= len(data)+1 {
+			var d *Document
+			if d, err = s.Next(); err != nil {
+				break
+			}
+			recs = append(recs, bytes.Clone(d.Source()))
+			d.Release()
+		}
+		whole, serr := Scan(data, Limits{})
+		if serr == nil {
+			defer whole.Release()
+		}
+		isArray := serr == nil && whole.Kind(0) == Array
+		if err == io.EOF && s.Framing() == ArrayFraming {
+			if !isArray {
+				t.Fatalf("the Splitter read %d records of an input Scan refuses as an array (%v)", len(recs), serr)
+			}
+		}
+		if !isArray {
+			return
+		}
+		if err != io.EOF {
+			t.Fatalf("the Splitter failed on an array Scan accepts: %v", err)
+		}
+		if whole.Count(0) != len(recs) {
+			t.Fatalf("%d records, Scan counts %d elements", len(recs), whole.Count(0))
+		}
+		for i, n := 0, 1; n < whole.End(0); i, n = i+1, whole.End(n) {
+			start, end := whole.Raw(n)
+			if !bytes.Equal(recs[i], data[start:end]) {
+				t.Fatalf("record %d is %q, the element %q", i, recs[i], data[start:end])
+			}
+		}
+	})
+}

@@ -21,6 +21,17 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestVersionStamped: a release build's version, stamped by make release,
+// is what --version says.
+func TestVersionStamped(t *testing.T) {
+	defer func(v string) { buildVersion = v }(buildVersion)
+	buildVersion = "v1.2.3"
+	out, _, code := runCmd(t, "", "--version")
+	if want := "sfn-decrypt v1.2.3 "; code != exitOK || !strings.HasPrefix(out, want) || !strings.HasSuffix(out, " "+runtime.Version()+"\n") {
+		t.Errorf("--version = %q (exit %d), want it to begin %q", out, code, want)
+	}
+}
+
 // TestHelpCommand: "help COMMAND" is "COMMAND --help", and every flag in a
 // command's help is spelt with two dashes, as the usage lines spell them.
 func TestHelpCommand(t *testing.T) {

@@ -32,7 +32,8 @@ Encrypts and decrypts sfnenc tokens in JSON and in AWS Step Functions
 execution histories and CloudWatch Logs, under your own AWS credentials and
 KMS permissions. Region, profile, credentials and endpoints come from the
 standard AWS configuration (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_KMS,
-AWS_ENDPOINT_URL_SFN, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, ...).
+AWS_ENDPOINT_URL_SFN, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_S3,
+...).
 
 Commands:
 `)
@@ -48,8 +49,9 @@ Exit codes:
   2  usage or configuration error
   3  a token failed to authenticate or could not be decrypted
   4  the Step Functions API failed (history), or the CloudWatch Logs API
-     (logs): no such execution or log group, access denied, throttled past
-     the retries, invalid or truncated response
+     (logs), or the S3 API (results): no such execution, log group or
+     object, access denied, throttled past the retries, invalid or
+     truncated response
   5  check found at least one error in the state machine
 `)
 }

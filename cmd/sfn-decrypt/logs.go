@@ -174,25 +174,6 @@ func (l *logsRun) client(ctx context.Context) (*logs.Client, int) {
 	return logs.NewClient(cfg), 0
 }
 
-// describe names what the query reads, for the echo of the reason.
-func describe(q logs.Query) string {
-	s := "log group " + q.LogGroup.String()
-	var sel []string
-	if q.ExecutionARN != "" {
-		sel = append(sel, "execution "+q.ExecutionARN)
-	}
-	if !q.Start.IsZero() {
-		sel = append(sel, "from "+q.Start.UTC().Format(time.RFC3339))
-	}
-	if !q.End.IsZero() {
-		sel = append(sel, "to "+q.End.UTC().Format(time.RFC3339))
-	}
-	if len(sel) > 0 {
-		s += " (" + strings.Join(sel, ", ") + ")"
-	}
-	return s
-}
-
 func (l *logsRun) readFile(ctx context.Context, file string) int {
 	title, what := file, "log file "+file
 	if file == "-" {
@@ -216,7 +197,7 @@ func (l *logsRun) readFile(ctx context.Context, file string) int {
 }
 
 func (l *logsRun) readAPI(ctx context.Context, q logs.Query) int {
-	echoReason(l.e, describe(q), l.flags.reason, l.appID)
+	echoReason(l.e, q.Describe(), l.flags.reason, l.appID)
 	c, code := l.client(ctx)
 	if c == nil {
 		return code
@@ -234,7 +215,7 @@ func (l *logsRun) write(ctx context.Context, lg *logs.Log) int {
 	rep := logs.Decrypt(ctx, l.dec, lg.Records)
 	var err error
 	if l.timeline != nil {
-		err = logs.WriteText(l.timeline, lg.Records)
+		err = l.timeline.WriteGrouped(logs.Split(lg.Records))
 	} else {
 		err = lg.WriteJSON(l.out, "    ")
 	}
@@ -284,7 +265,7 @@ func (l *logsRun) followAPI(ctx context.Context, q logs.Query) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
-	echoReason(l.e, describe(q)+", following until interrupted", l.flags.reason, l.appID)
+	echoReason(l.e, q.Describe()+", following until interrupted", l.flags.reason, l.appID)
 	c, code := l.client(ctx)
 	if c == nil {
 		return code
@@ -295,7 +276,7 @@ func (l *logsRun) followAPI(ctx context.Context, q logs.Query) int {
 		rep := logs.Decrypt(decCtx, l.dec, recs)
 		var err error
 		if l.timeline != nil {
-			err = logs.WriteText(l.timeline, recs)
+			err = l.timeline.WriteGrouped(logs.Split(recs))
 		} else {
 			for _, r := range recs {
 				line = append(r.AppendJSON(line[:0]), '\n')

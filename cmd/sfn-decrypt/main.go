@@ -79,6 +79,7 @@ func commands() []command {
 		{"decrypt", "decrypt every token in a JSON document", cmdDecrypt},
 		{"history", "print execution histories with their tokens decrypted", cmdHistory},
 		{"logs", "print Step Functions events in CloudWatch Logs with their tokens decrypted", cmdLogs},
+		{"results", "print the results a Distributed Map exported to S3 with their tokens decrypted", cmdResults},
 		{"keyset", "create, rotate, list and destroy the KMS-encrypted keysets of keyset mode", cmdKeyset},
 		{"check", "check a state machine definition for places that mishandle tokens", cmdCheck},
 		{"view", "show one execution, decrypted, as a local web page", cmdView},
@@ -118,15 +119,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// version is the module version the binary was built from (by go install
-// MODULE@VERSION), or for a build in a clone "(devel)" with the commit and
-// whether the tree had changes; and the Go version.
+// buildVersion is the release version, stamped by "make release"
+// (-ldflags "-X main.buildVersion=VERSION"); empty in other builds.
+var buildVersion string
+
+// version is the release version stamped into the binary, else the module
+// version it was built from (by go install MODULE@VERSION), or for a build
+// in a clone "(devel)" with the commit and whether the tree had changes; and
+// the Go version.
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
+		if buildVersion != "" {
+			return buildVersion
+		}
 		return "(unknown)"
 	}
 	v := bi.Main.Version
+	if buildVersion != "" {
+		v = buildVersion
+	}
 	if v == "" {
 		v = "(devel)"
 	}

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,10 +19,12 @@ import (
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/history"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/logs"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/view"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 const viewSynopsis = `view --config FILE --reason TEXT [--class C]... [--listen ADDR] [--open]
        (--execution-arn ARN | --log-group NAME --execution-arn ARN | FILE [--definition ASL] | -)
+       [--event N | --state NAME]
 
 Shows one execution, decrypted, as a local web page: the state graph with
 each state coloured by what happened to it, the timeline of events, and each
@@ -36,6 +40,11 @@ workflows), or from a file or standard input holding what 'aws stepfunctions
 get-execution-history' or 'aws logs filter-log-events' prints (--definition
 names the state machine's ASL file; without it the graph is rebuilt from the
 events).
+
+The page opens on the execution's input and output, as the console does;
+--event N opens it on event N, --state NAME on the state NAME. The page
+shows, and copies, the command line that reopens what it shows, for a
+colleague with the same rights (the page's URL is of this process only).
 
 The page is served on --listen (loopback only) under a random secret path,
 whose URL is printed on stdout; --open opens it in a browser (BROWSER, else
@@ -65,6 +74,8 @@ type viewFlags struct {
 	definition   string
 	listen       string
 	open         bool
+	event        int64
+	state        string
 }
 
 func cmdView(e *env, args []string) int {
@@ -77,6 +88,8 @@ func cmdView(e *env, args []string) int {
 	fs.StringVar(&vf.definition, "definition", "", "with FILE: the state machine's definition, an ASL `FILE`, for the graph")
 	fs.StringVar(&vf.listen, "listen", "127.0.0.1:0", "serve the page on `ADDR` (a loopback address and port; port 0 picks one)")
 	fs.BoolVar(&vf.open, "open", false, "open the page in a browser ($BROWSER, else xdg-open)")
+	fs.Int64Var(&vf.event, "event", 0, "open the page on the event with id `N`")
+	fs.StringVar(&vf.state, "state", "", "open the page on the state `NAME`")
 	pos, err := parseInterspersed(fs, args)
 	if code, ok := endFlags(e, fs, err); !ok {
 		return code
@@ -99,11 +112,17 @@ func cmdView(e *env, args []string) int {
 	if code != 0 {
 		return code
 	}
-	page, err := view.Build(ctx, eventdata.NewDecryptor(cd), title, execs)
-	if err != nil {
-		e.errorf("%v", err)
-		return exitFail
+	dec := eventdata.NewDecryptor(cd)
+	for _, x := range execs {
+		dec.Fields(ctx, x.Events)
 	}
+	page := view.Build(title, execs)
+	page.Open = view.Open{Event: vf.event, State: vf.state}
+	if err := page.CheckOpen(); err != nil {
+		e.errorf("%v", err)
+		return exitUsage
+	}
+	page.Command = vf.command(pos)
 	if n := page.NotDecrypted(); n > 0 {
 		e.infof("%d tokens could not be decrypted; the page shows each with its class and the reason", n)
 	}
@@ -162,6 +181,10 @@ func (vf *viewFlags) check(e *env, pos []string) int {
 		return usage("--log-group needs --execution-arn")
 	case vf.definition != "" && len(pos) == 0:
 		return usage("--definition goes with a FILE (the API gives the definition)")
+	case vf.event != 0 && vf.state != "":
+		return usage("the page opens on one thing: give --event or --state")
+	case vf.event < 0:
+		return usage("--event must be an event id (1 or more)")
 	}
 	if err := view.CheckListen(vf.listen); err != nil {
 		return usage(err.Error())
@@ -182,13 +205,46 @@ func (vf *viewFlags) check(e *env, pos []string) int {
 	return 0
 }
 
+// command is the command line that reopens the page, without what it opens
+// on (the page adds --event or --state), or nil for a page read from
+// standard input, which cannot be read again.
+func (vf *viewFlags) command(pos []string) []string {
+	argv := []string{"sfn-decrypt", "view", "--config", vf.config, "--reason", strings.TrimSpace(vf.reason)}
+	for _, c := range vf.classes {
+		argv = append(argv, "--class", c)
+	}
+	if vf.profile != "" {
+		argv = append(argv, "--profile", vf.profile)
+	}
+	if vf.region != "" {
+		argv = append(argv, "--region", vf.region)
+	}
+	if vf.maxSize != jsontape.DefaultMaxSize {
+		argv = append(argv, "--max-size", strconv.Itoa(vf.maxSize))
+	}
+	switch {
+	case vf.logGroup != "":
+		argv = append(argv, "--log-group", vf.logGroup, "--execution-arn", vf.executionARN)
+	case vf.executionARN != "":
+		argv = append(argv, "--execution-arn", vf.executionARN)
+	case pos[0] == "-":
+		return nil
+	default:
+		if vf.definition != "" {
+			argv = append(argv, "--definition", vf.definition)
+		}
+		argv = append(argv, pos[0])
+	}
+	return argv
+}
+
 // read reads the execution's events from its source.
 func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []string) ([]view.RawExecution, string, int) {
 	switch {
 	case vf.logGroup != "":
 		q := logs.Query{ExecutionARN: vf.executionARN}
 		q.LogGroup, _ = logs.ParseLogGroup(vf.logGroup)
-		echoReason(e, describe(q), vf.reason, appID)
+		echoReason(e, q.Describe(), vf.reason, appID)
 		cfg, err := vf.awsConfig(ctx, appID)
 		if err != nil {
 			e.errorf("AWS configuration: %v", err)
@@ -199,7 +255,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 			e.errorf("%v", err)
 			return nil, "", exitForAPI(err)
 		}
-		return view.FromLog(lg), vf.executionARN, 0
+		return view.ByExecution(lg.Events()), vf.executionARN, 0
 	case vf.executionARN != "":
 		echoReason(e, "execution "+vf.executionARN, vf.reason, appID)
 		cfg, err := vf.awsConfig(ctx, appID)
@@ -218,12 +274,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 			e.errorf("%v", err)
 			return nil, "", exitForAPI(err)
 		}
-		x, err := view.FromHistory(h, vf.executionARN+" ("+d.Status+")")
-		if err != nil {
-			e.errorf("%v", err)
-			return nil, "", exitFail
-		}
-		x.Definition = d.Definition
+		x := view.RawExecution{Title: vf.executionARN + " (" + d.Status + ")", Events: h.Events(), Definition: d.Definition}
 		return []view.RawExecution{x}, vf.executionARN, 0
 	}
 	file := pos[0]
@@ -249,12 +300,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 		}
 	}
 	if h, err := history.Parse(data); err == nil {
-		x, err := view.FromHistory(h, title)
-		if err != nil {
-			e.errorf("%v", err)
-			return nil, "", exitFail
-		}
-		x.Definition = def
+		x := view.RawExecution{Title: title, Events: h.Events(), Definition: def}
 		return []view.RawExecution{x}, title, 0
 	} else if !errors.Is(err, history.ErrNotHistory) {
 		e.errorf("%s: %v", title, err)
@@ -265,7 +311,7 @@ func (vf *viewFlags) read(ctx context.Context, e *env, appID string, pos []strin
 		e.errorf("%s: neither an execution history nor CloudWatch Logs events", title)
 		return nil, "", exitFail
 	}
-	execs := view.FromLog(lg)
+	execs := view.ByExecution(lg.Events())
 	if len(execs) == 0 {
 		e.errorf("%s: no Step Functions events", title)
 		return nil, "", exitFail

@@ -487,6 +487,9 @@ func TestViewUsage(t *testing.T) {
 		{[]string{"--reason", "x", "--config", fixture("config.json")}, "view needs --execution-arn"},
 		{[]string{"--reason", "x", "--config", fixture("config.json"), "--log-group", "g", fixture("orders.encrypted.json")}, "--log-group needs --execution-arn"},
 		{[]string{"--reason", "x", "--config", fixture("config.json"), "--definition", "d.json", "--execution-arn", execARN}, "--definition goes with a FILE"},
+		{[]string{"--reason", "x", "--config", fixture("config.json"), "--event", "3", "--state", "Enrich", fixture("orders.encrypted.json")}, "give --event or --state"},
+		{[]string{"--reason", "x", "--config", fixture("config.json"), "--event", "999", fixture("orders.encrypted.json")}, "the execution has no event 999"},
+		{[]string{"--reason", "x", "--config", fixture("config.json"), "--state", "NoSuchState", fixture("orders.encrypted.json")}, `the execution has no state "NoSuchState"`},
 	} {
 		_, stderr, code := runCmd(t, "", append([]string{"view"}, tt.args...)...)
 		if code != exitUsage || !strings.Contains(stderr, tt.stderr) {
@@ -747,4 +750,81 @@ func TestViewStdin(t *testing.T) {
 	if p.Title != "(stdin)" || !shown || !classes["contact"] || !classes["identity"] || !classes["payment"] {
 		t.Errorf("title %q, plaintext shown %v, classes %v", p.Title, shown, classes)
 	}
+}
+
+// TestViewReopen checks what the page opens on and the command line it
+// gives to reopen it: by default the execution's input and output, with
+// --event an event, with --state a state; and a state name built to run a
+// command when the command line is pasted into a shell is quoted so that a
+// real shell reads it back as the name, running nothing.
+func TestViewReopen(t *testing.T) {
+	ctx := newBrowser(t)
+	file := fixture("denied.encrypted.json")
+	base := "sfn-decrypt view --config " + fixture("config.json") + " --reason 'TEST-17 view' " + file
+	command := func() string { return text(t, ctx, "#command") }
+
+	t.Run("the execution", func(t *testing.T) {
+		load(t, ctx, startView(t, nil, "--config", fixture("config.json"), file))
+		var open string
+		eval(t, ctx, `document.getElementById("detail").dataset.open || ""`, &open)
+		detail := text(t, ctx, "#detail")
+		if open != "execution" || !strings.Contains(detail, "Input") || !strings.Contains(detail, `"ssn": "078-05-1120"`) {
+			t.Errorf("the page does not open on the execution's input (%q):\n%s", open, detail)
+		}
+		if got := command(); got != base {
+			t.Errorf("command %q, want %q", got, base)
+		}
+		click(t, ctx, `#timeline li[data-event="1"] button`)
+		if got := command(); got != base+" --event 1" {
+			t.Errorf("after a click on event 1: command %q", got)
+		}
+	})
+
+	t.Run("--event", func(t *testing.T) {
+		load(t, ctx, startView(t, nil, "--config", fixture("config.json"), "--event", "1", file))
+		if d := text(t, ctx, "#detail"); !strings.Contains(d, "Event 1: ExecutionStarted") {
+			t.Errorf("the page does not open on event 1:\n%s", d)
+		}
+		if got := command(); got != base+" --event 1" {
+			t.Errorf("command %q", got)
+		}
+	})
+
+	t.Run("--state with a hostile name", func(t *testing.T) {
+		dir := t.TempDir()
+		marker := filepath.Join(dir, "pwned")
+		state := "x'; touch " + marker + "; echo '$(touch " + marker + ")`touch " + marker + "`"
+		str := func(s string) json.RawMessage { b, _ := json.Marshal(s); return b }
+		events := []map[string]any{
+			{"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "timestamp": "2024-05-07T14:00:00.100000+00:00",
+				"executionStartedEventDetails": map[string]any{"input": str(`{"a":1}`)}},
+			{"id": 2, "previousEventId": 1, "type": "PassStateEntered", "timestamp": "2024-05-07T14:00:00.200000+00:00",
+				"stateEnteredEventDetails": map[string]any{"name": state, "input": str(`{"a":1}`)}},
+			{"id": 3, "previousEventId": 2, "type": "PassStateExited", "timestamp": "2024-05-07T14:00:00.300000+00:00",
+				"stateExitedEventDetails": map[string]any{"name": state, "output": str(`{"a":2}`)}},
+		}
+		doc, _ := json.Marshal(map[string]any{"events": events})
+		hfile := filepath.Join(dir, "it's a history.json")
+		if err := os.WriteFile(hfile, doc, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		load(t, ctx, startView(t, nil, "--config", fixture("config.json"), "--state", state, hfile))
+		if title := text(t, ctx, "#detail-title"); !strings.HasPrefix(title, state) {
+			t.Errorf("the page does not open on the state: %q", title)
+		}
+		got := command()
+		// A real shell reads the words back: printf stands in for
+		// sfn-decrypt.
+		out, err := exec.Command("sh", "-c", "printf '%s\\n' "+strings.TrimPrefix(got, "sfn-decrypt ")).Output()
+		if err != nil {
+			t.Fatalf("sh on %q: %v", got, err)
+		}
+		words := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+		if n := len(words); n < 3 || words[n-3] != hfile || words[n-2] != "--state" || words[n-1] != state {
+			t.Errorf("the shell read %q from %q", words, got)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("pasting the command ran a command of the state name: %q", got)
+		}
+	})
 }

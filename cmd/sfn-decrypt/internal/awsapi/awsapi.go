@@ -1,9 +1,10 @@
 // Package awsapi holds what the AWS API clients of sfn-decrypt share: the
 // kinds of failure that callers branch on, an *Error that reports a failed
 // call by its operation and resource (never data), the classification of
-// AWS SDK errors into kinds (Classify, NewError), an HTTP client for the SDK
-// that reads each response body whole (WholeBody), and the parsing of Step
-// Functions ARNs (StatesResource).
+// AWS SDK errors into kinds (Classify, NewError), the configuration every
+// client is made from (Config), an HTTP client for the SDK that reads each
+// response body whole (WholeBody), the walk through an API's pages
+// (Service.Pages), and the parsing of Step Functions ARNs (StatesResource).
 package awsapi
 
 import (
@@ -13,8 +14,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 )
 
@@ -169,7 +172,13 @@ func Classify(err error, codes Codes) error {
 // StatesResource parses the ARN of a Step Functions resource and returns its
 // region and resource ("execution:orders:o-1", say); ok is false if a is not
 // an ARN of the "states" service with a region.
+//
+// An ARN holds none of '"', '\' and space: such an ARN names nothing AWS
+// makes, and would end the filter pattern or the message it is quoted in.
 func StatesResource(a string) (region, resource string, ok bool) {
+	if strings.ContainsAny(a, "\"\\ ") {
+		return "", "", false
+	}
 	p, err := arn.Parse(a)
 	if err != nil || p.Service != "states" || p.Region == "" {
 		return "", "", false
@@ -182,4 +191,51 @@ func StatesResource(a string) (region, resource string, ok bool) {
 func ResourceType(resource string) string {
 	typ, _, _ := strings.Cut(resource, ":")
 	return typ
+}
+
+// Config returns cfg (credentials, endpoints such as AWS_ENDPOINT_URL_SFN,
+// application id, retry mode) as every API reader of sfn-decrypt makes its
+// client from it: a request is tried DefaultMaxAttempts times unless the
+// configuration says otherwise, and, with wholeBody, each response body is
+// read whole (WholeBody) before the SDK decodes it. A reader that streams a
+// large body (an S3 object) goes without.
+func Config(cfg aws.Config, wholeBody bool) aws.Config {
+	cfg = cfg.Copy()
+	if cfg.RetryMaxAttempts == 0 {
+		cfg.RetryMaxAttempts = DefaultMaxAttempts
+	}
+	if wholeBody {
+		next := cfg.HTTPClient
+		if next == nil {
+			next = awshttp.NewBuildableClient()
+		}
+		cfg.HTTPClient = WholeBody{Next: next}
+	}
+	return cfg
+}
+
+// Pages walks the pages of a paginated call of op on resource: it calls
+// fetch with the page number (from 1) and the token of the page (nil for
+// the first), until fetch returns an empty next token. A token equal to the
+// one before (the listing does not move), or more than maxPages pages, is a
+// bad response. Tokens are compared exactly, as the API gives them. An error
+// of fetch is returned as it is.
+func (s Service) Pages(op, resource string, maxPages int, fetch func(page int, token *string) (next string, err error)) error {
+	var token *string
+	for page := 1; ; page++ {
+		next, err := fetch(page, token)
+		if err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		if token != nil && next == *token {
+			return s.BadResponse(op, resource, page, errors.New("the same page token twice"))
+		}
+		if page >= maxPages {
+			return s.BadResponse(op, resource, page, errors.New("too many pages"))
+		}
+		token = &next
+	}
 }

@@ -85,11 +85,62 @@ func TestStatesResource(t *testing.T) {
 		{"arn:aws:states::111122223333:execution:orders:o-1", "", "", false},
 		{"arn:aws:lambda:us-east-1:111122223333:function:f", "", "", false},
 		{"nope", "", "", false},
+		// Characters no ARN holds, that would end a quoted filter
+		// pattern or message.
+		{`arn:aws:states:us-east-1:111122223333:execution:orders:o"1`, "", "", false},
+		{`arn:aws:states:us-east-1:111122223333:execution:orders:o\1`, "", "", false},
+		{"arn:aws:states:us-east-1:111122223333:execution:orders:o 1", "", "", false},
 	}
 	for _, tt := range tests {
 		region, res, ok := StatesResource(tt.arn)
 		if region != tt.region || ResourceType(res) != tt.typ || ok != tt.ok {
 			t.Errorf("StatesResource(%q) = %q, %q, %v; want %q, type %q, %v", tt.arn, region, res, ok, tt.region, tt.typ, tt.ok)
 		}
+	}
+}
+
+func TestPages(t *testing.T) {
+	svc := Service{Pkg: "test"}
+	tests := []struct {
+		name    string
+		tokens  []string // the next token each page returns
+		max     int
+		pages   int
+		wantErr error
+	}{
+		{"one page", []string{""}, 10, 1, nil},
+		{"three pages", []string{"a", "b", ""}, 10, 3, nil},
+		// A service that answers the token it was given would loop
+		// forever.
+		{"the same token twice", []string{"a", "a", ""}, 10, 2, ErrBadResponse},
+		// Tokens are compared exactly: one differing in case is a new
+		// page.
+		{"tokens differ in case", []string{"a", "A", ""}, 10, 3, nil},
+		{"too many pages", []string{"a", "b", "c", ""}, 2, 2, ErrBadResponse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			err := svc.Pages("List", "r", tt.max, func(page int, token *string) (string, error) {
+				if page != len(got)+1 {
+					t.Fatalf("page %d after %d pages", page, len(got))
+				}
+				if (page == 1) != (token == nil) || page > 1 && *token != tt.tokens[page-2] {
+					t.Fatalf("page %d got token %v", page, token)
+				}
+				got = append(got, tt.tokens[page-1])
+				return tt.tokens[page-1], nil
+			})
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("Pages() = %v, want %v", err, tt.wantErr)
+			}
+			if len(got) != tt.pages {
+				t.Errorf("fetched %d pages, want %d", len(got), tt.pages)
+			}
+		})
+	}
+	stop := errors.New("stop")
+	if err := svc.Pages("List", "r", 10, func(int, *string) (string, error) { return "x", stop }); err != stop {
+		t.Errorf("the error of fetch came back as %v", err)
 	}
 }

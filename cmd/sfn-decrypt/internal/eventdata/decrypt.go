@@ -1,18 +1,21 @@
 // Package eventdata decrypts the sfnenc tokens in the data of AWS Step
-// Functions events. It serves every source of events the sfn-decrypt command
-// reads: execution history (from GetExecutionHistory or a saved file) and
-// CloudWatch Logs, whose events carry the same details.
+// Functions events, the model of package execdata. It serves every source of
+// events the sfn-decrypt command reads: execution history (from
+// GetExecutionHistory or a saved file), CloudWatch Logs, whose events carry
+// the same details, and the records of Distributed Map results.
 //
 // Step Functions stores a state's input, output, task parameters, error cause
 // and assigned variables as JSON text inside JSON strings, so a token is
 // usually inside a string, not a string of its own. Decryptor.Text decrypts
 // the tokens in one such string: JSON text with tokens inside it, a string
-// that is a token, or plain text with tokens in it. Decryptor.Strings applies
-// Text to every string of a value in a document already scanned (an event of
-// a history), and returns the strings that changed as jsontape.Edit values,
-// which Document.AppendSpliced writes into the document; Decryptor.Value does both for JSON
-// text of its own. Tokens that cannot be decrypted stay as they are and are
-// reported as Failure values.
+// that is a token, or plain text with tokens in it; Decryptor.TextMarks
+// also says, from the codec's report, which tokens it opened or left alone.
+// Decryptor.Strings applies Text to every string of a value in a document
+// already scanned (an event of a history), and returns the strings that
+// changed as jsontape.Edit values, which Document.AppendSpliced writes into
+// the document; Decryptor.Value does both for JSON text of its own. Tokens
+// that cannot be decrypted stay as they are and are reported as
+// execdata.Failure values.
 //
 // In CloudWatch Logs, Step Functions cuts data off to fit the size limit of a
 // log event, and says so in the field's <field>Details object. Such a field
@@ -24,105 +27,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"iter"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/codec"
-	"github.com/sfnenc/sfnenc/envelope"
-	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
-
-// ErrTruncated is wrapped by the error of a Failure for a token in data that
-// Step Functions truncated: cut off by the end of the data, or inside text
-// whose JSON structure is lost with its end.
-var ErrTruncated = errors.New("eventdata: token in data truncated by Step Functions")
 
 // Decrypter decrypts the tokens of a JSON document, leaving those it cannot
 // decrypt in place. *codec.Codec implements it.
 type Decrypter interface {
 	DecryptPartial(ctx context.Context, src []byte) ([]byte, []*codec.TokenError, error)
-}
-
-// Failure is a token that was left in place because it could not be
-// decrypted. It names where the token is and why, never a value.
-type Failure struct {
-	// Field is the JSON Pointer of the string that holds the token, in the
-	// value given to Decryptor.Value ("" when the string was given to
-	// Decryptor.Text).
-	Field string
-	// Pointer is the JSON Pointer of the token in the JSON text of the
-	// string ("" if the string is not JSON or is the token itself). Where
-	// the token is in a string of that JSON text that holds JSON text in
-	// turn, the pointers of each level are joined by '#', as in
-	// "/error/Cause#/errorMessage".
-	Pointer string
-	// Class is the token's class, if the token could be parsed.
-	Class string
-	// Token is the token's text, as it stays in the output.
-	Token string
-	// Err says why; it wraps the codec and envelope sentinels
-	// (envelope.ErrDenied, codec.ErrAuthentication, ...).
-	Err error
-}
-
-// Reason is a short human reason for the failure, such as "KMS denied
-// access to the key".
-func (f Failure) Reason() string {
-	switch {
-	case errors.Is(f.Err, keyset.ErrDestroyed):
-		return "made with a destroyed key"
-	case errors.Is(f.Err, keyset.ErrDisabled):
-		return "made with a disabled key"
-	case errors.Is(f.Err, keyset.ErrNoSuchKey):
-		return "its key is not in the class's keyset"
-	case errors.Is(f.Err, keyset.ErrBadFile):
-		return "damaged or foreign keyset file"
-	case errors.Is(f.Err, envelope.ErrNoCredentials):
-		return "no AWS credentials to call KMS"
-	case errors.Is(f.Err, envelope.ErrKeyNotFound):
-		return "KMS has no such key"
-	case errors.Is(f.Err, envelope.ErrDenied):
-		return "KMS denied access to the key"
-	case errors.Is(f.Err, codec.ErrUnknownClass):
-		return "no rule for this class in the configuration"
-	case errors.Is(f.Err, envelope.ErrInvalidKey):
-		return "wrong key or encryption context"
-	case errors.Is(f.Err, envelope.ErrNoKey):
-		return "no configured key can unwrap it"
-	case errors.Is(f.Err, envelope.ErrUnavailable):
-		return "KMS unavailable"
-	case errors.Is(f.Err, codec.ErrAuthentication):
-		return "failed authentication (altered, or another context or class)"
-	case errors.Is(f.Err, ErrTruncated):
-		return "in data truncated by Step Functions"
-	case errors.Is(f.Err, codec.ErrMalformedToken):
-		return "malformed token"
-	}
-	return "cannot decrypt"
-}
-
-// Unavailable reports whether the token failed because the key service
-// could not be reached or throttled past the retries, rather than because the
-// caller may not or cannot decrypt it.
-func (f Failure) Unavailable() bool { return errors.Is(f.Err, envelope.ErrUnavailable) }
-
-// Where names the token's position: the field's pointer and, if the field
-// holds JSON, the token's pointer inside it.
-func (f Failure) Where() string {
-	w := f.Field
-	if w == "" {
-		w = "(value)"
-	}
-	if f.Pointer != "" {
-		w += " at " + f.Pointer
-	}
-	return w
 }
 
 // Decryptor decrypts tokens in event data with a Decrypter.
@@ -133,12 +51,6 @@ type Decryptor struct {
 // NewDecryptor returns a Decryptor that decrypts with c.
 func NewDecryptor(c Decrypter) *Decryptor { return &Decryptor{c: c} }
 
-// Limits bound the JSON text of one event, log message or data field that
-// sfn-decrypt scans: Step Functions limits data to 256 KiB per field (and
-// CloudWatch Logs a log event to 256 KiB), which escaping can grow several
-// times.
-var Limits = jsontape.Limits{MaxSize: 64 << 20, MaxDepth: 256}
-
 // maxNesting bounds JSON text inside strings inside JSON text (as a
 // caught error's Cause in a state's output) that Text looks into.
 const maxNesting = 8
@@ -147,7 +59,7 @@ const maxNesting = 8
 // say) with Text, and returns it with those strings replaced; every other byte
 // stays as it was. If nothing changes it returns src itself. Failures name the
 // string by its JSON Pointer in src. The error is set only if src is not JSON.
-func (d *Decryptor) Value(ctx context.Context, src []byte) ([]byte, []Failure, error) {
+func (d *Decryptor) Value(ctx context.Context, src []byte) ([]byte, []execdata.Failure, error) {
 	return d.strings(ctx, src, 0, false, nil)
 }
 
@@ -155,7 +67,7 @@ func (d *Decryptor) Value(ctx context.Context, src []byte) ([]byte, []Failure, e
 // text that Step Functions truncated: the strings at the JSON Pointers in
 // truncated (such as "/details/output") are decrypted with Truncated instead
 // of Text.
-func (d *Decryptor) ValueTruncated(ctx context.Context, src []byte, truncated []string) ([]byte, []Failure, error) {
+func (d *Decryptor) ValueTruncated(ctx context.Context, src []byte, truncated []string) ([]byte, []execdata.Failure, error) {
 	return d.strings(ctx, src, 0, false, truncated)
 }
 
@@ -163,8 +75,8 @@ func (d *Decryptor) ValueTruncated(ctx context.Context, src []byte, truncated []
 // token, and sets Field of each failure to the string's pointer. With
 // skipTokens it leaves alone strings that are tokens (already tried). The
 // strings at the pointers in truncated get Truncated instead.
-func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipTokens bool, truncated []string) ([]byte, []Failure, error) {
-	doc, err := jsontape.Scan(src, Limits)
+func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipTokens bool, truncated []string) ([]byte, []execdata.Failure, error) {
+	doc, err := jsontape.Scan(src, execdata.Limits)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,18 +94,59 @@ func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipToke
 // left in place. Failures name the string by its JSON Pointer from node n.
 // The strings at the pointers in truncated (from node n, as
 // "/details/output") are decrypted with Truncated instead.
-func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, n int, truncated []string) ([]jsontape.Edit, []Failure) {
+func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, n int, truncated []string) ([]jsontape.Edit, []execdata.Failure) {
 	return d.nodeStrings(ctx, doc, n, 0, false, truncated)
+}
+
+// Record decrypts the tokens of one JSON value, doc (scanned already), that
+// holds data both ways: tokens as values of their own (a child execution's
+// output, as a Distributed Map writes it with Transformation COMPACT) and
+// tokens in strings that hold JSON text (its Input and Output with
+// Transformation NONE). Each token becomes its value exactly as it was
+// encrypted; every other byte stays as it was. A token that is a value is
+// reported with its pointer as Field; one inside a string, with the
+// string's pointer as Field and its own inside the string's JSON text as
+// Pointer. It returns the document's own bytes if nothing changed. The
+// error is set only if the codec refuses the value (over its size limit,
+// say).
+func (d *Decryptor) Record(ctx context.Context, doc *jsontape.Document) ([]byte, []execdata.Failure, error) {
+	src := doc.Source()
+	if doc.NextWithPrefix(0, codec.TokenPrefix) >= doc.Len() {
+		// No token is a value of its own: decrypt the strings on the
+		// tape already made, as a history's events are.
+		edits, fails := d.nodeStrings(ctx, doc, 0, 0, false, nil)
+		if len(edits) == 0 {
+			return src, fails, nil
+		}
+		return doc.AppendSpliced(make([]byte, 0, len(src)+len(src)/2), 0, edits), fails, nil
+	}
+	out, fails, err := d.decryptJSON(ctx, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range fails {
+		fails[i].Field, fails[i].Pointer = fails[i].Pointer, ""
+	}
+	if !mayHoldToken(out) {
+		return out, fails, nil
+	}
+	// Strings that hold tokens in JSON text; those that are tokens were
+	// tried above.
+	inner, fs, err := d.strings(ctx, out, 1, true, nil)
+	if err != nil {
+		return out, fails, nil
+	}
+	return inner, append(fails, fs...), nil
 }
 
 // scratch holds the content of the strings that nodeStrings reads: a text
 // that changes is new memory, one that does not is not kept.
 var scratch = sync.Pool{New: func() any { return new([]byte) }}
 
-func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, n, depth int, skipTokens bool, truncated []string) ([]jsontape.Edit, []Failure) {
+func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, n, depth int, skipTokens bool, truncated []string) ([]jsontape.Edit, []execdata.Failure) {
 	src := doc.Source()
 	var edits []jsontape.Edit
-	var fails []Failure
+	var fails []execdata.Failure
 	var base string
 	rel := func(s int) string {
 		if base == "" && n > 0 {
@@ -218,11 +171,17 @@ func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, n, 
 			continue
 		}
 		var text []byte
-		var fs []Failure
+		var fs []execdata.Failure
 		if len(truncated) > 0 && slices.Contains(truncated, rel(s)) {
 			text, fs = d.Truncated(ctx, content)
 		} else {
-			text, fs = d.text(ctx, content, depth)
+			tctx := ctx
+			if sk := sinkFrom(ctx); sk != nil && depth > 0 {
+				// JSON text in a string of JSON text: its tokens'
+				// pointers join the string's by '#', as failures' do.
+				tctx = withSink(ctx, &sink{marks: sk.marks, prefix: sk.prefix + rel(s) + "#"})
+			}
+			text, fs = d.text(tctx, content, depth)
 		}
 		if len(fs) > 0 {
 			field := rel(s)
@@ -249,11 +208,11 @@ func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, n, 
 //   - otherwise (plain text, such as an error cause, or a string that is a
 //     token) each token in the text is replaced: by the string it holds, or by
 //     the JSON text of any other value.
-func (d *Decryptor) Text(ctx context.Context, s []byte) ([]byte, []Failure) {
+func (d *Decryptor) Text(ctx context.Context, s []byte) ([]byte, []execdata.Failure) {
 	return d.text(ctx, s, 0)
 }
 
-func (d *Decryptor) text(ctx context.Context, s []byte, depth int) ([]byte, []Failure) {
+func (d *Decryptor) text(ctx context.Context, s []byte, depth int) ([]byte, []execdata.Failure) {
 	if !mayHoldToken(s) {
 		return s, nil
 	}
@@ -286,10 +245,20 @@ func (d *Decryptor) text(ctx context.Context, s []byte, depth int) ([]byte, []Fa
 
 // decryptJSON decrypts the JSON text s and fills in the text of each failed
 // token. It returns s itself if nothing changed.
-func (d *Decryptor) decryptJSON(ctx context.Context, s []byte) ([]byte, []Failure, error) {
+func (d *Decryptor) decryptJSON(ctx context.Context, s []byte) ([]byte, []execdata.Failure, error) {
+	sk := sinkFrom(ctx)
+	var rep *codec.Report
+	if sk != nil {
+		// What became of each token, from the codec itself.
+		rep = &codec.Report{}
+		ctx = codec.WithReport(ctx, rep)
+	}
 	out, terrs, err := d.c.DecryptPartial(ctx, s)
 	if err != nil {
 		return nil, nil, err
+	}
+	if sk != nil {
+		sk.add(rep)
 	}
 	if bytes.Equal(out, s) {
 		out = s
@@ -298,42 +267,18 @@ func (d *Decryptor) decryptJSON(ctx context.Context, s []byte) ([]byte, []Failur
 		return out, nil, nil
 	}
 	tokens := tokensByPointer(out)
-	fails := make([]Failure, len(terrs))
+	fails := make([]execdata.Failure, len(terrs))
 	for i, te := range terrs {
-		fails[i] = Failure{Pointer: te.Pointer, Class: te.Class, Token: tokens[te.Pointer], Err: te.Err}
+		fails[i] = execdata.Failure{Pointer: te.Pointer, Class: te.Class, Token: tokens[te.Pointer], Err: te.Err}
 	}
 	return out, fails, nil
 }
 
-// TokenRuns yields the runs of text in s that look like tokens, in order:
-// the prefix and the base64url characters after it, as start and end
-// offsets. A run of the prefix alone (as prose may mention it) is yielded
-// too.
-func TokenRuns(s []byte) iter.Seq2[int, int] {
-	return func(yield func(int, int) bool) {
-		for i := 0; i < len(s); {
-			j := bytes.Index(s[i:], []byte(codec.TokenPrefix))
-			if j < 0 {
-				return
-			}
-			start := i + j
-			end := start + len(codec.TokenPrefix)
-			for end < len(s) && isBase64URL(s[end]) {
-				end++
-			}
-			if !yield(start, end) {
-				return
-			}
-			i = end
-		}
-	}
-}
-
 // plainText replaces each token in text that is not JSON.
-func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure) {
+func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []execdata.Failure) {
 	sp := jsontape.NewSplicer(nil, s, 0)
-	var fails []Failure
-	for start, end := range TokenRuns(s) {
+	var fails []execdata.Failure
+	for start, end := range execdata.TokenRuns(s) {
 		if end == start+len(codec.TokenPrefix) {
 			continue // the prefix alone, as prose may mention it
 		}
@@ -356,7 +301,7 @@ func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []Failure)
 // token decrypts one token found in text by its prefix, and returns the
 // JSON text of its value, or nil if it was left in place (it failed, or is
 // of a class not to decrypt), and its failures, which name no place in JSON.
-func (d *Decryptor) token(ctx context.Context, tok []byte) ([]byte, []Failure) {
+func (d *Decryptor) token(ctx context.Context, tok []byte) ([]byte, []execdata.Failure) {
 	quoted := make([]byte, 0, len(tok)+2)
 	quoted = append(append(append(quoted, '"'), tok...), '"')
 	val, fails, err := d.decryptJSON(ctx, quoted)
@@ -372,6 +317,49 @@ func (d *Decryptor) token(ctx context.Context, tok []byte) ([]byte, []Failure) {
 	return val, fails
 }
 
+// TextMarks is Text, or Truncated if truncated, that also returns a Mark
+// for each token it decrypted or left alone by the configuration's classes,
+// as the codec reported them (failed tokens are in the failures).
+func (d *Decryptor) TextMarks(ctx context.Context, s []byte, truncated bool) ([]byte, []execdata.Failure, []execdata.Mark) {
+	var marks []execdata.Mark
+	ctx = withSink(ctx, &sink{marks: &marks})
+	var out []byte
+	var fails []execdata.Failure
+	if truncated {
+		out, fails = d.Truncated(ctx, s)
+	} else {
+		out, fails = d.text(ctx, s, 0)
+	}
+	return out, fails, marks
+}
+
+// sink collects the Marks of a TextMarks call; prefix begins the pointers
+// of the JSON text being decrypted.
+type sink struct {
+	marks  *[]execdata.Mark
+	prefix string
+}
+
+type sinkKey struct{}
+
+func withSink(ctx context.Context, s *sink) context.Context {
+	return context.WithValue(ctx, sinkKey{}, s)
+}
+
+func sinkFrom(ctx context.Context) *sink {
+	s, _ := ctx.Value(sinkKey{}).(*sink)
+	return s
+}
+
+// add records the tokens that a codec call decrypted or passed through.
+func (s *sink) add(rep *codec.Report) {
+	for _, e := range rep.Events {
+		if e.Op == codec.Decrypted || e.Op == codec.PassedThrough {
+			*s.marks = append(*s.marks, execdata.Mark{Pointer: s.prefix + e.Pointer, Class: e.Class, Decrypted: e.Op == codec.Decrypted})
+		}
+	}
+}
+
 // Truncated decrypts the tokens in s, the start of JSON text that Step
 // Functions cut off to fit a size limit (a field whose <field>Details object
 // says "truncated"), and returns the new text (s itself if nothing changed)
@@ -380,11 +368,11 @@ func (d *Decryptor) token(ctx context.Context, tok []byte) ([]byte, []Failure) {
 // replaced by the JSON text of its value, at any level of JSON text held in
 // strings (its quotes escaped as that level escapes them, and the value
 // escaped alike). A token cut off by the end of s, or inside other text,
-// stays as it is and is reported as a failure wrapping ErrTruncated.
-func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure) {
+// stays as it is and is reported as a failure wrapping execdata.ErrTruncated.
+func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []execdata.Failure) {
 	sp := jsontape.NewSplicer(nil, s, 0)
-	var fails []Failure
-	for start, end := range TokenRuns(s) {
+	var fails []execdata.Failure
+	for start, end := range execdata.TokenRuns(s) {
 		if end == start+len(codec.TokenPrefix) && end < len(s) {
 			continue // the prefix alone, as prose may mention it
 		}
@@ -398,10 +386,10 @@ func (d *Decryptor) Truncated(ctx context.Context, s []byte) ([]byte, []Failure)
 		case level >= 0 && bytes.HasPrefix(s[end:], closer):
 			// A whole string: replace it, quotes included.
 		case level >= 0 && bytes.HasPrefix(closer, s[end:]), level < 0 && end == len(s):
-			fails = append(fails, Failure{Token: string(tok), Err: fmt.Errorf("%w: cut off", ErrTruncated)})
+			fails = append(fails, execdata.Failure{Token: string(tok), Err: fmt.Errorf("%w: cut off", execdata.ErrTruncated)})
 			continue
 		default:
-			fails = append(fails, Failure{Token: string(tok), Err: fmt.Errorf("%w: inside other text", ErrTruncated)})
+			fails = append(fails, execdata.Failure{Token: string(tok), Err: fmt.Errorf("%w: inside other text", execdata.ErrTruncated)})
 			continue
 		}
 		val, fs := d.token(ctx, tok)
@@ -446,7 +434,7 @@ func openingQuote(s []byte, start int) (open, level int) {
 // be a token to its text.
 func tokensByPointer(doc []byte) map[string]string {
 	m := map[string]string{}
-	fd, err := jsontape.Scan(doc, Limits)
+	fd, err := jsontape.Scan(doc, execdata.Limits)
 	if err != nil {
 		return m
 	}
@@ -469,52 +457,6 @@ func mayHoldToken(s []byte) bool {
 	return bytes.Contains(s, []byte(codec.TokenPrefix)) || bytes.Contains(s, []byte(`\u`))
 }
 
-func isBase64URL(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
-
 func sameSlice(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
-
-// Describe is the one-line description of a failure for diagnostics, as
-// "<where>, class <c>: <reason> (<detail>)". It holds no value.
-func (f Failure) Describe() string {
-	s := f.Where()
-	if f.Class != "" {
-		s += ", class " + f.Class
-	}
-	s += ": " + f.Reason()
-	if f.Err != nil {
-		s += " (" + f.detail() + ")"
-	}
-	return s
-}
-
-// detail is the error's text without the reason's own words at its start.
-func (f Failure) detail() string {
-	return strings.TrimPrefix(f.Err.Error(), f.Reason()+": ")
-}
-
-// requestID matches the request id in an AWS SDK error message, which
-// differs between requests that failed for one cause.
-var requestID = regexp.MustCompile(`RequestID: [^,]*, `)
-
-// Cause says why the token failed, without where: its class, the reason and
-// the error (less the AWS request id), so that failures of one cause have
-// one Cause.
-func (f Failure) Cause() string {
-	s := f.Reason()
-	if f.Class != "" {
-		s = "class " + f.Class + ": " + s
-	}
-	if f.Err != nil {
-		// The error may open with the reason's own words: say them once.
-		s += " (" + requestID.ReplaceAllString(f.detail(), "") + ")"
-	}
-	return s
-}
-
-// NoCredentials reports whether the token failed because no AWS
-// credentials were found to call KMS: a configuration problem.
-func (f Failure) NoCredentials() bool { return errors.Is(f.Err, envelope.ErrNoCredentials) }

@@ -2,8 +2,6 @@ package eventdata
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -11,8 +9,6 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/codec"
-	"github.com/sfnenc/sfnenc/envelope"
-	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/internal/leaktest"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
@@ -118,35 +114,6 @@ func TestValue(t *testing.T) {
 	}
 	if _, _, err := d.Value(context.Background(), []byte(`{"a":`)); err == nil {
 		t.Error("Value accepted invalid JSON")
-	}
-}
-
-func TestReason(t *testing.T) {
-	tests := []struct {
-		err  error
-		want string
-	}{
-		{&envelope.KeyError{Kind: envelope.ErrDenied}, "KMS denied access to the key"},
-		{&envelope.KeyError{Kind: envelope.ErrInvalidKey}, "wrong key or encryption context"},
-		{envelope.ErrNoKey, "no configured key can unwrap it"},
-		{&envelope.KeyError{Kind: envelope.ErrUnavailable}, "KMS unavailable"},
-		{codec.ErrAuthentication, "failed authentication (altered, or another context or class)"},
-		{fmt.Errorf("%w: x", codec.ErrMalformedToken), "malformed token"},
-		{fmt.Errorf("%w: cut off", ErrTruncated), "in data truncated by Step Functions"},
-		{&keyset.Error{Path: "k/identity.json", Class: "identity", KeyID: 1, Err: keyset.ErrDestroyed}, "made with a destroyed key"},
-		{&keyset.Error{Err: keyset.ErrDisabled}, "made with a disabled key"},
-		{&keyset.Error{Err: keyset.ErrNoSuchKey}, "its key is not in the class's keyset"},
-		{&keyset.Error{Err: keyset.ErrBadFile}, "damaged or foreign keyset file"},
-		{errors.New("other"), "cannot decrypt"},
-	}
-	for _, tt := range tests {
-		f := Failure{Err: tt.err}
-		if got := f.Reason(); got != tt.want {
-			t.Errorf("Reason for %v = %q, want %q", tt.err, got, tt.want)
-		}
-		if f.Unavailable() != (tt.want == "KMS unavailable") {
-			t.Errorf("Unavailable for %v = %v", tt.err, f.Unavailable())
-		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/jsontape"
@@ -94,7 +95,7 @@ func TestValueTruncated(t *testing.T) {
 	}
 	// Without the pointer, the cut text is taken for plain text.
 	_, fails, _ = d.ValueTruncated(context.Background(), []byte(`{"o":`+q(`{"email":"`+email[:20])+`}`), []string{"/o"})
-	if len(fails) != 1 || !errors.Is(fails[0].Err, ErrTruncated) || fails[0].Field != "/o" {
+	if len(fails) != 1 || !errors.Is(fails[0].Err, execdata.ErrTruncated) || fails[0].Field != "/o" {
 		t.Errorf("failures %+v", fails)
 	}
 }

@@ -35,21 +35,12 @@ type Client struct {
 	c *sfn.Client
 }
 
-// NewClient returns a Client over a Step Functions client made from cfg
-// (credentials, endpoint such as AWS_ENDPOINT_URL_SFN, application id,
-// retry mode), which tries a request awsapi.DefaultMaxAttempts times unless
-// the configuration says otherwise. optFns apply after the package's own
-// settings.
+// NewClient returns a Client over a Step Functions client made from cfg as
+// awsapi.Config makes it (each response body read whole, so that event
+// types and fields the SDK does not know pass through from the raw page).
+// optFns apply after the package's own settings.
 func NewClient(cfg aws.Config, optFns ...func(*sfn.Options)) *Client {
-	opts := append([]func(*sfn.Options){func(o *sfn.Options) {
-		// Events are read from the raw page, so that event types and
-		// fields that the SDK does not know pass through.
-		o.HTTPClient = awsapi.WholeBody{Next: o.HTTPClient}
-		if o.RetryMaxAttempts == 0 {
-			o.RetryMaxAttempts = awsapi.DefaultMaxAttempts
-		}
-	}}, optFns...)
-	return &Client{c: sfn.NewFromConfig(cfg, opts...)}
+	return &Client{c: sfn.NewFromConfig(awsapi.Config(cfg, true), optFns...)}
 }
 
 // ExecutionRegion checks that a is the ARN of a Standard workflow execution
@@ -97,11 +88,7 @@ func (c *Client) History(ctx context.Context, executionARN string, progress func
 	}
 	setRegion := func(o *sfn.Options) { o.Region = region }
 	var events [][]byte
-	var token *string
-	for page := 1; ; page++ {
-		if page > maxPages {
-			return nil, sfnAPI.BadResponse("GetExecutionHistory", executionARN, page, errors.New("too many pages"))
-		}
+	err = sfnAPI.Pages("GetExecutionHistory", executionARN, maxPages, func(page int, token *string) (string, error) {
 		body := &awsapi.Body{}
 		out, err := c.c.GetExecutionHistory(awsapi.WithBody(ctx, body), &sfn.GetExecutionHistoryInput{
 			ExecutionArn:         aws.String(executionARN),
@@ -110,28 +97,24 @@ func (c *Client) History(ctx context.Context, executionARN string, progress func
 			NextToken:            token,
 		}, setRegion)
 		if err != nil {
-			return nil, sfnAPI.NewError("GetExecutionHistory", executionARN, page, err)
+			return "", sfnAPI.NewError("GetExecutionHistory", executionARN, page, err)
 		}
-		events, err = pageEvents(events, body.Bytes, len(out.Events))
-		if err != nil {
-			return nil, sfnAPI.BadResponse("GetExecutionHistory", executionARN, page, err)
+		if events, err = pageEvents(events, body.Bytes, len(out.Events)); err != nil {
+			return "", sfnAPI.BadResponse("GetExecutionHistory", executionARN, page, err)
 		}
 		if progress != nil {
 			progress(len(events))
 		}
-		next := aws.ToString(out.NextToken)
-		if next == "" {
-			h, err := Parse(document(events))
-			if err != nil {
-				return nil, sfnAPI.BadResponse("GetExecutionHistory", executionARN, page, err)
-			}
-			return h, nil
-		}
-		if token != nil && next == *token {
-			return nil, sfnAPI.BadResponse("GetExecutionHistory", executionARN, page, errors.New("the same page token twice"))
-		}
-		token = aws.String(next)
+		return aws.ToString(out.NextToken), nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	h, err := Parse(document(events))
+	if err != nil {
+		return nil, sfnAPI.BadResponse("GetExecutionHistory", executionARN, 0, err)
+	}
+	return h, nil
 }
 
 // pageEvents appends to events the events of a GetExecutionHistory response
@@ -236,8 +219,8 @@ func (c *Client) Executions(ctx context.Context, stateMachineARN, status string,
 	}
 	setRegion := func(o *sfn.Options) { o.Region = region }
 	var list []Execution
-	var token *string
-	for page := 1; ; page++ {
+	older := false
+	err = sfnAPI.Pages("ListExecutions", stateMachineARN, maxPages, func(page int, token *string) (string, error) {
 		out, err := c.c.ListExecutions(ctx, &sfn.ListExecutionsInput{
 			StateMachineArn: aws.String(stateMachineARN),
 			StatusFilter:    types.ExecutionStatus(status),
@@ -245,9 +228,8 @@ func (c *Client) Executions(ctx context.Context, stateMachineARN, status string,
 			NextToken:       token,
 		}, setRegion)
 		if err != nil {
-			return nil, sfnAPI.NewError("ListExecutions", stateMachineARN, page, err)
+			return "", sfnAPI.NewError("ListExecutions", stateMachineARN, page, err)
 		}
-		older := false
 		for _, x := range out.Executions {
 			start := aws.ToTime(x.StartDate)
 			if !since.IsZero() && start.Before(since) {
@@ -256,15 +238,15 @@ func (c *Client) Executions(ctx context.Context, stateMachineARN, status string,
 			}
 			list = append(list, Execution{ARN: aws.ToString(x.ExecutionArn), Status: string(x.Status), Start: start})
 		}
-		next := aws.ToString(out.NextToken)
-		if next == "" || older {
-			return list, nil
+		if older {
+			return "", nil
 		}
-		if page >= maxPages || token != nil && next == *token {
-			return nil, sfnAPI.BadResponse("ListExecutions", stateMachineARN, page, errors.New("the listing does not end"))
-		}
-		token = aws.String(next)
+		return aws.ToString(out.NextToken), nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return list, nil
 }
 
 // Statuses are the execution statuses ListExecutions filters by.

@@ -7,8 +7,8 @@
 // reads one through the API, with every page and the execution data.
 // History.Decrypt decrypts the data strings of every event, each once, with
 // an eventdata.Decryptor; History.WriteJSON writes the document with the
-// decrypted strings spliced in, History.WriteText writes a timeline, and
-// History.Events gives the events. Events keep every member they have,
+// decrypted strings spliced in, and History.Events gives the events, as a
+// timeline writes them. Events keep every member they have,
 // including event types and fields this package does not know.
 package history
 
@@ -16,19 +16,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"math"
 
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
 
@@ -40,7 +37,7 @@ var ErrNotHistory = errors.New("history: not an execution history")
 // top-level members of the document they came in, read in one scan of the
 // document.
 type History struct {
-	doc    *eventdoc.Doc
+	doc    *execdata.Doc
 	events []event
 }
 
@@ -51,25 +48,7 @@ type event struct {
 	typ      string
 	ts       int // the node of the timestamp
 	details  int // the node of the ...EventDetails object, or -1
-	fails    []eventdata.Failure
-}
-
-// Failure is a token of an event that was left in place.
-type Failure struct {
-	EventID   int64
-	EventType string
-	eventdata.Failure
-}
-
-// Describe is the one-line description of the failure for diagnostics; it
-// holds no value.
-func (f Failure) Describe() string {
-	return fmt.Sprintf("event %d (%s) %s", f.EventID, f.EventType, f.Failure.Describe())
-}
-
-// Where names the token's event and its position in the event.
-func (f Failure) Where() string {
-	return fmt.Sprintf("event %d (%s) %s", f.EventID, f.EventType, f.Failure.Where())
+	fails    []execdata.Failure
 }
 
 // Parse reads a history in the shape "aws stepfunctions
@@ -81,7 +60,7 @@ func (f Failure) Where() string {
 func Parse(data []byte) (*History, error) {
 	var events []event
 	var name []byte
-	doc, err := eventdoc.Parse(data, ErrNotHistory, "events", func(tape *jsontape.Document, n int) error {
+	doc, err := execdata.Parse(data, ErrNotHistory, "events", func(tape *jsontape.Document, n int) error {
 		if events == nil {
 			count := 1
 			if arr := tape.Parent(n); arr >= 0 {
@@ -231,29 +210,21 @@ func (h *History) Len() int { return len(h.events) }
 
 // Partial reports whether the document says more events follow (it has a
 // NextToken, as "aws stepfunctions get-execution-history --max-items" leaves).
-func (h *History) Partial() bool {
-	tape := h.doc.Tape()
-	var name []byte
-	for n := 1; n < tape.Len(); n = tape.End(n) {
-		if name = tape.AppendName(name[:0], n); strings.EqualFold(string(name), "nextToken") && tape.Kind(n) != jsontape.Null {
-			return true
-		}
-	}
-	return false
-}
+func (h *History) Partial() bool { return h.doc.Partial() }
 
 // Decrypt decrypts the tokens in every event with d, and returns the tokens
 // that were left in place. Each event keeps every member it had.
-func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) []Failure {
-	var all []Failure
+func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) []execdata.Failure {
+	var all []execdata.Failure
 	for i := range h.events {
 		e := &h.events[i]
 		edits, fails := d.Strings(ctx, h.doc.Tape(), e.node, nil)
 		h.doc.Replace(edits...)
-		e.fails = fails
-		for _, f := range fails {
-			all = append(all, Failure{EventID: e.id, EventType: e.typ, Failure: f})
+		for i := range fails {
+			fails[i].EventID, fails[i].EventType = e.id, e.typ
 		}
+		e.fails = fails
+		all = append(all, fails...)
 	}
 	return all
 }
@@ -264,9 +235,9 @@ func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) []Failure
 // compact, on one line; otherwise it is indented by indent per level, as the
 // AWS CLI prints it with "    ". A newline ends it.
 func (h *History) WriteJSON(w io.Writer, executionARN, indent string) error {
-	var first []eventdoc.Member
+	var first []execdata.Member
 	if executionARN != "" {
-		first = []eventdoc.Member{{Name: "executionArn", Raw: jsontape.AppendQuoted(nil, []byte(executionARN))}}
+		first = []execdata.Member{{Name: "executionArn", Raw: jsontape.AppendQuoted(nil, []byte(executionARN))}}
 	}
 	b := outBufs.Get().(*[]byte)
 	defer outBufs.Put(b)
@@ -280,10 +251,10 @@ var outBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // Events returns the events, with what Decrypt left in them, as a Timeline
 // writes them.
-func (h *History) Events() []*timeline.Event {
-	out := make([]*timeline.Event, len(h.events))
+func (h *History) Events() []*execdata.Event {
+	out := make([]*execdata.Event, len(h.events))
 	for i, e := range h.events {
-		ev := &timeline.Event{ID: e.id, PreviousID: e.prev, Type: e.typ, Failures: e.fails}
+		ev := &execdata.Event{ID: e.id, PreviousID: e.prev, Type: e.typ, Failures: e.fails}
 		ev.Time, ev.TimeText = h.eventTime(&e)
 		if e.details >= 0 {
 			ev.Details = h.doc.AppendValue(nil, e.details)
@@ -291,17 +262,4 @@ func (h *History) Events() []*timeline.Event {
 		out[i] = ev
 	}
 	return out
-}
-
-// WriteText writes the events to t, after a heading with title.
-func (h *History) WriteText(t *timeline.Timeline, title string) error {
-	if err := t.Heading(title); err != nil {
-		return err
-	}
-	for _, ev := range h.Events() {
-		if err := t.Write(ev); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -36,25 +36,18 @@ type Client struct {
 }
 
 // NewClient returns a Client over a CloudWatch Logs client made from cfg
-// (credentials, endpoint such as AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
-// application id, retry mode), which tries a request
-// awsapi.DefaultMaxAttempts times unless the configuration says otherwise.
-// optFns apply after the package's own settings.
+// as awsapi.Config makes it (endpoint such as
+// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, application id, retries, each response
+// body read whole). optFns apply after the package's own settings.
 func NewClient(cfg aws.Config, optFns ...func(*cloudwatchlogs.Options)) *Client {
-	opts := append([]func(*cloudwatchlogs.Options){func(o *cloudwatchlogs.Options) {
-		o.HTTPClient = awsapi.WholeBody{Next: o.HTTPClient}
-		if o.RetryMaxAttempts == 0 {
-			o.RetryMaxAttempts = awsapi.DefaultMaxAttempts
-		}
-	}}, optFns...)
-	return &Client{c: cloudwatchlogs.NewFromConfig(cfg, opts...)}
+	return &Client{c: cloudwatchlogs.NewFromConfig(awsapi.Config(cfg, true), optFns...)}
 }
 
 // ExecutionRegion checks that a is the ARN of a Step Functions execution,
 // Express or Standard, and returns its region.
 func ExecutionRegion(a string) (string, error) {
 	region, res, ok := awsapi.StatesResource(a)
-	if !ok || strings.ContainsAny(a, "\"\\ ") {
+	if !ok {
 		return "", fmt.Errorf("%w: %q is not a Step Functions execution ARN", ErrBadARN, a)
 	}
 	switch awsapi.ResourceType(res) {
@@ -126,6 +119,26 @@ func (q Query) FilterPattern() string {
 	return `{ $.execution_arn = "` + q.ExecutionARN + `" }`
 }
 
+// Describe names what the query reads, as "log group G (execution A,
+// from T1, to T2)", for messages.
+func (q Query) Describe() string {
+	s := "log group " + q.LogGroup.String()
+	var sel []string
+	if q.ExecutionARN != "" {
+		sel = append(sel, "execution "+q.ExecutionARN)
+	}
+	if !q.Start.IsZero() {
+		sel = append(sel, "from "+q.Start.UTC().Format(time.RFC3339))
+	}
+	if !q.End.IsZero() {
+		sel = append(sel, "to "+q.End.UTC().Format(time.RFC3339))
+	}
+	if len(sel) > 0 {
+		s += " (" + strings.Join(sel, ", ") + ")"
+	}
+	return s
+}
+
 // region is the region calls go to: the log group ARN's, else the
 // execution ARN's, else the configuration's ("").
 func (q Query) region() string {
@@ -180,21 +193,15 @@ func (c *Client) pages(ctx context.Context, q Query, start time.Time, fn func([]
 		optFns = append(optFns, func(o *cloudwatchlogs.Options) { o.Region = r })
 	}
 	group := q.LogGroup.String()
-	for page := 1; ; page++ {
+	return logsAPI.Pages("FilterLogEvents", group, maxPages, func(page int, token *string) (string, error) {
+		in.NextToken = token
 		out, err := c.c.FilterLogEvents(ctx, in, optFns...)
 		if err != nil {
-			return logsAPI.NewError("FilterLogEvents", group, page, err)
+			return "", logsAPI.NewError("FilterLogEvents", group, page, err)
 		}
 		fn(out.Events)
-		next := aws.ToString(out.NextToken)
-		if next == "" {
-			return nil
-		}
-		if page >= maxPages || in.NextToken != nil && next == *in.NextToken {
-			return logsAPI.BadResponse("FilterLogEvents", group, page, errors.New("the pages do not end"))
-		}
-		in.NextToken = aws.String(next)
-	}
+		return aws.ToString(out.NextToken), nil
+	})
 }
 
 // FollowLookback is how far before the newest event seen each poll of

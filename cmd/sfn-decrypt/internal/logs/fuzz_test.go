@@ -49,7 +49,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("record %d: message %q read back as %q", i, r.msg, again.Records[i].msg)
 			}
 		}
-		if err := WriteText(timeline.New(io.Discard), l.Records); err != nil {
+		if err := timeline.New(io.Discard).WriteGrouped(Split(l.Records)); err != nil {
 			t.Fatalf("WriteText: %v", err)
 		}
 	})

@@ -9,8 +9,9 @@
 // FilterLogEvents API, with every page, and Client.Follow keeps reading the
 // events that arrive until its context ends. Decrypt decrypts the Step
 // Functions events among a list of records with an eventdata.Decryptor;
-// Log.WriteJSON, Record.AppendJSON and WriteText write the result, and
-// Record.Event gives a record's event.
+// Log.WriteJSON and Record.AppendJSON write the result, Record.Event gives
+// a record's event, and Split the events and other messages for a
+// timeline.
 //
 // A log event's message is a Step Functions event if it is a JSON object with
 // an "id", a "type" and an "execution_arn": its "details" carry the same data
@@ -29,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,8 +37,7 @@ import (
 	"github.com/sfnenc/sfnenc/codec"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdoc"
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
 
@@ -50,7 +49,7 @@ var ErrNotLog = errors.New("logs: not a CloudWatch Logs events document")
 // document they came in.
 type Log struct {
 	// doc is the document Parse read, nil for a Log of NewLog.
-	doc *eventdoc.Doc
+	doc *execdata.Doc
 	// Records are the log events, in order.
 	Records []*Record
 }
@@ -66,7 +65,7 @@ type member struct {
 type Record struct {
 	// Of a record that Parse read: the document, the record's node in it
 	// and its message's.
-	doc           *eventdoc.Doc
+	doc           *execdata.Doc
 	node, msgNode int
 	// Of a record of NewRecord: its members in order; the message member
 	// is written from msg.
@@ -82,7 +81,7 @@ type Record struct {
 	msg     []byte // the message's text
 	changed bool   // msg differs from the input's
 	event   *event // the Step Functions event in msg, or nil
-	fails   []eventdata.Failure
+	fails   []execdata.Failure
 }
 
 // event is what the package reads of a Step Functions event: its head, and
@@ -98,26 +97,6 @@ type event struct {
 	err     error              // why it is not, then
 	details int                // the node of its details object, or -1
 	edits   []jsontape.Edit    // what Decrypt changed in it
-}
-
-// Failure is a token of a Step Functions event that was left in place.
-type Failure struct {
-	ExecutionARN string
-	EventID      int64
-	EventType    string
-	eventdata.Failure
-}
-
-// Describe is the one-line description of the failure for diagnostics; it
-// holds no value.
-func (f Failure) Describe() string {
-	return fmt.Sprintf("%s event %d (%s) %s", f.ExecutionARN, f.EventID, f.EventType, f.Failure.Describe())
-}
-
-// Where names the token's execution and event, and its position in the
-// event.
-func (f Failure) Where() string {
-	return fmt.Sprintf("%s event %d (%s) %s", f.ExecutionARN, f.EventID, f.EventType, f.Failure.Where())
 }
 
 // Truncation is a data field of a Step Functions event that Step Functions
@@ -162,7 +141,7 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // Report is what Decrypt found.
 type Report struct {
 	// Failures are the tokens left in place.
-	Failures []Failure
+	Failures []execdata.Failure
 	// Truncations are the data fields that Step Functions truncated.
 	Truncations []Truncation
 	// Errors are the Step Functions events that could not be decrypted.
@@ -181,7 +160,7 @@ type Report struct {
 // Log refers to data, which must not change while it is in use.
 func Parse(data []byte) (*Log, error) {
 	var recs []*Record
-	doc, err := eventdoc.Parse(data, ErrNotLog, "log events", func(tape *jsontape.Document, n int) error {
+	doc, err := execdata.Parse(data, ErrNotLog, "log events", func(tape *jsontape.Document, n int) error {
 		r, err := readRecord(tape, n)
 		recs = append(recs, r)
 		return err
@@ -281,19 +260,7 @@ func NewLog(records []*Record) *Log { return &Log{Records: records} }
 
 // Partial reports whether the document says more events follow (it has a
 // NextToken, as "aws logs filter-log-events --max-items" leaves).
-func (l *Log) Partial() bool {
-	if l.doc == nil {
-		return false
-	}
-	tape := l.doc.Tape()
-	var name []byte
-	for n := 1; n < tape.Len(); n = tape.End(n) {
-		if name = tape.AppendName(name[:0], n); string(name) == "NextToken" && tape.Kind(n) != jsontape.Null {
-			return true
-		}
-	}
-	return false
-}
+func (l *Log) Partial() bool { return l.doc != nil && l.doc.Partial() }
 
 // Message returns the record's message: decrypted, once Decrypt has run.
 func (r *Record) Message() []byte { return r.msg }
@@ -330,7 +297,7 @@ func parseEvent(msg []byte) *event {
 	if len(t) == 0 || t[0] != '{' {
 		return nil
 	}
-	tape, err := jsontape.Scan(msg, eventdata.Limits)
+	tape, err := jsontape.Scan(msg, execdata.Limits)
 	if err != nil {
 		var h head
 		if json.Unmarshal(msg, &h) != nil || h.Type == "" || h.ExecutionARN == "" {
@@ -502,10 +469,11 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, records []*Record) Rep
 				r.doc.Replace(jsontape.Edit{Node: r.msgNode, Text: r.msg})
 			}
 		}
-		r.fails = fails
-		for _, f := range fails {
-			rep.Failures = append(rep.Failures, Failure{e.executionARN, e.id, e.typ, f})
+		for i := range fails {
+			fails[i].ExecutionARN, fails[i].EventID, fails[i].EventType = e.executionARN, e.id, e.typ
 		}
+		r.fails = fails
+		rep.Failures = append(rep.Failures, fails...)
 	}
 	return rep
 }
@@ -514,7 +482,7 @@ func Decrypt(ctx context.Context, d *eventdata.Decryptor, records []*Record) Rep
 // their order, with the message as it is now.
 func (r *Record) AppendJSON(dst []byte) []byte {
 	if r.doc != nil {
-		return eventdoc.AppendLayout(dst, r.doc.AppendValue(nil, r.node), "")
+		return execdata.AppendLayout(dst, r.doc.AppendValue(nil, r.node), "")
 	}
 	dst = append(dst, '{')
 	for i, m := range r.members {
@@ -549,61 +517,27 @@ func (l *Log) WriteJSON(w io.Writer, indent string) error {
 			b = r.AppendJSON(b)
 		}
 		b = append(b, `],"searchedLogStreams":[]}`...)
-		out = append(eventdoc.AppendLayout(nil, b, indent), '\n')
+		out = append(execdata.AppendLayout(nil, b, indent), '\n')
 	}
 	_, err := w.Write(out)
 	return err
 }
 
-// othersTitle is the heading of the messages that are not Step Functions
-// events in a timeline.
-const othersTitle = "log messages that are not Step Functions events"
-
-// WriteText writes records to t grouped by execution: each execution, in the
-// order it first appears, under a heading with its ARN and with its events in
-// id order, then the messages that are not Step Functions events, as they
-// are, under a heading that says so. Records must have been through Decrypt.
-// Headings are written with Timeline.Execution, so a later call for more
-// records of an execution resumes its timeline.
-func WriteText(t *timeline.Timeline, records []*Record) error {
-	var order []string
-	groups := map[string][]*Record{}
-	var others []*Record
+// Split returns the Step Functions events among records, as Record.Event
+// gives them, and the other messages, each in the records' order, for a
+// timeline (timeline.Timeline.WriteGrouped). Records must have been through
+// Decrypt.
+func Split(records []*Record) ([]*execdata.Event, []execdata.Message) {
+	var events []*execdata.Event
+	var others []execdata.Message
 	for _, r := range records {
-		if r.event == nil {
-			others = append(others, r)
+		if e := r.Event(); e != nil {
+			events = append(events, e)
 			continue
 		}
-		a := r.event.executionARN
-		if _, ok := groups[a]; !ok {
-			order = append(order, a)
-		}
-		groups[a] = append(groups[a], r)
+		others = append(others, execdata.Message{Time: time.UnixMilli(r.Timestamp), Source: r.Stream, Text: string(r.msg)})
 	}
-	for _, a := range order {
-		g := groups[a]
-		slices.SortStableFunc(g, func(x, y *Record) int { return compare(x.event.id, y.event.id) })
-		if err := t.Execution(a); err != nil {
-			return err
-		}
-		for _, r := range g {
-			if err := t.Write(r.Event()); err != nil {
-				return err
-			}
-		}
-	}
-	if len(others) == 0 {
-		return nil
-	}
-	if err := t.Execution(othersTitle); err != nil {
-		return err
-	}
-	for _, r := range others {
-		if err := t.Message(time.UnixMilli(r.Timestamp), r.Stream, string(r.msg)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return events, others
 }
 
 func compare(a, b int64) int {
@@ -616,15 +550,27 @@ func compare(a, b int64) int {
 	return 0
 }
 
+// Events returns the Step Functions events among the log's records, in
+// their order, as Record.Event gives them.
+func (l *Log) Events() []*execdata.Event {
+	var out []*execdata.Event
+	for _, r := range l.Records {
+		if e := r.Event(); e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Event returns the record's Step Functions event as a Timeline writes it,
 // with its details as they are now (decrypted, once Decrypt has run), or nil
 // if the message is not a Step Functions event.
-func (r *Record) Event() *timeline.Event {
+func (r *Record) Event() *execdata.Event {
 	e := r.event
 	if e == nil {
 		return nil
 	}
-	ev := &timeline.Event{ID: e.id, PreviousID: e.previousID, Time: e.time, Type: e.typ, Failures: r.fails}
+	ev := &execdata.Event{ID: e.id, PreviousID: e.previousID, Time: e.time, Type: e.typ, ExecutionARN: e.executionARN, Failures: r.fails}
 	if ev.Time.IsZero() {
 		ev.Time = time.UnixMilli(r.Timestamp).UTC()
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/timeline"
 	"github.com/sfnenc/sfnenc/codec"
@@ -194,7 +195,7 @@ func TestNewRecord(t *testing.T) {
 	}
 }
 
-// TestWriteText checks the grouping: executions in the order they first
+// TestWriteText checks the grouping of Split and Timeline.WriteGrouped: executions in the order they first
 // appear, events in id order, then the other messages; a second call
 // resumes an execution's timeline with its states.
 func TestWriteText(t *testing.T) {
@@ -216,12 +217,12 @@ func TestWriteText(t *testing.T) {
 	var b strings.Builder
 	tl := timeline.New(&b)
 	Decrypt(context.Background(), d, recs)
-	if err := WriteText(tl, recs); err != nil {
+	if err := tl.WriteGrouped(Split(recs)); err != nil {
 		t.Fatal(err)
 	}
 	more := []*Record{rec(1714727700140, ev("A", 4, "TaskStarted", `{}`))}
 	Decrypt(context.Background(), d, more)
-	if err := WriteText(tl, more); err != nil {
+	if err := tl.WriteGrouped(Split(more)); err != nil {
 		t.Fatal(err)
 	}
 	want := `== A
@@ -271,7 +272,7 @@ func TestDecryptReport(t *testing.T) {
 	if len(rep.Truncations) != 1 || rep.Truncations[0].Describe() != arn+" event 5 (TaskSucceeded) /details/output: truncated by Step Functions to fit the log event; the rest of it is not in the log" {
 		t.Errorf("truncations %+v", rep.Truncations)
 	}
-	if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, eventdata.ErrTruncated) || rep.Failures[0].Field != "/details/output" {
+	if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, execdata.ErrTruncated) || rep.Failures[0].Field != "/details/output" {
 		t.Errorf("failures %+v", rep.Failures)
 	} else if got := rep.Failures[0].Describe(); !strings.HasPrefix(got, arn+" event 5 (TaskSucceeded) /details/output: in data truncated by Step Functions") {
 		t.Errorf("Describe() = %q", got)

@@ -11,6 +11,7 @@ package timeline
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 
@@ -22,24 +23,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 )
-
-// Event is one Step Functions event as Timeline renders it: a history event
-// or a log event, after decryption.
-type Event struct {
-	ID, PreviousID int64
-	// Time is when the event happened; if it is zero, TimeText is shown.
-	Time     time.Time
-	TimeText string
-	// Type is the event type, such as "TaskStateEntered".
-	Type string
-	// Details is the JSON object of the event's details (the history's
-	// ...EventDetails member, a log event's details), or nil.
-	Details []byte
-	// Failures are the tokens in Details that were left in place.
-	Failures []eventdata.Failure
-}
 
 // Timeline writes events as a readable text timeline: per event a line with
 // its id, time, type and state name, then its details, with JSON data
@@ -119,7 +104,7 @@ const (
 
 // Write writes one event. Events of an execution are expected in id order,
 // so that each event can be given the state it belongs to.
-func (t *Timeline) Write(e *Event) error {
+func (t *Timeline) Write(e *execdata.Event) error {
 	state := t.stateOf(e)
 	ts := e.TimeText
 	if !e.Time.IsZero() {
@@ -137,6 +122,65 @@ func (t *Timeline) Write(e *Event) error {
 		}
 	}
 	return t.w.Flush()
+}
+
+// WriteExecution writes the events of one execution after a heading with
+// title (Heading).
+func (t *Timeline) WriteExecution(title string, events []*execdata.Event) error {
+	if err := t.Heading(title); err != nil {
+		return err
+	}
+	for _, e := range events {
+		if err := t.Write(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// othersTitle is the heading of the messages that are not Step Functions
+// events.
+const othersTitle = "log messages that are not Step Functions events"
+
+// WriteGrouped writes events of several executions grouped by execution
+// (their ExecutionARN): each execution, in the order it first appears,
+// under a heading with its ARN and with its events in id order, then the
+// messages that are not Step Functions events, as they are, under a heading
+// that says so. Headings are written with Execution, so a later call for
+// more events of an execution resumes its timeline.
+func (t *Timeline) WriteGrouped(events []*execdata.Event, others []execdata.Message) error {
+	var order []string
+	groups := map[string][]*execdata.Event{}
+	for _, e := range events {
+		if _, ok := groups[e.ExecutionARN]; !ok {
+			order = append(order, e.ExecutionARN)
+		}
+		groups[e.ExecutionARN] = append(groups[e.ExecutionARN], e)
+	}
+	for _, a := range order {
+		g := groups[a]
+		slices.SortStableFunc(g, func(x, y *execdata.Event) int { return cmp.Compare(x.ID, y.ID) })
+		if err := t.Execution(a); err != nil {
+			return err
+		}
+		for _, e := range g {
+			if err := t.Write(e); err != nil {
+				return err
+			}
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	if err := t.Execution(othersTitle); err != nil {
+		return err
+	}
+	for _, m := range others {
+		if err := t.Message(m.Time, m.Source, m.Text); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Message writes a log message that is not a Step Functions event, as it
@@ -158,7 +202,7 @@ func (t *Timeline) Message(tm time.Time, source, text string) error {
 // belong to the innermost state of that type that was entered and has not
 // exited; task, activity and Lambda events to the state of the event they
 // follow, unless that one exited; execution events to none.
-func (t *Timeline) stateOf(e *Event) string {
+func (t *Timeline) stateOf(e *execdata.Event) string {
 	named := func() string {
 		var d struct {
 			Name *string `json:"name"`
@@ -221,7 +265,7 @@ func (t *Timeline) stateOf(e *Event) string {
 	return state
 }
 
-func short(f eventdata.Failure) string {
+func short(f execdata.Failure) string {
 	s := f.Where()
 	if f.Class != "" {
 		s += " (class " + f.Class + ")"
@@ -231,7 +275,7 @@ func short(f eventdata.Failure) string {
 
 type renderer struct {
 	w      *bufio.Writer
-	fails  []eventdata.Failure
+	fails  []execdata.Failure
 	marked []bool
 }
 
@@ -364,7 +408,7 @@ func (r *renderer) line(indent, s string) {
 	r.w.WriteString(indent)
 	r.w.WriteString(s)
 	b := []byte(s)
-	for start, end := range eventdata.TokenRuns(b) {
+	for start, end := range execdata.TokenRuns(b) {
 		if end == start+len(codec.TokenPrefix) {
 			continue
 		}

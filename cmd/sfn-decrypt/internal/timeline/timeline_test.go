@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/jsontape"
@@ -25,7 +26,7 @@ func TestTimeline(t *testing.T) {
 
 	details := func(members ...string) []byte { return []byte("{" + strings.Join(members, ",") + "}") }
 	str := func(s string) string { return string(jsontape.AppendQuoted(nil, []byte(s))) }
-	events := []*Event{
+	events := []*execdata.Event{
 		{ID: 1, Type: "ExecutionStarted", Time: time.Date(2024, 5, 1, 10, 0, 0, 123e6, time.UTC),
 			Details: details(`"input":`+str(`{"email":"`+email+`","ssn":"`+ssn+`"}`), `"inputDetails":{"truncated":false}`, `"roleArn":"arn:aws:iam::1:role/r"`)},
 		{ID: 2, PreviousID: 1, Type: "TaskStateEntered", TimeText: "later",
@@ -47,7 +48,7 @@ func TestTimeline(t *testing.T) {
 		e.Details, e.Failures = out, fails
 	}
 	// A failure that no line shows (its token is written with an escape).
-	events[4].Failures = []eventdata.Failure{{Field: "/output", Pointer: "/x", Class: "contact", Err: codec.ErrAuthentication}}
+	events[4].Failures = []execdata.Failure{{Field: "/output", Pointer: "/x", Class: "contact", Err: codec.ErrAuthentication}}
 
 	var b strings.Builder
 	tl := New(&b)
@@ -135,7 +136,7 @@ func TestTimelineEscapesControls(t *testing.T) {
 	if err := tl.Heading("arn:x\x1b]8;;http://evil/\x07"); err != nil {
 		t.Fatal(err)
 	}
-	if err := tl.Write(&Event{ID: 1, Type: "TaskFailed\r", TimeText: "\x1b[H", Details: out}); err != nil {
+	if err := tl.Write(&execdata.Event{ID: 1, Type: "TaskFailed\r", TimeText: "\x1b[H", Details: out}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tl.Message(time.Unix(0, 0), "stream\x1b[8m", "line\r\n\x1b[2Kover\rwrite"+fake+"\n\u0090dcs"); err != nil {
@@ -191,7 +192,7 @@ func TestEscape(t *testing.T) {
 func TestTimelineExecution(t *testing.T) {
 	var b strings.Builder
 	tl := New(&b)
-	write := func(title string, e *Event) {
+	write := func(title string, e *execdata.Event) {
 		if err := tl.Execution(title); err != nil {
 			t.Fatal(err)
 		}
@@ -199,11 +200,11 @@ func TestTimelineExecution(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("A", &Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Charge","inputDetails":{"truncated":"false"}}`)})
-	write("A", &Event{ID: 2, PreviousID: 1, Type: "TaskScheduled", TimeText: "t"})
-	write("B", &Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Ship","input":"{}","inputDetails":{"truncated":"true"}}`)})
-	write("A", &Event{ID: 3, PreviousID: 2, Type: "TaskStarted", TimeText: "t"})
-	write("B", &Event{ID: 2, PreviousID: 1, Type: "TaskStarted", TimeText: "t"})
+	write("A", &execdata.Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Charge","inputDetails":{"truncated":"false"}}`)})
+	write("A", &execdata.Event{ID: 2, PreviousID: 1, Type: "TaskScheduled", TimeText: "t"})
+	write("B", &execdata.Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Ship","input":"{}","inputDetails":{"truncated":"true"}}`)})
+	write("A", &execdata.Event{ID: 3, PreviousID: 2, Type: "TaskStarted", TimeText: "t"})
+	write("B", &execdata.Event{ID: 2, PreviousID: 1, Type: "TaskStarted", TimeText: "t"})
 	if err := tl.Execution("other"); err != nil {
 		t.Fatal(err)
 	}

@@ -4,21 +4,17 @@
 // decrypted under the reader's own credentials.
 //
 // Build turns the events of one or more executions (read by the history or
-// logs packages, still encrypted) into a Page, decrypting each data field
-// with an eventdata.Decryptor; NewServer serves a Page behind a secret path.
-// Plaintext lives only in the Page, in memory, and in the served page.
+// logs packages into the execdata model, their data fields decrypted by
+// eventdata.Decryptor.Fields) into a Page; it only reads them. NewServer
+// serves a Page behind a secret path. Plaintext lives only in the events,
+// the Page, in memory, and in the served page.
 package view
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"github.com/sfnenc/sfnenc/codec"
-	"slices"
-	"strings"
+	"errors"
+	"fmt"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
-	"github.com/sfnenc/sfnenc/jsontape"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 )
 
 // Page is what the page shows: one or more executions (a log file may hold
@@ -26,6 +22,50 @@ import (
 type Page struct {
 	Title      string       `json:"title"`
 	Executions []*Execution `json:"executions"`
+	// Open is what the page opens on.
+	Open Open `json:"open"`
+	// Command is the command line that reopens the page, to which the
+	// page adds what it shows (--event N or --state NAME); nil if the page
+	// cannot be reopened (its events came from standard input).
+	Command []string `json:"command"`
+}
+
+// Open is what a page opens on, in its first execution: an event, a
+// state, or (neither) the execution's input and output.
+type Open struct {
+	Event int64  `json:"event,omitempty"`
+	State string `json:"state,omitempty"`
+}
+
+// ErrNoSuchOpen is wrapped by the error of CheckOpen.
+var ErrNoSuchOpen = errors.New("view: nothing to open on")
+
+// CheckOpen checks that the page's first execution has the event or state
+// the page opens on.
+func (p *Page) CheckOpen() error {
+	if p.Open.Event == 0 && p.Open.State == "" {
+		return nil
+	}
+	if len(p.Executions) == 0 {
+		return fmt.Errorf("%w: no execution", ErrNoSuchOpen)
+	}
+	x := p.Executions[0]
+	for _, e := range x.Events {
+		if p.Open.Event != 0 && e.ID == p.Open.Event || p.Open.State != "" && e.State == p.Open.State && e.Scope == "" {
+			return nil
+		}
+	}
+	if x.Graph != nil {
+		for _, s := range x.Graph.States {
+			if p.Open.State != "" && s.Name == p.Open.State {
+				return nil
+			}
+		}
+	}
+	if p.Open.Event != 0 {
+		return fmt.Errorf("%w: the execution has no event %d", ErrNoSuchOpen, p.Open.Event)
+	}
+	return fmt.Errorf("%w: the execution has no state %q at its top level", ErrNoSuchOpen, p.Open.State)
 }
 
 // Execution is one execution: its graph, its events and what happened to
@@ -95,40 +135,40 @@ type Mark struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
-// RawEvent is an event as a source gives it, still encrypted.
-type RawEvent struct {
-	ID, Prev int64
-	Type     string
-	Time     string
-	// Details is the JSON object of the event's details, or nil.
-	Details []byte
-}
-
 // RawExecution is an execution's events as a source gives them, and its
 // definition (ASL JSON, or nil).
 type RawExecution struct {
 	Title      string
 	Definition []byte
-	Events     []RawEvent
+	// Events are the execution's events, still encrypted.
+	Events []*execdata.Event
 }
 
-// notSelected is the reason of a token left alone by --class.
-const notSelected = "class not selected (--class)"
+// eventTime is the time of e as the page shows it.
+func eventTime(e *execdata.Event) string {
+	if e.Time.IsZero() {
+		return e.TimeText
+	}
+	return e.Time.UTC().Format("2006-01-02T15:04:05.000Z")
+}
 
-// Build decrypts the executions' events with d and returns the page.
-func Build(ctx context.Context, d *eventdata.Decryptor, title string, execs []RawExecution) (*Page, error) {
+// Build returns the page of the executions, whose events' data fields a
+// decryptor has filled in (eventdata.Decryptor.Fields): the page only reads
+// them.
+func Build(title string, execs []RawExecution) *Page {
 	p := &Page{Title: title}
 	for _, re := range execs {
 		x := &Execution{Title: re.Title, Outcomes: map[string]map[string]string{}}
 		for _, e := range re.Events {
-			fields, err := decryptDetails(ctx, d, e.Details)
-			if err != nil {
-				return nil, err
+			fields := make([]Field, 0, len(e.Data))
+			for _, f := range e.Data {
+				fl := Field{Name: f.Name, Text: f.Text, JSON: f.JSON, Truncated: f.Truncated}
+				for _, m := range f.Marks {
+					fl.Marks = append(fl.Marks, Mark{Pointer: m.Pointer, Class: m.Class, Decrypted: m.Decrypted, Reason: m.Reason})
+				}
+				fields = append(fields, fl)
 			}
-			if fields == nil {
-				fields = []Field{}
-			}
-			x.Events = append(x.Events, &Event{ID: e.ID, Prev: e.Prev, Type: e.Type, Time: e.Time, Fields: fields})
+			x.Events = append(x.Events, &Event{ID: e.ID, Prev: e.PreviousID, Type: e.Type, Time: eventTime(e), Fields: fields})
 		}
 		x.assignScopes()
 		var g *Graph
@@ -143,7 +183,7 @@ func Build(ctx context.Context, d *eventdata.Decryptor, title string, execs []Ra
 		x.outcomes()
 		p.Executions = append(p.Executions, x)
 	}
-	return p, nil
+	return p
 }
 
 // NotDecrypted counts the tokens left in place for a reason other than
@@ -154,7 +194,7 @@ func (p *Page) NotDecrypted() int {
 		for _, e := range x.Events {
 			for _, f := range e.Fields {
 				for _, m := range f.Marks {
-					if !m.Decrypted && m.Reason != notSelected {
+					if !m.Decrypted && m.Reason != execdata.NotSelected {
 						n++
 					}
 				}
@@ -162,154 +202,4 @@ func (p *Page) NotDecrypted() int {
 		}
 	}
 	return n
-}
-
-// decryptDetails decrypts each member of an event's details.
-func decryptDetails(ctx context.Context, d *eventdata.Decryptor, details []byte) ([]Field, error) {
-	if len(details) == 0 {
-		return nil, nil
-	}
-	var members []struct {
-		name string
-		raw  json.RawMessage
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(details, &m); err != nil {
-		return nil, nil // not an object: nothing to show
-	}
-	// Keep the details' own order.
-	dec := json.NewDecoder(bytes.NewReader(details))
-	dec.Token()
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			break
-		}
-		name, _ := t.(string)
-		var raw json.RawMessage
-		if dec.Decode(&raw) != nil {
-			break
-		}
-		members = append(members, struct {
-			name string
-			raw  json.RawMessage
-		}{name, raw})
-	}
-	truncated := func(name string) bool {
-		var td struct {
-			Truncated any `json:"truncated"`
-		}
-		raw, ok := m[name+"Details"]
-		return ok && json.Unmarshal(raw, &td) == nil && (td.Truncated == true || td.Truncated == "true")
-	}
-	var out []Field
-	for _, mb := range members {
-		switch {
-		case len(mb.raw) > 0 && mb.raw[0] == '"':
-			var s string
-			json.Unmarshal(mb.raw, &s)
-			out = append(out, decryptField(ctx, d, mb.name, s, truncated(mb.name)))
-		case mb.name == "assignedVariables" && len(mb.raw) > 0 && mb.raw[0] == '{':
-			vars, _ := decryptDetails(ctx, d, mb.raw)
-			for _, v := range vars {
-				v.Name = "assignedVariables." + v.Name
-				out = append(out, v)
-			}
-		case strings.HasSuffix(mb.name, "Details"):
-			// inputDetails and the like: shown through Truncated.
-		default:
-			out = append(out, Field{Name: mb.name, Text: string(mb.raw), JSON: len(mb.raw) > 0 && (mb.raw[0] == '{' || mb.raw[0] == '[')})
-		}
-	}
-	return out, nil
-}
-
-// decryptField decrypts one string member and marks its tokens.
-func decryptField(ctx context.Context, d *eventdata.Decryptor, name, s string, truncated bool) Field {
-	f := Field{Name: name, Truncated: truncated}
-	in := []byte(s)
-	before := tokenClasses(in)
-	var out []byte
-	var fails []eventdata.Failure
-	if truncated {
-		out, fails = d.Truncated(ctx, in)
-	} else {
-		out, fails = d.Text(ctx, in)
-	}
-	f.Text = string(out)
-	t := bytes.TrimLeft(out, " \t\r\n")
-	f.JSON = !truncated && len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(out)
-	failed := map[string]bool{}
-	for _, fl := range fails {
-		p := fl.Pointer
-		if !f.JSON {
-			p = ""
-		}
-		failed[p] = true
-		f.Marks = append(f.Marks, Mark{Pointer: p, Class: fl.Class, Reason: fl.Reason()})
-	}
-	after := tokenClasses(out)
-	for _, tk := range before {
-		p := tk.pointer
-		if !f.JSON {
-			p = ""
-		}
-		if failed[p] && p != "" {
-			continue
-		}
-		if still := slices.ContainsFunc(after, func(a tokenAt) bool { return a.pointer == tk.pointer && a.text == tk.text }); still {
-			if !failed[p] {
-				f.Marks = append(f.Marks, Mark{Pointer: p, Class: tk.class, Reason: notSelected})
-			}
-			continue
-		}
-		f.Marks = append(f.Marks, Mark{Pointer: p, Class: tk.class, Decrypted: true})
-	}
-	return f
-}
-
-type tokenAt struct{ pointer, class, text string }
-
-// tokenClasses lists the tokens in s (JSON text: its strings that are
-// tokens; other text: the tokens in it, at pointer "") with their classes,
-// read from the token headers.
-func tokenClasses(s []byte) []tokenAt {
-	if !bytes.Contains(s, []byte(codec.TokenPrefix)) {
-		return nil
-	}
-	var out []tokenAt
-	var buf []byte
-	doc, err := jsontape.Scan(s, eventdata.Limits)
-	if err != nil {
-		for start, end := range eventdata.TokenRuns(s) {
-			if class, ok := classOf(s[start:end], &buf); ok {
-				out = append(out, tokenAt{"", class, string(s[start:end])})
-			}
-		}
-		return out
-	}
-	defer doc.Release()
-	var str []byte
-	for n := 0; n < doc.Len(); n++ {
-		if doc.Kind(n) != jsontape.String {
-			continue
-		}
-		str = doc.AppendString(str[:0], n)
-		if class, ok := classOf(str, &buf); ok {
-			out = append(out, tokenAt{doc.Pointer(n), class, string(str)})
-		}
-	}
-	return out
-}
-
-// classOf returns the class in a token's header.
-func classOf(tok []byte, buf *[]byte) (string, bool) {
-	if !codec.IsToken(string(tok)) {
-		return "", false
-	}
-	t, err := codec.ParseToken(string(tok))
-	if err != nil {
-		return "", false
-	}
-	return t.Class, true
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/history"
 	"github.com/sfnenc/sfnenc/codec"
 )
@@ -29,10 +30,7 @@ func build(t *testing.T, name string, classes ...string) *Execution {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := FromHistory(h, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := RawExecution{Title: name, Events: h.Events()}
 	cfg, err := codec.LoadConfig(filepath.Join(historyDir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -45,11 +43,8 @@ func build(t *testing.T, name string, classes ...string) *Execution {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Build(context.Background(), eventdata.NewDecryptor(cd), name, []RawExecution{raw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Executions[0]
+	eventdata.NewDecryptor(cd).Fields(context.Background(), raw.Events)
+	return Build(name, []RawExecution{raw}).Executions[0]
 }
 
 func fieldOf(t *testing.T, x *Execution, id int64, name string) Field {
@@ -125,9 +120,9 @@ func TestMarks(t *testing.T) {
 			{Pointer: "/customer/ssn", Class: "identity", Decrypted: true},
 		}},
 		{name: "contact only", classes: []string{"contact"}, want: []Mark{
-			{Pointer: "/customer/ssn", Class: "identity", Reason: notSelected},
-			{Pointer: "/customer/partnerRef", Class: "partner", Reason: notSelected},
-			{Pointer: "/customer/vaultRef", Class: "vault", Reason: notSelected},
+			{Pointer: "/customer/ssn", Class: "identity", Reason: execdata.NotSelected},
+			{Pointer: "/customer/partnerRef", Class: "partner", Reason: execdata.NotSelected},
+			{Pointer: "/customer/vaultRef", Class: "vault", Reason: execdata.NotSelected},
 		}},
 	}
 	for _, tt := range tests {

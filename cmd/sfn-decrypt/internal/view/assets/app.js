@@ -269,7 +269,7 @@ function renderDetail() {
     for (const e of evs) ol.append(eventRow(e, false));
     box.append(ol);
   } else if (!ev) {
-    title.textContent = "Select a state or an event";
+    renderExecution(title, box);
   }
   if (ev) {
     box.append(el("h3", { id: "event-title" }, `Event ${ev.id}: ${ev.type}${ev.state ? " (" + ev.state + ")" : ""} at ${ev.time}`));
@@ -281,8 +281,86 @@ function renderDetail() {
   }
 }
 
+// renderExecution shows what the console opens on: the execution's input,
+// and its output or its error and cause.
+function renderExecution(title, box) {
+  const evs = exec().events;
+  const started = evs.find(e => e.type === "ExecutionStarted");
+  const end = [...evs].reverse().find(e => /^Execution(Succeeded|Failed|Aborted|TimedOut)$/.test(e.type));
+  title.textContent = "Execution" + (end ? " (" + end.type.slice("Execution".length).toLowerCase() + ")" : "");
+  box.setAttribute("data-open", "execution");
+  const inF = fieldOf(started, "input");
+  if (inF) { box.append(el("h3", {}, "Input")); box.append(renderField(inF)); }
+  if (end) {
+    for (const name of ["output", "error", "cause"]) {
+      const f = fieldOf(end, name);
+      if (f) { box.append(el("h3", {}, name[0].toUpperCase() + name.slice(1))); box.append(renderField(f)); }
+    }
+  }
+  if (!inF && !end) box.append(el("p", { class: "note" }, "Select a state or an event."));
+}
+
+// shellQuote quotes a word for a POSIX shell: as it is if it holds only
+// characters that need no quoting, else in single quotes, each single quote
+// written as '\''. The words are data (a state name, a file name): quoted,
+// nothing in them runs.
+function shellQuote(w) {
+  if (/^[A-Za-z0-9_@%+=:,.\/-]+$/.test(w)) return w;
+  return "'" + w.replace(/'/g, "'\\''") + "'";
+}
+
+// reopenArgs is what the command line adds to open the page on what it
+// shows: the event, or the state at the top level; a state inside a Map
+// iteration or Parallel branch, or whose name holds control characters,
+// is opened by its first event.
+function reopenArgs() {
+  if (ui.exec !== 0) return null;
+  if (ui.event) return ["--event", String(ui.event)];
+  if (!ui.state) return [];
+  if (ui.scope === "" && !/[\u0000-\u001f\u007f-\u009f]/.test(ui.state)) return ["--state", ui.state];
+  const first = eventsOf(ui.scope).find(e => e.state === ui.state);
+  return first ? ["--event", String(first.id)] : [];
+}
+
+function renderCommand() {
+  const code = document.getElementById("command");
+  const copy = document.getElementById("copy");
+  const extra = reopenArgs();
+  if (!data.command || extra === null) {
+    code.textContent = data.command ? "(this execution cannot be reopened by a command line)" : "(read from standard input: save it to a file to reopen it)";
+    copy.disabled = true;
+    return;
+  }
+  code.textContent = data.command.concat(extra).map(shellQuote).join(" ");
+  copy.disabled = false;
+}
+
+async function copyCommand() {
+  const code = document.getElementById("command");
+  try {
+    await navigator.clipboard.writeText(code.textContent);
+    document.getElementById("copy").textContent = "Copied";
+  } catch (e) {
+    // No clipboard: select the text for the reader to copy.
+    const r = document.createRange(); r.selectNodeContents(code);
+    const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(r);
+  }
+}
+
 function render() {
-  renderCrumbs(); renderGraph(); renderTimeline(); renderSearch(); renderDetail();
+  renderCrumbs(); renderGraph(); renderTimeline(); renderSearch(); renderDetail(); renderCommand();
+  document.getElementById("copy").textContent = "Copy command";
+}
+
+// openOn applies what the command line asked the page to open on.
+function openOn(o) {
+  if (!o) return;
+  if (o.event) {
+    const ev = exec().events.find(e => e.id === o.event);
+    if (ev) { ui.scope = ev.scope; ui.state = ""; ui.event = ev.id; }
+  } else if (o.state) {
+    ui.scope = ""; ui.state = o.state; ui.event = 0;
+  }
 }
 function selectState(name) { ui.state = ui.state === name ? "" : name; ui.event = 0; render(); }
 function selectEvent(id) { ui.event = id; render(); }
@@ -297,6 +375,8 @@ async function main() {
     sel.addEventListener("change", () => { ui.exec = Number(sel.value); openScope(""); });
   }
   for (const ev of ["input", "keyup", "change"]) document.getElementById("search").addEventListener(ev, renderSearch);
+  document.getElementById("copy").addEventListener("click", copyCommand);
+  openOn(data.open);
   render();
   document.body.setAttribute("data-ready", "true");
 }

@@ -1,4 +1,4 @@
-package eventdoc
+package execdata
 
 import (
 	"bytes"

@@ -1,15 +1,22 @@
-// Package eventdoc reads and writes the JSON documents that hold a list of
-// events as the AWS CLI prints them ("aws stepfunctions
-// get-execution-history", "aws logs filter-log-events"): an object whose
-// "events" member is an array, among other members whose order and content
-// are kept.
+// Package execdata is the model of execution data that the operator's tools
+// of sfn-decrypt share: every reader (history, logs, Distributed Map
+// results) fetches and parses into it, decryption works on it, and the
+// timeline and the view only read it.
 //
-// Parse scans a document once, into a Doc: the document's bytes, the tape of
-// its values and the nodes of its events, which the caller reads from the
-// tape. Doc.Replace gives a string of the document new text (a decrypted
-// value, say), and Doc.Marshal writes the document with those strings
-// spliced in, compact or indented; Doc.AppendValue one value of it.
-package eventdoc
+// A Doc is a JSON document of records as the AWS CLI prints them ("aws
+// stepfunctions get-execution-history", "aws logs filter-log-events"): an
+// object whose "events" member is an array, among other members whose order
+// and content are kept. Parse scans a document once, into a Doc: the
+// document's bytes, the tape of its values and the nodes of its events,
+// which the caller reads from the tape. Doc.Replace gives a string of the
+// document new text (a decrypted value, say), and Doc.Marshal writes the
+// document with those strings spliced in, compact or indented;
+// Doc.AppendValue one value of it.
+//
+// An Event is one Step Functions event (its ids, type, time, execution and
+// details, whose members are its data fields by name); a Failure is a token
+// that was left in place, with where it is and why, never a value.
+package execdata
 
 import (
 	"bytes"
@@ -185,6 +192,18 @@ func (d *Doc) Release() {
 // release it.
 func (d *Doc) Tape() *jsontape.Document { return d.tape }
 
+// Partial reports whether the document says more records follow: it has a
+// top-level "NextToken" that is not null, as the AWS CLI leaves with
+// --max-items. The name is matched exactly, as the AWS CLI writes it.
+func (d *Doc) Partial() bool {
+	for n := 1; n < d.tape.Len(); n = d.tape.End(n) {
+		if d.tape.NameIs(n, "NextToken") && d.tape.Kind(n) != jsontape.Null {
+			return true
+		}
+	}
+	return false
+}
+
 // Events returns the node of each event, in order.
 func (d *Doc) Events() []int { return d.events }
 
@@ -201,7 +220,7 @@ func (d *Doc) Bytes(n int) []byte {
 func (d *Doc) Replace(edits ...jsontape.Edit) {
 	for _, e := range edits {
 		if d.tape.Kind(e.Node) != jsontape.String {
-			panic("eventdoc: Replace of a node that is not a string")
+			panic("execdata: Replace of a node that is not a string")
 		}
 		// Callers replace in document order: append, or else insert.
 		if k := len(d.edits); k == 0 || d.edits[k-1].Node < e.Node {
@@ -244,7 +263,7 @@ func (d *Doc) AppendMarshal(dst []byte, first []Member, indent string) []byte {
 	for _, m := range first {
 		raw, err := jsontape.Scan(m.Raw, limits(m.Raw))
 		if err != nil {
-			panic("eventdoc: member " + m.Name + " is not valid JSON")
+			panic("execdata: member " + m.Name + " is not valid JSON")
 		}
 		w.next()
 		w.dst = jsontape.AppendQuoted(w.dst, []byte(m.Name))
@@ -267,7 +286,7 @@ func (d *Doc) AppendMarshal(dst []byte, first []Member, indent string) []byte {
 func AppendLayout(dst, src []byte, indent string) []byte {
 	tape, err := jsontape.Scan(src, limits(src))
 	if err != nil {
-		panic("eventdoc: AppendLayout of text that is not valid JSON")
+		panic("execdata: AppendLayout of text that is not valid JSON")
 	}
 	defer tape.Release()
 	w := writer{dst: dst, indent: indent}
