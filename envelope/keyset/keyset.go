@@ -221,7 +221,8 @@ func (s *Store) Load(ctx context.Context, class string, ec map[string]string) (*
 	key := string(format.AppendContext(nil, kctx))
 	s.mu.Lock()
 	l, ok := s.loaded[key]
-	if ok && l.err != nil && !l.at.IsZero() && s.now().Sub(l.at) >= s.failureAge {
+	// l.at is written under s.mu, once the load failed with a refusal.
+	if ok && !l.at.IsZero() && s.now().Sub(l.at) >= s.failureAge {
 		delete(s.loaded, key) // the remembered refusal is over: try again
 		ok = false
 	}
