@@ -347,6 +347,11 @@ func TestViewBrowser(t *testing.T) {
 		url := startView(t, nil, "--config", fixture("config.json"), fixture("orders.encrypted.json"))
 		base := url[:strings.Index(url[len("http://"):], "/")+len("http://")]
 		for _, u := range []string{base + "/", base + "/app.js", base + "/data.json", base + "/x" + url[len(base)+2:], base + "/" + url[len(base)+1:len(url)-2] + "/"} {
+			// Start from a blank page: a navigation that fails can leave
+			// the previous document in place, which may be a page of view.
+			if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+				t.Fatal(err)
+			}
 			// Chromium ends the navigation to an empty error page with
 			// ERR_HTTP_RESPONSE_CODE_FAILURE.
 			if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil && !strings.Contains(err.Error(), "ERR_HTTP_RESPONSE_CODE_FAILURE") {
