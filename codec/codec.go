@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sfnenc/sfnenc/envelope"
-	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
@@ -137,46 +136,16 @@ type Codec struct {
 // rule is a configured rule, ready to use.
 type rule struct {
 	class     string
-	kr        envelope.Keyring
 	pad       int
-	kctx      map[string]string      // key context: configured context + class
-	ctxBytes  []byte                 // its canonical encoding
-	partition string                 // encrypt cache partition: keyring name + ctxBytes
-	esdk      envelope.MessageSealer // set for rules of format "esdk"
-	bind      *fieldpath.Selector    // Rule.Bind, or nil
-	ks        *keyset.Store          // set for rules of a kmsKeyset keyring
+	kctx      map[string]string   // key context: configured context + class
+	ctxBytes  []byte              // its canonical encoding
+	partition string              // encrypt cache partition: keyring name + ctxBytes
+	bind      *fieldpath.Selector // Rule.Bind, or nil
+	// writer makes the rule's tokens, with its keyring and format.
+	writer tokenMode
 	// readers are the keyrings and formats that may open this class's
 	// tokens: the rule's own first, then those of its "read" list.
-	readers []reader
-}
-
-// reader is one keyring and format under which a class's tokens open.
-type reader struct {
-	mode format.Mode
-	kr   envelope.Keyring       // ModeEnvelope
-	esdk envelope.MessageSealer // ModeESDK
-	ks   *keyset.Store          // ModeKeyset
-}
-
-// owner is the optional keyring method that says, without a key service
-// call, whether a wrapped key is the keyring's own.
-type owner interface {
-	Owns(envelope.WrappedKey) bool
-}
-
-// mayHold reports whether the token's wrapped keys include one of the
-// reader's keys. A keyring that cannot say is assumed to hold one.
-func (rd *reader) mayHold(keys []format.WrappedKey) bool {
-	o, ok := rd.kr.(owner)
-	if !ok {
-		return true
-	}
-	for _, w := range keys {
-		if o.Owns(w) {
-			return true
-		}
-	}
-	return false
+	readers []tokenMode
 }
 
 // Option configures a Codec.
@@ -323,7 +292,6 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 		cb := format.AppendContext(nil, kctx)
 		ru := &rule{
 			class:     r.Class,
-			kr:        krs[r.Keyring],
 			pad:       r.Pad,
 			kctx:      kctx,
 			ctxBytes:  cb,
@@ -341,21 +309,16 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 				if err != nil {
 					return nil, err
 				}
-				if j == 0 {
-					ru.esdk = s
-				}
-				ru.readers = append(ru.readers, reader{mode: format.ModeESDK, esdk: s})
+				ru.readers = append(ru.readers, esdkMode{s: s})
 				continue
 			}
 			if st := stores[rd.Keyring]; st != nil {
-				if j == 0 {
-					ru.ks = st
-				}
-				ru.readers = append(ru.readers, reader{mode: format.ModeKeyset, ks: st})
+				ru.readers = append(ru.readers, keysetMode{st: st})
 				continue
 			}
-			ru.readers = append(ru.readers, reader{mode: format.ModeEnvelope, kr: krs[rd.Keyring]})
+			ru.readers = append(ru.readers, envelopeMode{kr: krs[rd.Keyring]})
 		}
+		ru.writer = ru.readers[0]
 		c.rules = append(c.rules, ru)
 		c.byClass[r.Class] = ru
 		for _, s := range cfg.selectors[i] {

@@ -228,9 +228,8 @@ func (d *decryptor) open(tok *format.Token) ([]byte, error) {
 	}
 	tried := false
 	var first error
-	for i := range r.readers {
-		rd := &r.readers[i]
-		if rd.mode != tok.Mode {
+	for _, rd := range r.readers {
+		if rd.mode() != tok.Mode {
 			continue
 		}
 		tried = true
@@ -251,41 +250,12 @@ func (d *decryptor) open(tok *format.Token) ([]byte, error) {
 	return nil, first
 }
 
-func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, error) {
+func (d *decryptor) openWith(rd tokenMode, r *rule, tok *format.Token) ([]byte, error) {
 	b, err := d.binds.of(r)
 	if err != nil {
 		return nil, err
 	}
-	if rd.mode == format.ModeKeyset {
-		return d.openKeyset(rd, r, tok, b)
-	}
-	if rd.mode == format.ModeESDK {
-		pt, err := rd.esdk.Decrypt(d.ctx, tok.Payload, r.esdkContext(b))
-		if errors.Is(err, envelope.ErrOpen) {
-			return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
-		}
-		return pt, err
-	}
-	// The keyring says whether it holds a key for the token (a
-	// multi-keyring reads through its primary key only): without one it
-	// answers ErrNoKey without calling its key service.
-	d.id = append(append(d.id[:0], tok.Header...), r.ctxBytes...)
-	dk, hit, err := d.c.dec.DataKey(d.ctx, d.id, rd.kr, tok.Keys, r.kctx)
-	if err != nil {
-		return nil, err
-	}
-	d.rep.key(hit)
-	// The cache knows the data key by header and context; the
-	// associated data adds the business key, if the rule binds one.
-	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
-	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.aad)
-	if err != nil {
-		// Authentication failed after a key opened: never try another.
-		return nil, ErrAuthentication
-	}
-	d.pt = pt[:0]
-	d.opened = dk
-	return pt, nil
+	return rd.open(d, r, tok, b)
 }
 
 // remember keeps what tokens with the same header as tok (an envelope

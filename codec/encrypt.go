@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
@@ -181,26 +180,21 @@ func (r *rule) reads(tok *format.Token) bool {
 	if tok.Class != r.class {
 		return false
 	}
-	for i := range r.readers {
-		rd := &r.readers[i]
-		if rd.mode != tok.Mode {
-			continue
-		}
-		if rd.mode != format.ModeEnvelope || rd.mayHold(tok.Keys) {
+	for _, m := range r.readers {
+		if m.mode() == tok.Mode && m.mayOpen(tok) {
 			return true
 		}
 	}
 	return false
 }
 
-// keys splits each rule's values into chunks that one data key may seal
-// (within the encrypt cache's MaxUses and MaxBytes), sets each edit's chunk,
-// and returns a sealer per chunk, by rule.
-func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Report) ([][]*sealer, error) {
+// keys splits each rule's values into chunks that one sealer may seal
+// (for a cached data key, within the encrypt cache's MaxUses and MaxBytes),
+// sets each edit's chunk, and returns the sealers per chunk, by rule.
+func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Report) ([][]tokenSealer, error) {
 	type chunk struct{ uses, bytes uint64 }
 	chunks := make([][]chunk, len(c.rules))
 	maxUses, maxBytes := c.enc.MaxUses(), c.enc.MaxBytes()
-	sealers := make([][]*sealer, len(c.rules))
 	bound := make([]binding, len(c.rules))
 	for i := range edits {
 		e := &edits[i]
@@ -218,71 +212,54 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Re
 			}
 			bound[e.rule] = b
 		}
-		switch {
-		case r.esdk != nil:
-			// Each message makes its own data key; the sealer keeps
-			// the binding only.
-			if sealers[e.rule] == nil {
-				sealers[e.rule] = []*sealer{{bind: bound[e.rule]}}
-			}
-			continue
-		case r.ks != nil:
-			// One keyset key seals every value: no chunks.
-			if sealers[e.rule] == nil {
-				s, err := c.keysetSealer(ctx, r, bound[e.rule])
-				if err != nil {
-					return nil, err
-				}
-				sealers[e.rule] = []*sealer{s}
-			}
-			continue
-		}
 		size := uint64(padded(int(e.end-e.start), r.pad))
-		if size > maxBytes {
-			return nil, &DataKeyError{Class: r.class, Err: fmt.Errorf("a value of %d bytes is over the %d bytes one data key may seal", size, maxBytes)}
-		}
 		cs := chunks[e.rule]
-		if len(cs) == 0 || cs[len(cs)-1].uses == maxUses || cs[len(cs)-1].bytes+size > maxBytes {
-			cs = append(cs, chunk{})
+		if !r.writer.chunked() {
+			// One sealer takes every value of the rule.
+			if len(cs) == 0 {
+				cs = append(cs, chunk{})
+			}
+		} else {
+			if size > maxBytes {
+				return nil, &DataKeyError{Class: r.class, Err: fmt.Errorf("a value of %d bytes is over the %d bytes one data key may seal", size, maxBytes)}
+			}
+			if len(cs) == 0 || cs[len(cs)-1].uses == maxUses || cs[len(cs)-1].bytes+size > maxBytes {
+				cs = append(cs, chunk{})
+			}
 		}
 		cs[len(cs)-1].uses++
 		cs[len(cs)-1].bytes += size
 		chunks[e.rule] = cs
 		e.chunk = int32(len(cs) - 1)
 	}
+	sealers := make([][]tokenSealer, len(c.rules))
 	for ri, cs := range chunks {
 		r := c.rules[ri]
 		for _, ch := range cs {
-			dk, hit, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, ch.uses, ch.bytes)
+			s, err := r.writer.sealer(ctx, c, r, bound[ri], ch.uses, ch.bytes, rep)
 			if err != nil {
-				return nil, &DataKeyError{Class: r.class, Err: err}
+				return nil, err
 			}
-			rep.key(hit)
-			sealers[ri] = append(sealers[ri], newSealer(r, dk, bound[ri]))
+			sealers[ri] = append(sealers[ri], s)
 		}
 	}
 	return sealers, nil
 }
 
 // write splices the tokens into src.
-func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, edits []edit, sealers [][]*sealer, rep *Report) ([]byte, error) {
+func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, edits []edit, sealers [][]tokenSealer, rep *Report) ([]byte, error) {
 	outLen := len(src)
 	for _, e := range edits {
-		if c.rules[e.rule].esdk != nil {
-			continue // sizes unknown; append grows out
+		n := sealers[e.rule][e.chunk].textLen(padded(int(e.end-e.start), c.rules[e.rule].pad))
+		if n >= 0 { // else the size is known once sealed; append grows out
+			outLen += 2 + n - int(e.end-e.start)
 		}
-		s := sealers[e.rule][e.chunk]
-		overhead := format.NonceSize + format.TagSize
-		if s.ks != nil {
-			overhead = format.KeysetOverhead
-		}
-		outLen += 2 + format.TextLen(len(s.header)+overhead+padded(int(e.end-e.start), c.rules[e.rule].pad)) - int(e.end-e.start)
 	}
 	if outLen > c.maxSize() {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, outLen, c.maxSize())
 	}
 	sp := jsontape.NewSplicer(make([]byte, 0, outLen), src, 0)
-	var body, pt []byte
+	var pt []byte
 	defer func() { clear(pt[:cap(pt)]) }()
 	var nonces *datakey.Nonces
 	if len(edits) > 1 {
@@ -292,31 +269,9 @@ func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, e
 		out := sp.Cut(int(e.start), int(e.end))
 		r := c.rules[e.rule]
 		pt = padTo(append(pt[:0], src[e.start:e.end]...), r.pad)
-		out = append(out, '"')
-		if r.esdk != nil {
-			var b binding
-			if ss := sealers[e.rule]; len(ss) > 0 {
-				b = ss[0].bind
-			}
-			var err error
-			if body, err = c.sealESDK(ctx, r, b, body[:0], pt); err != nil {
-				return nil, err
-			}
-			out = format.AppendText(out, body)
-		} else {
-			// The text of the header up to s.textLen is the same for
-			// every token of the sealer: only the rest is encoded here.
-			s := sealers[e.rule][e.chunk]
-			if s.ks != nil {
-				var err error
-				if body, err = s.ks.Seal(append(body[:0], s.header[s.textLen:]...), pt, s.aad); err != nil {
-					return nil, &DataKeyError{Class: r.class, Err: err}
-				}
-			} else {
-				body = s.dk.SealWith(nonces, append(body[:0], s.header[s.textLen:]...), pt, s.aad)
-			}
-			out = append(out, s.text...)
-			out = format.AppendTextMore(out, body)
+		out, err := sealers[e.rule][e.chunk].seal(ctx, append(out, '"'), pt, nonces)
+		if err != nil {
+			return nil, err
 		}
 		sp.Fill(append(out, '"'))
 		rep.add(e.op, r.class, doc, int(e.node), nil)
@@ -357,31 +312,15 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 		// A single value has no document to take the business key from.
 		return "", fmt.Errorf("%w: class %s binds its tokens to %s; encrypt a document instead", ErrBinding, class, r.bind)
 	}
-	if r.esdk != nil {
-		body, err := c.sealESDK(ctx, r, binding{}, nil, pt)
-		if err != nil {
-			return "", err
-		}
-		return string(format.AppendText(nil, body)), nil
-	}
-	if r.ks != nil {
-		s, err := c.keysetSealer(ctx, r, binding{})
-		if err != nil {
-			return "", err
-		}
-		body, err := s.ks.Seal(bytes.Clone(s.header), pt, s.aad)
-		if err != nil {
-			return "", &DataKeyError{Class: class, Err: err}
-		}
-		return string(format.AppendText(nil, body)), nil
-	}
-	dk, _, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, 1, uint64(len(pt)))
+	s, err := r.writer.sealer(ctx, c, r, binding{}, 1, uint64(len(pt)), nil)
 	if err != nil {
-		return "", &DataKeyError{Class: class, Err: err}
+		return "", err
 	}
-	s := newSealer(r, dk, binding{})
-	body := s.dk.Seal(append([]byte(nil), s.header...), pt, s.aad)
-	return string(format.AppendText(nil, body)), nil
+	text, err := s.seal(ctx, nil, pt, nil)
+	if err != nil {
+		return "", err
+	}
+	return string(text), nil
 }
 
 // EncryptString returns the token for the JSON string s as the rule for
@@ -394,37 +333,6 @@ func (c *Codec) EncryptString(ctx context.Context, class, s string) (string, err
 	}
 	defer clear(js)
 	return c.EncryptValue(ctx, class, js)
-}
-
-// sealESDK appends a ModeESDK token body for pt to dst.
-func (c *Codec) sealESDK(ctx context.Context, r *rule, b binding, dst, pt []byte) ([]byte, error) {
-	msg, err := r.esdk.Encrypt(ctx, pt, r.esdkContext(b))
-	if err != nil {
-		return nil, &DataKeyError{Class: r.class, Err: err}
-	}
-	return append(format.AppendESDKHeader(dst, r.class), msg...), nil
-}
-
-// sealer holds what every token of one rule and data key (or keyset key)
-// shares.
-type sealer struct {
-	dk     *datakey.Key
-	ks     *keyset.Keyset // instead of dk, for a rule of a kmsKeyset keyring
-	header []byte
-	aad    []byte
-	// text is the text form (prefix included) of header[:textLen], the
-	// longest part of the header whose length is a multiple of 3: its
-	// base64 does not depend on the bytes that follow.
-	text    []byte
-	textLen int
-	bind    binding
-}
-
-func newSealer(r *rule, dk *datakey.Key, b binding) *sealer {
-	h := format.AppendHeader(nil, r.class, dk.Wrapped(), dk.Commitment())
-	aad := format.AppendAssociatedData(nil, h, r.ctxBytes, b.kind, b.value)
-	n := len(h) / 3 * 3
-	return &sealer{dk: dk, header: h, aad: aad, text: format.AppendText(nil, h[:n]), textLen: n, bind: b}
 }
 
 func padded(n, pad int) int {
