@@ -51,6 +51,14 @@ var (
 	// class, keyring or format (Encrypt will not pass it on as the rule's
 	// token).
 	ErrForeignToken = errors.New("codec: token at a selected path is not of the rule's class, keyring or format")
+	// ErrUnsigned: a token of a signed class carries no signature (it was
+	// made in an unsigned mode), and the class's rule requires one
+	// (Rule.Signed true; a staged rule accepts it).
+	ErrUnsigned = errors.New("codec: token of a signed class is not signed")
+	// ErrForged: a token of a signed class failed its writer's signature,
+	// or its data key does not unwrap under the verifying key it names:
+	// someone who may read the class, but not write it, made it.
+	ErrForged = errors.New("codec: token of a signed class failed its signature")
 )
 
 // ErrUnavailable is envelope.ErrUnavailable: the key service could not be
@@ -141,6 +149,7 @@ type rule struct {
 	ctxBytes  []byte              // its canonical encoding
 	partition string              // encrypt cache partition: keyring name + ctxBytes
 	bind      *fieldpath.Selector // Rule.Bind, or nil
+	signing   Signing             // Rule.Signed
 	// writer makes the rule's tokens, with its keyring and format.
 	writer tokenMode
 	// readers are the keyrings and formats that may open this class's
@@ -297,6 +306,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 			ctxBytes:  cb,
 			partition: r.Keyring + "\x00" + string(cb),
 			bind:      cfg.binds[i],
+			signing:   r.Signed,
 		}
 		field := fmt.Sprintf("rules[%d]", i)
 		for j, rd := range append([]ReadRule{{Keyring: r.Keyring, Format: r.Format}}, r.Read...) {
@@ -316,7 +326,13 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 				ru.readers = append(ru.readers, keysetMode{st: st})
 				continue
 			}
-			ru.readers = append(ru.readers, envelopeMode{kr: krs[rd.Keyring]})
+			kr := krs[rd.Keyring]
+			if r.Signed != SignedOff {
+				ru.readers = append(ru.readers, signedEnvelopeMode{kr: kr})
+			}
+			if r.Signed != SignedRequired {
+				ru.readers = append(ru.readers, envelopeMode{kr: kr})
+			}
 		}
 		ru.writer = ru.readers[0]
 		c.rules = append(c.rules, ru)

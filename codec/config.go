@@ -107,6 +107,50 @@ type Rule struct {
 	// into a document where that value differs, or is absent, does not
 	// decrypt. Writers and readers must name the same path.
 	Bind string `json:"bind,omitempty"`
+	// Signed makes the class writer-authenticated (SECURITY.md, "Signed
+	// classes"): SignedRequired (true in JSON) signs every token and
+	// refuses unsigned ones; SignedStaged ("staged") signs every token and
+	// still reads unsigned ones, for the first of two deployments that
+	// turn signing on; SignedOff (false, the default) signs nothing.
+	Signed Signing `json:"signed,omitempty"`
+}
+
+// Signing says whether a rule signs its tokens (Rule.Signed). In JSON it
+// is false, true or "staged".
+type Signing string
+
+// Values of Signing.
+const (
+	SignedOff      Signing = ""
+	SignedStaged   Signing = "staged"
+	SignedRequired Signing = "true"
+)
+
+// UnmarshalJSON reads false, true or "staged". Any other value is kept, for
+// Validate to refuse naming the field.
+func (s *Signing) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "false", "null":
+		*s = SignedOff
+	case "true":
+		*s = SignedRequired
+	case `"staged"`:
+		*s = SignedStaged
+	default:
+		*s = Signing("invalid " + string(b))
+	}
+	return nil
+}
+
+// MarshalJSON writes false, true or "staged".
+func (s Signing) MarshalJSON() ([]byte, error) {
+	switch s {
+	case SignedOff:
+		return []byte("false"), nil
+	case SignedRequired:
+		return []byte("true"), nil
+	}
+	return json.Marshal(string(s))
 }
 
 // ReadRule is a keyring and format that a rule also reads.
@@ -249,6 +293,9 @@ func (c *Config) Validate() error {
 			}
 			c.binds[i] = b
 		}
+		if err := c.checkSigning(field, r); err != nil {
+			return err
+		}
 		if r.Pad < 0 || r.Pad > 4096 {
 			return cfgErr(field+".pad", "pad %d out of range 0..4096", r.Pad)
 		}
@@ -261,6 +308,35 @@ func (c *Config) Validate() error {
 				return &ConfigError{Field: fmt.Sprintf("%s.select[%d]", field, j), Err: err}
 			}
 			c.selectors[i] = append(c.selectors[i], s)
+		}
+	}
+	return nil
+}
+
+// checkSigning refuses a Signed value other than the three, and signed
+// classes in a mode that cannot sign.
+func (c *Config) checkSigning(field string, r Rule) error {
+	switch r.Signed {
+	case SignedOff:
+		return nil
+	case SignedStaged, SignedRequired:
+	default:
+		v := strings.TrimPrefix(string(r.Signed), "invalid ")
+		if len(v) > 40 {
+			v = v[:40] + "..."
+		}
+		return cfgErr(field+".signed", "want true, false or \"staged\", not %s", v)
+	}
+	for j, rd := range append([]ReadRule{{Keyring: r.Keyring, Format: r.Format}}, r.Read...) {
+		f := field
+		if j > 0 {
+			f = fmt.Sprintf("%s.read[%d]", field, j-1)
+		}
+		if rd.Format == "esdk" {
+			return cfgErr(f+".format", "a signed class cannot use format \"esdk\" (see SECURITY.md, \"Signed classes\")")
+		}
+		if c.Keyrings[rd.Keyring].KMSKeyset != nil {
+			return cfgErr(f+".keyring", "a signed class cannot use a kmsKeyset keyring yet; %q is one (see SECURITY.md, \"Signed classes\")", rd.Keyring)
 		}
 	}
 	return nil

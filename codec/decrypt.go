@@ -69,9 +69,9 @@ type decryptor struct {
 	opened *datakey.Key // the data key openWith last used
 	failed []*TokenError
 	// scratch, reused across tokens
-	text, body, id, aad, pt []byte
-	tok                     format.Token
-	inner                   *decryptor // for tokens inside decrypted values
+	text, body, id, aad, pt, msg []byte
+	tok                          format.Token
+	inner                        *decryptor // for tokens inside decrypted values
 	// The last envelope token opened, for tokens of the same data key,
 	// which share its header: they skip parsing and the cache.
 	last lastToken
@@ -243,6 +243,9 @@ func (d *decryptor) open(tok *format.Token) ([]byte, error) {
 		if first == nil || errors.Is(first, envelope.ErrNoKey) {
 			first = err
 		}
+	}
+	if !tried && tok.Mode == format.ModeEnvelope && r.signing == SignedRequired {
+		return nil, ErrUnsigned
 	}
 	if !tried {
 		return nil, fmt.Errorf("%w: class %s does not read tokens of this format", envelope.ErrNoKey, tok.Class)

@@ -144,7 +144,11 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 					return nil, &TokenError{Pointer: doc.Pointer(m.node), Err: wrapMalformed(err)}
 				}
 				if !r.reads(&tok) {
-					return nil, &TokenError{Pointer: doc.Pointer(m.node), Class: tok.Class, Err: ErrForeignToken}
+					err := ErrForeignToken
+					if tok.Class == r.class && tok.Mode == format.ModeEnvelope && r.signing == SignedRequired {
+						err = ErrUnsigned
+					}
+					return nil, &TokenError{Pointer: doc.Pointer(m.node), Class: tok.Class, Err: err}
 				}
 				rep.add(PassedThrough, tok.Class, doc, m.node, nil)
 				continue

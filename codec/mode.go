@@ -2,6 +2,7 @@ package codec
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 
@@ -101,10 +102,12 @@ type owner interface {
 	Owns(envelope.WrappedKey) bool
 }
 
-// mayOpen reports whether the token's wrapped keys include one of the
+func (m envelopeMode) mayOpen(tok *format.Token) bool { return mayHold(m.kr, tok) }
+
+// mayHold reports whether the token's wrapped keys include one of the
 // keyring's keys. A keyring that cannot say is assumed to hold one.
-func (m envelopeMode) mayOpen(tok *format.Token) bool {
-	o, ok := m.kr.(owner)
+func mayHold(kr envelope.Keyring, tok *format.Token) bool {
+	o, ok := kr.(owner)
 	if !ok {
 		return true
 	}
@@ -151,6 +154,79 @@ func (s *envelopeSealer) textLen(n int) int {
 func (s *envelopeSealer) seal(_ context.Context, dst, pt []byte, nonces *datakey.Nonces) ([]byte, error) {
 	return s.appendText(dst, func(body []byte) ([]byte, error) {
 		return s.dk.SealWith(nonces, body, pt, s.aad), nil
+	})
+}
+
+// signedEnvelopeMode is mode 0x04: mode 0x01 with an Ed25519 key pair per
+// data key, whose public key is bound into the data key's encryption
+// context, and a signature per token (SECURITY.md, "Signed classes").
+type signedEnvelopeMode struct {
+	kr envelope.Keyring
+}
+
+func (signedEnvelopeMode) mode() format.Mode { return format.ModeSignedEnvelope }
+func (signedEnvelopeMode) chunked() bool     { return true }
+
+func (m signedEnvelopeMode) mayOpen(tok *format.Token) bool { return mayHold(m.kr, tok) }
+
+func (m signedEnvelopeMode) sealer(ctx context.Context, c *Codec, r *rule, b binding, uses, bytes uint64, rep *Report) (tokenSealer, error) {
+	// A partition of its own: a data key made for signing carries its
+	// verifying key in its context, and one made without does not.
+	dk, hit, err := c.enc.SignedDataKey(ctx, r.partition+"\x00signed", m.kr, r.kctx, uses, bytes, format.SignedKeyContext)
+	if err != nil {
+		return nil, &DataKeyError{Class: r.class, Err: err}
+	}
+	rep.key(hit)
+	h := format.AppendSignedHeader(nil, r.class, dk.Wrapped(), dk.Commitment(), dk.VerifyingKey())
+	return &signedSealer{dk: dk, headerText: newHeaderText(h, r, b)}, nil
+}
+
+// open checks the signature first, with no key service call, then unwraps
+// the data key under the verifying key the header names, and opens.
+func (m signedEnvelopeMode) open(d *decryptor, r *rule, tok *format.Token, b binding) ([]byte, error) {
+	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
+	d.msg = format.AppendSigningMessage(d.msg[:0], d.aad, tok.Payload)
+	// crypto/ed25519 refuses a non-canonical S; the signature and the
+	// key are 64 and 32 bytes by the format.
+	if !ed25519.Verify(tok.VerifyingKey, d.msg, tok.Signature) {
+		return nil, ErrForged
+	}
+	d.id = append(append(d.id[:0], tok.Header...), r.ctxBytes...)
+	dk, hit, err := d.c.dec.DataKey(d.ctx, d.id, m.kr, tok.Keys, format.SignedKeyContext(r.kctx, tok.VerifyingKey))
+	if errors.Is(err, envelope.ErrInvalidKey) {
+		// The data key was not made under this verifying key: the
+		// header's key was swapped for one whose private key the
+		// forger holds (or the wrapped key was damaged).
+		return nil, fmt.Errorf("%w: %w", ErrForged, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.rep.key(hit)
+	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.aad)
+	if err != nil {
+		return nil, ErrAuthentication
+	}
+	d.pt = pt[:0]
+	return pt, nil
+}
+
+type signedSealer struct {
+	dk  *datakey.Key
+	msg []byte // scratch
+	headerText
+}
+
+func (s *signedSealer) textLen(n int) int {
+	return format.TextLen(len(s.header) + format.NonceSize + format.TagSize + n + format.SignatureSize)
+}
+
+func (s *signedSealer) seal(_ context.Context, dst, pt []byte, nonces *datakey.Nonces) ([]byte, error) {
+	return s.appendText(dst, func(body []byte) ([]byte, error) {
+		rest := len(body)
+		body = s.dk.SealWith(nonces, body, pt, s.aad)
+		s.msg = format.AppendSigningMessage(s.msg[:0], s.aad, body[rest:])
+		return s.dk.Sign(body, s.msg), nil
 	})
 }
 

@@ -222,7 +222,7 @@ func writeVectors(t *testing.T) {
 		v[name] = vector{Comment: comment, Config: config, Encrypted: doc, Expect: expect, Pointer: "/ssn"}
 	}
 	bad("bad-version", "version byte 0x02", "config.json", mutate(base, func(b []byte) []byte { b[0] = 2; return b }), "unsupported")
-	bad("bad-mode", "mode byte 0x04 (unknown)", "config.json", mutate(base, func(b []byte) []byte { b[1] = 4; return b }), "unsupported")
+	bad("bad-mode", "mode byte 0x06 (unknown)", "config.json", mutate(base, func(b []byte) []byte { b[1] = 6; return b }), "unsupported")
 	bad("truncated-header", "the body cut inside the header", "config.json", mutate(base, func(b []byte) []byte { return b[:30] }), "malformed")
 	bad("truncated", "the last ciphertext byte removed", "config.json", mutate(base, func(b []byte) []byte { return b[:len(b)-1] }), "authentication")
 	bad("extended", "a byte appended", "config.json", mutate(base, func(b []byte) []byte { return append(b, 0) }), "authentication")

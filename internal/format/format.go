@@ -55,6 +55,11 @@ const (
 	// carries the value sealed by that key (X-AES-GCM with a 160-bit
 	// nonce: an 8-byte salt and a 12-byte nonce before the ciphertext).
 	ModeKeyset Mode = 0x03
+	// ModeSignedEnvelope is ModeEnvelope with writer authentication: the
+	// header ends with the Ed25519 verifying key of the data key (bound
+	// into the data key's KMS encryption context as VerifyingKeyKey), and
+	// the body ends with an Ed25519 signature (see SigningMessage).
+	ModeSignedEnvelope Mode = 0x04
 )
 
 // Provider names the kind of key that wrapped a data key.
@@ -92,6 +97,10 @@ const (
 	// KeysetOverhead is the least length of a ModeKeyset sealed value:
 	// salt (8), nonce (12) and tag (16).
 	KeysetOverhead = 8 + NonceSize + TagSize
+	// VerifyingKeySize and SignatureSize are the sizes of an Ed25519
+	// public key and signature, the fixed fields of ModeSignedEnvelope.
+	VerifyingKeySize = 32
+	SignatureSize    = 64
 )
 
 // ErrMalformed is returned for text that has the token prefix but is not a
@@ -146,6 +155,9 @@ type Token struct {
 	// Payload is the nonce followed by the ciphertext and tag (for
 	// ModeKeyset, the sealed value: salt, nonce, ciphertext and tag).
 	Payload []byte
+	// VerifyingKey and Signature are set for ModeSignedEnvelope: the
+	// header's last 32 bytes and the body's last 64.
+	VerifyingKey, Signature []byte
 }
 
 // IsToken reports whether s claims to be a token (has the prefix). Such a
@@ -225,10 +237,11 @@ func (t *Token) Parse(b []byte) error {
 	}
 	t.Version, t.Mode = b[0], Mode(b[1])
 	t.Header, t.Commitment, t.Payload, t.KeyID = nil, nil, nil, 0
+	t.VerifyingKey, t.Signature = nil, nil
 	if t.Version != Version1 {
 		return &malformedError{fmt.Sprintf("%v (version %d)", ErrUnsupported, t.Version), ErrUnsupported}
 	}
-	if t.Mode != ModeEnvelope && t.Mode != ModeESDK && t.Mode != ModeKeyset {
+	if t.Mode != ModeEnvelope && t.Mode != ModeESDK && t.Mode != ModeKeyset && t.Mode != ModeSignedEnvelope {
 		return &malformedError{fmt.Sprintf("%v (mode %d)", ErrUnsupported, t.Mode), ErrUnsupported}
 	}
 	r := reader{b: b, off: 2}
@@ -289,11 +302,23 @@ func (t *Token) Parse(b []byte) error {
 		t.Keys = append(t.Keys, WrappedKey{Provider: p, KeyID: reuse(old, id), Ciphertext: ct})
 	}
 	t.Commitment = r.fixed(CommitmentSize)
+	if t.Mode == ModeSignedEnvelope {
+		t.VerifyingKey = r.fixed(VerifyingKeySize)
+	}
 	if r.err != nil {
 		return r.err
 	}
 	t.Header = b[:r.off]
 	t.Payload = b[r.off:]
+	if t.Mode == ModeSignedEnvelope {
+		// The signature is the last 64 bytes, always: there is no
+		// length to lie about, and no other spelling.
+		if len(t.Payload) < NonceSize+TagSize+SignatureSize {
+			return malformed("truncated")
+		}
+		n := len(t.Payload) - SignatureSize
+		t.Payload, t.Signature = t.Payload[:n], t.Payload[n:]
+	}
 	if len(t.Payload) < NonceSize+TagSize {
 		return malformed("truncated")
 	}
@@ -373,6 +398,48 @@ func AppendHeader(dst []byte, class string, keys []WrappedKey, commitment []byte
 		dst = append(dst, k.Ciphertext...)
 	}
 	return append(dst, commitment...)
+}
+
+// AppendSignedHeader appends the encoded header of a ModeSignedEnvelope
+// token: as AppendHeader, with that mode, then the verifying key. It
+// panics on values that break the format's limits.
+func AppendSignedHeader(dst []byte, class string, keys []WrappedKey, commitment, verifyingKey []byte) []byte {
+	if len(verifyingKey) != VerifyingKeySize {
+		panic("format: invalid verifying key")
+	}
+	n := len(dst)
+	dst = AppendHeader(dst, class, keys, commitment)
+	dst[n+1] = byte(ModeSignedEnvelope)
+	return append(dst, verifyingKey...)
+}
+
+// SigningLabel starts every message a ModeSignedEnvelope signature signs.
+const SigningLabel = "sfnenc v1 signed token\x00"
+
+// AppendSigningMessage appends the message that a ModeSignedEnvelope
+// token's signature signs: SigningLabel, the u32 length of the associated
+// data, the associated data, then sealed (the nonce, ciphertext and tag).
+func AppendSigningMessage(dst, aad, sealed []byte) []byte {
+	dst = append(dst, SigningLabel...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(aad)))
+	dst = append(dst, aad...)
+	return append(dst, sealed...)
+}
+
+// VerifyingKeyKey is the encryption context key under which the data key
+// of a ModeSignedEnvelope token is bound to its verifying key (unpadded
+// base64url of its 32 bytes).
+const VerifyingKeyKey = "sfnenc:vk"
+
+// SignedKeyContext returns the KMS encryption context of a signed data
+// key: the key context plus VerifyingKeyKey.
+func SignedKeyContext(keyContext map[string]string, verifyingKey []byte) map[string]string {
+	m := make(map[string]string, len(keyContext)+1)
+	for k, v := range keyContext {
+		m[k] = v
+	}
+	m[VerifyingKeyKey] = base64.RawURLEncoding.EncodeToString(verifyingKey)
+	return m
 }
 
 // AppendESDKHeader appends the header of a ModeESDK token: version, mode

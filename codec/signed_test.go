@@ -1,0 +1,365 @@
+package codec
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/internal/format"
+	"github.com/sfnenc/sfnenc/internal/kmstest"
+)
+
+// signedKMSCodec is kmsCodec with the identity class signed as signing says.
+func signedKMSCodec(t testing.TB, srv *kmstest.Server, signing string, keys ...string) *Codec {
+	t.Helper()
+	bg := ""
+	if len(keys) > 1 {
+		bg = `"` + strings.Join(keys[1:], `","`) + `"`
+	}
+	js := fmt.Sprintf(`{"encryptionContext":{"app":"kms-test"},
+		"keyrings":{"main":{"kms":{"keyArn":%q,"breakGlassKeyArns":[%s]}}},
+		"rules":[{"class":"identity","keyring":"main","select":["$..ssn"],"signed":%s},
+		         {"class":"contact","keyring":"main","select":["$..phone"]}]}`, keys[0], bg, signing)
+	cfg, err := ParseConfig([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(context.Background(), cfg, WithKMSClients(envelope.KMSClients(srv.Config(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// forger holds what a principal that may only read a signed class can
+// have: a real token of the class and the data key it unwrapped from it
+// with its own kms:Decrypt.
+type forger struct {
+	tok     *format.Token
+	dataKey []byte
+	kctx    map[string]string // the key context (without the verifying key)
+}
+
+// seal makes a mode 0x04 token of value under the forger's data key, with
+// the header's verifying key replaced by vk (nil: the real one), signed by
+// priv (nil: the signature sig is appended as it is).
+func (f *forger) seal(t *testing.T, value string, vk []byte, priv ed25519.PrivateKey, sig []byte) []byte {
+	t.Helper()
+	prk, err := hkdf.Extract(sha256.New, f.dataKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, _ := hkdf.Expand(sha256.New, prk, "sfnenc v1 envelope aes-256-gcm key", 32)
+	commit, _ := hkdf.Expand(sha256.New, prk, "sfnenc v1 envelope key commitment", format.CommitmentSize)
+	block, _ := aes.NewCipher(ek)
+	gcm, _ := cipher.NewGCM(block)
+	if vk == nil {
+		vk = f.tok.VerifyingKey
+	}
+	header := format.AppendSignedHeader(nil, f.tok.Class, f.tok.Keys, commit, vk)
+	aad := format.AppendAssociatedData(nil, header, format.AppendContext(nil, f.kctx), 0, nil)
+	nonce := make([]byte, format.NonceSize)
+	rand.Read(nonce)
+	sealed := gcm.Seal(nonce, nonce, []byte(value), aad)
+	body := append(append([]byte(nil), header...), sealed...)
+	if priv != nil {
+		msg := []byte("sfnenc v1 signed token\x00")
+		msg = binary.BigEndian.AppendUint32(msg, uint32(len(aad)))
+		msg = append(append(msg, aad...), sealed...)
+		sig = ed25519.Sign(priv, msg)
+	}
+	return append(body, sig...)
+}
+
+func text(body []byte) string { return string(format.AppendText(nil, body)) }
+
+// firstToken returns the text of the first token in doc, without quotes.
+func firstToken(t *testing.T, doc []byte) string {
+	t.Helper()
+	m := tokenRE.Find(doc)
+	if m == nil {
+		t.Fatalf("no token in %s", doc)
+	}
+	return string(m[1 : len(m)-1])
+}
+
+// TestReadOnlyPrincipalCannotForge plays a principal that may decrypt the
+// signed class identity (kms:Decrypt on the primary key under its
+// context) but not write it: KMS refuses it GenerateDataKey and Encrypt
+// (fault injection at local-kms, which has no key policies, stands in
+// for the key policy). With a real token and the data key it unwraps from
+// it, every token it makes is refused by a reader of the class.
+func TestReadOnlyPrincipalCannotForge(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	primary, bg := srv.KeyARN("primary"), srv.KeyARN("breakglass")
+	writer := signedKMSCodec(t, srv, "true", primary, bg)
+	enc, err := writer.Encrypt(ctx, []byte(`{"ssn":"`+canarySSN+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := signedKMSCodec(t, srv, "true", primary, bg).Encrypt(ctx, []byte(`{"ssn":"another data key"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsignedDoc, err := kmsCodec(t, srv, []string{primary, bg}).Encrypt(ctx, []byte(`{"ssn":"an old unsigned token"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// From here on, the principal of this test may only decrypt.
+	for _, op := range []string{"GenerateDataKey", "Encrypt", "ReEncrypt", "GenerateDataKeyWithoutPlaintext"} {
+		srv.Inject(kmstest.Fault{Op: op, Kind: kmstest.AccessDenied})
+	}
+	readOnly := signedKMSCodec(t, srv, "true", primary, bg)
+	if got, err := readOnly.Decrypt(ctx, enc); err != nil || string(got) != `{"ssn":"`+canarySSN+`"}` {
+		t.Fatalf("the read-only principal cannot read: %s, %v", got, err)
+	}
+	if _, err := readOnly.Encrypt(ctx, []byte(`{"ssn":"forged"}`)); !errors.Is(err, envelope.ErrDenied) {
+		t.Fatalf("the read-only principal's Encrypt = %v, want ErrDenied", err)
+	}
+
+	realText := firstToken(t, enc)
+	real, err := format.Decode([]byte(realText), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real.Mode != format.ModeSignedEnvelope {
+		t.Fatalf("mode %#x, want 0x04", real.Mode)
+	}
+	kctx := format.KeyContext(map[string]string{"app": "kms-test"}, "identity")
+	out, err := kms.NewFromConfig(srv.Config(t)).Decrypt(ctx, &kms.DecryptInput{
+		KeyId: aws.String(primary), CiphertextBlob: real.Keys[0].Ciphertext,
+		EncryptionContext: format.SignedKeyContext(kctx, real.VerifyingKey),
+	})
+	if err != nil {
+		t.Fatalf("the read-only principal cannot unwrap the data key: %v", err)
+	}
+	f := &forger{tok: real, dataKey: out.Plaintext, kctx: kctx}
+	myPub, myPriv, _ := ed25519.GenerateKey(nil)
+	otherTok, err := format.Decode([]byte(firstToken(t, other)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// S + ℓ: the same signature with a non-canonical S, which a lenient
+	// verifier accepts.
+	ell, _ := new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
+	noncanonical := func(sig []byte) []byte {
+		le := func(b []byte) []byte { // little- <-> big-endian
+			r := make([]byte, len(b))
+			for i := range b {
+				r[len(b)-1-i] = b[i]
+			}
+			return r
+		}
+		s := new(big.Int).SetBytes(le(sig[32:]))
+		s.Add(s, ell)
+		out := append([]byte(nil), sig[:32]...)
+		sb := s.FillBytes(make([]byte, 32))
+		return append(out, le(sb)...)
+	}
+	realBody, _ := base64Body(realText)
+
+	attacks := []struct {
+		name string
+		tok  string
+		want []error // the error must wrap one of these
+	}{
+		{"reseal under the real header, keep the real signature",
+			text(f.seal(t, `"forged"`, nil, nil, real.Signature)), []error{ErrForged}},
+		{"reseal and sign with a key of the forger's, real verifying key",
+			text(f.seal(t, `"forged"`, nil, myPriv, nil)), []error{ErrForged}},
+		{"swap the verifying key for the forger's and sign",
+			text(f.seal(t, `"forged"`, myPub, myPriv, nil)), []error{ErrForged}},
+		{"strip the signature",
+			text(f.seal(t, `"forged"`, nil, nil, nil)), []error{ErrForged, ErrMalformedToken}},
+		{"signature one byte short",
+			text(f.seal(t, `"forged"`, nil, nil, real.Signature[:63])), []error{ErrForged, ErrMalformedToken}},
+		{"signature one byte long",
+			text(f.seal(t, `"forged"`, nil, nil, append(append([]byte(nil), real.Signature...), 0))), []error{ErrForged, ErrMalformedToken}},
+		{"real token, signature with a non-canonical S",
+			text(append(realBody[:len(realBody)-64:len(realBody)-64], noncanonical(real.Signature)...)), []error{ErrForged}},
+		{"real token, signature of another data key's token",
+			text(append(realBody[:len(realBody)-64:len(realBody)-64], otherTok.Signature...)), []error{ErrForged}},
+		{"real token, mode byte set to unsigned",
+			text(append([]byte{realBody[0], byte(format.ModeEnvelope)}, realBody[2:]...)), []error{ErrUnsigned, ErrMalformedToken, ErrAuthentication}},
+		{"an unsigned token of the class", firstToken(t, unsignedDoc), []error{ErrUnsigned}},
+	}
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			doc := []byte(`{"ssn":"` + a.tok + `"}`)
+			for name, reader := range map[string]*Codec{"writer": writer, "read-only": readOnly, "fresh": signedKMSCodec(t, srv, "true", primary, bg)} {
+				got, err := reader.Decrypt(ctx, doc)
+				if err == nil {
+					t.Fatalf("%s reader accepted the forgery: %s", name, got)
+				}
+				ok := false
+				for _, w := range a.want {
+					ok = ok || errors.Is(err, w)
+				}
+				if !ok {
+					t.Errorf("%s reader: %v, want one of %v", name, err, a.want)
+				}
+				var te *TokenError
+				if !errors.As(err, &te) || te.Pointer != "/ssn" {
+					t.Errorf("%s reader: %v, want a TokenError at /ssn", name, err)
+				}
+				assertNoCanary(t, "error", err.Error())
+			}
+		})
+	}
+	// The sanity check of the forger's tools: signed by the real key (which
+	// only the writer holds) the same construction is accepted.
+	if got, err := readOnly.Decrypt(ctx, enc); err != nil || !strings.Contains(string(got), canarySSN) {
+		t.Fatalf("the genuine token no longer opens: %v", err)
+	}
+}
+
+func base64Body(text string) ([]byte, error) {
+	var tok format.Token
+	b, err := tok.Decode([]byte(text), nil)
+	return b, err
+}
+
+// TestSignedForgerToolsWork holds the forger of TestReadOnlyPrincipalCannotForge
+// to the format: with the writer's own signing key (which the test takes
+// from a signed data key it makes itself, as only a writer can) its tokens
+// are accepted, so the refusals there come from the missing key, not from
+// a broken construction.
+func TestSignedForgerToolsWork(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	primary := srv.KeyARN("primary")
+	kctx := format.KeyContext(map[string]string{"app": "kms-test"}, "identity")
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	client := kms.NewFromConfig(srv.Config(t))
+	// A writer: GenerateDataKey under the context with its verifying key.
+	gen, err := client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
+		KeyId: aws.String(primary), KeySpec: "AES_256", EncryptionContext: format.SignedKeyContext(kctx, pub),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := &format.Token{Class: "identity", VerifyingKey: pub,
+		Keys: []format.WrappedKey{{Provider: format.ProviderAWSKMS, KeyID: primary, Ciphertext: gen.CiphertextBlob}}}
+	f := &forger{tok: tok, dataKey: gen.Plaintext, kctx: kctx}
+	made := text(f.seal(t, `"written"`, nil, priv, nil))
+	got, err := signedKMSCodec(t, srv, "true", primary).Decrypt(ctx, []byte(`{"ssn":"`+made+`"}`))
+	if err != nil || string(got) != `{"ssn":"written"}` {
+		t.Fatalf("a writer's token: %s, %v", got, err)
+	}
+}
+
+// TestSignedStaged checks the two steps of turning signing on: staged
+// readers accept unsigned and signed tokens and staged writers sign; then
+// required readers refuse unsigned ones. Encrypt refuses to pass an
+// unsigned token on as a required class's.
+func TestSignedStaged(t *testing.T) {
+	ctx := context.Background()
+	rules := func(signed string) string {
+		return `[{"class":"identity","keyring":"dev","select":["$.ssn"],"signed":` + signed + `}]`
+	}
+	off, staged, required := newLocal(t, rules("false")), newLocal(t, rules(`"staged"`)), newLocal(t, rules("true"))
+	doc := []byte(`{"ssn":"` + canarySSN + `"}`)
+	unsigned, err := off.Encrypt(ctx, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := staged.Encrypt(ctx, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := format.Decode([]byte(firstToken(t, signed)), nil); tok == nil || tok.Mode != format.ModeSignedEnvelope {
+		t.Fatalf("a staged writer did not sign: %s", signed)
+	}
+	for _, tt := range []struct {
+		name   string
+		reader *Codec
+		doc    []byte
+		want   error // nil: opens
+	}{
+		{"staged reads unsigned", staged, unsigned, nil},
+		{"staged reads signed", staged, signed, nil},
+		{"required reads signed", required, signed, nil},
+		{"required refuses unsigned", required, unsigned, ErrUnsigned},
+		{"unsigned reader does not read signed", off, signed, envelope.ErrNoKey},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.reader.Decrypt(ctx, tt.doc)
+			if tt.want == nil {
+				if err != nil || string(got) != string(doc) {
+					t.Fatalf("Decrypt = %s, %v", got, err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Decrypt error = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if _, err := required.Encrypt(ctx, unsigned); !errors.Is(err, ErrUnsigned) {
+		t.Errorf("Encrypt passed an unsigned token on as a signed class's: %v", err)
+	}
+	if out, err := staged.Encrypt(ctx, unsigned); err != nil || string(out) != string(unsigned) {
+		t.Errorf("a staged writer did not pass an unsigned token on: %v", err)
+	}
+}
+
+func TestSignedConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name, rule, want string
+	}{
+		{"number", `"signed":1`, `rules[0].signed: want true, false or "staged", not 1`},
+		{"other string", `"signed":"yes"`, `rules[0].signed: want true, false or "staged", not "yes"`},
+		{"esdk", `"signed":true,"format":"esdk"`, `rules[0].format: a signed class cannot use format "esdk"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			js := `{"keyrings":{"k":{"kms":{"keyArn":"arn:aws:kms:eu-west-2:111122223333:key/1"}}},
+				"rules":[{"class":"c","keyring":"k","select":["$.a"],` + tt.rule + `}]}`
+			_, err := ParseConfig([]byte(js))
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("ParseConfig error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	for _, v := range []string{"true", "false", `"staged"`} {
+		js := `{"keyrings":{"k":{"kms":{"keyArn":"arn:aws:kms:eu-west-2:111122223333:key/1"}}},
+			"rules":[{"class":"c","keyring":"k","select":["$.a"],"signed":` + v + `}]}`
+		if _, err := ParseConfig([]byte(js)); err != nil {
+			t.Errorf("signed %s: %v", v, err)
+		}
+	}
+}
+
+// TestSignedTokenSize: a signed token is 96 bytes (128 characters) longer
+// than an unsigned one of the same class and value.
+func TestSignedTokenSize(t *testing.T) {
+	ctx := context.Background()
+	value := []byte(`"` + strings.Repeat("x", 18) + `"`) // 20 bytes
+	var lens [2]int
+	for i, signed := range []string{"false", "true"} {
+		c := newLocal(t, `[{"class":"identity","keyring":"dev","select":["$.ssn"],"signed":`+signed+`}]`)
+		tok, err := c.EncryptValue(ctx, "identity", value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lens[i] = len(tok)
+	}
+	if d := lens[1] - lens[0]; d != 128 {
+		t.Errorf("a signed token is %d characters longer, want 128 (%d and %d)", d, lens[0], lens[1])
+	}
+}
