@@ -155,23 +155,6 @@ func TestReadOnlyPrincipalCannotForge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// S + ℓ: the same signature with a non-canonical S, which a lenient
-	// verifier accepts.
-	ell, _ := new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
-	noncanonical := func(sig []byte) []byte {
-		le := func(b []byte) []byte { // little- <-> big-endian
-			r := make([]byte, len(b))
-			for i := range b {
-				r[len(b)-1-i] = b[i]
-			}
-			return r
-		}
-		s := new(big.Int).SetBytes(le(sig[32:]))
-		s.Add(s, ell)
-		out := append([]byte(nil), sig[:32]...)
-		sb := s.FillBytes(make([]byte, 32))
-		return append(out, le(sb)...)
-	}
 	realBody, _ := base64Body(realText)
 
 	attacks := []struct {
@@ -192,7 +175,7 @@ func TestReadOnlyPrincipalCannotForge(t *testing.T) {
 		{"signature one byte long",
 			text(f.seal(t, `"forged"`, nil, nil, append(append([]byte(nil), real.Signature...), 0))), []error{ErrForged, ErrMalformedToken}},
 		{"real token, signature with a non-canonical S",
-			text(append(realBody[:len(realBody)-64:len(realBody)-64], noncanonical(real.Signature)...)), []error{ErrForged}},
+			text(append(realBody[:len(realBody)-64:len(realBody)-64], nonCanonicalS(real.Signature)...)), []error{ErrForged}},
 		{"real token, signature of another data key's token",
 			text(append(realBody[:len(realBody)-64:len(realBody)-64], otherTok.Signature...)), []error{ErrForged}},
 		{"real token, mode byte set to unsigned",
@@ -227,6 +210,23 @@ func TestReadOnlyPrincipalCannotForge(t *testing.T) {
 	if got, err := readOnly.Decrypt(ctx, enc); err != nil || !strings.Contains(string(got), canarySSN) {
 		t.Fatalf("the genuine token no longer opens: %v", err)
 	}
+}
+
+// nonCanonicalS returns sig with S replaced by S + ℓ (the group order): the
+// same signature spelled another way, which a lenient verifier accepts
+// (the malleability of GHSA-h45p-w933-jxh3's kind).
+func nonCanonicalS(sig []byte) []byte {
+	ell, _ := new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
+	le := func(b []byte) []byte { // little- <-> big-endian
+		r := make([]byte, len(b))
+		for i := range b {
+			r[len(b)-1-i] = b[i]
+		}
+		return r
+	}
+	s := new(big.Int).SetBytes(le(sig[32:]))
+	s.Add(s, ell)
+	return append(append([]byte(nil), sig[:32]...), le(s.FillBytes(make([]byte, 32)))...)
 }
 
 func base64Body(text string) ([]byte, error) {

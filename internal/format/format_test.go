@@ -184,7 +184,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		body := append(bytes.Clone(tok.Header), tok.Payload...)
+		body := append(append(bytes.Clone(tok.Header), tok.Payload...), tok.Signature...)
 		if got := AppendText(nil, body); !bytes.Equal(got, text) {
 			t.Fatalf("re-encoded %q, want %q", got, text)
 		}
@@ -194,6 +194,8 @@ func FuzzDecode(f *testing.F) {
 			again = AppendESDKHeader(nil, tok.Class)
 		case ModeKeyset:
 			again = AppendKeysetHeader(nil, tok.Class, tok.KeyID)
+		case ModeSignedEnvelope:
+			again = AppendSignedHeader(nil, tok.Class, tok.Keys, tok.Commitment, tok.VerifyingKey)
 		default:
 			again = AppendHeader(nil, tok.Class, tok.Keys, tok.Commitment)
 		}
