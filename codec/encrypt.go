@@ -28,7 +28,7 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer doc.Release()
-	return c.encrypt(ctx, doc, src, nil, nil)
+	return c.encrypt(ctx, doc, src, nil, nil, nil)
 }
 
 // match is a node to seal as the class of rules[rule].
@@ -45,38 +45,43 @@ type edit struct {
 	rule             int32
 	chunk            int32 // which of the rule's data keys seals it
 	op               Op
+	// given is 1 + the index in the plan's originals of the token that a
+	// Scope gives back for this value, or 0 to seal it.
+	given int32
 }
 
 // encrypt runs the three steps of encryption: plan (which values become
 // tokens), keys (one data key per chunk of values), write (splice the
 // tokens in). sel is the rules' selection of doc, or nil to make it; extra
-// are further nodes to seal, from a Scope.
-func (c *Codec) encrypt(ctx context.Context, doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match) ([]byte, error) {
+// are further nodes to seal, from a Scope s, which gives back the tokens
+// of values it decrypted (s may be nil).
+func (c *Codec) encrypt(ctx context.Context, doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match, s *Scope) ([]byte, error) {
 	rep := reportFrom(ctx)
-	edits, err := c.plan(doc, src, sel, extra, rep)
+	edits, given, err := c.plan(doc, src, sel, extra, s, rep)
 	if err != nil {
 		return nil, err
 	}
 	if len(edits) == 0 {
 		return bytes.Clone(src), nil
 	}
-	keys, err := c.keys(ctx, newBindings(doc, src), edits, rep)
+	keys, err := c.keys(ctx, newBindings(doc, src), edits, given, rep)
 	if err != nil {
 		return nil, err
 	}
-	return c.write(ctx, doc, src, edits, keys, rep)
+	return c.write(ctx, doc, src, edits, keys, given, rep)
 }
 
-// plan returns the values to seal, in document order. It checks the tokens
-// that are already there: at a selected path, one of the rule's; anywhere
-// else, well-formed.
-func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match, rep *Report) ([]edit, error) {
+// plan returns the values to seal, in document order, and the tokens that s
+// gives back for some of them (edit.given). It checks the tokens that are
+// already there: at a selected path, one of the rule's; anywhere else,
+// well-formed.
+func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match, s *Scope, rep *Report) ([]edit, []original, error) {
 	var err error
 	if sel == nil {
 		if sel, err = fieldpath.Select(doc, c.sels); err != nil {
 			// Fail closed: a selector that cannot be evaluated must
 			// not leave its values in plaintext.
-			return nil, fmt.Errorf("codec: %w", err)
+			return nil, nil, fmt.Errorf("codec: %w", err)
 		}
 	}
 	// The matches in document order: the selection's, or with a Scope's
@@ -93,6 +98,7 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 	}
 
 	edits := make([]edit, 0, count)
+	var given []original
 	var scratch, body []byte
 	var tok format.Token
 	inside, outer := 0, -1 // nodes below inside are within the value of node outer
@@ -124,7 +130,7 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 				if n < inside {
 					at = outer
 				}
-				return nil, &TokenError{Pointer: doc.Pointer(at), Err: ErrReservedPrefix}
+				return nil, nil, &TokenError{Pointer: doc.Pointer(at), Err: ErrReservedPrefix}
 			}
 			if n >= inside {
 				rep.add(PassedThrough, tok.Class, doc, n, nil)
@@ -141,24 +147,29 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 		if doc.Kind(m.node) == jsontape.String {
 			if text, isTok := tokenText(doc, src, m.node, &scratch); isTok {
 				if body, err = tok.Decode(text, body); err != nil {
-					return nil, &TokenError{Pointer: doc.Pointer(m.node), Err: wrapMalformed(err)}
+					return nil, nil, &TokenError{Pointer: doc.Pointer(m.node), Err: wrapMalformed(err)}
 				}
 				if !r.reads(&tok) {
 					err := ErrForeignToken
 					if tok.Class == r.class && tok.Mode == format.ModeEnvelope && r.signing == SignedRequired {
 						err = ErrUnsigned
 					}
-					return nil, &TokenError{Pointer: doc.Pointer(m.node), Class: tok.Class, Err: err}
+					return nil, nil, &TokenError{Pointer: doc.Pointer(m.node), Class: tok.Class, Err: err}
 				}
 				rep.add(PassedThrough, tok.Class, doc, m.node, nil)
 				continue
 			}
 		}
 		start, end := doc.Raw(m.node)
-		edits = append(edits, edit{node: int32(m.node), start: int32(start), end: int32(end), rule: int32(m.rule), op: m.op})
+		e := edit{node: int32(m.node), start: int32(start), end: int32(end), rule: int32(m.rule), op: m.op}
+		if o, ok := s.givenBack(m.rule, doc, src, m.node, &scratch); ok {
+			given = append(given, o)
+			e.given = int32(len(given))
+		}
+		edits = append(edits, e)
 		inside, outer = doc.End(m.node), m.node
 	}
-	return edits, nil
+	return edits, given, nil
 }
 
 // outermostMatches sorts ms by node and drops the matches inside another; of two
@@ -195,7 +206,7 @@ func (r *rule) reads(tok *format.Token) bool {
 // keys splits each rule's values into chunks that one sealer may seal
 // (for a cached data key, within the encrypt cache's MaxUses and MaxBytes),
 // sets each edit's chunk, and returns the sealers per chunk, by rule.
-func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Report) ([][]tokenSealer, error) {
+func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, given []original, rep *Report) ([][]tokenSealer, error) {
 	type chunk struct{ uses, bytes uint64 }
 	chunks := make([][]chunk, len(c.rules))
 	maxUses, maxBytes := c.enc.MaxUses(), c.enc.MaxBytes()
@@ -215,6 +226,14 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Re
 				}
 			}
 			bound[e.rule] = b
+		}
+		if e.given > 0 {
+			// An original token is bound to the business key of the
+			// document it came in: give it back only under the same.
+			if g := given[e.given-1].bind; g.kind == bound[e.rule].kind && bytes.Equal(g.value, bound[e.rule].value) {
+				continue
+			}
+			e.given = 0
 		}
 		size := uint64(padded(int(e.end-e.start), r.pad))
 		cs := chunks[e.rule]
@@ -251,9 +270,13 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Re
 }
 
 // write splices the tokens into src.
-func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, edits []edit, sealers [][]tokenSealer, rep *Report) ([]byte, error) {
+func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, edits []edit, sealers [][]tokenSealer, given []original, rep *Report) ([]byte, error) {
 	outLen := len(src)
 	for _, e := range edits {
+		if e.given > 0 {
+			outLen += 2 + len(given[e.given-1].text) - int(e.end-e.start)
+			continue
+		}
 		n := sealers[e.rule][e.chunk].textLen(padded(int(e.end-e.start), c.rules[e.rule].pad))
 		if n >= 0 { // else the size is known once sealed; append grows out
 			outLen += 2 + n - int(e.end-e.start)
@@ -272,6 +295,12 @@ func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, e
 	for _, e := range edits {
 		out := sp.Cut(int(e.start), int(e.end))
 		r := c.rules[e.rule]
+		if e.given > 0 {
+			out = append(append(out, '"'), given[e.given-1].text...)
+			sp.Fill(append(out, '"'))
+			rep.add(GivenBack, r.class, doc, int(e.node), nil)
+			continue
+		}
 		pt = padTo(append(pt[:0], src[e.start:e.end]...), r.pad)
 		out, err := sealers[e.rule][e.chunk].seal(ctx, append(out, '"'), pt, nonces)
 		if err != nil {

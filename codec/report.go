@@ -26,6 +26,10 @@ const (
 	Resealed
 	// Failed: a token could not be read or made; Err says why.
 	Failed
+	// GivenBack: a value that a Scope decrypted came back unchanged where
+	// the result is sealed, and its original token was put back in its
+	// place (no new token, no key service call).
+	GivenBack
 )
 
 func (op Op) String() string {
@@ -40,6 +44,8 @@ func (op Op) String() string {
 		return "resealed"
 	case Failed:
 		return "failed"
+	case GivenBack:
+		return "givenBack"
 	}
 	return "unknown"
 }
