@@ -162,7 +162,7 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 		}
 		start, end := doc.Raw(m.node)
 		e := edit{node: int32(m.node), start: int32(start), end: int32(end), rule: int32(m.rule), op: m.op}
-		if o, ok := s.givenBack(m.rule, doc, src, m.node, &scratch); ok {
+		if o, ok := s.givenBack(m.rule, doc, src, m.node); ok {
 			given = append(given, o)
 			e.given = int32(len(given))
 		}

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -15,12 +16,15 @@ import (
 // from, so that Scope.Encrypt gives the token back where the result holds
 // the value unchanged, instead of sealing it anew: a function that only
 // reads a class then needs no right to write it (no data key, no signing
-// key). Values are known by an HMAC-SHA-256 under a key of the Scope, not
-// kept; a string by its decoded content (a JSON encoder may spell it
-// otherwise), any other value byte for byte.
+// key). Values are known by an HMAC-SHA-256, under a key of the Scope, of
+// their canonical form, not kept: equal JSON values whatever the order of
+// object members, whitespace and string escapes (which a handler's JSON
+// encoder may change), with numbers by their exact text (a number spelled
+// otherwise is sealed anew, since "same double" is not "same number").
 type originals struct {
 	mac    hash.Hash
 	sum    []byte
+	canon  []byte // scratch
 	tokens map[[sha256.Size]byte]original
 }
 
@@ -31,50 +35,72 @@ type original struct {
 	bind binding
 }
 
-// id returns the MAC of a value of rule ri: kind 's' and a string's
-// content, or 'v' and a value's JSON text.
-func (o *originals) id(ri int, kind byte, v []byte) [sha256.Size]byte {
+// id returns the MAC of the canonical form of node n of doc (whose text is
+// src) as a value of rule ri.
+func (o *originals) id(ri int, doc *jsontape.Document, src []byte, n int) [sha256.Size]byte {
+	o.canon = binary.BigEndian.AppendUint32(o.canon[:0], uint32(ri))
+	o.canon = o.canonical(o.canon, doc, src, n)
 	o.mac.Reset()
-	var h [5]byte
-	binary.BigEndian.PutUint32(h[:4], uint32(ri))
-	h[4] = kind
-	o.mac.Write(h[:])
-	o.mac.Write(v)
+	o.mac.Write(o.canon)
 	o.sum = o.mac.Sum(o.sum[:0])
+	clear(o.canon)
 	return [sha256.Size]byte(o.sum)
 }
 
-// valueID returns the MAC of val, the JSON text of a decrypted value.
-func (o *originals) valueID(ri int, val []byte) ([sha256.Size]byte, bool) {
-	if len(val) >= 2 && val[0] == '"' {
-		if slices.Index(val, '\\') < 0 {
-			return o.id(ri, 's', val[1:len(val)-1]), true
+// canonical appends the canonical form of node n: a kind byte, then for a
+// string its decoded content and for a number its text (each after a u32
+// length), for an array its elements' forms, for an object its members'
+// names (length-prefixed) and values' forms in byte-wise order of names
+// (each after a u32 count).
+func (o *originals) canonical(dst []byte, doc *jsontape.Document, src []byte, n int) []byte {
+	switch doc.Kind(n) {
+	case jsontape.String:
+		dst = append(dst, 's', 0, 0, 0, 0)
+		at := len(dst)
+		dst = doc.AppendString(dst, n)
+		binary.BigEndian.PutUint32(dst[at-4:at], uint32(len(dst)-at))
+		return dst
+	case jsontape.Number:
+		start, end := doc.Raw(n)
+		dst = binary.BigEndian.AppendUint32(append(dst, 'n'), uint32(end-start))
+		return append(dst, src[start:end]...)
+	case jsontape.Array:
+		var kids []int
+		for m := n + 1; m < doc.End(n); m = doc.End(m) {
+			kids = append(kids, m)
 		}
-		doc, err := jsontape.Scan(val, jsontape.Limits{MaxSize: len(val) + 1, MaxDepth: 1})
-		if err != nil {
-			return [sha256.Size]byte{}, false
+		dst = binary.BigEndian.AppendUint32(append(dst, 'a'), uint32(len(kids)))
+		for _, m := range kids {
+			dst = o.canonical(dst, doc, src, m)
 		}
-		defer doc.Release()
-		s := doc.AppendString(nil, 0)
-		defer clear(s)
-		return o.id(ri, 's', s), true
+		return dst
+	case jsontape.Object:
+		type member struct {
+			name []byte
+			node int
+		}
+		var ms []member
+		for m := n + 1; m < doc.End(n); m = doc.End(m) {
+			ms = append(ms, member{name: doc.AppendName(nil, m), node: m})
+		}
+		// Names are unique: jsontape refuses duplicates.
+		slices.SortFunc(ms, func(a, b member) int { return bytes.Compare(a.name, b.name) })
+		dst = binary.BigEndian.AppendUint32(append(dst, 'o'), uint32(len(ms)))
+		for _, m := range ms {
+			dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.name)))
+			dst = append(dst, m.name...)
+			clear(m.name)
+			dst = o.canonical(dst, doc, src, m.node)
+		}
+		return dst
 	}
-	return o.id(ri, 'v', val), true
-}
-
-// nodeID returns the MAC of node n of doc as a value of rule ri.
-func (o *originals) nodeID(ri int, doc *jsontape.Document, src []byte, n int, buf *[]byte) [sha256.Size]byte {
-	if doc.Kind(n) == jsontape.String {
-		*buf = doc.AppendString((*buf)[:0], n)
-		return o.id(ri, 's', *buf)
-	}
-	start, end := doc.Raw(n)
-	return o.id(ri, 'v', src[start:end])
+	start, end := doc.Raw(n) // true, false, null
+	return append(dst, src[start:end]...)
 }
 
 // remember records that the token text of rule ri, bound to b, opened to
 // val.
-func (s *Scope) remember(ri int, val, text []byte, b binding) {
+func (s *Scope) remember(ri int, val, text []byte, b binding) error {
 	o := &s.orig
 	if o.tokens == nil {
 		key := make([]byte, 32)
@@ -82,21 +108,24 @@ func (s *Scope) remember(ri int, val, text []byte, b binding) {
 		o.mac = hmac.New(sha256.New, key)
 		o.tokens = map[[sha256.Size]byte]original{}
 	}
-	id, ok := o.valueID(ri, val)
-	if !ok {
-		return
+	doc, err := jsontape.Scan(val, jsontape.Limits{MaxSize: len(val) + 1, MaxDepth: s.c.maxDepth()})
+	if err != nil {
+		return err
 	}
+	id := o.id(ri, doc, val, 0)
+	doc.Release()
 	if _, dup := o.tokens[id]; !dup {
 		o.tokens[id] = original{text: slices.Clone(text), bind: binding{kind: b.kind, value: slices.Clone(b.value)}}
 	}
+	return nil
 }
 
 // givenBack returns the original token for node n of doc, a value that
 // rule ri would seal, if the Scope opened it from a token of that rule.
-func (s *Scope) givenBack(ri int, doc *jsontape.Document, src []byte, n int, buf *[]byte) (original, bool) {
+func (s *Scope) givenBack(ri int, doc *jsontape.Document, src []byte, n int) (original, bool) {
 	if s == nil || s.orig.tokens == nil {
 		return original{}, false
 	}
-	o, ok := s.orig.tokens[s.orig.nodeID(ri, doc, src, n, buf)]
+	o, ok := s.orig.tokens[s.orig.id(ri, doc, src, n)]
 	return o, ok
 }

@@ -142,3 +142,48 @@ func TestSignedClassReadOnlyScope(t *testing.T) {
 	}
 	assertNoCanary(t, "error", err.Error())
 }
+
+// TestScopeGivesBackEqualValues: an object whose members a handler's
+// encoder reordered and re-spelled is the same value, and its token comes
+// back; a number spelled otherwise is not (equal doubles are not always
+// equal numbers), and is sealed anew.
+func TestScopeGivesBackEqualValues(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(t, `[{"class":"identity","keyring":"dev","select":["$.obj","$.num"]}]`)
+	event, err := c.Encrypt(ctx, []byte(`{"obj":{"b":"x\u0041","a":[1.50e2, true, null, {"z":"`+canarySSN+`","y":0}]},"num":9007199254740993}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objTok := tokenAt(t, event, "obj")
+	for _, tc := range []struct {
+		name, result string
+		given, made  int
+	}{
+		{"reordered and re-spelled object", `{"obj":{"a":[1.50e2,true,null,{"y":0,"z":"` + canarySSN + `"}],"b":"xA"},"num":9007199254740993}`, 2, 0},
+		{"a number inside spelled otherwise", `{"obj":{"a":[150,true,null,{"y":0,"z":"` + canarySSN + `"}],"b":"xA"},"num":9007199254740993}`, 1, 1},
+		{"a number that rounds to the same double", `{"obj":{"b":"xA","a":[1.50e2,true,null,{"z":"` + canarySSN + `","y":0}]},"num":9007199254740992}`, 1, 1},
+		{"a member added", `{"obj":{"b":"xA","c":1,"a":[1.50e2,true,null,{"z":"` + canarySSN + `","y":0}]},"num":9007199254740993}`, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := c.NewScope()
+			if _, err := s.Decrypt(ctx, event); err != nil {
+				t.Fatal(err)
+			}
+			var rep Report
+			out, err := s.Encrypt(WithReport(ctx, &rep), []byte(tc.result))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertNoCanary(t, "result", string(out))
+			if got := sum(rep.Count(GivenBack)); got != tc.given {
+				t.Errorf("%d tokens given back, want %d", got, tc.given)
+			}
+			if got := sum(rep.Count(Made)); got != tc.made {
+				t.Errorf("%d tokens made, want %d", got, tc.made)
+			}
+			if tc.made == 0 && !strings.Contains(string(out), `"`+objTok+`"`) {
+				t.Errorf("the object's token did not come back")
+			}
+		})
+	}
+}

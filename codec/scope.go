@@ -205,7 +205,9 @@ func (s *Scope) open(d *decryptor, text []byte, at place, depth, ri int, decoded
 		}
 		// The binding was read when the token opened (openWith).
 		b, _ := d.binds.of(s.c.rules[ri])
-		s.remember(ri, val, text, b)
+		if err := s.remember(ri, val, text, b); err != nil {
+			return nil, &TokenError{Pointer: at.pointer(), Class: s.c.rules[ri].class, Err: errNotJSON}
+		}
 	}
 	return val, nil
 }

@@ -2,16 +2,9 @@ package codec
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ed25519"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"testing"
 
@@ -19,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/internal/forgetest"
 	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
@@ -54,35 +48,20 @@ type forger struct {
 	kctx    map[string]string // the key context (without the verifying key)
 }
 
-// seal makes a mode 0x04 token of value under the forger's data key, with
-// the header's verifying key replaced by vk (nil: the real one), signed by
-// priv (nil: the signature sig is appended as it is).
+// seal makes a mode 0x04 token body of value under the forger's data key,
+// with the header's verifying key replaced by vk (nil: the real one),
+// signed by priv (nil: the signature sig is appended as it is).
 func (f *forger) seal(t *testing.T, value string, vk []byte, priv ed25519.PrivateKey, sig []byte) []byte {
 	t.Helper()
-	prk, err := hkdf.Extract(sha256.New, f.dataKey, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ek, _ := hkdf.Expand(sha256.New, prk, "sfnenc v1 envelope aes-256-gcm key", 32)
-	commit, _ := hkdf.Expand(sha256.New, prk, "sfnenc v1 envelope key commitment", format.CommitmentSize)
-	block, _ := aes.NewCipher(ek)
-	gcm, _ := cipher.NewGCM(block)
 	if vk == nil {
 		vk = f.tok.VerifyingKey
 	}
-	header := format.AppendSignedHeader(nil, f.tok.Class, f.tok.Keys, commit, vk)
-	aad := format.AppendAssociatedData(nil, header, format.AppendContext(nil, f.kctx), 0, nil)
-	nonce := make([]byte, format.NonceSize)
-	rand.Read(nonce)
-	sealed := gcm.Seal(nonce, nonce, []byte(value), aad)
-	body := append(append([]byte(nil), header...), sealed...)
-	if priv != nil {
-		msg := []byte("sfnenc v1 signed token\x00")
-		msg = binary.BigEndian.AppendUint32(msg, uint32(len(aad)))
-		msg = append(append(msg, aad...), sealed...)
-		sig = ed25519.Sign(priv, msg)
+	body, err := forgetest.SealBody(forgetest.Token{Class: f.tok.Class, Keys: f.tok.Keys, DataKey: f.dataKey, KeyContext: f.kctx,
+		Signed: true, VerifyingKey: vk, SigningKey: priv, Signature: sig}, value)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return append(body, sig...)
+	return body
 }
 
 func text(body []byte) string { return string(format.AppendText(nil, body)) }
@@ -175,7 +154,7 @@ func TestReadOnlyPrincipalCannotForge(t *testing.T) {
 		{"signature one byte long",
 			text(f.seal(t, `"forged"`, nil, nil, append(append([]byte(nil), real.Signature...), 0))), []error{ErrForged, ErrMalformedToken}},
 		{"real token, signature with a non-canonical S",
-			text(append(realBody[:len(realBody)-64:len(realBody)-64], nonCanonicalS(real.Signature)...)), []error{ErrForged}},
+			text(append(realBody[:len(realBody)-64:len(realBody)-64], forgetest.NonCanonicalS(real.Signature)...)), []error{ErrForged}},
 		{"real token, signature of another data key's token",
 			text(append(realBody[:len(realBody)-64:len(realBody)-64], otherTok.Signature...)), []error{ErrForged}},
 		{"real token, mode byte set to unsigned",
@@ -210,23 +189,6 @@ func TestReadOnlyPrincipalCannotForge(t *testing.T) {
 	if got, err := readOnly.Decrypt(ctx, enc); err != nil || !strings.Contains(string(got), canarySSN) {
 		t.Fatalf("the genuine token no longer opens: %v", err)
 	}
-}
-
-// nonCanonicalS returns sig with S replaced by S + ℓ (the group order): the
-// same signature spelled another way, which a lenient verifier accepts
-// (the malleability of GHSA-h45p-w933-jxh3's kind).
-func nonCanonicalS(sig []byte) []byte {
-	ell, _ := new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
-	le := func(b []byte) []byte { // little- <-> big-endian
-		r := make([]byte, len(b))
-		for i := range b {
-			r[len(b)-1-i] = b[i]
-		}
-		return r
-	}
-	s := new(big.Int).SetBytes(le(sig[32:]))
-	s.Add(s, ell)
-	return append(append([]byte(nil), sig[:32]...), le(s.FillBytes(make([]byte, 32)))...)
 }
 
 func base64Body(text string) ([]byte, error) {

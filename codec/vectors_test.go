@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
+	"github.com/sfnenc/sfnenc/internal/forgetest"
 	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
@@ -332,7 +333,7 @@ func signedVectors(t *testing.T, v map[string]vector, load func(string, ...strin
 	bad("signed-stripped", "the signature removed: too short for a signed token", replace(unsig), "malformed")
 	bad("signed-short-signature", "the last byte of the signature removed", replace(body[:len(body)-1]), "forged")
 	bad("signed-extended", "a byte appended after the signature", replace(append(bytes.Clone(body), 0)), "forged")
-	bad("signed-non-canonical-s", "the real signature with S + l (the group order) in place of S", replace(append(bytes.Clone(unsig), nonCanonicalS(tok.Signature)...)), "forged")
+	bad("signed-non-canonical-s", "the real signature with S + l (the group order) in place of S", replace(append(bytes.Clone(unsig), forgetest.NonCanonicalS(tok.Signature)...)), "forged")
 	bad("signed-other-signature", "the signature of a token of another data key", replace(append(bytes.Clone(unsig), otherTok.Signature...)), "forged")
 	bad("signed-flipped-verifying-key", "a bit of the verifying key flipped", replace(func() []byte {
 		b := bytes.Clone(body)
