@@ -58,7 +58,7 @@ var (
 	// ErrForged: a token of a signed class failed its writer's signature,
 	// or its data key does not unwrap under the verifying key it names:
 	// someone who may read the class, but not write it, made it.
-	ErrForged = errors.New("codec: token of a signed class failed its signature")
+	ErrForged = errors.New("codec: forged token: not signed by a writer of its signed class")
 )
 
 // ErrUnavailable is envelope.ErrUnavailable: the key service could not be
