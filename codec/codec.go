@@ -323,7 +323,12 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 				continue
 			}
 			if st := stores[rd.Keyring]; st != nil {
-				ru.readers = append(ru.readers, keysetMode{st: st})
+				if r.Signed != SignedOff {
+					ru.readers = append(ru.readers, signedKeysetMode{st: st})
+				}
+				if r.Signed != SignedRequired {
+					ru.readers = append(ru.readers, keysetMode{st: st})
+				}
 				continue
 			}
 			kr := krs[rd.Keyring]

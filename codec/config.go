@@ -335,9 +335,6 @@ func (c *Config) checkSigning(field string, r Rule) error {
 		if rd.Format == "esdk" {
 			return cfgErr(f+".format", "a signed class cannot use format \"esdk\" (see SECURITY.md, \"Signed classes\")")
 		}
-		if c.Keyrings[rd.Keyring].KMSKeyset != nil {
-			return cfgErr(f+".keyring", "a signed class cannot use a kmsKeyset keyring yet; %q is one (see SECURITY.md, \"Signed classes\")", rd.Keyring)
-		}
 	}
 	return nil
 }

@@ -244,7 +244,7 @@ func (d *decryptor) open(tok *format.Token) ([]byte, error) {
 			first = err
 		}
 	}
-	if !tried && tok.Mode == format.ModeEnvelope && r.signing == SignedRequired {
+	if !tried && r.refusesUnsigned(tok) {
 		return nil, ErrUnsigned
 	}
 	if !tried {

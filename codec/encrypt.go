@@ -151,7 +151,7 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 				}
 				if !r.reads(&tok) {
 					err := ErrForeignToken
-					if tok.Class == r.class && tok.Mode == format.ModeEnvelope && r.signing == SignedRequired {
+					if r.refusesUnsigned(&tok) {
 						err = ErrUnsigned
 					}
 					return nil, nil, &TokenError{Pointer: doc.Pointer(m.node), Class: tok.Class, Err: err}
@@ -197,6 +197,20 @@ func (r *rule) reads(tok *format.Token) bool {
 	}
 	for _, m := range r.readers {
 		if m.mode() == tok.Mode && m.mayOpen(tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// refusesUnsigned reports whether tok is an unsigned token of r's class that
+// r refuses because it requires signatures.
+func (r *rule) refusesUnsigned(tok *format.Token) bool {
+	if tok.Class != r.class || r.signing != SignedRequired || tok.Mode.Signed() {
+		return false
+	}
+	for _, m := range r.readers {
+		if m.mode().Unsigned() == tok.Mode {
 			return true
 		}
 	}

@@ -327,3 +327,77 @@ func (s *keysetSealer) seal(_ context.Context, dst, pt []byte, _ *datakey.Nonces
 	}
 	return out, nil
 }
+
+// signedKeysetMode is mode 0x05: mode 0x03 with a signature by the signing
+// key of the keyset key, which only the writers' copies of the class's
+// keyset file hold (SECURITY.md, "Signed classes").
+type signedKeysetMode struct {
+	st *keyset.Store
+}
+
+func (signedKeysetMode) mode() format.Mode              { return format.ModeSignedKeyset }
+func (signedKeysetMode) chunked() bool                  { return false }
+func (signedKeysetMode) mayOpen(tok *format.Token) bool { return true }
+
+// sealer loads a writer's copy of the class's keyset (one KMS Decrypt the
+// first time in the process).
+func (m signedKeysetMode) sealer(ctx context.Context, c *Codec, r *rule, b binding, _, _ uint64, _ *Report) (tokenSealer, error) {
+	ks, err := m.st.LoadWriter(ctx, r.class, c.ec)
+	if err != nil {
+		return nil, &DataKeyError{Class: r.class, Err: err}
+	}
+	h := format.AppendSignedKeysetHeader(nil, r.class, ks.Primary())
+	return &signedKeysetSealer{keysetSealer: keysetSealer{ks: ks, class: r.class, headerText: newHeaderText(h, r, b)}}, nil
+}
+
+// open checks the signature with the verifying key of the token's key
+// before it opens.
+func (m signedKeysetMode) open(d *decryptor, r *rule, tok *format.Token, b binding) ([]byte, error) {
+	ks, err := m.st.Load(d.ctx, r.class, d.c.ec)
+	if err != nil {
+		return nil, err
+	}
+	vk, err := ks.VerifyingKey(tok.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
+	d.msg = format.AppendSigningMessage(d.msg[:0], d.aad, tok.Payload)
+	if !ed25519.Verify(vk, d.msg, tok.Signature) {
+		return nil, ErrForged
+	}
+	pt, err := ks.Open(d.pt[:0], tok.KeyID, tok.Payload, d.aad)
+	if errors.Is(err, envelope.ErrOpen) {
+		return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.pt = pt[:0]
+	return pt, nil
+}
+
+type signedKeysetSealer struct {
+	keysetSealer
+	msg []byte // scratch
+}
+
+func (s *signedKeysetSealer) textLen(n int) int {
+	return format.TextLen(len(s.header) + format.KeysetOverhead + n + format.SignatureSize)
+}
+
+func (s *signedKeysetSealer) seal(_ context.Context, dst, pt []byte, _ *datakey.Nonces) ([]byte, error) {
+	out, err := s.appendText(dst, func(body []byte) ([]byte, error) {
+		rest := len(body)
+		body, err := s.ks.Seal(body, pt, s.aad)
+		if err != nil {
+			return nil, err
+		}
+		s.msg = format.AppendSigningMessage(s.msg[:0], s.aad, body[rest:])
+		return s.ks.Sign(body, s.msg)
+	})
+	if err != nil {
+		return nil, &DataKeyError{Class: s.class, Err: err}
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/internal/forgetest"
 	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
@@ -324,4 +326,113 @@ func TestSignedTokenSize(t *testing.T) {
 	if d := lens[1] - lens[0]; d != 128 {
 		t.Errorf("a signed token is %d characters longer, want 128 (%d and %d)", d, lens[0], lens[1])
 	}
+}
+
+// TestSignedKeysetReadOnlyPrincipal plays, in keyset mode, a principal that
+// may decrypt the readers' copy of the signed class identity's keyset file
+// but not the writers' (a key policy on sfnenc:role; here KMS refuses it
+// every Decrypt once it has loaded its copy: fault injection at local-kms,
+// which has no key policies). With the class's AEAD keys and verifying
+// keys, and a real token, every token it makes is refused.
+func TestSignedKeysetReadOnlyPrincipal(t *testing.T) {
+	f := newKeysetFixture(t)
+	ctx := context.Background()
+	f.cfg.Rules[0].Signed = SignedRequired
+	if err := f.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f.store.SetSigned("identity", true)
+	if _, err := f.store.Stage(ctx, "identity", f.cfg.EncryptionContext); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Rotate(ctx, "identity", f.cfg.EncryptionContext); err != nil {
+		t.Fatal(err)
+	}
+	writer := f.codec(t)
+	enc, err := writer.Encrypt(ctx, []byte(`{"ssn":"`+canarySSN+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	realText := firstToken(t, enc)
+	real, err := format.Decode([]byte(realText), nil)
+	if err != nil || real.Mode != format.ModeSignedKeyset {
+		t.Fatalf("token %v, mode %v; want mode 0x05", err, real)
+	}
+	if got, want := len(realText), len(firstToken(t, mustEncrypt(t, newKeysetFixture(t).codec(t), `{"ssn":"`+canarySSN+`"}`))); got-want > 90 {
+		t.Errorf("a signed keyset token is %d characters longer than an unsigned one, want at most 90", got-want)
+	}
+
+	reader := f.codec(t)
+	if got, err := reader.Decrypt(ctx, enc); err != nil || !strings.Contains(string(got), canarySSN) {
+		t.Fatalf("the reader cannot read: %v", err)
+	}
+	// The principal's materials: the readers' copy, loaded as any reader.
+	mine, err := keyset.NewStore(f.dir, envelope.KMSClients(f.srv.Config(t)), f.srv.KeyARN("primary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := mine.Load(ctx, "identity", f.cfg.EncryptionContext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Inject(kmstest.Fault{Op: "Decrypt", Kind: kmstest.AccessDenied})
+	if _, err := reader.Encrypt(ctx, []byte(`{"ssn":"forged"}`)); !errors.Is(err, envelope.ErrDenied) {
+		t.Fatalf("the reader's Encrypt = %v, want ErrDenied (the writers' copy)", err)
+	}
+	kctx := format.AppendContext(nil, format.KeyContext(f.cfg.EncryptionContext, "identity"))
+	_, myPriv, _ := ed25519.GenerateKey(nil)
+	forge := func(mode format.Mode, value string, sig func(msg []byte) []byte) string {
+		h := format.AppendSignedKeysetHeader(nil, "identity", real.KeyID)
+		if mode == format.ModeKeyset {
+			h = format.AppendKeysetHeader(nil, "identity", real.KeyID)
+		}
+		aad := format.AppendAssociatedData(nil, h, kctx, 0, nil)
+		sealed, err := ks.Seal(nil, []byte(value), aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := append(append([]byte(nil), h...), sealed...)
+		if sig != nil {
+			body = append(body, sig(format.AppendSigningMessage(nil, aad, sealed))...)
+		}
+		return text(body)
+	}
+	realBody, _ := base64Body(realText)
+	unsig := realBody[: len(realBody)-64 : len(realBody)-64]
+	for _, a := range []struct {
+		name string
+		tok  string
+		want []error
+	}{
+		{"reseal, keep the real signature", forge(format.ModeSignedKeyset, `"forged"`, func([]byte) []byte { return real.Signature }), []error{ErrForged}},
+		{"reseal, sign with the forger's key", forge(format.ModeSignedKeyset, `"forged"`, func(m []byte) []byte { return ed25519.Sign(myPriv, m) }), []error{ErrForged}},
+		{"reseal, no signature", forge(format.ModeSignedKeyset, `"a longer forged value, to be sure"`, nil), []error{ErrForged, ErrMalformedToken}},
+		{"non-canonical S", text(append(bytes.Clone(unsig), forgetest.NonCanonicalS(real.Signature)...)), []error{ErrForged}},
+		{"signature cut", text(realBody[:len(realBody)-1]), []error{ErrForged, ErrMalformedToken}},
+		{"an unsigned token (mode 0x03) sealed with the class's key", forge(format.ModeKeyset, `"forged"`, nil), []error{ErrUnsigned}},
+	} {
+		t.Run(a.name, func(t *testing.T) {
+			got, err := reader.Decrypt(ctx, []byte(`{"ssn":"`+a.tok+`"}`))
+			if err == nil {
+				t.Fatalf("accepted: %s", got)
+			}
+			ok := false
+			for _, w := range a.want {
+				ok = ok || errors.Is(err, w)
+			}
+			if !ok {
+				t.Errorf("%v, want one of %v", err, a.want)
+			}
+			assertNoCanary(t, "error", err.Error())
+		})
+	}
+}
+
+func mustEncrypt(t *testing.T, c *Codec, doc string) []byte {
+	t.Helper()
+	out, err := c.Encrypt(context.Background(), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

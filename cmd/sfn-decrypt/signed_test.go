@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,5 +89,66 @@ func TestDecryptSignedForgery(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "access denied") {
 		t.Errorf("encrypt without write rights: stderr %q", stderr)
+	}
+}
+
+// TestKeysetSignedRollout turns signing on for a keyset-mode class through
+// the CLI, in the two steps SECURITY.md gives: "signed": "staged" and
+// `keyset rotate --staged` (the file gets signing keys, writers sign,
+// readers read old and new tokens), then "signed": true (old unsigned
+// tokens are refused, exit 3).
+func TestKeysetSignedRollout(t *testing.T) {
+	kms := kmstest.Start(t)
+	awsTestEnv(t, "AWS_ENDPOINT_URL_KMS="+kms.Endpoint())
+	dir := t.TempDir()
+	cfg := keysetConfig(t, kms, dir)
+	setSigned := func(v string) {
+		b := readFile(t, cfg)
+		b = regexp.MustCompile(`("select": \["\$\.\.ssn"\])(, "signed": [^}]*)?`).ReplaceAll(b, []byte(`$1, "signed": `+v))
+		if err := os.WriteFile(cfg, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	modeOf := func(doc string) format.Mode {
+		tok, err := format.Decode([]byte(regexp.MustCompile(`sfnenc:[A-Za-z0-9_-]+`).FindString(doc)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Mode
+	}
+	doc := `{"ssn":"078-05-1120"}`
+	if _, errs, code := runCmd(t, "", "keyset", "create", "--config", cfg, "--class", "identity"); code != 0 {
+		t.Fatalf("keyset create: %s", errs)
+	}
+	old, errs, code := runCmd(t, doc, "encrypt", "--config", cfg)
+	if code != 0 || modeOf(old) != format.ModeKeyset {
+		t.Fatalf("encrypt before signing: exit %d, %s", code, errs)
+	}
+
+	setSigned(`"staged"`)
+	if _, errs, code := runCmd(t, "", "keyset", "rotate", "--staged", "--config", cfg, "--class", "identity"); code != 0 {
+		t.Fatalf("keyset rotate --staged: %s", errs)
+	}
+	var fl struct{ WriterKeysets []json.RawMessage }
+	if err := json.Unmarshal(readFile(t, filepath.Join(dir, "keysets", "identity.json")), &fl); err != nil || len(fl.WriterKeysets) != 2 {
+		t.Fatalf("the staged file has %d writers' copies, want 2 (%v)", len(fl.WriterKeysets), err)
+	}
+	signed, errs, code := runCmd(t, doc, "encrypt", "--config", cfg)
+	if code != 0 || modeOf(signed) != format.ModeSignedKeyset {
+		t.Fatalf("encrypt, staged: exit %d, %s", code, errs)
+	}
+	for _, in := range []string{old, signed} {
+		if out, errs, code := runCmd(t, in, "decrypt", "--config", cfg); code != 0 || strings.TrimSpace(out) != doc {
+			t.Errorf("decrypt, staged: exit %d, %s", code, errs)
+		}
+	}
+
+	setSigned("true")
+	if out, errs, code := runCmd(t, signed, "decrypt", "--config", cfg); code != 0 || strings.TrimSpace(out) != doc {
+		t.Errorf("decrypt a signed token, required: exit %d, %s", code, errs)
+	}
+	out, errs, code := runCmd(t, old, "decrypt", "--config", cfg)
+	if code != exitTokens || !strings.Contains(errs, "not signed") || strings.Contains(out, "078-05-1120") {
+		t.Errorf("decrypt an unsigned token, required: exit %d, %s", code, errs)
 	}
 }

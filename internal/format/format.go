@@ -60,7 +60,26 @@ const (
 	// into the data key's KMS encryption context as VerifyingKeyKey), and
 	// the body ends with an Ed25519 signature (see SigningMessage).
 	ModeSignedEnvelope Mode = 0x04
+	// ModeSignedKeyset is ModeKeyset with writer authentication: the body
+	// ends with an Ed25519 signature by the signing key of the keyset key
+	// the token names (see SigningMessage).
+	ModeSignedKeyset Mode = 0x05
 )
+
+// Signed reports whether tokens of mode m carry a writer's signature.
+func (m Mode) Signed() bool { return m == ModeSignedEnvelope || m == ModeSignedKeyset }
+
+// Unsigned returns the mode that m signs (ModeEnvelope for
+// ModeSignedEnvelope, ModeKeyset for ModeSignedKeyset), or m.
+func (m Mode) Unsigned() Mode {
+	switch m {
+	case ModeSignedEnvelope:
+		return ModeEnvelope
+	case ModeSignedKeyset:
+		return ModeKeyset
+	}
+	return m
+}
 
 // Provider names the kind of key that wrapped a data key.
 type Provider uint8
@@ -241,7 +260,7 @@ func (t *Token) Parse(b []byte) error {
 	if t.Version != Version1 {
 		return &malformedError{fmt.Sprintf("%v (version %d)", ErrUnsupported, t.Version), ErrUnsupported}
 	}
-	if t.Mode != ModeEnvelope && t.Mode != ModeESDK && t.Mode != ModeKeyset && t.Mode != ModeSignedEnvelope {
+	if t.Mode < ModeEnvelope || t.Mode > ModeSignedKeyset {
 		return &malformedError{fmt.Sprintf("%v (mode %d)", ErrUnsupported, t.Mode), ErrUnsupported}
 	}
 	r := reader{b: b, off: 2}
@@ -263,7 +282,7 @@ func (t *Token) Parse(b []byte) error {
 		}
 		return nil
 	}
-	if t.Mode == ModeKeyset {
+	if t.Mode == ModeKeyset || t.Mode == ModeSignedKeyset {
 		id := r.fixed(2)
 		if r.err != nil {
 			return r.err
@@ -273,6 +292,13 @@ func (t *Token) Parse(b []byte) error {
 			return fmt.Errorf("%w: keyset key id 0", ErrMalformed)
 		}
 		t.Header, t.Payload = b[:r.off], b[r.off:]
+		if t.Mode == ModeSignedKeyset {
+			if len(t.Payload) < KeysetOverhead+SignatureSize {
+				return fmt.Errorf("%w: truncated", ErrMalformed)
+			}
+			n := len(t.Payload) - SignatureSize
+			t.Payload, t.Signature = t.Payload[:n], t.Payload[n:]
+		}
 		if len(t.Payload) < KeysetOverhead {
 			return fmt.Errorf("%w: truncated", ErrMalformed)
 		}
@@ -413,12 +439,14 @@ func AppendSignedHeader(dst []byte, class string, keys []WrappedKey, commitment,
 	return append(dst, verifyingKey...)
 }
 
-// SigningLabel starts every message a ModeSignedEnvelope signature signs.
+// SigningLabel starts every message a signature of a signed mode signs
+// (the mode is in the header, and so in the associated data).
 const SigningLabel = "sfnenc v1 signed token\x00"
 
-// AppendSigningMessage appends the message that a ModeSignedEnvelope
-// token's signature signs: SigningLabel, the u32 length of the associated
-// data, the associated data, then sealed (the nonce, ciphertext and tag).
+// AppendSigningMessage appends the message that a signed token's signature
+// signs: SigningLabel, the u32 length of the associated data, the
+// associated data, then sealed (the nonce, ciphertext and tag; for
+// ModeSignedKeyset the salt, nonce, ciphertext and tag).
 func AppendSigningMessage(dst, aad, sealed []byte) []byte {
 	dst = append(dst, SigningLabel...)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(aad)))
@@ -462,6 +490,15 @@ func AppendKeysetHeader(dst []byte, class string, keyID uint32) []byte {
 	dst = append(dst, Version1, byte(ModeKeyset), byte(len(class)))
 	dst = append(dst, class...)
 	return binary.BigEndian.AppendUint16(dst, uint16(keyID))
+}
+
+// AppendSignedKeysetHeader appends the header of a ModeSignedKeyset token:
+// as AppendKeysetHeader, with that mode.
+func AppendSignedKeysetHeader(dst []byte, class string, keyID uint32) []byte {
+	n := len(dst)
+	dst = AppendKeysetHeader(dst, class, keyID)
+	dst[n+1] = byte(ModeSignedKeyset)
+	return dst
 }
 
 // AppendText appends the text form of a token body to dst.

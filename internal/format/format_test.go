@@ -45,7 +45,6 @@ func TestParseRefuses(t *testing.T) {
 		{"empty", nil, ErrMalformed},
 		{"version 2", mod(func(b []byte) []byte { b[0] = 2; return b }), ErrUnsupported},
 		{"version 0", mod(func(b []byte) []byte { b[0] = 0; return b }), ErrUnsupported},
-		{"mode 5", mod(func(b []byte) []byte { b[1] = 5; return b }), ErrUnsupported},
 		{"mode 6", mod(func(b []byte) []byte { b[1] = 6; return b }), ErrUnsupported},
 		{"mode 0", mod(func(b []byte) []byte { b[1] = 0; return b }), ErrUnsupported},
 		{"class length 0", mod(func(b []byte) []byte { b[2] = 0; return b }), ErrMalformed},
@@ -194,6 +193,8 @@ func FuzzDecode(f *testing.F) {
 			again = AppendESDKHeader(nil, tok.Class)
 		case ModeKeyset:
 			again = AppendKeysetHeader(nil, tok.Class, tok.KeyID)
+		case ModeSignedKeyset:
+			again = AppendSignedKeysetHeader(nil, tok.Class, tok.KeyID)
 		case ModeSignedEnvelope:
 			again = AppendSignedHeader(nil, tok.Class, tok.Keys, tok.Commitment, tok.VerifyingKey)
 		default:
