@@ -358,9 +358,14 @@ func TestSignedKeysetReadOnlyPrincipal(t *testing.T) {
 	if err != nil || real.Mode != format.ModeSignedKeyset {
 		t.Fatalf("token %v, mode %v; want mode 0x05", err, real)
 	}
-	if got, want := len(realText), len(firstToken(t, mustEncrypt(t, newKeysetFixture(t).codec(t), `{"ssn":"`+canarySSN+`"}`))); got-want > 90 {
-		t.Errorf("a signed keyset token is %d characters longer than an unsigned one, want at most 90", got-want)
+	value := `"0123456789abcdefgh"` // 20 bytes of JSON
+	signedTok := firstToken(t, mustEncrypt(t, writer, `{"ssn":`+value+`}`))
+	unsignedTok := firstToken(t, mustEncrypt(t, newKeysetFixture(t).codec(t), `{"ssn":`+value+`}`))
+	if d := len(signedTok) - len(unsignedTok); d > 90 || len(signedTok) != format.TextLen(3+len("identity")+2+format.KeysetOverhead+len(value)+format.SignatureSize) {
+		t.Errorf("a signed keyset token of a 20-byte value is %d characters (%d more than unsigned), want %d and at most 90 more",
+			len(signedTok), d, format.TextLen(3+len("identity")+2+format.KeysetOverhead+len(value)+format.SignatureSize))
 	}
+	t.Logf("keyset mode: 20-byte value -> %d-character signed token, %d unsigned (+%d)", len(signedTok), len(unsignedTok), len(signedTok)-len(unsignedTok))
 
 	reader := f.codec(t)
 	if got, err := reader.Decrypt(ctx, enc); err != nil || !strings.Contains(string(got), canarySSN) {
