@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -192,7 +193,12 @@ func (m signedEnvelopeMode) open(d *decryptor, r *rule, tok *format.Token, b bin
 		return nil, ErrForged
 	}
 	d.id = append(append(d.id[:0], tok.Header...), r.ctxBytes...)
-	dk, hit, err := d.c.dec.DataKey(d.ctx, d.id, m.kr, tok.Keys, format.SignedKeyContext(r.kctx, tok.VerifyingKey))
+	// Tokens of one data key share its verifying key, and so its context.
+	if d.signedRule != r || !bytes.Equal(d.signedVK, tok.VerifyingKey) {
+		d.signedRule, d.signedVK = r, append(d.signedVK[:0], tok.VerifyingKey...)
+		d.signedCtx = format.SignedKeyContext(r.kctx, tok.VerifyingKey)
+	}
+	dk, hit, err := d.c.dec.DataKey(d.ctx, d.id, m.kr, tok.Keys, d.signedCtx)
 	if errors.Is(err, envelope.ErrInvalidKey) {
 		// The data key was not made under this verifying key: the
 		// header's key was swapped for one whose private key the

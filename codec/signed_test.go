@@ -441,3 +441,42 @@ func mustEncrypt(t *testing.T, c *Codec, doc string) []byte {
 	}
 	return out
 }
+
+// TestSignedKMSCalls: signing costs no KMS call. 2,000 encryptions and
+// decryptions of a signed class in one process, and a document of 1,500
+// signed tokens, make one GenerateDataKey and one Decrypt, as unsigned.
+func TestSignedKMSCalls(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	for _, signed := range []string{"false", "true"} {
+		srv.ResetCounts()
+		c := signedKMSCodec(t, srv, signed, srv.KeyARN("primary"))
+		doc := []byte(`{"ssn":"` + canarySSN + `"}`)
+		for range 2000 {
+			enc := mustEncrypt(t, c, string(doc))
+			if dec, err := c.Decrypt(ctx, enc); err != nil || !bytes.Equal(dec, doc) {
+				t.Fatalf("round trip: %v", err)
+			}
+		}
+		var b strings.Builder
+		b.WriteString(`{"records":[`)
+		for i := range 1500 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"ssn":"%03d-55-%04d"}`, i%1000, i)
+		}
+		b.WriteString(`]}`)
+		enc := mustEncrypt(t, c, b.String())
+		if dec, err := signedKMSCodec(t, srv, signed, srv.KeyARN("primary")).Decrypt(ctx, enc); err != nil || string(dec) != b.String() {
+			t.Fatalf("1,500 tokens: %v", err)
+		}
+		// One GenerateDataKey (the cached data key serves every
+		// token) and two Decrypts: the first codec's and the fresh
+		// reader's, one each.
+		if g, d := srv.Requests("GenerateDataKey"), srv.Requests("Decrypt"); g != 1 || d != 2 {
+			t.Errorf("signed %s: %d GenerateDataKey and %d Decrypt, want 1 and 2", signed, g, d)
+		}
+		t.Logf("signed %s: KMS requests: GenerateDataKey %d, Decrypt %d", signed, srv.Requests("GenerateDataKey"), srv.Requests("Decrypt"))
+	}
+}
