@@ -150,6 +150,7 @@ type rule struct {
 	partition string              // encrypt cache partition: keyring name + ctxBytes
 	bind      *fieldpath.Selector // Rule.Bind, or nil
 	signing   Signing             // Rule.Signed
+	callCtx   []contextEntry      // Rule.Context, by key; nil without
 	// writer makes the rule's tokens, with its keyring and format.
 	writer tokenMode
 	// readers are the keyrings and formats that may open this class's
@@ -307,6 +308,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 			partition: r.Keyring + "\x00" + string(cb),
 			bind:      cfg.binds[i],
 			signing:   r.Signed,
+			callCtx:   cfg.contexts[i],
 		}
 		field := fmt.Sprintf("rules[%d]", i)
 		for j, rd := range append([]ReadRule{{Keyring: r.Keyring, Format: r.Format}}, r.Read...) {

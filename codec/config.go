@@ -39,6 +39,14 @@ type Config struct {
 	selectors [][]*fieldpath.Selector
 	// binds[i] is the parsed Bind of Rules[i], or nil.
 	binds []*fieldpath.Selector
+	// contexts[i] are the parsed Context entries of Rules[i], by key.
+	contexts [][]contextEntry
+}
+
+// contextEntry is one entry of a rule's Context, parsed.
+type contextEntry struct {
+	key string
+	sel *fieldpath.Selector
 }
 
 // KeyringConfig names the keys of one keyring. Exactly one field is set.
@@ -113,6 +121,15 @@ type Rule struct {
 	// still reads unsigned ones, for the first of two deployments that
 	// turn signing on; SignedOff (false, the default) signs nothing.
 	Signed Signing `json:"signed,omitempty"`
+	// Context takes encryption context entries from the document: each
+	// key maps to a singular RFC 9535 query (such as "$.tenantId") whose
+	// value, a string or number that no rule encrypts, joins the key
+	// context of the rule's tokens in that document: the KMS encryption
+	// context of their data keys in envelope mode (one data key per
+	// distinct value), the associated data in keyset mode, the message's
+	// context in ESDK mode. Keys are not reserved and not keys of
+	// EncryptionContext. See SECURITY.md, "Encryption context per call".
+	Context map[string]string `json:"context,omitempty"`
 }
 
 // Signing says whether a rule signs its tokens (Rule.Signed). In JSON it
@@ -253,6 +270,7 @@ func (c *Config) Validate() error {
 	classes := map[string]int{}
 	c.selectors = make([][]*fieldpath.Selector, len(c.Rules))
 	c.binds = make([]*fieldpath.Selector, len(c.Rules))
+	c.contexts = make([][]contextEntry, len(c.Rules))
 	for i, r := range c.Rules {
 		field := fmt.Sprintf("rules[%d]", i)
 		if !format.ValidClass(r.Class) {
@@ -295,6 +313,32 @@ func (c *Config) Validate() error {
 		}
 		if err := c.checkSigning(field, r); err != nil {
 			return err
+		}
+		if r.Context != nil {
+			keys := map[string]string{}
+			for k := range r.Context {
+				keys[k] = ""
+			}
+			if err := format.ValidContext(keys); err != nil || len(r.Context) == 0 {
+				if err == nil {
+					err = errors.New("no entries")
+				}
+				return cfgErr(field+".context", "%v", err)
+			}
+			for _, k := range slices.Sorted(maps.Keys(r.Context)) {
+				f := field + ".context." + k
+				if _, clash := c.EncryptionContext[k]; clash {
+					return cfgErr(f, "%q is also a key of encryptionContext", k)
+				}
+				sel, err := fieldpath.Parse(r.Context[k])
+				if err != nil {
+					return &ConfigError{Field: f, Err: err}
+				}
+				if !sel.Singular() {
+					return cfgErr(f, "%q is not a singular query (names and indexes only, such as $.tenantId)", r.Context[k])
+				}
+				c.contexts[i] = append(c.contexts[i], contextEntry{key: k, sel: sel})
+			}
 		}
 		if r.Pad < 0 || r.Pad > 4096 {
 			return cfgErr(field+".pad", "pad %d out of range 0..4096", r.Pad)

@@ -71,11 +71,10 @@ type decryptor struct {
 	// scratch, reused across tokens
 	text, body, id, aad, pt, msg []byte
 	// The KMS context of the last signed data key opened (mode 0x04).
-	signedRule *rule
-	signedVK   []byte
-	signedCtx  map[string]string
-	tok        format.Token
-	inner      *decryptor // for tokens inside decrypted values
+	signedCB, signedVK []byte
+	signedCtx          map[string]string
+	tok                format.Token
+	inner              *decryptor // for tokens inside decrypted values
 	// The last envelope token opened, for tokens of the same data key,
 	// which share its header: they skip parsing and the cache.
 	last lastToken

@@ -225,26 +225,35 @@ func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, given [
 	chunks := make([][]chunk, len(c.rules))
 	maxUses, maxBytes := c.enc.MaxUses(), c.enc.MaxBytes()
 	bound := make([]binding, len(c.rules))
+	isBound := make([]bool, len(c.rules))
 	for i := range edits {
 		e := &edits[i]
 		r := c.rules[e.rule]
-		if r.bind != nil && bound[e.rule].kind == 0 {
+		if (r.bind != nil || r.callCtx != nil) && !isBound[e.rule] {
 			b, err := binds.of(r)
 			if err != nil {
 				return nil, err
 			}
-			for _, o := range edits {
-				if int(o.start) <= b.at && b.at < int(o.end) {
-					// Readers would find the business key encrypted.
-					return nil, fmt.Errorf("%w: the value at %s (rule of class %s) is about to be encrypted", ErrBinding, r.bind, r.class)
+			for _, at := range b.offsets() {
+				for _, o := range edits {
+					if int(o.start) <= at && at < int(o.end) {
+						// Readers would find the business key or the
+						// context value encrypted.
+						sentinel := ErrBinding
+						if r.bind == nil || at != b.at {
+							sentinel = ErrContextValue
+						}
+						return nil, fmt.Errorf("%w: a value the rule of class %s binds its tokens to, at byte %d, is about to be encrypted", sentinel, r.class, at)
+					}
 				}
 			}
-			bound[e.rule] = b
+			bound[e.rule], isBound[e.rule] = b, true
 		}
 		if e.given > 0 {
-			// An original token is bound to the business key of the
-			// document it came in: give it back only under the same.
-			if g := given[e.given-1].bind; g.kind == bound[e.rule].kind && bytes.Equal(g.value, bound[e.rule].value) {
+			// An original token is bound to the business key and
+			// context of the document it came in: give it back only
+			// under the same.
+			if given[e.given-1].bind.same(bound[e.rule]) {
 				continue
 			}
 			e.given = 0
@@ -358,6 +367,9 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 	if r.bind != nil {
 		// A single value has no document to take the business key from.
 		return "", fmt.Errorf("%w: class %s binds its tokens to %s; encrypt a document instead", ErrBinding, class, r.bind)
+	}
+	if r.callCtx != nil {
+		return "", fmt.Errorf("%w: class %s takes encryption context entries from the document; encrypt a document instead", ErrContextValue, class)
 	}
 	s, err := r.writer.sealer(ctx, c, r, binding{}, 1, uint64(len(pt)), nil)
 	if err != nil {

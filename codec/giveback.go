@@ -115,7 +115,7 @@ func (s *Scope) remember(ri int, val, text []byte, b binding) error {
 	id := o.id(ri, doc, val, 0)
 	doc.Release()
 	if _, dup := o.tokens[id]; !dup {
-		o.tokens[id] = original{text: slices.Clone(text), bind: binding{kind: b.kind, value: slices.Clone(b.value)}}
+		o.tokens[id] = original{text: slices.Clone(text), bind: binding{kind: b.kind, value: slices.Clone(b.value), call: b.call}}
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func newHeaderText(h []byte, r *rule, b binding) headerText {
 	n := len(h) / 3 * 3
 	return headerText{
 		header: h,
-		aad:    format.AppendAssociatedData(nil, h, r.ctxBytes, b.kind, b.value),
+		aad:    format.AppendAssociatedData(nil, h, b.contextBytes(r), b.kind, b.value),
 		text:   format.AppendText(nil, h[:n]),
 		n:      n,
 	}
@@ -89,7 +89,7 @@ func (envelopeMode) mode() format.Mode { return format.ModeEnvelope }
 func (envelopeMode) chunked() bool     { return true }
 
 func (m envelopeMode) sealer(ctx context.Context, c *Codec, r *rule, b binding, uses, bytes uint64, rep *Report) (tokenSealer, error) {
-	dk, hit, err := c.enc.DataKey(ctx, r.partition, m.kr, r.kctx, uses, bytes)
+	dk, hit, err := c.enc.DataKey(ctx, b.partition(r), m.kr, b.keyContext(r), uses, bytes)
 	if err != nil {
 		return nil, &DataKeyError{Class: r.class, Err: err}
 	}
@@ -124,15 +124,15 @@ func (m envelopeMode) open(d *decryptor, r *rule, tok *format.Token, b binding) 
 	// The keyring says whether it holds a key for the token (a
 	// multi-keyring reads through its primary key only): without one it
 	// answers ErrNoKey without calling its key service.
-	d.id = append(append(d.id[:0], tok.Header...), r.ctxBytes...)
-	dk, hit, err := d.c.dec.DataKey(d.ctx, d.id, m.kr, tok.Keys, r.kctx)
+	d.id = append(append(d.id[:0], tok.Header...), b.contextBytes(r)...)
+	dk, hit, err := d.c.dec.DataKey(d.ctx, d.id, m.kr, tok.Keys, b.keyContext(r))
 	if err != nil {
 		return nil, err
 	}
 	d.rep.key(hit)
 	// The cache knows the data key by header and context; the
 	// associated data adds the business key, if the rule binds one.
-	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
+	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, b.contextBytes(r), b.kind, b.value)
 	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.aad)
 	if err != nil {
 		// Authentication failed after a key opened: never try another.
@@ -173,7 +173,7 @@ func (m signedEnvelopeMode) mayOpen(tok *format.Token) bool { return mayHold(m.k
 func (m signedEnvelopeMode) sealer(ctx context.Context, c *Codec, r *rule, b binding, uses, bytes uint64, rep *Report) (tokenSealer, error) {
 	// A partition of its own: a data key made for signing carries its
 	// verifying key in its context, and one made without does not.
-	dk, hit, err := c.enc.SignedDataKey(ctx, r.partition+"\x00signed", m.kr, r.kctx, uses, bytes, format.SignedKeyContext)
+	dk, hit, err := c.enc.SignedDataKey(ctx, b.partition(r)+"\x00signed", m.kr, b.keyContext(r), uses, bytes, format.SignedKeyContext)
 	if err != nil {
 		return nil, &DataKeyError{Class: r.class, Err: err}
 	}
@@ -185,18 +185,19 @@ func (m signedEnvelopeMode) sealer(ctx context.Context, c *Codec, r *rule, b bin
 // open checks the signature first, with no key service call, then unwraps
 // the data key under the verifying key the header names, and opens.
 func (m signedEnvelopeMode) open(d *decryptor, r *rule, tok *format.Token, b binding) ([]byte, error) {
-	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
+	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, b.contextBytes(r), b.kind, b.value)
 	d.msg = format.AppendSigningMessage(d.msg[:0], d.aad, tok.Payload)
 	// crypto/ed25519 refuses a non-canonical S; the signature and the
 	// key are 64 and 32 bytes by the format.
 	if !ed25519.Verify(tok.VerifyingKey, d.msg, tok.Signature) {
 		return nil, ErrForged
 	}
-	d.id = append(append(d.id[:0], tok.Header...), r.ctxBytes...)
+	cb := b.contextBytes(r)
+	d.id = append(append(d.id[:0], tok.Header...), cb...)
 	// Tokens of one data key share its verifying key, and so its context.
-	if d.signedRule != r || !bytes.Equal(d.signedVK, tok.VerifyingKey) {
-		d.signedRule, d.signedVK = r, append(d.signedVK[:0], tok.VerifyingKey...)
-		d.signedCtx = format.SignedKeyContext(r.kctx, tok.VerifyingKey)
+	if !bytes.Equal(d.signedCB, cb) || !bytes.Equal(d.signedVK, tok.VerifyingKey) {
+		d.signedCB, d.signedVK = append(d.signedCB[:0], cb...), append(d.signedVK[:0], tok.VerifyingKey...)
+		d.signedCtx = format.SignedKeyContext(b.keyContext(r), tok.VerifyingKey)
 	}
 	dk, hit, err := d.c.dec.DataKey(d.ctx, d.id, m.kr, tok.Keys, d.signedCtx)
 	if errors.Is(err, envelope.ErrInvalidKey) {
@@ -302,7 +303,7 @@ func (m keysetMode) open(d *decryptor, r *rule, tok *format.Token, b binding) ([
 	if err != nil {
 		return nil, err
 	}
-	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
+	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, b.contextBytes(r), b.kind, b.value)
 	pt, err := ks.Open(d.pt[:0], tok.KeyID, tok.Payload, d.aad)
 	if errors.Is(err, envelope.ErrOpen) {
 		return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
@@ -367,7 +368,7 @@ func (m signedKeysetMode) open(d *decryptor, r *rule, tok *format.Token, b bindi
 	if err != nil {
 		return nil, err
 	}
-	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
+	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, b.contextBytes(r), b.kind, b.value)
 	d.msg = format.AppendSigningMessage(d.msg[:0], d.aad, tok.Payload)
 	if !ed25519.Verify(vk, d.msg, tok.Signature) {
 		return nil, ErrForged
