@@ -12,6 +12,7 @@ import (
 
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/internal/forgetest"
 	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
@@ -153,4 +154,95 @@ func tokenAtPath(t *testing.T, doc []byte, name string) string {
 		t.Fatalf("no token at %q", name)
 	}
 	return string(m[1])
+}
+
+// TestSignedKeysetClassReadOnlyPrincipal is TestSignedClassReadOnlyPrincipal
+// in keyset mode: the principal holds the readers' copy of the class's
+// keyset (its AEAD keys and verifying keys), not the writers'.
+func TestSignedKeysetClassReadOnlyPrincipal(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	ec := map[string]string{"app": "lambdamw-test"}
+	st, err := keyset.NewStore(dir, envelope.KMSClients(srv.Config(t)), srv.KeyARN("primary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetSigned("pii", true)
+	if err := st.Create(ctx, "pii", ec); err != nil {
+		t.Fatal(err)
+	}
+	newCodec := func() *codec.Codec {
+		cfg, err := codec.ParseConfig([]byte(fmt.Sprintf(`{"encryptionContext":{"app":"lambdamw-test"},
+			"keyrings":{"ks":{"kmsKeyset":{"keyArn":%q,"dir":%q}}},
+			"rules":[{"class":"pii","keyring":"ks","select":["$.customer.ssn"],"signed":true}]}`, srv.KeyARN("primary"), dir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := codec.New(ctx, cfg, codec.WithKMSClients(envelope.KMSClients(srv.Config(t))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	event := mustEncrypt(t, newCodec(), `{"customer":{"ssn":"`+canarySSN+`"}}`)
+	real, err := format.Decode([]byte(tokenAtPath(t, event, "ssn")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The principal's materials: the readers' copy.
+	ks, err := st.Load(ctx, "pii", ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kctx := format.AppendContext(nil, format.KeyContext(ec, "pii"))
+	_, myPriv, _ := ed25519.GenerateKey(nil)
+	forge := func(mode format.Mode, sign func(msg []byte) []byte) string {
+		h := format.AppendSignedKeysetHeader(nil, "pii", real.KeyID)
+		if mode == format.ModeKeyset {
+			h = format.AppendKeysetHeader(nil, "pii", real.KeyID)
+		}
+		aad := format.AppendAssociatedData(nil, h, kctx, 0, nil)
+		sealed, err := ks.Seal(nil, []byte(`"000-00-0000"`), aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := append(append([]byte(nil), h...), sealed...)
+		if sign != nil {
+			body = append(body, sign(format.AppendSigningMessage(nil, aad, sealed))...)
+		}
+		return string(format.AppendText(nil, body))
+	}
+	for _, tc := range []struct{ name, tok string }{
+		{"resealed with the real signature", forge(format.ModeSignedKeyset, func([]byte) []byte { return real.Signature })},
+		{"signed by the forger", forge(format.ModeSignedKeyset, func(m []byte) []byte { return ed25519.Sign(myPriv, m) })},
+		{"unsigned", forge(format.ModeKeyset, nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ran := false
+			h := lambdamw.Wrap(func(_ context.Context, ev map[string]any) (any, error) {
+				ran = true
+				return ev, nil
+			}, lambdamw.WithCodec(newCodec()))
+			res, err := h.Invoke(ctx, []byte(`{"customer":{"ssn":"`+tc.tok+`"}}`))
+			if err == nil || ran {
+				t.Fatalf("forgery accepted: handler ran %v, result %s", ran, res)
+			}
+			if got := invokeError(t, err).Type; got != lambdamw.ErrorTypeDecrypt {
+				t.Errorf("errorType %s, want %s (%v)", got, lambdamw.ErrorTypeDecrypt, err)
+			}
+		})
+	}
+	// A function that only reads returns what it read: the original token
+	// comes back, and it decrypts the readers' copy only, never the
+	// writers' (which a key policy on sfnenc:role denies it).
+	h := lambdamw.Wrap(func(_ context.Context, ev map[string]any) (any, error) { return ev, nil }, lambdamw.WithCodec(newCodec()))
+	srv.ResetCounts()
+	res, err := h.Invoke(ctx, event)
+	if err != nil || tokenAtPath(t, res, "ssn") != tokenAtPath(t, event, "ssn") {
+		t.Fatalf("read-only function: %v", err)
+	}
+	if n := srv.Requests("Decrypt"); n != 1 {
+		t.Errorf("%d KMS Decrypt calls, want 1 (the readers' copy only)", n)
+	}
 }
