@@ -480,3 +480,19 @@ func TestSignedKMSCalls(t *testing.T) {
 		t.Logf("signed %s: KMS requests: GenerateDataKey %d, Decrypt %d", signed, srv.Requests("GenerateDataKey"), srv.Requests("Decrypt"))
 	}
 }
+
+// TestParseTokenSigned: ParseToken says which tokens are signed.
+func TestParseTokenSigned(t *testing.T) {
+	ctx := context.Background()
+	for _, signed := range []bool{false, true} {
+		c := newLocal(t, fmt.Sprintf(`[{"class":"identity","keyring":"dev","select":["$.ssn"],"signed":%v}]`, signed))
+		tok, err := c.EncryptValue(ctx, "identity", []byte(`"x"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := ParseToken(tok)
+		if err != nil || info != (TokenInfo{Class: "identity", Format: "native", Signed: signed}) {
+			t.Errorf("ParseToken = %+v, %v; want signed %v", info, err, signed)
+		}
+	}
+}
