@@ -186,6 +186,15 @@ func TestReadOnlyPrincipalCannotForge(t *testing.T) {
 			}
 		})
 	}
+	// The signature is checked before any KMS call: a forgery costs the
+	// reader no Decrypt (and leaves no refusal to remember).
+	srv.ResetCounts()
+	if _, err := signedKMSCodec(t, srv, "true", primary, bg).Decrypt(ctx, []byte(`{"ssn":"`+attacks[0].tok+`"}`)); !errors.Is(err, ErrForged) {
+		t.Fatalf("forgery: %v", err)
+	}
+	if n := srv.Requests("Decrypt"); n != 0 {
+		t.Errorf("a forged token cost %d KMS Decrypt calls, want 0", n)
+	}
 	// The sanity check of the forger's tools: signed by the real key (which
 	// only the writer holds) the same construction is accepted.
 	if got, err := readOnly.Decrypt(ctx, enc); err != nil || !strings.Contains(string(got), canarySSN) {
