@@ -326,7 +326,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 			}
 			if st := stores[rd.Keyring]; st != nil {
 				if r.Signed != SignedOff {
-					ru.readers = append(ru.readers, signedKeysetMode{st: st})
+					ru.readers = append(ru.readers, signedKeysetMode{keysetMode{st: st}})
 				}
 				if r.Signed != SignedRequired {
 					ru.readers = append(ru.readers, keysetMode{st: st})
@@ -335,7 +335,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 			}
 			kr := krs[rd.Keyring]
 			if r.Signed != SignedOff {
-				ru.readers = append(ru.readers, signedEnvelopeMode{kr: kr})
+				ru.readers = append(ru.readers, signedEnvelopeMode{envelopeMode{kr: kr}})
 			}
 			if r.Signed != SignedRequired {
 				ru.readers = append(ru.readers, envelopeMode{kr: kr})

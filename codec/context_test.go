@@ -20,17 +20,8 @@ import (
 // context entry tenant from $.tenantId, signed as signed says.
 func contextKMSCodec(t *testing.T, srv *kmstest.Server, signed string) *Codec {
 	t.Helper()
-	cfg, err := ParseConfig([]byte(fmt.Sprintf(`{"encryptionContext":{"app":"kms-test"},
-		"keyrings":{"main":{"kms":{"keyArn":%q}}},
-		"rules":[{"class":"identity","keyring":"main","select":["$..ssn"],"context":{"tenant":"$.tenantId"},"signed":%s}]}`, srv.KeyARN("primary"), signed)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(context.Background(), cfg, WithKMSClients(envelope.KMSClients(srv.Config(t))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return kmsRulesCodec(t, srv, []string{srv.KeyARN("primary")},
+		`[{"class":"identity","keyring":"main","select":["$..ssn"],"context":{"tenant":"$.tenantId"},"signed":`+signed+`}]`)
 }
 
 // TestCallContextEnvelope: in envelope mode the entries join the KMS

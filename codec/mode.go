@@ -133,14 +133,11 @@ func (m envelopeMode) open(d *decryptor, r *rule, tok *format.Token, b binding) 
 	// The cache knows the data key by header and context; the
 	// associated data adds the business key, if the rule binds one.
 	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, b.contextBytes(r), b.kind, b.value)
-	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.aad)
-	if err != nil {
-		// Authentication failed after a key opened: never try another.
-		return nil, ErrAuthentication
+	pt, err := openData(d, dk, tok)
+	if err == nil {
+		d.opened = dk
 	}
-	d.pt = pt[:0]
-	d.opened = dk
-	return pt, nil
+	return pt, err
 }
 
 type envelopeSealer struct {
@@ -162,13 +159,10 @@ func (s *envelopeSealer) seal(_ context.Context, dst, pt []byte, nonces *datakey
 // data key, whose public key is bound into the data key's encryption
 // context, and a signature per token (SECURITY.md, "Signed classes").
 type signedEnvelopeMode struct {
-	kr envelope.Keyring
+	envelopeMode // chunked and mayOpen
 }
 
 func (signedEnvelopeMode) mode() format.Mode { return format.ModeSignedEnvelope }
-func (signedEnvelopeMode) chunked() bool     { return true }
-
-func (m signedEnvelopeMode) mayOpen(tok *format.Token) bool { return mayHold(m.kr, tok) }
 
 func (m signedEnvelopeMode) sealer(ctx context.Context, c *Codec, r *rule, b binding, uses, bytes uint64, rep *Report) (tokenSealer, error) {
 	// A partition of its own: a data key made for signing carries its
@@ -210,8 +204,15 @@ func (m signedEnvelopeMode) open(d *decryptor, r *rule, tok *format.Token, b bin
 		return nil, err
 	}
 	d.rep.key(hit)
+	return openData(d, dk, tok)
+}
+
+// openData checks an envelope token's commitment against its data key and
+// opens its sealed value with the associated data in d.aad.
+func openData(d *decryptor, dk *datakey.Key, tok *format.Token) ([]byte, error) {
 	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.aad)
 	if err != nil {
+		// Authentication failed after a key opened: never try another.
 		return nil, ErrAuthentication
 	}
 	d.pt = pt[:0]
@@ -304,6 +305,12 @@ func (m keysetMode) open(d *decryptor, r *rule, tok *format.Token, b binding) ([
 		return nil, err
 	}
 	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, b.contextBytes(r), b.kind, b.value)
+	return openKeyset(d, ks, tok)
+}
+
+// openKeyset opens a keyset-mode token's sealed value with ks and the
+// associated data in d.aad.
+func openKeyset(d *decryptor, ks *keyset.Keyset, tok *format.Token) ([]byte, error) {
 	pt, err := ks.Open(d.pt[:0], tok.KeyID, tok.Payload, d.aad)
 	if errors.Is(err, envelope.ErrOpen) {
 		return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
@@ -339,12 +346,10 @@ func (s *keysetSealer) seal(_ context.Context, dst, pt []byte, _ *datakey.Nonces
 // key of the keyset key, which only the writers' copies of the class's
 // keyset file hold (SECURITY.md, "Signed classes").
 type signedKeysetMode struct {
-	st *keyset.Store
+	keysetMode // chunked and mayOpen
 }
 
-func (signedKeysetMode) mode() format.Mode              { return format.ModeSignedKeyset }
-func (signedKeysetMode) chunked() bool                  { return false }
-func (signedKeysetMode) mayOpen(tok *format.Token) bool { return true }
+func (signedKeysetMode) mode() format.Mode { return format.ModeSignedKeyset }
 
 // sealer loads a writer's copy of the class's keyset (one KMS Decrypt the
 // first time in the process).
@@ -373,15 +378,7 @@ func (m signedKeysetMode) open(d *decryptor, r *rule, tok *format.Token, b bindi
 	if !ed25519.Verify(vk, d.msg, tok.Signature) {
 		return nil, ErrForged
 	}
-	pt, err := ks.Open(d.pt[:0], tok.KeyID, tok.Payload, d.aad)
-	if errors.Is(err, envelope.ErrOpen) {
-		return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	d.pt = pt[:0]
-	return pt, nil
+	return openKeyset(d, ks, tok)
 }
 
 type signedKeysetSealer struct {

@@ -22,23 +22,8 @@ import (
 // signedKMSCodec is kmsCodec with the identity class signed as signing says.
 func signedKMSCodec(t testing.TB, srv *kmstest.Server, signing string, keys ...string) *Codec {
 	t.Helper()
-	bg := ""
-	if len(keys) > 1 {
-		bg = `"` + strings.Join(keys[1:], `","`) + `"`
-	}
-	js := fmt.Sprintf(`{"encryptionContext":{"app":"kms-test"},
-		"keyrings":{"main":{"kms":{"keyArn":%q,"breakGlassKeyArns":[%s]}}},
-		"rules":[{"class":"identity","keyring":"main","select":["$..ssn"],"signed":%s},
-		         {"class":"contact","keyring":"main","select":["$..phone"]}]}`, keys[0], bg, signing)
-	cfg, err := ParseConfig([]byte(js))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(context.Background(), cfg, WithKMSClients(envelope.KMSClients(srv.Config(t))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return kmsRulesCodec(t, srv, keys, `[{"class":"identity","keyring":"main","select":["$..ssn"],"signed":`+signing+`},
+		{"class":"contact","keyring":"main","select":["$..phone"]}]`)
 }
 
 // forger holds what a principal that may only read a signed class can

@@ -837,17 +837,31 @@ func (k *Keyset) Sign(dst, msg []byte) ([]byte, error) {
 // VerifyingKey returns the verifying key of key keyID, of a signed file. It
 // fails with ErrNoSuchKey, ErrDestroyed or ErrNoVerifyingKey.
 func (k *Keyset) VerifyingKey(keyID uint32) (ed25519.PublicKey, error) {
-	fail := func(err error) error { return &Error{Path: k.path, Class: k.class, KeyID: keyID, Err: err} }
+	e, err := k.key(keyID)
+	if err == nil && e.verify == nil {
+		err = k.fail(keyID, ErrNoVerifyingKey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.verify, nil
+}
+
+// key returns key keyID, or an error for a key that is absent or
+// destroyed.
+func (k *Keyset) key(keyID uint32) (*key, error) {
 	e, ok := k.keys[keyID]
 	switch {
 	case !ok:
-		return nil, fail(ErrNoSuchKey)
+		return nil, k.fail(keyID, ErrNoSuchKey)
 	case e.status == tinkpb.KeyStatusType_DESTROYED:
-		return nil, fail(ErrDestroyed)
-	case e.verify == nil:
-		return nil, fail(ErrNoVerifyingKey)
+		return nil, k.fail(keyID, ErrDestroyed)
 	}
-	return e.verify, nil
+	return e, nil
+}
+
+func (k *Keyset) fail(keyID uint32, err error) error {
+	return &Error{Path: k.path, Class: k.class, KeyID: keyID, Err: err}
 }
 
 // Open appends to dst the plaintext of sealed, sealed by key keyID with
@@ -855,19 +869,16 @@ func (k *Keyset) VerifyingKey(keyID uint32) (ed25519.PublicKey, error) {
 // ErrDisabled for a key it cannot use, and with envelope.ErrOpen if the
 // value does not authenticate.
 func (k *Keyset) Open(dst []byte, keyID uint32, sealed, ad []byte) ([]byte, error) {
-	fail := func(err error) error { return &Error{Path: k.path, Class: k.class, KeyID: keyID, Err: err} }
-	e, ok := k.keys[keyID]
-	switch {
-	case !ok:
-		return nil, fail(ErrNoSuchKey)
-	case e.status == tinkpb.KeyStatusType_DESTROYED:
-		return nil, fail(ErrDestroyed)
-	case e.aead == nil:
-		return nil, fail(ErrDisabled)
+	e, err := k.key(keyID)
+	if err == nil && e.aead == nil {
+		err = k.fail(keyID, ErrDisabled)
+	}
+	if err != nil {
+		return nil, err
 	}
 	pt, err := e.aead.Decrypt(sealed, ad)
 	if err != nil {
-		return nil, fail(envelope.ErrOpen)
+		return nil, k.fail(keyID, envelope.ErrOpen)
 	}
 	return append(dst, pt...), nil
 }
