@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/sfnenc/sfnenc/codec"
@@ -35,9 +36,13 @@ var fleetWorkflow = []fleetFunction{
 }
 
 // fleetRun is one simulation: w warm containers per function, e executions.
+// With tenants > 0, the rules take the encryption context entry tenant from
+// the document (Rule.Context), and executions cycle through that many
+// tenants: envelope mode then needs one data key per tenant.
 type fleetRun struct {
-	mode string // "envelope" or "keyset"
-	w, e int
+	mode    string // "envelope" or "keyset"
+	w, e    int
+	tenants int
 }
 
 // fleetResult is what a simulation counted and what the cache model
@@ -58,21 +63,25 @@ type container struct {
 	// seen: for each class, the writers (function index, container index)
 	// whose tokens this container has read: with data keys that never
 	// expire in the run, each new writer costs one Decrypt in envelope mode.
-	seen map[string]map[[2]int]bool
-	// wrote: the classes this container has encrypted.
+	seen map[string]map[[3]int]bool // writer: function, container, tenant
+	// wrote: the classes (and tenants) this container has encrypted.
 	wrote map[string]bool
 }
 
-func fleetConfig(tb testing.TB, srv *kmstest.Server, mode, dir string) *codec.Config {
+func fleetConfig(tb testing.TB, srv *kmstest.Server, mode, dir string, tenants int) *codec.Config {
 	tb.Helper()
 	keyring := fmt.Sprintf(`{"kms":{"keyArn":%q}}`, srv.KeyARN("primary"))
 	if mode == "keyset" {
 		keyring = fmt.Sprintf(`{"kmsKeyset":{"keyArn":%q,"dir":%q}}`, srv.KeyARN("primary"), dir)
 	}
+	context := ""
+	if tenants > 0 {
+		context = `,"context":{"tenant":"$.tenant"}`
+	}
 	cfg, err := codec.ParseConfig(fmt.Appendf(nil, `{"encryptionContext":{"app":"bench"},
 		"keyrings":{"main":%s},
-		"rules":[{"class":"identity","keyring":"main","select":["$.applicant.ssn"]},
-		         {"class":"contact","keyring":"main","select":["$.applicant.email"]}]}`, keyring))
+		"rules":[{"class":"identity","keyring":"main","select":["$.applicant.ssn"]%s},
+		         {"class":"contact","keyring":"main","select":["$.applicant.email"]%s}]}`, keyring, context, context))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -85,7 +94,7 @@ func simulate(tb testing.TB, srv *kmstest.Server, r fleetRun) fleetResult {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
-	cfg := fleetConfig(tb, srv, r.mode, dir)
+	cfg := fleetConfig(tb, srv, r.mode, dir, r.tenants)
 	clients := envelope.KMSClients(awsConfig(tb, srv))
 	if r.mode == "keyset" {
 		st, err := keyset.NewStore(dir, clients, srv.KeyARN("primary"))
@@ -107,7 +116,12 @@ func simulate(tb testing.TB, srv *kmstest.Server, r fleetRun) fleetResult {
 	var res fleetResult
 	for x := range r.e {
 		doc := fmt.Appendf(nil, `{"applicant":{"name":"A%d","ssn":"078-05-%04d","email":"a%d@example.com"},"amount":%d}`, x, x%10000, x, x)
-		writer := map[string][2]int{} // class -> who wrote its token
+		tenant := 0
+		if r.tenants > 0 {
+			tenant = x % r.tenants
+			doc = fmt.Appendf(nil, `{"tenant":"t%d",%s`, tenant, doc[1:])
+		}
+		writer := map[string][3]int{} // class -> who wrote its token, and for which tenant
 		for fi, fn := range fleetWorkflow {
 			ci := rng.IntN(r.w)
 			ct := fleet[fi][ci]
@@ -116,7 +130,7 @@ func simulate(tb testing.TB, srv *kmstest.Server, r fleetRun) fleetResult {
 				if err != nil {
 					tb.Fatal(err)
 				}
-				ct = &container{c: c, seen: map[string]map[[2]int]bool{}, wrote: map[string]bool{}}
+				ct = &container{c: c, seen: map[string]map[[3]int]bool{}, wrote: map[string]bool{}}
 				fleet[fi][ci] = ct
 				res.coldStarts++
 			}
@@ -127,7 +141,7 @@ func simulate(tb testing.TB, srv *kmstest.Server, r fleetRun) fleetResult {
 				}
 				for _, class := range fn.decrypt {
 					if ct.seen[class] == nil {
-						ct.seen[class] = map[[2]int]bool{}
+						ct.seen[class] = map[[3]int]bool{}
 					}
 					ct.seen[class][writer[class]] = true
 					res.reads++
@@ -138,8 +152,8 @@ func simulate(tb testing.TB, srv *kmstest.Server, r fleetRun) fleetResult {
 					tb.Fatalf("%s: %v", fn.name, err)
 				}
 				for _, class := range fn.writes {
-					writer[class] = [2]int{fi, ci}
-					ct.wrote[class] = true
+					writer[class] = [3]int{fi, ci, tenant}
+					ct.wrote[fmt.Sprintf("%s/%d", class, tenant)] = true
 				}
 			}
 		}
@@ -161,10 +175,11 @@ func simulate(tb testing.TB, srv *kmstest.Server, r fleetRun) fleetResult {
 					res.predicted += len(ws)
 				}
 			}
-			for class := range ct.wrote {
+			for key := range ct.wrote {
+				class, _, _ := strings.Cut(key, "/")
 				used[class] = true
 				if r.mode == "envelope" {
-					res.predicted++
+					res.predicted++ // one data key per class and tenant
 				}
 			}
 			if r.mode == "keyset" {
@@ -219,10 +234,13 @@ func TestFleet(t *testing.T) {
 	measurement(t, "tens of thousands of KMS requests")
 	srv := kmstest.Start(t)
 	runs := []fleetRun{
-		{"envelope", 10, 1000}, {"keyset", 10, 1000},
-		{"envelope", 100, 1000}, {"keyset", 100, 1000},
-		{"envelope", 100, 10000}, {"keyset", 100, 10000},
-		{"envelope", 1000, 10000}, {"keyset", 1000, 10000},
+		{"envelope", 10, 1000, 0}, {"keyset", 10, 1000, 0},
+		{"envelope", 100, 1000, 0}, {"keyset", 100, 1000, 0},
+		{"envelope", 100, 10000, 0}, {"keyset", 100, 10000, 0},
+		{"envelope", 1000, 10000, 0}, {"keyset", 1000, 10000, 0},
+		// A per-call encryption context with 10 tenants: envelope mode
+		// needs a data key per class and tenant, keyset mode nothing more.
+		{"envelope", 100, 10000, 10}, {"keyset", 100, 10000, 10},
 	}
 	if m := os.Getenv("SFNENC_FLEET_MODE"); m != "" {
 		var keep []fleetRun
@@ -234,7 +252,11 @@ func TestFleet(t *testing.T) {
 		runs = keep
 	}
 	for _, r := range runs {
-		t.Run(fmt.Sprintf("%s/W=%d/E=%d", r.mode, r.w, r.e), func(t *testing.T) {
+		name := fmt.Sprintf("%s/W=%d/E=%d", r.mode, r.w, r.e)
+		if r.tenants > 0 {
+			name += fmt.Sprintf("/tenants=%d", r.tenants)
+		}
+		t.Run(name, func(t *testing.T) {
 			res := simulate(t, srv, r)
 			if res.counts.total != res.predicted {
 				t.Errorf("%d KMS requests, the cache model predicts %d", res.counts.total, res.predicted)
@@ -242,8 +264,8 @@ func TestFleet(t *testing.T) {
 			if r.mode == "keyset" && (res.counts.generate != 0 || res.counts.encrypt != 0) {
 				t.Errorf("keyset mode made %v", res.counts)
 			}
-			t.Logf("%s W=%d E=%d: %v; %d cold starts; %d token reads; %.0f KMS requests per 1,000 executions; %.3f Decrypt per token read; at 1,000 executions/s this regime is %.0f requests/s (%.1f%% of 10,000)",
-				r.mode, r.w, r.e, res.counts, res.coldStarts, res.reads, res.perThousand, res.decryptsRead, res.perThousand, res.perThousand/100)
+			t.Logf("%s W=%d E=%d tenants=%d: %v; %d cold starts; %d token reads; %.0f KMS requests per 1,000 executions; %.3f Decrypt per token read; at 1,000 executions/s this regime is %.0f requests/s (%.1f%% of 10,000)",
+				r.mode, r.w, r.e, r.tenants, res.counts, res.coldStarts, res.reads, res.perThousand, res.decryptsRead, res.perThousand, res.perThousand/100)
 		})
 	}
 	for _, w := range []float64{100, 1000} {

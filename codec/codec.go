@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sfnenc/sfnenc/envelope"
-	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
@@ -52,6 +51,14 @@ var (
 	// class, keyring or format (Encrypt will not pass it on as the rule's
 	// token).
 	ErrForeignToken = errors.New("codec: token at a selected path is not of the rule's class, keyring or format")
+	// ErrUnsigned: a token of a signed class carries no signature (it was
+	// made in an unsigned mode), and the class's rule requires one
+	// (Rule.Signed true; a staged rule accepts it).
+	ErrUnsigned = errors.New("codec: token of a signed class is not signed")
+	// ErrForged: a token of a signed class failed its writer's signature,
+	// or its data key does not unwrap under the verifying key it names:
+	// someone who may read the class, but not write it, made it.
+	ErrForged = errors.New("codec: forged token: not signed by a writer of its signed class")
 )
 
 // ErrUnavailable is envelope.ErrUnavailable: the key service could not be
@@ -137,46 +144,18 @@ type Codec struct {
 // rule is a configured rule, ready to use.
 type rule struct {
 	class     string
-	kr        envelope.Keyring
 	pad       int
-	kctx      map[string]string      // key context: configured context + class
-	ctxBytes  []byte                 // its canonical encoding
-	partition string                 // encrypt cache partition: keyring name + ctxBytes
-	esdk      envelope.MessageSealer // set for rules of format "esdk"
-	bind      *fieldpath.Selector    // Rule.Bind, or nil
-	ks        *keyset.Store          // set for rules of a kmsKeyset keyring
+	kctx      map[string]string   // key context: configured context + class
+	ctxBytes  []byte              // its canonical encoding
+	partition string              // encrypt cache partition: keyring name + ctxBytes
+	bind      *fieldpath.Selector // Rule.Bind, or nil
+	signing   Signing             // Rule.Signed
+	callCtx   []contextEntry      // Rule.Context, by key; nil without
+	// writer makes the rule's tokens, with its keyring and format.
+	writer tokenMode
 	// readers are the keyrings and formats that may open this class's
 	// tokens: the rule's own first, then those of its "read" list.
-	readers []reader
-}
-
-// reader is one keyring and format under which a class's tokens open.
-type reader struct {
-	mode format.Mode
-	kr   envelope.Keyring       // ModeEnvelope
-	esdk envelope.MessageSealer // ModeESDK
-	ks   *keyset.Store          // ModeKeyset
-}
-
-// owner is the optional keyring method that says, without a key service
-// call, whether a wrapped key is the keyring's own.
-type owner interface {
-	Owns(envelope.WrappedKey) bool
-}
-
-// mayHold reports whether the token's wrapped keys include one of the
-// reader's keys. A keyring that cannot say is assumed to hold one.
-func (rd *reader) mayHold(keys []format.WrappedKey) bool {
-	o, ok := rd.kr.(owner)
-	if !ok {
-		return true
-	}
-	for _, w := range keys {
-		if o.Owns(w) {
-			return true
-		}
-	}
-	return false
+	readers []tokenMode
 }
 
 // Option configures a Codec.
@@ -323,12 +302,13 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 		cb := format.AppendContext(nil, kctx)
 		ru := &rule{
 			class:     r.Class,
-			kr:        krs[r.Keyring],
 			pad:       r.Pad,
 			kctx:      kctx,
 			ctxBytes:  cb,
 			partition: r.Keyring + "\x00" + string(cb),
 			bind:      cfg.binds[i],
+			signing:   r.Signed,
+			callCtx:   cfg.contexts[i],
 		}
 		field := fmt.Sprintf("rules[%d]", i)
 		for j, rd := range append([]ReadRule{{Keyring: r.Keyring, Format: r.Format}}, r.Read...) {
@@ -341,21 +321,27 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Codec, error) {
 				if err != nil {
 					return nil, err
 				}
-				if j == 0 {
-					ru.esdk = s
-				}
-				ru.readers = append(ru.readers, reader{mode: format.ModeESDK, esdk: s})
+				ru.readers = append(ru.readers, esdkMode{s: s})
 				continue
 			}
 			if st := stores[rd.Keyring]; st != nil {
-				if j == 0 {
-					ru.ks = st
+				if r.Signed != SignedOff {
+					ru.readers = append(ru.readers, signedKeysetMode{keysetMode{st: st}})
 				}
-				ru.readers = append(ru.readers, reader{mode: format.ModeKeyset, ks: st})
+				if r.Signed != SignedRequired {
+					ru.readers = append(ru.readers, keysetMode{st: st})
+				}
 				continue
 			}
-			ru.readers = append(ru.readers, reader{mode: format.ModeEnvelope, kr: krs[rd.Keyring]})
+			kr := krs[rd.Keyring]
+			if r.Signed != SignedOff {
+				ru.readers = append(ru.readers, signedEnvelopeMode{envelopeMode{kr: kr}})
+			}
+			if r.Signed != SignedRequired {
+				ru.readers = append(ru.readers, envelopeMode{kr: kr})
+			}
 		}
+		ru.writer = ru.readers[0]
 		c.rules = append(c.rules, ru)
 		c.byClass[r.Class] = ru
 		for _, s := range cfg.selectors[i] {

@@ -39,6 +39,14 @@ type Config struct {
 	selectors [][]*fieldpath.Selector
 	// binds[i] is the parsed Bind of Rules[i], or nil.
 	binds []*fieldpath.Selector
+	// contexts[i] are the parsed Context entries of Rules[i], by key.
+	contexts [][]contextEntry
+}
+
+// contextEntry is one entry of a rule's Context, parsed.
+type contextEntry struct {
+	key string
+	sel *fieldpath.Selector
 }
 
 // KeyringConfig names the keys of one keyring. Exactly one field is set.
@@ -107,6 +115,59 @@ type Rule struct {
 	// into a document where that value differs, or is absent, does not
 	// decrypt. Writers and readers must name the same path.
 	Bind string `json:"bind,omitempty"`
+	// Signed makes the class writer-authenticated (SECURITY.md, "Signed
+	// classes"): SignedRequired (true in JSON) signs every token and
+	// refuses unsigned ones; SignedStaged ("staged") signs every token and
+	// still reads unsigned ones, for the first of two deployments that
+	// turn signing on; SignedOff (false, the default) signs nothing.
+	Signed Signing `json:"signed,omitempty"`
+	// Context takes encryption context entries from the document: each
+	// key maps to a singular RFC 9535 query (such as "$.tenantId") whose
+	// value, a string or number that no rule encrypts, joins the key
+	// context of the rule's tokens in that document: the KMS encryption
+	// context of their data keys in envelope mode (one data key per
+	// distinct value), the associated data in keyset mode, the message's
+	// context in ESDK mode. Keys are not reserved and not keys of
+	// EncryptionContext. See SECURITY.md, "Encryption context per call".
+	Context map[string]string `json:"context,omitempty"`
+}
+
+// Signing says whether a rule signs its tokens (Rule.Signed). In JSON it
+// is false, true or "staged".
+type Signing string
+
+// Values of Signing.
+const (
+	SignedOff      Signing = ""
+	SignedStaged   Signing = "staged"
+	SignedRequired Signing = "true"
+)
+
+// UnmarshalJSON reads false, true or "staged". Any other value is kept, for
+// Validate to refuse naming the field.
+func (s *Signing) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "false", "null":
+		*s = SignedOff
+	case "true":
+		*s = SignedRequired
+	case `"staged"`:
+		*s = SignedStaged
+	default:
+		*s = Signing("invalid " + string(b))
+	}
+	return nil
+}
+
+// MarshalJSON writes false, true or "staged".
+func (s Signing) MarshalJSON() ([]byte, error) {
+	switch s {
+	case SignedOff:
+		return []byte("false"), nil
+	case SignedRequired:
+		return []byte("true"), nil
+	}
+	return json.Marshal(string(s))
 }
 
 // ReadRule is a keyring and format that a rule also reads.
@@ -209,6 +270,7 @@ func (c *Config) Validate() error {
 	classes := map[string]int{}
 	c.selectors = make([][]*fieldpath.Selector, len(c.Rules))
 	c.binds = make([]*fieldpath.Selector, len(c.Rules))
+	c.contexts = make([][]contextEntry, len(c.Rules))
 	for i, r := range c.Rules {
 		field := fmt.Sprintf("rules[%d]", i)
 		if !format.ValidClass(r.Class) {
@@ -249,6 +311,35 @@ func (c *Config) Validate() error {
 			}
 			c.binds[i] = b
 		}
+		if err := c.checkSigning(field, r); err != nil {
+			return err
+		}
+		if r.Context != nil {
+			keys := map[string]string{}
+			for k := range r.Context {
+				keys[k] = ""
+			}
+			if err := format.ValidContext(keys); err != nil || len(r.Context) == 0 {
+				if err == nil {
+					err = errors.New("no entries")
+				}
+				return cfgErr(field+".context", "%v", err)
+			}
+			for _, k := range slices.Sorted(maps.Keys(r.Context)) {
+				f := field + ".context." + k
+				if _, clash := c.EncryptionContext[k]; clash {
+					return cfgErr(f, "%q is also a key of encryptionContext", k)
+				}
+				sel, err := fieldpath.Parse(r.Context[k])
+				if err != nil {
+					return &ConfigError{Field: f, Err: err}
+				}
+				if !sel.Singular() {
+					return cfgErr(f, "%q is not a singular query (names and indexes only, such as $.tenantId)", r.Context[k])
+				}
+				c.contexts[i] = append(c.contexts[i], contextEntry{key: k, sel: sel})
+			}
+		}
 		if r.Pad < 0 || r.Pad > 4096 {
 			return cfgErr(field+".pad", "pad %d out of range 0..4096", r.Pad)
 		}
@@ -261,6 +352,32 @@ func (c *Config) Validate() error {
 				return &ConfigError{Field: fmt.Sprintf("%s.select[%d]", field, j), Err: err}
 			}
 			c.selectors[i] = append(c.selectors[i], s)
+		}
+	}
+	return nil
+}
+
+// checkSigning refuses a Signed value other than the three, and signed
+// classes in a mode that cannot sign.
+func (c *Config) checkSigning(field string, r Rule) error {
+	switch r.Signed {
+	case SignedOff:
+		return nil
+	case SignedStaged, SignedRequired:
+	default:
+		v := strings.TrimPrefix(string(r.Signed), "invalid ")
+		if len(v) > 40 {
+			v = v[:40] + "..."
+		}
+		return cfgErr(field+".signed", "want true, false or \"staged\", not %s", v)
+	}
+	for j, rd := range append([]ReadRule{{Keyring: r.Keyring, Format: r.Format}}, r.Read...) {
+		f := field
+		if j > 0 {
+			f = fmt.Sprintf("%s.read[%d]", field, j-1)
+		}
+		if rd.Format == "esdk" {
+			return cfgErr(f+".format", "a signed class cannot use format \"esdk\" (see SECURITY.md, \"Signed classes\")")
 		}
 	}
 	return nil

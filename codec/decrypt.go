@@ -69,9 +69,12 @@ type decryptor struct {
 	opened *datakey.Key // the data key openWith last used
 	failed []*TokenError
 	// scratch, reused across tokens
-	text, body, id, aad, pt []byte
-	tok                     format.Token
-	inner                   *decryptor // for tokens inside decrypted values
+	text, body, id, aad, pt, msg []byte
+	// The KMS context of the last signed data key opened (mode 0x04).
+	signedCB, signedVK []byte
+	signedCtx          map[string]string
+	tok                format.Token
+	inner              *decryptor // for tokens inside decrypted values
 	// The last envelope token opened, for tokens of the same data key,
 	// which share its header: they skip parsing and the cache.
 	last lastToken
@@ -228,9 +231,8 @@ func (d *decryptor) open(tok *format.Token) ([]byte, error) {
 	}
 	tried := false
 	var first error
-	for i := range r.readers {
-		rd := &r.readers[i]
-		if rd.mode != tok.Mode {
+	for _, rd := range r.readers {
+		if rd.mode() != tok.Mode {
 			continue
 		}
 		tried = true
@@ -245,47 +247,21 @@ func (d *decryptor) open(tok *format.Token) ([]byte, error) {
 			first = err
 		}
 	}
+	if !tried && r.refusesUnsigned(tok) {
+		return nil, ErrUnsigned
+	}
 	if !tried {
 		return nil, fmt.Errorf("%w: class %s does not read tokens of this format", envelope.ErrNoKey, tok.Class)
 	}
 	return nil, first
 }
 
-func (d *decryptor) openWith(rd *reader, r *rule, tok *format.Token) ([]byte, error) {
+func (d *decryptor) openWith(rd tokenMode, r *rule, tok *format.Token) ([]byte, error) {
 	b, err := d.binds.of(r)
 	if err != nil {
 		return nil, err
 	}
-	if rd.mode == format.ModeKeyset {
-		return d.openKeyset(rd, r, tok, b)
-	}
-	if rd.mode == format.ModeESDK {
-		pt, err := rd.esdk.Decrypt(d.ctx, tok.Payload, r.esdkContext(b))
-		if errors.Is(err, envelope.ErrOpen) {
-			return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
-		}
-		return pt, err
-	}
-	// The keyring says whether it holds a key for the token (a
-	// multi-keyring reads through its primary key only): without one it
-	// answers ErrNoKey without calling its key service.
-	d.id = append(append(d.id[:0], tok.Header...), r.ctxBytes...)
-	dk, hit, err := d.c.dec.DataKey(d.ctx, d.id, rd.kr, tok.Keys, r.kctx)
-	if err != nil {
-		return nil, err
-	}
-	d.rep.key(hit)
-	// The cache knows the data key by header and context; the
-	// associated data adds the business key, if the rule binds one.
-	d.aad = format.AppendAssociatedData(d.aad[:0], tok.Header, r.ctxBytes, b.kind, b.value)
-	pt, err := dk.Open(d.pt[:0], tok.Commitment, tok.Payload, d.aad)
-	if err != nil {
-		// Authentication failed after a key opened: never try another.
-		return nil, ErrAuthentication
-	}
-	d.pt = pt[:0]
-	d.opened = dk
-	return pt, nil
+	return rd.open(d, r, tok, b)
 }
 
 // remember keeps what tokens with the same header as tok (an envelope

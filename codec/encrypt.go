@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/sfnenc/sfnenc/envelope/keyset"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/sfnenc/sfnenc/internal/datakey"
 	"github.com/sfnenc/sfnenc/internal/format"
@@ -29,7 +28,7 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer doc.Release()
-	return c.encrypt(ctx, doc, src, nil, nil)
+	return c.encrypt(ctx, doc, src, nil, nil, nil)
 }
 
 // match is a node to seal as the class of rules[rule].
@@ -46,38 +45,43 @@ type edit struct {
 	rule             int32
 	chunk            int32 // which of the rule's data keys seals it
 	op               Op
+	// given is 1 + the index in the plan's originals of the token that a
+	// Scope gives back for this value, or 0 to seal it.
+	given int32
 }
 
 // encrypt runs the three steps of encryption: plan (which values become
 // tokens), keys (one data key per chunk of values), write (splice the
 // tokens in). sel is the rules' selection of doc, or nil to make it; extra
-// are further nodes to seal, from a Scope.
-func (c *Codec) encrypt(ctx context.Context, doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match) ([]byte, error) {
+// are further nodes to seal, from a Scope s, which gives back the tokens
+// of values it decrypted (s may be nil).
+func (c *Codec) encrypt(ctx context.Context, doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match, s *Scope) ([]byte, error) {
 	rep := reportFrom(ctx)
-	edits, err := c.plan(doc, src, sel, extra, rep)
+	edits, given, err := c.plan(doc, src, sel, extra, s, rep)
 	if err != nil {
 		return nil, err
 	}
 	if len(edits) == 0 {
 		return bytes.Clone(src), nil
 	}
-	keys, err := c.keys(ctx, newBindings(doc, src), edits, rep)
+	keys, err := c.keys(ctx, newBindings(doc, src), edits, given, rep)
 	if err != nil {
 		return nil, err
 	}
-	return c.write(ctx, doc, src, edits, keys, rep)
+	return c.write(ctx, doc, src, edits, keys, given, rep)
 }
 
-// plan returns the values to seal, in document order. It checks the tokens
-// that are already there: at a selected path, one of the rule's; anywhere
-// else, well-formed.
-func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match, rep *Report) ([]edit, error) {
+// plan returns the values to seal, in document order, and the tokens that s
+// gives back for some of them (edit.given). It checks the tokens that are
+// already there: at a selected path, one of the rule's; anywhere else,
+// well-formed.
+func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match, s *Scope, rep *Report) ([]edit, []original, error) {
 	var err error
 	if sel == nil {
 		if sel, err = fieldpath.Select(doc, c.sels); err != nil {
 			// Fail closed: a selector that cannot be evaluated must
 			// not leave its values in plaintext.
-			return nil, fmt.Errorf("codec: %w", err)
+			return nil, nil, fmt.Errorf("codec: %w", err)
 		}
 	}
 	// The matches in document order: the selection's, or with a Scope's
@@ -94,6 +98,7 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 	}
 
 	edits := make([]edit, 0, count)
+	var given []original
 	var scratch, body []byte
 	var tok format.Token
 	inside, outer := 0, -1 // nodes below inside are within the value of node outer
@@ -125,7 +130,7 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 				if n < inside {
 					at = outer
 				}
-				return nil, &TokenError{Pointer: doc.Pointer(at), Err: ErrReservedPrefix}
+				return nil, nil, &TokenError{Pointer: doc.Pointer(at), Err: ErrReservedPrefix}
 			}
 			if n >= inside {
 				rep.add(PassedThrough, tok.Class, doc, n, nil)
@@ -142,20 +147,29 @@ func (c *Codec) plan(doc *jsontape.Document, src []byte, sel []fieldpath.Match, 
 		if doc.Kind(m.node) == jsontape.String {
 			if text, isTok := tokenText(doc, src, m.node, &scratch); isTok {
 				if body, err = tok.Decode(text, body); err != nil {
-					return nil, &TokenError{Pointer: doc.Pointer(m.node), Err: wrapMalformed(err)}
+					return nil, nil, &TokenError{Pointer: doc.Pointer(m.node), Err: wrapMalformed(err)}
 				}
 				if !r.reads(&tok) {
-					return nil, &TokenError{Pointer: doc.Pointer(m.node), Class: tok.Class, Err: ErrForeignToken}
+					err := ErrForeignToken
+					if r.refusesUnsigned(&tok) {
+						err = ErrUnsigned
+					}
+					return nil, nil, &TokenError{Pointer: doc.Pointer(m.node), Class: tok.Class, Err: err}
 				}
 				rep.add(PassedThrough, tok.Class, doc, m.node, nil)
 				continue
 			}
 		}
 		start, end := doc.Raw(m.node)
-		edits = append(edits, edit{node: int32(m.node), start: int32(start), end: int32(end), rule: int32(m.rule), op: m.op})
+		e := edit{node: int32(m.node), start: int32(start), end: int32(end), rule: int32(m.rule), op: m.op}
+		if o, ok := s.givenBack(m.rule, doc, src, m.node); ok {
+			given = append(given, o)
+			e.given = int32(len(given))
+		}
+		edits = append(edits, e)
 		inside, outer = doc.End(m.node), m.node
 	}
-	return edits, nil
+	return edits, given, nil
 }
 
 // outermostMatches sorts ms by node and drops the matches inside another; of two
@@ -181,108 +195,121 @@ func (r *rule) reads(tok *format.Token) bool {
 	if tok.Class != r.class {
 		return false
 	}
-	for i := range r.readers {
-		rd := &r.readers[i]
-		if rd.mode != tok.Mode {
-			continue
-		}
-		if rd.mode != format.ModeEnvelope || rd.mayHold(tok.Keys) {
+	for _, m := range r.readers {
+		if m.mode() == tok.Mode && m.mayOpen(tok) {
 			return true
 		}
 	}
 	return false
 }
 
-// keys splits each rule's values into chunks that one data key may seal
-// (within the encrypt cache's MaxUses and MaxBytes), sets each edit's chunk,
-// and returns a sealer per chunk, by rule.
-func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, rep *Report) ([][]*sealer, error) {
+// refusesUnsigned reports whether tok is an unsigned token of r's class that
+// r refuses because it requires signatures.
+func (r *rule) refusesUnsigned(tok *format.Token) bool {
+	if tok.Class != r.class || r.signing != SignedRequired || tok.Mode.Signed() {
+		return false
+	}
+	for _, m := range r.readers {
+		if m.mode().Unsigned() == tok.Mode {
+			return true
+		}
+	}
+	return false
+}
+
+// keys splits each rule's values into chunks that one sealer may seal
+// (for a cached data key, within the encrypt cache's MaxUses and MaxBytes),
+// sets each edit's chunk, and returns the sealers per chunk, by rule.
+func (c *Codec) keys(ctx context.Context, binds *bindings, edits []edit, given []original, rep *Report) ([][]tokenSealer, error) {
 	type chunk struct{ uses, bytes uint64 }
 	chunks := make([][]chunk, len(c.rules))
 	maxUses, maxBytes := c.enc.MaxUses(), c.enc.MaxBytes()
-	sealers := make([][]*sealer, len(c.rules))
 	bound := make([]binding, len(c.rules))
+	isBound := make([]bool, len(c.rules))
 	for i := range edits {
 		e := &edits[i]
 		r := c.rules[e.rule]
-		if r.bind != nil && bound[e.rule].kind == 0 {
+		if (r.bind != nil || r.callCtx != nil) && !isBound[e.rule] {
 			b, err := binds.of(r)
 			if err != nil {
 				return nil, err
 			}
-			for _, o := range edits {
-				if int(o.start) <= b.at && b.at < int(o.end) {
-					// Readers would find the business key encrypted.
-					return nil, fmt.Errorf("%w: the value at %s (rule of class %s) is about to be encrypted", ErrBinding, r.bind, r.class)
+			for _, at := range b.offsets() {
+				for _, o := range edits {
+					if int(o.start) <= at && at < int(o.end) {
+						// Readers would find the business key or the
+						// context value encrypted.
+						sentinel := ErrBinding
+						if r.bind == nil || at != b.at {
+							sentinel = ErrContextValue
+						}
+						return nil, fmt.Errorf("%w: a value the rule of class %s binds its tokens to, at byte %d, is about to be encrypted", sentinel, r.class, at)
+					}
 				}
 			}
-			bound[e.rule] = b
+			bound[e.rule], isBound[e.rule] = b, true
 		}
-		switch {
-		case r.esdk != nil:
-			// Each message makes its own data key; the sealer keeps
-			// the binding only.
-			if sealers[e.rule] == nil {
-				sealers[e.rule] = []*sealer{{bind: bound[e.rule]}}
+		if e.given > 0 {
+			// An original token is bound to the business key and
+			// context of the document it came in: give it back only
+			// under the same.
+			if given[e.given-1].bind.same(bound[e.rule]) {
+				continue
 			}
-			continue
-		case r.ks != nil:
-			// One keyset key seals every value: no chunks.
-			if sealers[e.rule] == nil {
-				s, err := c.keysetSealer(ctx, r, bound[e.rule])
-				if err != nil {
-					return nil, err
-				}
-				sealers[e.rule] = []*sealer{s}
-			}
-			continue
+			e.given = 0
 		}
 		size := uint64(padded(int(e.end-e.start), r.pad))
-		if size > maxBytes {
-			return nil, &DataKeyError{Class: r.class, Err: fmt.Errorf("a value of %d bytes is over the %d bytes one data key may seal", size, maxBytes)}
-		}
 		cs := chunks[e.rule]
-		if len(cs) == 0 || cs[len(cs)-1].uses == maxUses || cs[len(cs)-1].bytes+size > maxBytes {
-			cs = append(cs, chunk{})
+		if !r.writer.chunked() {
+			// One sealer takes every value of the rule.
+			if len(cs) == 0 {
+				cs = append(cs, chunk{})
+			}
+		} else {
+			if size > maxBytes {
+				return nil, &DataKeyError{Class: r.class, Err: fmt.Errorf("a value of %d bytes is over the %d bytes one data key may seal", size, maxBytes)}
+			}
+			if len(cs) == 0 || cs[len(cs)-1].uses == maxUses || cs[len(cs)-1].bytes+size > maxBytes {
+				cs = append(cs, chunk{})
+			}
 		}
 		cs[len(cs)-1].uses++
 		cs[len(cs)-1].bytes += size
 		chunks[e.rule] = cs
 		e.chunk = int32(len(cs) - 1)
 	}
+	sealers := make([][]tokenSealer, len(c.rules))
 	for ri, cs := range chunks {
 		r := c.rules[ri]
 		for _, ch := range cs {
-			dk, hit, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, ch.uses, ch.bytes)
+			s, err := r.writer.sealer(ctx, c, r, bound[ri], ch.uses, ch.bytes, rep)
 			if err != nil {
-				return nil, &DataKeyError{Class: r.class, Err: err}
+				return nil, err
 			}
-			rep.key(hit)
-			sealers[ri] = append(sealers[ri], newSealer(r, dk, bound[ri]))
+			sealers[ri] = append(sealers[ri], s)
 		}
 	}
 	return sealers, nil
 }
 
 // write splices the tokens into src.
-func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, edits []edit, sealers [][]*sealer, rep *Report) ([]byte, error) {
+func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, edits []edit, sealers [][]tokenSealer, given []original, rep *Report) ([]byte, error) {
 	outLen := len(src)
 	for _, e := range edits {
-		if c.rules[e.rule].esdk != nil {
-			continue // sizes unknown; append grows out
+		if e.given > 0 {
+			outLen += 2 + len(given[e.given-1].text) - int(e.end-e.start)
+			continue
 		}
-		s := sealers[e.rule][e.chunk]
-		overhead := format.NonceSize + format.TagSize
-		if s.ks != nil {
-			overhead = format.KeysetOverhead
+		n := sealers[e.rule][e.chunk].textLen(padded(int(e.end-e.start), c.rules[e.rule].pad))
+		if n >= 0 { // else the size is known once sealed; append grows out
+			outLen += 2 + n - int(e.end-e.start)
 		}
-		outLen += 2 + format.TextLen(len(s.header)+overhead+padded(int(e.end-e.start), c.rules[e.rule].pad)) - int(e.end-e.start)
 	}
 	if outLen > c.maxSize() {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrOutputTooLarge, outLen, c.maxSize())
 	}
 	sp := jsontape.NewSplicer(make([]byte, 0, outLen), src, 0)
-	var body, pt []byte
+	var pt []byte
 	defer func() { clear(pt[:cap(pt)]) }()
 	var nonces *datakey.Nonces
 	if len(edits) > 1 {
@@ -291,32 +318,16 @@ func (c *Codec) write(ctx context.Context, doc *jsontape.Document, src []byte, e
 	for _, e := range edits {
 		out := sp.Cut(int(e.start), int(e.end))
 		r := c.rules[e.rule]
+		if e.given > 0 {
+			out = append(append(out, '"'), given[e.given-1].text...)
+			sp.Fill(append(out, '"'))
+			rep.add(GivenBack, r.class, doc, int(e.node), nil)
+			continue
+		}
 		pt = padTo(append(pt[:0], src[e.start:e.end]...), r.pad)
-		out = append(out, '"')
-		if r.esdk != nil {
-			var b binding
-			if ss := sealers[e.rule]; len(ss) > 0 {
-				b = ss[0].bind
-			}
-			var err error
-			if body, err = c.sealESDK(ctx, r, b, body[:0], pt); err != nil {
-				return nil, err
-			}
-			out = format.AppendText(out, body)
-		} else {
-			// The text of the header up to s.textLen is the same for
-			// every token of the sealer: only the rest is encoded here.
-			s := sealers[e.rule][e.chunk]
-			if s.ks != nil {
-				var err error
-				if body, err = s.ks.Seal(append(body[:0], s.header[s.textLen:]...), pt, s.aad); err != nil {
-					return nil, &DataKeyError{Class: r.class, Err: err}
-				}
-			} else {
-				body = s.dk.SealWith(nonces, append(body[:0], s.header[s.textLen:]...), pt, s.aad)
-			}
-			out = append(out, s.text...)
-			out = format.AppendTextMore(out, body)
+		out, err := sealers[e.rule][e.chunk].seal(ctx, append(out, '"'), pt, nonces)
+		if err != nil {
+			return nil, err
 		}
 		sp.Fill(append(out, '"'))
 		rep.add(e.op, r.class, doc, int(e.node), nil)
@@ -357,31 +368,18 @@ func (c *Codec) EncryptValue(ctx context.Context, class string, value []byte) (s
 		// A single value has no document to take the business key from.
 		return "", fmt.Errorf("%w: class %s binds its tokens to %s; encrypt a document instead", ErrBinding, class, r.bind)
 	}
-	if r.esdk != nil {
-		body, err := c.sealESDK(ctx, r, binding{}, nil, pt)
-		if err != nil {
-			return "", err
-		}
-		return string(format.AppendText(nil, body)), nil
+	if r.callCtx != nil {
+		return "", fmt.Errorf("%w: class %s takes encryption context entries from the document; encrypt a document instead", ErrContextValue, class)
 	}
-	if r.ks != nil {
-		s, err := c.keysetSealer(ctx, r, binding{})
-		if err != nil {
-			return "", err
-		}
-		body, err := s.ks.Seal(bytes.Clone(s.header), pt, s.aad)
-		if err != nil {
-			return "", &DataKeyError{Class: class, Err: err}
-		}
-		return string(format.AppendText(nil, body)), nil
-	}
-	dk, _, err := c.enc.DataKey(ctx, r.partition, r.kr, r.kctx, 1, uint64(len(pt)))
+	s, err := r.writer.sealer(ctx, c, r, binding{}, 1, uint64(len(pt)), nil)
 	if err != nil {
-		return "", &DataKeyError{Class: class, Err: err}
+		return "", err
 	}
-	s := newSealer(r, dk, binding{})
-	body := s.dk.Seal(append([]byte(nil), s.header...), pt, s.aad)
-	return string(format.AppendText(nil, body)), nil
+	text, err := s.seal(ctx, nil, pt, nil)
+	if err != nil {
+		return "", err
+	}
+	return string(text), nil
 }
 
 // EncryptString returns the token for the JSON string s as the rule for
@@ -394,37 +392,6 @@ func (c *Codec) EncryptString(ctx context.Context, class, s string) (string, err
 	}
 	defer clear(js)
 	return c.EncryptValue(ctx, class, js)
-}
-
-// sealESDK appends a ModeESDK token body for pt to dst.
-func (c *Codec) sealESDK(ctx context.Context, r *rule, b binding, dst, pt []byte) ([]byte, error) {
-	msg, err := r.esdk.Encrypt(ctx, pt, r.esdkContext(b))
-	if err != nil {
-		return nil, &DataKeyError{Class: r.class, Err: err}
-	}
-	return append(format.AppendESDKHeader(dst, r.class), msg...), nil
-}
-
-// sealer holds what every token of one rule and data key (or keyset key)
-// shares.
-type sealer struct {
-	dk     *datakey.Key
-	ks     *keyset.Keyset // instead of dk, for a rule of a kmsKeyset keyring
-	header []byte
-	aad    []byte
-	// text is the text form (prefix included) of header[:textLen], the
-	// longest part of the header whose length is a multiple of 3: its
-	// base64 does not depend on the bytes that follow.
-	text    []byte
-	textLen int
-	bind    binding
-}
-
-func newSealer(r *rule, dk *datakey.Key, b binding) *sealer {
-	h := format.AppendHeader(nil, r.class, dk.Wrapped(), dk.Commitment())
-	aad := format.AppendAssociatedData(nil, h, r.ctxBytes, b.kind, b.value)
-	n := len(h) / 3 * 3
-	return &sealer{dk: dk, header: h, aad: aad, text: format.AppendText(nil, h[:n]), textLen: n, bind: b}
 }
 
 func padded(n, pad int) int {

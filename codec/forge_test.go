@@ -2,11 +2,7 @@ package codec
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"testing"
 
@@ -14,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/sfnenc/sfnenc/envelope"
+	"github.com/sfnenc/sfnenc/internal/forgetest"
 	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
@@ -22,20 +19,11 @@ import (
 // the subkeys SECURITY.md specifies, behind the given wrapped keys.
 func forgeToken(t *testing.T, class string, keys []format.WrappedKey, dataKey []byte, kctx map[string]string, value string) string {
 	t.Helper()
-	prk, err := hkdf.Extract(sha256.New, dataKey, nil)
+	tok, err := forgetest.Seal(forgetest.Token{Class: class, Keys: keys, DataKey: dataKey, KeyContext: kctx}, value)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ek, _ := hkdf.Expand(sha256.New, prk, "sfnenc v1 envelope aes-256-gcm key", 32)
-	commit, _ := hkdf.Expand(sha256.New, prk, "sfnenc v1 envelope key commitment", format.CommitmentSize)
-	block, _ := aes.NewCipher(ek)
-	gcm, _ := cipher.NewGCM(block)
-	header := format.AppendHeader(nil, class, keys, commit)
-	aad := format.AppendAssociatedData(nil, header, format.AppendContext(nil, kctx), 0, nil)
-	nonce := make([]byte, format.NonceSize)
-	rand.Read(nonce)
-	body := gcm.Seal(append(append([]byte(nil), header...), nonce...), nonce, []byte(value), aad)
-	return string(format.AppendText(nil, body))
+	return tok
 }
 
 // TestBreakGlassCannotForge plays a holder of kms:Encrypt on the break-glass

@@ -19,14 +19,22 @@ import (
 // makes data keys, the others are break-glass keys.
 func kmsCodec(t testing.TB, srv *kmstest.Server, keys []string, opts ...Option) *Codec {
 	t.Helper()
+	return kmsRulesCodec(t, srv, keys, `[{"class":"identity","keyring":"main","select":["$..ssn"]},
+		{"class":"contact","keyring":"main","select":["$..phone"]}]`, opts...)
+}
+
+// kmsRulesCodec is a codec of the given rules over the keyring "main" of
+// keys (the first the primary key, the rest break-glass keys) at srv,
+// under the encryption context {"app": "kms-test"}.
+func kmsRulesCodec(t testing.TB, srv *kmstest.Server, keys []string, rules string, opts ...Option) *Codec {
+	t.Helper()
 	bg := ""
 	if len(keys) > 1 {
 		bg = `"` + strings.Join(keys[1:], `","`) + `"`
 	}
 	js := fmt.Sprintf(`{"encryptionContext":{"app":"kms-test"},
 		"keyrings":{"main":{"kms":{"keyArn":%q,"breakGlassKeyArns":[%s]}}},
-		"rules":[{"class":"identity","keyring":"main","select":["$..ssn"]},
-		         {"class":"contact","keyring":"main","select":["$..phone"]}]}`, keys[0], bg)
+		"rules":%s}`, keys[0], bg, rules)
 	cfg, err := ParseConfig([]byte(js))
 	if err != nil {
 		t.Fatal(err)

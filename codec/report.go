@@ -26,6 +26,10 @@ const (
 	Resealed
 	// Failed: a token could not be read or made; Err says why.
 	Failed
+	// GivenBack: a value that a Scope decrypted came back unchanged where
+	// the result is sealed, and its original token was put back in its
+	// place (no new token, no key service call).
+	GivenBack
 )
 
 func (op Op) String() string {
@@ -40,6 +44,8 @@ func (op Op) String() string {
 		return "resealed"
 	case Failed:
 		return "failed"
+	case GivenBack:
+		return "givenBack"
 	}
 	return "unknown"
 }
@@ -138,6 +144,9 @@ func (r *Report) key(hit bool) {
 type TokenInfo struct {
 	Class  string
 	Format string // "native" or "esdk", as in a rule's format; "keyset" for a keyset-mode token
+	// Signed reports a token of a signed mode (a signed class's token;
+	// not yet verified: only reading it does that).
+	Signed bool
 }
 
 // TokenPrefix begins every token. Scanning text for it finds where tokens
@@ -161,10 +170,10 @@ func ParseToken(s string) (TokenInfo, error) {
 	switch tok.Mode {
 	case format.ModeESDK:
 		f = "esdk"
-	case format.ModeKeyset:
+	case format.ModeKeyset, format.ModeSignedKeyset:
 		f = "keyset"
 	}
-	return TokenInfo{Class: tok.Class, Format: f}, nil
+	return TokenInfo{Class: tok.Class, Format: f, Signed: tok.Mode.Signed()}, nil
 }
 
 // wrapMalformed turns a format error into one that wraps ErrMalformedToken

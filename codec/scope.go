@@ -48,6 +48,7 @@ type Scope struct {
 	acceptPlain bool
 	whole       map[uint64]int // fingerprint of an opened value -> rule index
 	strs        map[uint64]int // fingerprint of a non-empty string in one -> rule index
+	orig        originals      // the tokens opened values came from
 }
 
 // A ScopeOption changes what a Scope accepts.
@@ -200,6 +201,11 @@ func (s *Scope) open(d *decryptor, text []byte, at place, depth, ri int, decoded
 	d.rep.addPlace(Decrypted, s.c.rules[ri].class, at)
 	if !hasPrefix(val) {
 		if err := s.fingerprint(val, ri); err != nil {
+			return nil, &TokenError{Pointer: at.pointer(), Class: s.c.rules[ri].class, Err: errNotJSON}
+		}
+		// The binding was read when the token opened (openWith).
+		b, _ := d.binds.of(s.c.rules[ri])
+		if err := s.remember(ri, val, text, b); err != nil {
 			return nil, &TokenError{Pointer: at.pointer(), Class: s.c.rules[ri].class, Err: errNotJSON}
 		}
 	}
@@ -593,6 +599,13 @@ func guarded(doc *jsontape.Document, src []byte, n int, buf *[]byte) bool {
 // result holds it outside a token, as the class it was decrypted as. An
 // object member whose name equals a string that s decrypted cannot be
 // sealed: Encrypt then fails with a *ContractError and returns nothing.
+//
+// Where a value to seal as a class is one that s decrypted from a token of
+// that class, unchanged (a string by its content, any other value byte for
+// byte) and under the same business key, Encrypt puts that token back
+// instead of making one (GivenBack in the Report): no key service call
+// and no right to write the class are needed, so a function that only
+// reads a signed class can return what it read.
 func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 	c := s.c
 	doc, err := c.scanPlain(src)
@@ -601,7 +614,7 @@ func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 	}
 	defer doc.Release()
 	if len(s.whole) == 0 && len(s.strs) == 0 && c.strict == nil {
-		return c.encrypt(ctx, doc, src, nil, nil)
+		return c.encrypt(ctx, doc, src, nil, nil, s)
 	}
 	sel, err := fieldpath.Select(doc, c.sels)
 	if err != nil {
@@ -658,5 +671,5 @@ func (s *Scope) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 			}
 		}
 	}
-	return c.encrypt(ctx, doc, src, sel, extra)
+	return c.encrypt(ctx, doc, src, sel, extra, s)
 }

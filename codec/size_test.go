@@ -27,6 +27,9 @@ func TestTokenSize(t *testing.T) {
 		{"insecure local keyset", newLocal(t, twoRules)},
 		{"one KMS key (local-kms)", kmsCodec(t, srv, []string{srv.KeyARN("primary")})},
 		{"KMS key + break-glass key (local-kms)", kmsCodec(t, srv, []string{srv.KeyARN("primary"), srv.KeyARN("breakglass")})},
+		{"signed, insecure local keyset", newLocal(t, `[{"class":"identity","keyring":"dev","select":["$..ssn"],"signed":true}]`)},
+		{"signed, one KMS key (local-kms)", signedKMSCodec(t, srv, "true", srv.KeyARN("primary"))},
+		{"signed, KMS key + break-glass key (local-kms)", signedKMSCodec(t, srv, "true", srv.KeyARN("primary"), srv.KeyARN("breakglass"))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			enc, err := tt.c.Encrypt(ctx, doc)
@@ -38,8 +41,8 @@ func TestTokenSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bodyLen := len(body.Header) + len(body.Payload)
-			if want := len(body.Header) + format.NonceSize + len(value) + format.TagSize; bodyLen != want {
+			bodyLen := len(body.Header) + len(body.Payload) + len(body.Signature)
+			if want := len(body.Header) + format.NonceSize + len(value) + format.TagSize + len(body.Signature); bodyLen != want {
 				t.Errorf("body is %d bytes, want %d", bodyLen, want)
 			}
 			if want := 2 + format.TextLen(bodyLen); len(tok) != want {

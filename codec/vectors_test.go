@@ -12,9 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"crypto/ed25519"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/sfnenc/sfnenc/envelope"
 	"github.com/sfnenc/sfnenc/envelope/keyset"
+	"github.com/sfnenc/sfnenc/internal/forgetest"
 	"github.com/sfnenc/sfnenc/internal/format"
 	"github.com/sfnenc/sfnenc/internal/kmstest"
 )
@@ -50,6 +53,8 @@ var expectErr = map[string]error{
 	"destroyed":      keyset.ErrDestroyed,
 	"no-such-key":    keyset.ErrNoSuchKey,
 	"missing-keyset": fs.ErrNotExist,
+	"forged":         ErrForged,
+	"unsigned":       ErrUnsigned,
 }
 
 func TestVectors(t *testing.T) {
@@ -163,7 +168,7 @@ func writeVectors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := append(bytes.Clone(tok.Header), tok.Payload...)
+		body := append(append(bytes.Clone(tok.Header), tok.Payload...), tok.Signature...)
 		return doc[:m[0]+1] + string(format.AppendText(nil, f(body))) + doc[m[1]-1:]
 	}
 	flip := func(i int) func([]byte) []byte {
@@ -222,7 +227,7 @@ func writeVectors(t *testing.T) {
 		v[name] = vector{Comment: comment, Config: config, Encrypted: doc, Expect: expect, Pointer: "/ssn"}
 	}
 	bad("bad-version", "version byte 0x02", "config.json", mutate(base, func(b []byte) []byte { b[0] = 2; return b }), "unsupported")
-	bad("bad-mode", "mode byte 0x04 (unknown)", "config.json", mutate(base, func(b []byte) []byte { b[1] = 4; return b }), "unsupported")
+	bad("bad-mode", "mode byte 0x06 (unknown)", "config.json", mutate(base, func(b []byte) []byte { b[1] = 6; return b }), "unsupported")
 	bad("truncated-header", "the body cut inside the header", "config.json", mutate(base, func(b []byte) []byte { return b[:30] }), "malformed")
 	bad("truncated", "the last ciphertext byte removed", "config.json", mutate(base, func(b []byte) []byte { return b[:len(b)-1] }), "authentication")
 	bad("extended", "a byte appended", "config.json", mutate(base, func(b []byte) []byte { return append(b, 0) }), "authentication")
@@ -254,6 +259,8 @@ func writeVectors(t *testing.T) {
 	v["bound-number-spelling"] = vector{Comment: "the number 1.50e2 rewritten as 150, the same value: a number is bound by its text, so the contact token fails",
 		Config: "config-bound.json", Encrypted: strings.Replace(boundEnc, "1.50e2", "150", 1), Expect: "authentication", Pointer: "/phone"}
 
+	signedVectors(t, v, load, enc)
+
 	for name, vec := range v {
 		path := filepath.Join(vectorsDir, name+".vector.json")
 		if _, err := os.Stat(path); err == nil && !*updateAll {
@@ -267,4 +274,70 @@ func writeVectors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// signedVectors adds the vectors of signed classes (mode 0x04): a good
+// token, and what a principal that may read the class but not write it
+// can make from one, with the data key it unwraps (here with the insecure
+// local keyset, as any reader of the vectors can).
+func signedVectors(t *testing.T, v map[string]vector, load func(string, ...string) *Codec, enc func(*Codec, string) string) {
+	one := `{"ssn": "078-05-1120"}`
+	signed := load("config-signed.json")
+	base := enc(signed, one)
+	v["signed"] = vector{Comment: "a token of a signed class (mode 0x04)",
+		Config: "config-signed.json", Encrypted: base, Expect: "ok", Plaintext: one}
+	staged := load("config-signed-staged.json")
+	v["signed-staged"] = vector{Comment: "a staged class's writer signs, and its reader reads the signed token",
+		Config: "config-signed-staged.json", Encrypted: enc(staged, one), Expect: "ok", Plaintext: one}
+	unsigned := enc(load("config.json", "identity"), one)
+	v["signed-staged-unsigned"] = vector{Comment: "a staged class's reader still reads an unsigned token (mode 0x01)",
+		Config: "config-signed-staged.json", Encrypted: unsigned, Expect: "ok", Plaintext: one}
+	bad := func(name, comment, doc, expect string) {
+		v[name] = vector{Comment: comment, Config: "config-signed.json", Encrypted: doc, Expect: expect, Pointer: "/ssn"}
+	}
+	bad("signed-unsigned", "an unsigned token (mode 0x01) of a class that requires signatures", unsigned, "unsigned")
+
+	m := tokenRE.FindStringIndex(base)
+	tokText := base[m[0]+1 : m[1]-1]
+	replace := func(body []byte) string { return base[:m[0]+1] + text(body) + base[m[1]-1:] }
+	tok, err := format.Decode([]byte(tokText), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.LoadInsecureLocalKeyset("../testdata/keys/insecure-test-keyset.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kctx := format.KeyContext(map[string]string{"app": "sfnenc-vectors", "stage": "test"}, "identity")
+	dataKey, err := kr.Unwrap(context.Background(), tok.Keys, format.SignedKeyContext(kctx, tok.VerifyingKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &forger{tok: tok, dataKey: dataKey, kctx: kctx}
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := base64Body(tokText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsig := body[: len(body)-format.SignatureSize : len(body)-format.SignatureSize]
+	other := enc(load("config-signed.json"), one)
+	otherTok, err := format.Decode([]byte(other[tokenRE.FindStringIndex(other)[0]+1:tokenRE.FindStringIndex(other)[1]-1]), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad("signed-resealed", "another value sealed under the real data key and header, with the real signature", replace(f.seal(t, `"000-00-0000"`, nil, nil, tok.Signature)), "forged")
+	bad("signed-swapped-key", "another value sealed under the real data key, the verifying key swapped for the forger's, signed by the forger: the data key does not unwrap under the forger's verifying key", replace(f.seal(t, `"000-00-0000"`, pub, priv, nil)), "forged")
+	bad("signed-stripped", "the signature removed: too short for a signed token", replace(unsig), "malformed")
+	bad("signed-short-signature", "the last byte of the signature removed", replace(body[:len(body)-1]), "forged")
+	bad("signed-extended", "a byte appended after the signature", replace(append(bytes.Clone(body), 0)), "forged")
+	bad("signed-non-canonical-s", "the real signature with S + l (the group order) in place of S", replace(append(bytes.Clone(unsig), forgetest.NonCanonicalS(tok.Signature)...)), "forged")
+	bad("signed-other-signature", "the signature of a token of another data key", replace(append(bytes.Clone(unsig), otherTok.Signature...)), "forged")
+	bad("signed-flipped-verifying-key", "a bit of the verifying key flipped", replace(func() []byte {
+		b := bytes.Clone(body)
+		b[len(tok.Header)-1] ^= 1
+		return b
+	}()), "forged")
 }

@@ -37,12 +37,29 @@ func benchHandler(_ context.Context, ev benchEvent) (benchEvent, error) {
 	return ev, nil
 }
 
+// benchRewriter is benchHandler that also changes every selected value, so
+// that the middleware makes a new token for each.
+func benchRewriter(ctx context.Context, ev benchEvent) (benchEvent, error) {
+	for i := range ev.Records {
+		ev.Records[i].SSN += "!"
+	}
+	return benchHandler(ctx, ev)
+}
+
 // benchDocument returns a 32 KiB event of 20 records, each with one selected
 // field (an SSN), and the codec's rules for it.
 func benchDocument(tb testing.TB) ([]byte, *codec.Codec) {
 	tb.Helper()
+	c := benchCodec(tb, "false")
+	return benchEventOf(tb), c
+}
+
+// benchCodec returns a codec for the benchmark event whose class pii is
+// signed as signed says.
+func benchCodec(tb testing.TB, signed string) *codec.Codec {
+	tb.Helper()
 	cfg, err := codec.ParseConfig([]byte(`{"encryptionContext":{"app":"bench"},"keyrings":{"dev":{"insecureLocalKeyset":"` +
-		keysetPath(tb) + `"}},"rules":[{"class":"pii","keyring":"dev","select":["$.records[*].ssn"]}]}`))
+		keysetPath(tb) + `"}},"rules":[{"class":"pii","keyring":"dev","select":["$.records[*].ssn"],"signed":` + signed + `}]}`))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,6 +67,11 @@ func benchDocument(tb testing.TB) ([]byte, *codec.Codec) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return c
+}
+
+// benchEventOf returns the plaintext 32 KiB event.
+func benchEventOf(tb testing.TB) []byte {
 	var b strings.Builder
 	b.WriteString(`{"batch":"b-1","records":[`)
 	for i := range 20 {
@@ -63,7 +85,7 @@ func benchDocument(tb testing.TB) ([]byte, *codec.Codec) {
 	if len(doc) < 32<<10-200 || len(doc) > 32<<10+200 {
 		tb.Fatalf("event is %d bytes, want about 32 KiB", len(doc))
 	}
-	return doc, c
+	return doc
 }
 
 // BenchmarkWarmInvoke measures a warm invocation of the same handler
@@ -76,6 +98,11 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
+	sc := benchCodec(b, "true")
+	signedEvent, err := sc.Encrypt(ctx, plain)
+	if err != nil {
+		b.Fatal(err)
+	}
 	info := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	quiet := slog.New(slog.DiscardHandler)
 	for _, bc := range []struct {
@@ -86,6 +113,12 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		{"unwrapped", lambda.NewHandler(benchHandler), plain},
 		{"wrapped", lambdamw.Wrap(benchHandler, lambdamw.WithCodec(c), lambdamw.WithLogger(info)), event},
 		{"wrapped, no log", lambdamw.Wrap(benchHandler, lambdamw.WithCodec(c), lambdamw.WithLogger(quiet)), event},
+		// A signed class: 20 signatures verified on entry; the SSNs come
+		// back unchanged, so their tokens are given back, unsigned anew.
+		{"wrapped, signed", lambdamw.Wrap(benchHandler, lambdamw.WithCodec(sc), lambdamw.WithLogger(info)), signedEvent},
+		// And a handler that changes every SSN: 20 new signed tokens.
+		{"wrapped, signed, values changed", lambdamw.Wrap(benchRewriter, lambdamw.WithCodec(sc), lambdamw.WithLogger(info)), signedEvent},
+		{"wrapped, values changed", lambdamw.Wrap(benchRewriter, lambdamw.WithCodec(c), lambdamw.WithLogger(info)), event},
 		// The codec's own work on the same event, for the ratio: the
 		// middleware's cost is wrapped minus unwrapped.
 		{"codec Decrypt+Encrypt", bytesHandler(func(ctx context.Context, ev []byte) ([]byte, error) {

@@ -199,15 +199,20 @@ func TestUnderEmulator(t *testing.T) {
 			// KMS requests the function makes in this step.
 			wantKMS map[string]int
 			errType string
+			result  any // the decrypted result, if not want
 		}{
-			// Cold: one Decrypt per data key of the event (pii, card), one
-			// GenerateDataKey per class of the result (pii, card).
-			{"cold", eventA, map[string]int{"GenerateDataKey": 2, "Decrypt": 2, "all": 4}, ""},
-			{"warm, same event", eventA, map[string]int{"GenerateDataKey": 0, "Decrypt": 0, "all": 0}, ""},
-			{"warm, new data keys", eventB, map[string]int{"GenerateDataKey": 0, "Decrypt": 2, "all": 2}, ""},
+			// Cold: one Decrypt per data key of the event (pii, card); the
+			// result holds the decrypted values unchanged, so their
+			// tokens are given back, with no GenerateDataKey.
+			{"cold", eventA, map[string]int{"GenerateDataKey": 0, "Decrypt": 2, "all": 2}, "", nil},
+			{"warm, values changed: one GenerateDataKey for the class of the new values", mustEncrypt(t, writerA, customerEvent("rewrite")),
+				map[string]int{"GenerateDataKey": 1, "Decrypt": 0, "all": 1}, "",
+				jsonValue(t, []byte(`{"greeting":"rewritten","customer":{"name":"Ann","ssn":"checked `+canarySSN+`","phone":"`+canaryPhone+`"},"card":{"pan":"`+canaryCard+`","exp":"12/29"}}`))},
+			{"warm, same event", eventA, map[string]int{"GenerateDataKey": 0, "Decrypt": 0, "all": 0}, "", nil},
+			{"warm, new data keys", eventB, map[string]int{"GenerateDataKey": 0, "Decrypt": 2, "all": 2}, "", nil},
 			{"handler error: one data key for the diag class", mustEncrypt(t, writerB, customerEvent("fail")),
-				map[string]int{"GenerateDataKey": 1, "Decrypt": 0, "all": 1}, "PaymentDeclined"},
-			{"handler error again", mustEncrypt(t, writerA, customerEvent("fail")), map[string]int{"GenerateDataKey": 0, "Decrypt": 0, "all": 0}, "PaymentDeclined"},
+				map[string]int{"GenerateDataKey": 1, "Decrypt": 0, "all": 1}, "PaymentDeclined", nil},
+			{"handler error again", mustEncrypt(t, writerA, customerEvent("fail")), map[string]int{"GenerateDataKey": 0, "Decrypt": 0, "all": 0}, "PaymentDeclined", nil},
 		}
 		for _, s := range steps {
 			r, got := invokeCounting(t, f, fnKMS, s.event)
@@ -223,7 +228,11 @@ func TestUnderEmulator(t *testing.T) {
 			if n := countTokens(t, r.body); n["pii"] != 2 || n["card"] != 1 {
 				t.Errorf("%s: result tokens %v, want 2 pii and 1 card", s.name, n)
 			}
-			if diff := cmp.Diff(want, jsonValue(t, mustDecrypt(t, writerA, r.body))); diff != "" {
+			w := any(want)
+			if s.result != nil {
+				w = s.result
+			}
+			if diff := cmp.Diff(w, jsonValue(t, mustDecrypt(t, writerA, r.body))); diff != "" {
 				t.Errorf("%s: decrypted result mismatch (-want +got):\n%s", s.name, diff)
 			}
 		}
@@ -232,7 +241,7 @@ func TestUnderEmulator(t *testing.T) {
 		if len(recs) != len(steps) {
 			t.Fatalf("%d invocation records, want %d", len(recs), len(steps))
 		}
-		wantCache := map[string]any{"decryptHits": 1.0, "decryptMisses": 2.0, "encryptHits": 0.0, "encryptMisses": 2.0}
+		wantCache := map[string]any{"decryptHits": 1.0, "decryptMisses": 2.0, "encryptHits": 0.0, "encryptMisses": 0.0}
 		if diff := cmp.Diff(wantCache, recs[0]["cache"]); diff != "" {
 			t.Errorf("cold invocation record: cache misses mismatch (-want +got):\n%s", diff)
 		}
@@ -434,11 +443,13 @@ func TestUnderEmulator(t *testing.T) {
 			// leave when it cannot be encrypted.
 			name:    "GenerateDataKey denied",
 			fault:   kmstest.Fault{Op: "GenerateDataKey", Kind: kmstest.AccessDenied},
+			event:   func(t *testing.T) []byte { return mustEncrypt(t, e.writer(t), customerEvent("rewrite")) },
 			errType: lambdamw.ErrorTypeEncrypt,
 		},
 		{
 			name:    "GenerateDataKey unavailable",
 			fault:   kmstest.Fault{Op: "GenerateDataKey", Kind: kmstest.Unavailable},
+			event:   func(t *testing.T) []byte { return mustEncrypt(t, e.writer(t), customerEvent("rewrite")) },
 			errType: lambdamw.ErrorTypeKeyUnavailable,
 		},
 		{

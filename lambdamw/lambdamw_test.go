@@ -604,10 +604,11 @@ func TestLogs(t *testing.T) {
 			"outcome":       "ok",
 			"decrypted":     map[string]any{"pii": 2.0},
 			"passedThrough": map[string]any{"card": 1.0},
-			// The ssn and phone tokens were decrypted, so the rules
-			// encrypt them again; the card token came back as it was.
-			"encrypted": map[string]any{"pii": 2.0},
-			"cache":     map[string]any{"encryptHits": float64(i), "encryptMisses": 1.0 - float64(i), "decryptHits": 1.0, "decryptMisses": 1.0},
+			// The ssn and phone tokens were decrypted and come back
+			// unchanged, so their original tokens are given back (no
+			// data key); the card token came back as it was.
+			"givenBack": map[string]any{"pii": 2.0},
+			"cache":     map[string]any{"encryptHits": 0.0, "encryptMisses": 0.0, "decryptHits": 1.0, "decryptMisses": 1.0},
 		}
 		if diff := cmp.Diff(want, r); diff != "" {
 			t.Errorf("invocation %d record mismatch (-want +got):\n%s", i, diff)

@@ -89,6 +89,7 @@ func (m *middleware) log(ctx context.Context, r *invocation) {
 			countsAttr("passedThrough", dr.Count(codec.PassedThrough)),
 			countsAttr("encrypted", er.Count(codec.Made)),
 			countsAttr("resealed", er.Count(codec.Resealed)),
+			countsAttr("givenBack", er.Count(codec.GivenBack)),
 			slog.Group("cache",
 				slog.Int("decryptHits", dr.KeyHits),
 				slog.Int("decryptMisses", dr.KeyMisses),

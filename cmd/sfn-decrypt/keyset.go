@@ -145,6 +145,9 @@ func cmdKeyset(e *env, args []string) int {
 		e.errorf("%v", err)
 		return exitUsage
 	}
+	// A signed class's file gets signing keys for its writers (and an
+	// unsigned file of it gets them at the next create, rotate or destroy).
+	st.SetSigned(kf.class, rule.Signed != codec.SignedOff)
 	return keysetCommands[sub](e, ctx, &kf, st, cfg.EncryptionContext)
 }
 

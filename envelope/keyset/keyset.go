@@ -17,6 +17,7 @@ package keyset
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -128,6 +129,9 @@ type file struct {
 	// copy.
 	KeysetDigest     []byte      `json:"keysetDigest,omitempty"` // base64 in JSON
 	EncryptedKeysets []encrypted `json:"encryptedKeysets"`
+	// WriterKeysets are the writers' copies of a signed file (see
+	// signed.go); a file without them is not signed.
+	WriterKeysets []encrypted `json:"writerKeysets,omitempty"`
 }
 
 // digestLabel separates the keyset digest from any other use of SHA-256.
@@ -158,9 +162,22 @@ type Store struct {
 	krs []*envelope.KMSKeyring // the primary key first, then break-glass keys
 
 	mu         sync.Mutex
-	loaded     map[string]*loading // by class and encoded key context
+	loaded     map[string]*loading // by role, class and encoded key context
 	failureAge time.Duration
 	now        func() time.Time
+	signed     map[string]bool // classes whose files Create, Rotate, Stage and Destroy write signed
+}
+
+// SetSigned says whether Create, Rotate, Stage and Destroy write class's
+// file as a signed file (for a signed class: writers' copies with signing
+// keys, readers' copies with verifying keys). An unsigned file becomes
+// signed, keeping its keys, at the next of them. Call it before the Store
+// is used.
+func (s *Store) SetSigned(class string, signed bool) {
+	if s.signed == nil {
+		s.signed = map[string]bool{}
+	}
+	s.signed[class] = signed
 }
 
 type loading struct {
@@ -212,14 +229,35 @@ func (s *Store) Path(class string) string { return filepath.Join(s.dir, class+".
 // primary key with one KMS Decrypt under the key context (ec plus the class)
 // the first time; later calls, and calls made while the first is under way,
 // share its result. A failed load is tried again by the next call, unless
-// KMS refused it (see SetFailureAge).
+// KMS refused it (see SetFailureAge). Of a signed file it decrypts a
+// reader's copy (verifying keys, no signing keys), unless LoadWriter has
+// loaded the class already.
 func (s *Store) Load(ctx context.Context, class string, ec map[string]string) (*Keyset, error) {
+	return s.loadAs(ctx, class, ec, roleReader)
+}
+
+// LoadWriter is Load for a writer of a signed class: it decrypts a
+// writer's copy of the class's signed file, whose keyset signs as well as
+// seals and opens. It fails with ErrNotSigned for an unsigned file.
+func (s *Store) LoadWriter(ctx context.Context, class string, ec map[string]string) (*Keyset, error) {
+	return s.loadAs(ctx, class, ec, roleWriter)
+}
+
+func (s *Store) loadAs(ctx context.Context, class string, ec map[string]string, role string) (*Keyset, error) {
 	if !format.ValidClass(class) {
 		return nil, fmt.Errorf("keyset: invalid class name %q", class)
 	}
 	kctx := format.KeyContext(ec, class)
-	key := string(format.AppendContext(nil, kctx))
+	ctxKey := string(format.AppendContext(nil, kctx))
+	key := role + "\x00" + ctxKey
 	s.mu.Lock()
+	if role == roleReader {
+		// A writer's keyset reads as well: no second KMS call.
+		if w, ok := s.loaded[roleWriter+"\x00"+ctxKey]; ok && w.ks != nil {
+			s.mu.Unlock()
+			return w.ks, nil
+		}
+	}
 	l, ok := s.loaded[key]
 	// l.at is written under s.mu, once the load failed with a refusal.
 	if ok && !l.at.IsZero() && s.now().Sub(l.at) >= s.failureAge {
@@ -239,23 +277,24 @@ func (s *Store) Load(ctx context.Context, class string, ec map[string]string) (*
 		}
 		return l.ks, l.err
 	}
-	l.ks, l.err = s.load(ctx, class, kctx)
-	if l.err != nil {
-		s.mu.Lock()
-		if s.failureAge > 0 && ctx.Err() == nil && envelope.IsRefusal(l.err) {
+	ks, err := s.load(ctx, class, kctx, role)
+	s.mu.Lock()
+	l.ks, l.err = ks, err
+	if err != nil {
+		if s.failureAge > 0 && ctx.Err() == nil && envelope.IsRefusal(err) {
 			l.at = s.now()
 		} else {
 			delete(s.loaded, key)
 		}
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	close(l.done)
 	return l.ks, l.err
 }
 
-func (s *Store) load(ctx context.Context, class string, kctx map[string]string) (*Keyset, error) {
+func (s *Store) load(ctx context.Context, class string, kctx map[string]string, role string) (*Keyset, error) {
 	path := s.Path(class)
-	ks, err := s.decrypt(ctx, class, kctx, false)
+	ks, sg, err := s.decrypt(ctx, class, kctx, role)
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +313,12 @@ func (s *Store) load(ctx context.Context, class string, kctx map[string]string) 
 				return nil, &Error{Path: path, Class: class, KeyID: k.GetKeyId(), Err: ErrBadFile}
 			}
 			e.aead = a
+		}
+		if sg != nil {
+			e.verify = sg.public[k.GetKeyId()]
+			if st == tinkpb.KeyStatusType_ENABLED {
+				e.sign = sg.private[k.GetKeyId()]
+			}
 		}
 		out.keys[k.GetKeyId()] = e
 	}
@@ -313,12 +358,20 @@ func (s *Store) read(class string) (*file, error) {
 	case len(fl.EncryptedKeysets) == 0 || len(fl.EncryptedKeysets) > maxCopies:
 		return nil, fail(fmt.Errorf("%w: %d encrypted keysets, want 1..%d", ErrBadFile, len(fl.EncryptedKeysets), maxCopies))
 	}
-	seen := map[string]bool{}
-	for _, e := range fl.EncryptedKeysets {
-		if _, err := envelope.ParseKeyARN(e.KeyARN); err != nil || seen[e.KeyARN] || len(e.Ciphertext) == 0 {
-			return nil, fail(fmt.Errorf("%w: bad encrypted keyset entry", ErrBadFile))
+	for _, copies := range [][]encrypted{fl.EncryptedKeysets, fl.WriterKeysets} {
+		seen := map[string]bool{}
+		for _, e := range copies {
+			if _, err := envelope.ParseKeyARN(e.KeyARN); err != nil || seen[e.KeyARN] || len(e.Ciphertext) == 0 {
+				return nil, fail(fmt.Errorf("%w: bad encrypted keyset entry", ErrBadFile))
+			}
+			seen[e.KeyARN] = true
 		}
-		seen[e.KeyARN] = true
+	}
+	switch {
+	case len(fl.WriterKeysets) > maxCopies:
+		return nil, fail(fmt.Errorf("%w: %d writer keysets, want up to %d", ErrBadFile, len(fl.WriterKeysets), maxCopies))
+	case len(fl.WriterKeysets) > 0 && fl.KeysetDigest == nil:
+		return nil, fail(fmt.Errorf("%w: a signed file without a keysetDigest", ErrBadFile))
 	}
 	return &fl, nil
 }
@@ -338,44 +391,101 @@ func jsonProblem(err error) string {
 	return "unexpected JSON"
 }
 
-// decrypt reads a class's file and returns its keyset, checked. It makes
-// one KMS Decrypt, of the copy for the store's primary key, and never
-// another: a copy that is absent, refused or does not decrypt fails the
-// load, so whoever can encrypt under a break-glass key cannot have a reader
-// with the primary key load a keyset of theirs. The keyset must match the
-// file's digest, which ties every copy to one keyset; a file without a
-// digest is accepted only with one copy, or by an administrator (admin:
-// Rotate, Stage and Destroy, which write the digest).
-func (s *Store) decrypt(ctx context.Context, class string, kctx map[string]string, admin bool) (*tinkpb.Keyset, error) {
+// decrypt reads a class's file and returns its keyset, checked, and for a
+// signed file its signing keys. It makes one KMS Decrypt, of the copy for
+// the store's primary key, and never another: a copy that is absent,
+// refused or does not decrypt fails the load, so whoever can encrypt under a
+// break-glass key cannot have a reader with the primary key load a keyset
+// of theirs. The keyset must match the file's digest, which ties every copy
+// to one keyset; a file without a digest is accepted only with one copy, or
+// by an administrator (Rotate, Stage and Destroy, which write the digest).
+// role is roleReader, roleWriter or "admin": of a signed file, a reader
+// decrypts a reader's copy, writers and administrators a writer's copy; of
+// an unsigned file, a writer fails with ErrNotSigned.
+func (s *Store) decrypt(ctx context.Context, class string, kctx map[string]string, role string) (*tinkpb.Keyset, *signing, error) {
 	fl, err := s.read(class)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	path := s.Path(class)
 	fail := func(err error) error { return &Error{Path: path, Class: class, Err: err} }
-	if fl.KeysetDigest == nil && len(fl.EncryptedKeysets) > 1 && !admin {
-		return nil, fail(fmt.Errorf("%w: its %d encrypted copies are not tied together by a keysetDigest (a file of an earlier version): rewrite it with `sfn-decrypt keyset rotate --staged`", ErrBadFile, len(fl.EncryptedKeysets)))
+	signed := len(fl.WriterKeysets) > 0
+	if fl.KeysetDigest == nil && len(fl.EncryptedKeysets) > 1 && role != "admin" {
+		return nil, nil, fail(fmt.Errorf("%w: its %d encrypted copies are not tied together by a keysetDigest (a file of an earlier version): rewrite it with `sfn-decrypt keyset rotate --staged`", ErrBadFile, len(fl.EncryptedKeysets)))
+	}
+	if role == roleWriter && !signed {
+		return nil, nil, fail(ErrNotSigned)
+	}
+	copies, ec, what := fl.EncryptedKeysets, kctx, "decrypt keyset"
+	if signed {
+		ec = roleContext(kctx, roleReader)
+		if role != roleReader {
+			copies, ec, what = fl.WriterKeysets, roleContext(kctx, roleWriter), "decrypt writer keyset"
+		}
 	}
 	kr := s.krs[0]
-	i := slices.IndexFunc(fl.EncryptedKeysets, func(e encrypted) bool { return e.KeyARN == kr.KeyARN() })
+	i := slices.IndexFunc(copies, func(e encrypted) bool { return e.KeyARN == kr.KeyARN() })
 	if i < 0 {
-		return nil, fail(fmt.Errorf("%w: the file has no copy encrypted under the primary key %s (only a configuration without the primary key reads a break-glass copy)", envelope.ErrNoKey, kr.KeyARN()))
+		return nil, nil, fail(fmt.Errorf("%w: the file has no copy encrypted under the primary key %s (only a configuration without the primary key reads a break-glass copy)", envelope.ErrNoKey, kr.KeyARN()))
 	}
-	pt, err := kr.DecryptSecret(ctx, "decrypt keyset", fl.EncryptedKeysets[i].Ciphertext, kctx)
+	pt, err := kr.DecryptSecret(ctx, what, copies[i].Ciphertext, ec)
 	if err != nil {
-		return nil, fail(err)
+		return nil, nil, fail(err)
 	}
 	defer clear(pt)
-	if fl.KeysetDigest != nil && !hmac.Equal(digestOf(pt), fl.KeysetDigest) {
-		return nil, fail(fmt.Errorf("%w: the keyset does not match the file's keysetDigest (its copies differ, or one was replaced)", ErrBadFile))
+	// tinkBytes is the serialized keyset; digested is what the digest
+	// covers (a reader's copy's plaintext, for a signed file).
+	tinkBytes, digested := pt, pt
+	var sg *signing
+	if signed {
+		label := readerLabel
+		if role != roleReader {
+			label = writerLabel
+		}
+		var keys map[uint32][]byte
+		if tinkBytes, keys, err = parseSigned(pt, label); err != nil {
+			return nil, nil, fail(err)
+		}
+		if role == roleReader {
+			sg = &signing{public: map[uint32]ed25519.PublicKey{}}
+			for id, k := range keys {
+				sg.public[id] = ed25519.PublicKey(bytes.Clone(k))
+			}
+		} else {
+			// The writer's copy ties to the readers' through the
+			// digest of the readers' plaintext it implies.
+			digested, sg = readerPlaintext(tinkBytes, keys)
+		}
+		ks, err := s.checked(fl, tinkBytes, digested)
+		if err != nil {
+			return nil, nil, fail(err)
+		}
+		if err := checkSigned(ks, keys); err != nil {
+			clearKeyset(ks)
+			return nil, nil, fail(err)
+		}
+		return ks, sg, nil
 	}
-	ks, err := parseKeyset(pt)
+	ks, err := s.checked(fl, tinkBytes, digested)
 	if err != nil {
-		return nil, fail(err)
+		return nil, nil, fail(err)
+	}
+	return ks, nil, nil
+}
+
+// checked parses a serialized keyset and checks it against the file: the
+// digest (of digested) and the key list.
+func (s *Store) checked(fl *file, tinkBytes, digested []byte) (*tinkpb.Keyset, error) {
+	if fl.KeysetDigest != nil && !hmac.Equal(digestOf(digested), fl.KeysetDigest) {
+		return nil, fmt.Errorf("%w: the keyset does not match the file's keysetDigest (its copies differ, or one was replaced)", ErrBadFile)
+	}
+	ks, err := parseKeyset(tinkBytes)
+	if err != nil {
+		return nil, err
 	}
 	if diff := infoOf(ks); !slices.Equal(diff, fl.Keys) {
 		clearKeyset(ks)
-		return nil, fail(fmt.Errorf("%w: the key list does not match the keyset", ErrBadFile))
+		return nil, fmt.Errorf("%w: the key list does not match the keyset", ErrBadFile)
 	}
 	return ks, nil
 }
@@ -503,7 +613,7 @@ func (s *Store) Create(ctx context.Context, class string, ec map[string]string) 
 	}
 	ks := &tinkpb.Keyset{PrimaryKeyId: 1, Key: []*tinkpb.Keyset_Key{k}}
 	defer clearKeyset(ks)
-	return s.write(ctx, class, format.KeyContext(ec, class), ks, false)
+	return s.write(ctx, class, format.KeyContext(ec, class), ks, s.seedsFor(class, ks, nil), false)
 }
 
 // Rotate makes a newer key the primary key of class's keyset: new tokens
@@ -525,7 +635,7 @@ func (s *Store) Stage(ctx context.Context, class string, ec map[string]string) (
 
 func (s *Store) addKey(ctx context.Context, class string, ec map[string]string, primary bool) (uint32, error) {
 	kctx := format.KeyContext(ec, class)
-	ks, err := s.decrypt(ctx, class, kctx, true)
+	ks, sg, err := s.decrypt(ctx, class, kctx, "admin")
 	if err != nil {
 		return 0, err
 	}
@@ -539,7 +649,7 @@ func (s *Store) addKey(ctx context.Context, class string, ec map[string]string, 
 	}
 	if primary && top > ks.GetPrimaryKeyId() && newest.GetStatus() == tinkpb.KeyStatusType_ENABLED {
 		ks.PrimaryKeyId = top // promote the staged key
-		if err := s.write(ctx, class, kctx, ks, true); err != nil {
+		if err := s.write(ctx, class, kctx, ks, s.seedsFor(class, ks, sg), true); err != nil {
 			return 0, err
 		}
 		return top, nil
@@ -555,7 +665,7 @@ func (s *Store) addKey(ctx context.Context, class string, ec map[string]string, 
 	if primary {
 		ks.PrimaryKeyId = top + 1
 	}
-	if err := s.write(ctx, class, kctx, ks, true); err != nil {
+	if err := s.write(ctx, class, kctx, ks, s.seedsFor(class, ks, sg), true); err != nil {
 		return 0, err
 	}
 	return top + 1, nil
@@ -568,7 +678,7 @@ func (s *Store) addKey(ctx context.Context, class string, ec map[string]string, 
 // cannot be destroyed (ErrPrimary).
 func (s *Store) Destroy(ctx context.Context, class string, ec map[string]string, keyID uint32) error {
 	kctx := format.KeyContext(ec, class)
-	ks, err := s.decrypt(ctx, class, kctx, true)
+	ks, sg, err := s.decrypt(ctx, class, kctx, "admin")
 	if err != nil {
 		return err
 	}
@@ -586,7 +696,8 @@ func (s *Store) Destroy(ctx context.Context, class string, ec map[string]string,
 	clear(ks.Key[i].GetKeyData().GetValue())
 	ks.Key[i].KeyData = nil
 	ks.Key[i].Status = tinkpb.KeyStatusType_DESTROYED
-	return s.write(ctx, class, kctx, ks, true)
+	// A destroyed key's signing key goes with it (seedsFor keeps none).
+	return s.write(ctx, class, kctx, ks, s.seedsFor(class, ks, sg), true)
 }
 
 // List returns the key list of class's file, as the file states it, without
@@ -603,7 +714,9 @@ func (s *Store) List(class string) ([]KeyInfo, error) {
 // file atomically: a temporary file in the same directory, then a rename
 // (replace) or a hard link (no replace, so that Create never overwrites a
 // file made meanwhile).
-func (s *Store) write(ctx context.Context, class string, kctx map[string]string, ks *tinkpb.Keyset, replace bool) error {
+// seeds, if not nil, are the signing keys' seeds by key id: the file is
+// then written signed (see signed.go).
+func (s *Store) write(ctx context.Context, class string, kctx map[string]string, ks *tinkpb.Keyset, seeds map[uint32][]byte, replace bool) error {
 	path := s.Path(class)
 	fail := func(err error) error { return &Error{Path: path, Class: class, Err: err} }
 	pt, err := proto.MarshalOptions{Deterministic: true}.Marshal(ks)
@@ -611,16 +724,32 @@ func (s *Store) write(ctx context.Context, class string, kctx map[string]string,
 		return fail(err)
 	}
 	defer clear(pt)
-	if len(pt) > maxKMSPlaintext {
-		return fail(fmt.Errorf("%w (%d bytes, KMS encrypts at most %d)", ErrFull, len(pt), maxKMSPlaintext))
+	readerPT, readerCtx := pt, kctx
+	var writerPT []byte
+	if seeds != nil {
+		readerPT, _ = readerPlaintext(pt, seeds)
+		writerPT = appendSigned(nil, writerLabel, pt, seeds)
+		defer clear(writerPT)
+		readerCtx = roleContext(kctx, roleReader)
 	}
-	fl := file{Version: FileVersion, Class: class, Keys: infoOf(ks), KeysetDigest: digestOf(pt)}
+	if n := max(len(readerPT), len(writerPT)); n > maxKMSPlaintext {
+		return fail(fmt.Errorf("%w (%d bytes, KMS encrypts at most %d)", ErrFull, n, maxKMSPlaintext))
+	}
+	fl := file{Version: FileVersion, Class: class, Keys: infoOf(ks), KeysetDigest: digestOf(readerPT)}
 	for _, kr := range s.krs {
-		ct, err := kr.EncryptSecret(ctx, "encrypt keyset", pt, kctx)
+		ct, err := kr.EncryptSecret(ctx, "encrypt keyset", readerPT, readerCtx)
 		if err != nil {
 			return fail(err)
 		}
 		fl.EncryptedKeysets = append(fl.EncryptedKeysets, encrypted{KeyARN: kr.KeyARN(), Ciphertext: ct})
+		if seeds == nil {
+			continue
+		}
+		ct, err = kr.EncryptSecret(ctx, "encrypt writer keyset", writerPT, roleContext(kctx, roleWriter))
+		if err != nil {
+			return fail(err)
+		}
+		fl.WriterKeysets = append(fl.WriterKeysets, encrypted{KeyARN: kr.KeyARN(), Ciphertext: ct})
 	}
 	data, err := json.MarshalIndent(fl, "", "  ")
 	if err != nil {
@@ -672,6 +801,10 @@ type Keyset struct {
 type key struct {
 	status tinkpb.KeyStatusType
 	aead   tink.AEAD // nil unless enabled
+	// verify is the key's verifying key (a signed file's), sign its
+	// private key (a writer's copy, enabled keys only).
+	verify ed25519.PublicKey
+	sign   ed25519.PrivateKey
 }
 
 // Class returns the keyset's class.
@@ -691,24 +824,62 @@ func (k *Keyset) Seal(dst, plaintext, ad []byte) ([]byte, error) {
 	return append(dst, ct...), nil
 }
 
+// Sign appends to dst the Ed25519 signature of msg by the primary key's
+// signing key. It fails with ErrNotSigned unless the keyset was loaded by
+// LoadWriter.
+func (k *Keyset) Sign(dst, msg []byte) ([]byte, error) {
+	sk := k.keys[k.primary].sign
+	if sk == nil {
+		return nil, &Error{Path: k.path, Class: k.class, KeyID: k.primary, Err: ErrNotSigned}
+	}
+	return append(dst, ed25519.Sign(sk, msg)...), nil
+}
+
+// VerifyingKey returns the verifying key of key keyID, of a signed file. It
+// fails with ErrNoSuchKey, ErrDestroyed or ErrNoVerifyingKey.
+func (k *Keyset) VerifyingKey(keyID uint32) (ed25519.PublicKey, error) {
+	e, err := k.key(keyID)
+	if err == nil && e.verify == nil {
+		err = k.fail(keyID, ErrNoVerifyingKey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.verify, nil
+}
+
+// key returns key keyID, or an error for a key that is absent or
+// destroyed.
+func (k *Keyset) key(keyID uint32) (*key, error) {
+	e, ok := k.keys[keyID]
+	switch {
+	case !ok:
+		return nil, k.fail(keyID, ErrNoSuchKey)
+	case e.status == tinkpb.KeyStatusType_DESTROYED:
+		return nil, k.fail(keyID, ErrDestroyed)
+	}
+	return e, nil
+}
+
+func (k *Keyset) fail(keyID uint32, err error) error {
+	return &Error{Path: k.path, Class: k.class, KeyID: keyID, Err: err}
+}
+
 // Open appends to dst the plaintext of sealed, sealed by key keyID with
 // associated data ad. It fails with ErrNoSuchKey, ErrDestroyed or
 // ErrDisabled for a key it cannot use, and with envelope.ErrOpen if the
 // value does not authenticate.
 func (k *Keyset) Open(dst []byte, keyID uint32, sealed, ad []byte) ([]byte, error) {
-	fail := func(err error) error { return &Error{Path: k.path, Class: k.class, KeyID: keyID, Err: err} }
-	e, ok := k.keys[keyID]
-	switch {
-	case !ok:
-		return nil, fail(ErrNoSuchKey)
-	case e.status == tinkpb.KeyStatusType_DESTROYED:
-		return nil, fail(ErrDestroyed)
-	case e.aead == nil:
-		return nil, fail(ErrDisabled)
+	e, err := k.key(keyID)
+	if err == nil && e.aead == nil {
+		err = k.fail(keyID, ErrDisabled)
+	}
+	if err != nil {
+		return nil, err
 	}
 	pt, err := e.aead.Decrypt(sealed, ad)
 	if err != nil {
-		return nil, fail(envelope.ErrOpen)
+		return nil, k.fail(keyID, envelope.ErrOpen)
 	}
 	return append(dst, pt...), nil
 }

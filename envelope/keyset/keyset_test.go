@@ -68,7 +68,7 @@ func open(ks *Keyset, keyID uint32, sealed []byte) (string, error) {
 // KMS the way Load does, to look for it where it must not be.
 func keyValues(t *testing.T, s *Store, class string) [][]byte {
 	t.Helper()
-	ks, err := s.decrypt(context.Background(), class, format.KeyContext(testEC, class), false)
+	ks, _, err := s.decrypt(context.Background(), class, format.KeyContext(testEC, class), roleReader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,7 +546,7 @@ func TestDisabledKey(t *testing.T) {
 	k1, _ := newKey(1)
 	k2, _ := newKey(2)
 	ks := &tinkpb.Keyset{PrimaryKeyId: 2, Key: []*tinkpb.Keyset_Key{k1, k2}}
-	if err := s.write(ctx, "identity", format.KeyContext(testEC, "identity"), ks, true); err != nil {
+	if err := s.write(ctx, "identity", format.KeyContext(testEC, "identity"), ks, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	loaded, err := newStore(t, srv, s.dir, "primary").Load(ctx, "identity", testEC)
@@ -561,7 +561,7 @@ func TestDisabledKey(t *testing.T) {
 		return out
 	}()
 	k1.Status = tinkpb.KeyStatusType_DISABLED
-	if err := s.write(ctx, "identity", format.KeyContext(testEC, "identity"), ks, true); err != nil {
+	if err := s.write(ctx, "identity", format.KeyContext(testEC, "identity"), ks, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	disabled, err := newStore(t, srv, s.dir, "primary").Load(ctx, "identity", testEC)

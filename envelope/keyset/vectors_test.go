@@ -80,7 +80,7 @@ func TestVectorKeysets(t *testing.T) {
 		writeVectors(t, s)
 	}
 	for class, want := range vectorKeysets(t) {
-		got, err := s.decrypt(ctx, class, format.KeyContext(vectorEC, class), false)
+		got, _, err := s.decrypt(ctx, class, format.KeyContext(vectorEC, class), roleReader)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func writeVectors(t *testing.T, s *Store) {
 		t.Fatal(err)
 	}
 	for class, ks := range vectorKeysets(t) {
-		if err := s.write(ctx, class, format.KeyContext(vectorEC, class), ks, true); err != nil {
+		if err := s.write(ctx, class, format.KeyContext(vectorEC, class), ks, nil, true); err != nil {
 			t.Fatal(err)
 		}
 		js, err := protojson.MarshalOptions{Multiline: true}.Marshal(ks)

@@ -213,6 +213,10 @@ func TestWorkflowEndToEnd(t *testing.T) {
 		checkFunctionClasses(t, st)
 	})
 
+	t.Run("operator-forged verification result is refused", func(t *testing.T) {
+		checkOperatorForgery(t, st, cfg, kms, runs[0].exe.History)
+	})
+
 	// Figures.
 	for _, r := range runs {
 		classes := make([]string, 0, len(r.tokens))

@@ -2,6 +2,7 @@ package datakey
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"github.com/sfnenc/sfnenc/envelope"
@@ -228,6 +229,19 @@ func (c *EncryptCache) MaxBytes() uint64 { return c.s.limits.MaxBytes }
 // partitions. uses must not exceed MaxUses, nor bytes MaxBytes. hit reports
 // whether the key came from the cache.
 func (c *EncryptCache) DataKey(ctx context.Context, partition string, kr envelope.Keyring, ec map[string]string, uses, bytes uint64) (dk *Key, hit bool, err error) {
+	return c.get(ctx, partition, kr, ec, uses, bytes, nil)
+}
+
+// SignedDataKey is DataKey for a signed class: each data key it makes has
+// its own Ed25519 key pair, made just before the data key, whose public
+// key joins the encryption context (signedContext returns it) under which
+// the keyring makes and wraps the data key. The private key stays in the
+// cached Key, under the same limits.
+func (c *EncryptCache) SignedDataKey(ctx context.Context, partition string, kr envelope.Keyring, ec map[string]string, uses, bytes uint64, signedContext func(ec map[string]string, verifyingKey []byte) map[string]string) (dk *Key, hit bool, err error) {
+	return c.get(ctx, partition, kr, ec, uses, bytes, signedContext)
+}
+
+func (c *EncryptCache) get(ctx context.Context, partition string, kr envelope.Keyring, ec map[string]string, uses, bytes uint64, signedContext func(map[string]string, []byte) map[string]string) (dk *Key, hit bool, err error) {
 	if uses > c.s.limits.MaxUses {
 		return nil, false, fmt.Errorf("datakey: %d uses requested, a data key allows %d", uses, c.s.limits.MaxUses)
 	}
@@ -235,6 +249,14 @@ func (c *EncryptCache) DataKey(ctx context.Context, partition string, kr envelop
 		return nil, false, fmt.Errorf("datakey: %d bytes requested, a data key allows %d", bytes, c.s.limits.MaxBytes)
 	}
 	return c.s.get(ctx, []byte(partition), uses, bytes, false, func(ctx context.Context) (*Key, error) {
+		var signer ed25519.PrivateKey
+		if signedContext != nil {
+			pub, priv, err := ed25519.GenerateKey(nil) // crypto/rand
+			if err != nil {
+				return nil, err
+			}
+			signer, ec = priv, signedContext(ec, pub)
+		}
 		secret, wrapped, err := kr.GenerateDataKey(ctx, ec)
 		if err != nil {
 			return nil, err
@@ -243,7 +265,7 @@ func (c *EncryptCache) DataKey(ctx context.Context, partition string, kr envelop
 		if err != nil {
 			return nil, err
 		}
-		k.wrapped = wrapped
+		k.wrapped, k.signer = wrapped, signer
 		return k, nil
 	})
 }

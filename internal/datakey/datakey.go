@@ -3,6 +3,7 @@ package datakey
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -28,6 +29,10 @@ type Key struct {
 	commit [format.CommitmentSize]byte
 	// wrapped is set on data keys made for encryption.
 	wrapped []envelope.WrappedKey
+	// signer is the Ed25519 private key of a signed data key made for
+	// encryption (its public key is bound into the wrapped key's
+	// encryption context); nil otherwise. It never leaves the Key.
+	signer ed25519.PrivateKey
 }
 
 // New derives a Key from secret and then zeroes secret.
@@ -150,6 +155,24 @@ func (k *Key) Open(dst, commitment, sealed, aad []byte) ([]byte, error) {
 		return nil, envelope.ErrOpen
 	}
 	return out, nil
+}
+
+// VerifyingKey returns the public key of a signed data key made for
+// encryption, or nil.
+func (k *Key) VerifyingKey() []byte {
+	if k.signer == nil {
+		return nil
+	}
+	return k.signer.Public().(ed25519.PublicKey)
+}
+
+// Sign returns the Ed25519 signature of msg by a signed data key's private
+// key, appended to dst. It panics on a Key that is not signed.
+func (k *Key) Sign(dst, msg []byte) []byte {
+	if k.signer == nil {
+		panic("datakey: Sign on a data key without a signing key")
+	}
+	return append(dst, ed25519.Sign(k.signer, msg)...)
 }
 
 // String returns a fixed text: a Key never formats its keys.

@@ -55,7 +55,31 @@ const (
 	// carries the value sealed by that key (X-AES-GCM with a 160-bit
 	// nonce: an 8-byte salt and a 12-byte nonce before the ciphertext).
 	ModeKeyset Mode = 0x03
+	// ModeSignedEnvelope is ModeEnvelope with writer authentication: the
+	// header ends with the Ed25519 verifying key of the data key (bound
+	// into the data key's KMS encryption context as VerifyingKeyKey), and
+	// the body ends with an Ed25519 signature (see SigningMessage).
+	ModeSignedEnvelope Mode = 0x04
+	// ModeSignedKeyset is ModeKeyset with writer authentication: the body
+	// ends with an Ed25519 signature by the signing key of the keyset key
+	// the token names (see SigningMessage).
+	ModeSignedKeyset Mode = 0x05
 )
+
+// Signed reports whether tokens of mode m carry a writer's signature.
+func (m Mode) Signed() bool { return m == ModeSignedEnvelope || m == ModeSignedKeyset }
+
+// Unsigned returns the mode that m signs (ModeEnvelope for
+// ModeSignedEnvelope, ModeKeyset for ModeSignedKeyset), or m.
+func (m Mode) Unsigned() Mode {
+	switch m {
+	case ModeSignedEnvelope:
+		return ModeEnvelope
+	case ModeSignedKeyset:
+		return ModeKeyset
+	}
+	return m
+}
 
 // Provider names the kind of key that wrapped a data key.
 type Provider uint8
@@ -92,6 +116,10 @@ const (
 	// KeysetOverhead is the least length of a ModeKeyset sealed value:
 	// salt (8), nonce (12) and tag (16).
 	KeysetOverhead = 8 + NonceSize + TagSize
+	// VerifyingKeySize and SignatureSize are the sizes of an Ed25519
+	// public key and signature, the fixed fields of ModeSignedEnvelope.
+	VerifyingKeySize = 32
+	SignatureSize    = 64
 )
 
 // ErrMalformed is returned for text that has the token prefix but is not a
@@ -146,6 +174,9 @@ type Token struct {
 	// Payload is the nonce followed by the ciphertext and tag (for
 	// ModeKeyset, the sealed value: salt, nonce, ciphertext and tag).
 	Payload []byte
+	// VerifyingKey and Signature are set for ModeSignedEnvelope: the
+	// header's last 32 bytes and the body's last 64.
+	VerifyingKey, Signature []byte
 }
 
 // IsToken reports whether s claims to be a token (has the prefix). Such a
@@ -225,10 +256,11 @@ func (t *Token) Parse(b []byte) error {
 	}
 	t.Version, t.Mode = b[0], Mode(b[1])
 	t.Header, t.Commitment, t.Payload, t.KeyID = nil, nil, nil, 0
+	t.VerifyingKey, t.Signature = nil, nil
 	if t.Version != Version1 {
 		return &malformedError{fmt.Sprintf("%v (version %d)", ErrUnsupported, t.Version), ErrUnsupported}
 	}
-	if t.Mode != ModeEnvelope && t.Mode != ModeESDK && t.Mode != ModeKeyset {
+	if t.Mode < ModeEnvelope || t.Mode > ModeSignedKeyset {
 		return &malformedError{fmt.Sprintf("%v (mode %d)", ErrUnsupported, t.Mode), ErrUnsupported}
 	}
 	r := reader{b: b, off: 2}
@@ -250,7 +282,7 @@ func (t *Token) Parse(b []byte) error {
 		}
 		return nil
 	}
-	if t.Mode == ModeKeyset {
+	if t.Mode == ModeKeyset || t.Mode == ModeSignedKeyset {
 		id := r.fixed(2)
 		if r.err != nil {
 			return r.err
@@ -260,6 +292,13 @@ func (t *Token) Parse(b []byte) error {
 			return fmt.Errorf("%w: keyset key id 0", ErrMalformed)
 		}
 		t.Header, t.Payload = b[:r.off], b[r.off:]
+		if t.Mode == ModeSignedKeyset {
+			if len(t.Payload) < KeysetOverhead+SignatureSize {
+				return fmt.Errorf("%w: truncated", ErrMalformed)
+			}
+			n := len(t.Payload) - SignatureSize
+			t.Payload, t.Signature = t.Payload[:n], t.Payload[n:]
+		}
 		if len(t.Payload) < KeysetOverhead {
 			return fmt.Errorf("%w: truncated", ErrMalformed)
 		}
@@ -289,11 +328,23 @@ func (t *Token) Parse(b []byte) error {
 		t.Keys = append(t.Keys, WrappedKey{Provider: p, KeyID: reuse(old, id), Ciphertext: ct})
 	}
 	t.Commitment = r.fixed(CommitmentSize)
+	if t.Mode == ModeSignedEnvelope {
+		t.VerifyingKey = r.fixed(VerifyingKeySize)
+	}
 	if r.err != nil {
 		return r.err
 	}
 	t.Header = b[:r.off]
 	t.Payload = b[r.off:]
+	if t.Mode == ModeSignedEnvelope {
+		// The signature is the last 64 bytes, always: there is no
+		// length to lie about, and no other spelling.
+		if len(t.Payload) < NonceSize+TagSize+SignatureSize {
+			return malformed("truncated")
+		}
+		n := len(t.Payload) - SignatureSize
+		t.Payload, t.Signature = t.Payload[:n], t.Payload[n:]
+	}
 	if len(t.Payload) < NonceSize+TagSize {
 		return malformed("truncated")
 	}
@@ -375,6 +426,50 @@ func AppendHeader(dst []byte, class string, keys []WrappedKey, commitment []byte
 	return append(dst, commitment...)
 }
 
+// AppendSignedHeader appends the encoded header of a ModeSignedEnvelope
+// token: as AppendHeader, with that mode, then the verifying key. It
+// panics on values that break the format's limits.
+func AppendSignedHeader(dst []byte, class string, keys []WrappedKey, commitment, verifyingKey []byte) []byte {
+	if len(verifyingKey) != VerifyingKeySize {
+		panic("format: invalid verifying key")
+	}
+	n := len(dst)
+	dst = AppendHeader(dst, class, keys, commitment)
+	dst[n+1] = byte(ModeSignedEnvelope)
+	return append(dst, verifyingKey...)
+}
+
+// SigningLabel starts every message a signature of a signed mode signs
+// (the mode is in the header, and so in the associated data).
+const SigningLabel = "sfnenc v1 signed token\x00"
+
+// AppendSigningMessage appends the message that a signed token's signature
+// signs: SigningLabel, the u32 length of the associated data, the
+// associated data, then sealed (the nonce, ciphertext and tag; for
+// ModeSignedKeyset the salt, nonce, ciphertext and tag).
+func AppendSigningMessage(dst, aad, sealed []byte) []byte {
+	dst = append(dst, SigningLabel...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(aad)))
+	dst = append(dst, aad...)
+	return append(dst, sealed...)
+}
+
+// VerifyingKeyKey is the encryption context key under which the data key
+// of a ModeSignedEnvelope token is bound to its verifying key (unpadded
+// base64url of its 32 bytes).
+const VerifyingKeyKey = "sfnenc:vk"
+
+// SignedKeyContext returns the KMS encryption context of a signed data
+// key: the key context plus VerifyingKeyKey.
+func SignedKeyContext(keyContext map[string]string, verifyingKey []byte) map[string]string {
+	m := make(map[string]string, len(keyContext)+1)
+	for k, v := range keyContext {
+		m[k] = v
+	}
+	m[VerifyingKeyKey] = base64.RawURLEncoding.EncodeToString(verifyingKey)
+	return m
+}
+
 // AppendESDKHeader appends the header of a ModeESDK token: version, mode
 // and class. The AWS Encryption SDK message follows it.
 func AppendESDKHeader(dst []byte, class string) []byte {
@@ -395,6 +490,15 @@ func AppendKeysetHeader(dst []byte, class string, keyID uint32) []byte {
 	dst = append(dst, Version1, byte(ModeKeyset), byte(len(class)))
 	dst = append(dst, class...)
 	return binary.BigEndian.AppendUint16(dst, uint16(keyID))
+}
+
+// AppendSignedKeysetHeader appends the header of a ModeSignedKeyset token:
+// as AppendKeysetHeader, with that mode.
+func AppendSignedKeysetHeader(dst []byte, class string, keyID uint32) []byte {
+	n := len(dst)
+	dst = AppendKeysetHeader(dst, class, keyID)
+	dst[n+1] = byte(ModeSignedKeyset)
+	return dst
 }
 
 // AppendText appends the text form of a token body to dst.

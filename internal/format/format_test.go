@@ -45,7 +45,7 @@ func TestParseRefuses(t *testing.T) {
 		{"empty", nil, ErrMalformed},
 		{"version 2", mod(func(b []byte) []byte { b[0] = 2; return b }), ErrUnsupported},
 		{"version 0", mod(func(b []byte) []byte { b[0] = 0; return b }), ErrUnsupported},
-		{"mode 4", mod(func(b []byte) []byte { b[1] = 4; return b }), ErrUnsupported},
+		{"mode 6", mod(func(b []byte) []byte { b[1] = 6; return b }), ErrUnsupported},
 		{"mode 0", mod(func(b []byte) []byte { b[1] = 0; return b }), ErrUnsupported},
 		{"class length 0", mod(func(b []byte) []byte { b[2] = 0; return b }), ErrMalformed},
 		{"class with a space", mod(func(b []byte) []byte { b[4] = ' '; return b }), ErrMalformed},
@@ -183,7 +183,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		body := append(bytes.Clone(tok.Header), tok.Payload...)
+		body := append(append(bytes.Clone(tok.Header), tok.Payload...), tok.Signature...)
 		if got := AppendText(nil, body); !bytes.Equal(got, text) {
 			t.Fatalf("re-encoded %q, want %q", got, text)
 		}
@@ -193,6 +193,10 @@ func FuzzDecode(f *testing.F) {
 			again = AppendESDKHeader(nil, tok.Class)
 		case ModeKeyset:
 			again = AppendKeysetHeader(nil, tok.Class, tok.KeyID)
+		case ModeSignedKeyset:
+			again = AppendSignedKeysetHeader(nil, tok.Class, tok.KeyID)
+		case ModeSignedEnvelope:
+			again = AppendSignedHeader(nil, tok.Class, tok.Keys, tok.Commitment, tok.VerifyingKey)
 		default:
 			again = AppendHeader(nil, tok.Class, tok.Keys, tok.Commitment)
 		}

@@ -73,6 +73,11 @@ func handle(ctx context.Context, ev Event) (Result, error) {
 		return Result{Greeting: "extra", Notes: ev.Notes, Applicant: ev.Applicant}, nil
 	case "move":
 		return Result{Greeting: "moved", Applicant: ev.Customer}, nil
+	case "rewrite":
+		// A changed value: the middleware must make a new token for it.
+		c := *ev.Customer
+		c.SSN = "checked " + c.SSN
+		return Result{Greeting: "rewritten", Customer: &c, Card: ev.Card}, nil
 	case "big":
 		r := Result{Greeting: "big"}
 		for range ev.Size {

@@ -70,6 +70,10 @@ func (f Failure) Reason() string {
 		return "KMS denied access to the key"
 	case errors.Is(f.Err, codec.ErrUnknownClass):
 		return "no rule for this class in the configuration"
+	case errors.Is(f.Err, codec.ErrForged):
+		return "forged: not signed by a writer of the class"
+	case errors.Is(f.Err, codec.ErrUnsigned):
+		return "not signed, and the class requires it"
 	case errors.Is(f.Err, envelope.ErrInvalidKey):
 		return "wrong key or encryption context"
 	case errors.Is(f.Err, envelope.ErrNoKey):

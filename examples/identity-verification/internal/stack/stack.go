@@ -179,6 +179,7 @@ type Stack struct {
 
 	mu        sync.Mutex
 	handsetEr []error
+	answer    func(output string) string // see AnswerAs
 }
 
 // Start starts every component. On error, what was started is stopped.
@@ -351,7 +352,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 	}, sfnclient.WithEncryption(c))
 	s.Intake = &backend.Intake{Client: client, StateMachineArn: s.StateMachineArn, Logger: opts.Logger}
-	s.Webhook = &backend.Webhook{Client: client, Logger: opts.Logger}
+	s.Webhook = &backend.Webhook{Client: &answering{StepFunctions: client, s: s}, Logger: opts.Logger}
 	s.serve(ls["webhook"], s.Webhook)
 	delete(ls, "webhook")
 	s.serve(ls["intake"], s.Intake)
@@ -405,6 +406,37 @@ func startProxied(ctx context.Context, opts Options, f samtemplate.Function, env
 	argv := []string{proxy, "exec", "--", node, ric, filepath.Join(code, f.Handler)}
 	// The proxy listens on a free port, so that functions run side by side.
 	return localsfn.StartCommand(ctx, opts.Emulator, argv, code, append(env, "SFNENC_PROXY_PORT=0"), opts.LogTo)
+}
+
+// AnswerAs makes the next task answers whose output f replaces come from
+// someone else: an operator whose role may call SendTaskSuccess, with its
+// own Step Functions client (s.SFN, which encrypts nothing), in place of
+// the webhook's encrypting client. f gets the output the webhook would
+// send, in plaintext, and returns the output to send instead, or "" to let
+// the webhook's answer through. AnswerAs(nil) ends it.
+func (s *Stack) AnswerAs(f func(output string) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answer = f
+}
+
+// answering is the webhook's Step Functions client, through which AnswerAs
+// replaces task answers.
+type answering struct {
+	backend.StepFunctions
+	s *Stack
+}
+
+func (a *answering) SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
+	a.s.mu.Lock()
+	f := a.s.answer
+	a.s.mu.Unlock()
+	if f != nil {
+		if out := f(aws.ToString(in.Output)); out != "" {
+			return a.s.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: in.TaskToken, Output: aws.String(out)})
+		}
+	}
+	return a.StepFunctions.SendTaskSuccess(ctx, in, optFns...)
 }
 
 // AWSEnv returns the AWS environment of every process of the stack: the
