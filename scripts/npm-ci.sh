@@ -37,7 +37,9 @@ if [ "${1:-}" = --filter ]; then
 fi
 dir=${1:?usage: npm-ci.sh DIR}
 set +e
-out=$(npm ci --prefix "$dir" --no-audit --no-fund 2>&1)
+# Install scripts that build native code (aws-lambda-ric's curl and
+# aws-lambda-cpp) use every core.
+out=$(MAKEFLAGS="-j$(nproc)" npm ci --prefix "$dir" --no-audit --no-fund 2>&1)
 rc=$?
 set -e
 printf '%s\n' "$out" | filter
