@@ -82,6 +82,7 @@ func commands() []command {
 		{"results", "print the results a Distributed Map exported to S3 with their tokens decrypted", cmdResults},
 		{"keyset", "create, rotate, list and destroy the KMS-encrypted keysets of keyset mode", cmdKeyset},
 		{"check", "check a state machine definition for places that mishandle tokens", cmdCheck},
+		{"policy", "print the least-privilege KMS key and IAM policies of the rules", cmdPolicy},
 		{"view", "show one execution, decrypted, as a local web page", cmdView},
 	}
 }

@@ -110,6 +110,9 @@ type Function struct {
 	// AcceptPlaintext: SFNENC_ACCEPT_PLAINTEXT is true, so the function
 	// takes plaintext where its rules select.
 	AcceptPlaintext bool
+	// Writes are the classes the function may write (SFNENC_WRITES); nil
+	// means every class of the configuration.
+	Writes []string
 }
 
 // Options are the inputs of Check besides the definition.

@@ -90,8 +90,34 @@ type Function struct {
 	// that are not strings are written as strings; values the reader
 	// cannot resolve are "${...}" placeholders.
 	Env map[string]string
+	// EnvSub holds the environment values given as Fn::Sub of a string
+	// (SFNENC_CONFIG with ${Key.Arn}, say), unresolved.
+	EnvSub map[string]string
 	// At is where the function is written.
 	At Pos
+	// Role is the logical id of the IAM role resource the function runs
+	// as (Role: Fn::GetAtt [X, Arn] or Ref X; Serverless: role: X), or
+	// "" when the tool makes one (SAM: the function's logical id +
+	// "Role"; Serverless: the service's one role).
+	Role string
+	// RoleName is the role's RoleName when the template writes it as a
+	// string, else "".
+	RoleName string
+	// SharedRole: the function runs as a role every function of the
+	// service shares (the Serverless Framework's default).
+	SharedRole bool
+}
+
+// RoleID is the logical id of the function's role: Role, or the one SAM
+// makes for an AWS::Serverless::Function ("<LogicalID>Role").
+func (f *Function) RoleID() string {
+	if f.Role != "" {
+		return f.Role
+	}
+	if f.SharedRole {
+		return "IamRoleLambdaExecution"
+	}
+	return f.LogicalID + "Role"
 }
 
 // ARN is an ARN that names the function, as the reader writes it in a
