@@ -143,12 +143,23 @@ func (c *Config) KMSRequests(class string, d Duty) ([]KMSRequest, error) {
 	return out, nil
 }
 
-// KeyARNs returns every KMS key ARN the configuration names, in the order
-// of the keyrings' names, each key before its break-glass keys, without
-// repeats.
+// KeyARNs returns every KMS key ARN the configuration names, without
+// repeats: those of the rules' keyrings in the order of the rules, then
+// the other keyrings' by name; each key before its break-glass keys.
 func (c *Config) KeyARNs() []string {
 	var out []string
+	var names []string
+	for _, r := range c.Rules {
+		if !slices.Contains(names, r.Keyring) {
+			names = append(names, r.Keyring)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(c.Keyrings)) {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
 		kr := c.Keyrings[name]
 		var arns []string
 		switch {

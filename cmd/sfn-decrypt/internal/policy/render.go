@@ -254,7 +254,7 @@ func plain(s string) bool {
 	case "true", "false", "yes", "no", "on", "off", "null", "~", "y", "n":
 		return false
 	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
+	if s[0] >= '0' && s[0] <= '9' || s[0] == '.' || s[0] == '+' { // numbers, dates, times
 		return false
 	}
 	if strings.Contains(s, ": ") || strings.Contains(s, " #") || strings.HasSuffix(s, ":") {
