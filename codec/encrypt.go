@@ -29,7 +29,7 @@ func (c *Codec) Encrypt(ctx context.Context, src []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer doc.Release()
-	return c.encrypt(ctx, doc, src, nil, nil)
+	return c.encrypt(ctx, doc, src, nil, nil, nil)
 }
 
 // match is a node to seal as the class of rules[rule].
@@ -51,12 +51,22 @@ type edit struct {
 // encrypt runs the three steps of encryption: plan (which values become
 // tokens), keys (one data key per chunk of values), write (splice the
 // tokens in). sel is the rules' selection of doc, or nil to make it; extra
-// are further nodes to seal, from a Scope.
-func (c *Codec) encrypt(ctx context.Context, doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match) ([]byte, error) {
+// are further nodes to seal, from a Scope; writes, if not nil, are the only
+// classes it may make tokens of (WritesOnly).
+func (c *Codec) encrypt(ctx context.Context, doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match, writes map[string]bool) ([]byte, error) {
 	rep := reportFrom(ctx)
 	edits, err := c.plan(doc, src, sel, extra, rep)
 	if err != nil {
 		return nil, err
+	}
+	if writes != nil {
+		// Before any key is asked for: a class the function may not
+		// write fails here, by name, not at KMS as access denied.
+		for _, e := range edits {
+			if class := c.rules[e.rule].class; !writes[class] {
+				return nil, &WriteError{Pointer: doc.Pointer(int(e.node)), Class: class}
+			}
+		}
 	}
 	if len(edits) == 0 {
 		return bytes.Clone(src), nil
