@@ -14,6 +14,8 @@
 //	sfn-decrypt help [COMMAND]
 //	sfn-decrypt --version
 //	sfn-decrypt check --config FILE (--definition ASL | --template TEMPLATE) [--classes F=C,...]... [--output text|json|sarif]
+//	sfn-decrypt policy --config FILE (--template TEMPLATE | --serverless FILE | --classes F=C,...)
+//		[--readers R=C,...] [--writers R=C,...] [--keyset-admins R,...] [--break-glass-role R] [--format json|cloudformation|terraform]
 //	sfn-decrypt view --config FILE --reason TEXT [--class C]... [--listen ADDR] [--open]
 //		(--execution-arn ARN | --log-group NAME --execution-arn ARN | FILE [--definition ASL] | -)
 //

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -94,7 +93,7 @@ Exit codes: 0 printed, 2 usage or configuration error, 1 output failed.`)
 				return usage("--classes %s: %s has no function %q; its functions are: %s", nc.name, st.File, nc.name, strings.Join(names, ", "))
 			}
 		}
-		in.KeyIDs, in.ContextRefs = templateRefs(st, cfg)
+		in.KeyIDs, in.ContextRefs = check.TemplateKeys(st, cfg)
 		for _, f := range st.Functions {
 			p, ok, err := functionPrincipal(f, override, known)
 			if err != nil {
@@ -253,6 +252,9 @@ func functionPrincipal(f *stack.Function, override []nameClasses, known []string
 	}
 	if p.RoleName == "" {
 		p.RoleName = f.RoleID()
+		if p.RoleName == "" {
+			p.RoleName = f.LogicalID
+		}
 		if !f.SharedRole {
 			p.Notes = append(p.Notes, fmt.Sprintf("key policies name this function's role as role/%s: give the role that RoleName (an explicit name, so that no dependency cycle arises between the key and the role)", p.RoleName))
 		}
@@ -284,66 +286,6 @@ const (
 	envErrorClass = "SFNENC_ERROR_CLASS"
 	envConfig     = "SFNENC_CONFIG"
 )
-
-var subArn = regexp.MustCompile(`\$\{([A-Za-z0-9]+)\.Arn\}`)
-
-// templateRefs finds, in a template function's SFNENC_CONFIG written as
-// Fn::Sub, the KMS keys it names by ${Key.Arn} and the context values it
-// takes from ${Parameter}, at the places where cfg names its key ARNs and
-// context values: so that cloudformation output refers to them as the
-// template does.
-func templateRefs(st *stack.Stack, cfg *codec.Config) (map[string]string, map[string]any) {
-	ids, refs := map[string]string{}, map[string]any{}
-	for _, f := range st.Functions {
-		sub, ok := f.EnvSub[envConfig]
-		if !ok {
-			continue
-		}
-		var names []string
-		text := subArn.ReplaceAllStringFunc(sub, func(m string) string {
-			names = append(names, subArn.FindStringSubmatch(m)[1])
-			return fmt.Sprintf("arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-%012d", len(names))
-		})
-		tc, err := codec.ParseConfig([]byte(text))
-		if err != nil {
-			continue
-		}
-		placeholder := func(arn string) (string, bool) {
-			var n int
-			if _, err := fmt.Sscanf(arn, "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-%012d", &n); err != nil || n < 1 || n > len(names) {
-				return "", false
-			}
-			return names[n-1], true
-		}
-		for name, kr := range cfg.Keyrings {
-			tk, ok := tc.Keyrings[name]
-			if !ok {
-				continue
-			}
-			pairs := [][2][]string{}
-			switch {
-			case kr.KMS != nil && tk.KMS != nil:
-				pairs = append(pairs, [2][]string{append([]string{kr.KMS.KeyARN}, kr.KMS.BreakGlassKeyARNs...), append([]string{tk.KMS.KeyARN}, tk.KMS.BreakGlassKeyARNs...)})
-			case kr.KMSKeyset != nil && tk.KMSKeyset != nil:
-				pairs = append(pairs, [2][]string{append([]string{kr.KMSKeyset.KeyARN}, kr.KMSKeyset.BreakGlassKeyARNs...), append([]string{tk.KMSKeyset.KeyARN}, tk.KMSKeyset.BreakGlassKeyARNs...)})
-			}
-			for _, p := range pairs {
-				for i := range min(len(p[0]), len(p[1])) {
-					if id, ok := placeholder(p[1][i]); ok {
-						ids[p[0][i]] = id
-					}
-				}
-			}
-		}
-		for k, v := range tc.EncryptionContext {
-			if strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}") && !strings.Contains(v[2:len(v)-1], "${") {
-				refs[k] = map[string]any{"Ref": v[2 : len(v)-1]}
-			}
-		}
-		break
-	}
-	return ids, refs
-}
 
 // title capitalises the words of a Serverless function key for a logical
 // id (check-identity: CheckIdentity).

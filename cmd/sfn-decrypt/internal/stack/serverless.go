@@ -67,6 +67,7 @@ func LoadServerless(path string) (*Stack, error) {
 		}
 		s.Functions = append(s.Functions, fn)
 	}
+	s.serverlessIAM(doc, dig(doc, "resources", "Resources"), func(id string) Pos { return pos["/resources/Resources/"+escape(id)] })
 	machines := dig(doc, "stepFunctions", "stateMachines")
 	if machines == nil {
 		return nil, fmt.Errorf("%w: %s: no stepFunctions.stateMachines", ErrStack, path)

@@ -106,18 +106,24 @@ type Function struct {
 	// SharedRole: the function runs as a role every function of the
 	// service shares (the Serverless Framework's default).
 	SharedRole bool
+	// SAM: an AWS::Serverless::Function, for which SAM makes a role when
+	// it names none.
+	SAM bool
 }
 
-// RoleID is the logical id of the function's role: Role, or the one SAM
-// makes for an AWS::Serverless::Function ("<LogicalID>Role").
+// RoleID is the logical id of the function's role: Role, the one SAM
+// makes for an AWS::Serverless::Function ("<LogicalID>Role"), the
+// Serverless Framework's shared one, or "" if the file names none.
 func (f *Function) RoleID() string {
-	if f.Role != "" {
+	switch {
+	case f.Role != "":
 		return f.Role
-	}
-	if f.SharedRole {
+	case f.SharedRole:
 		return "IamRoleLambdaExecution"
+	case f.SAM:
+		return f.LogicalID + "Role"
 	}
-	return f.LogicalID + "Role"
+	return ""
 }
 
 // ARN is an ARN that names the function, as the reader writes it in a
@@ -143,6 +149,10 @@ type Stack struct {
 	File          string
 	Functions     []*Function
 	StateMachines []*StateMachine
+	// Roles and Keys are the IAM roles and KMS keys of the file, by
+	// logical id (see Role and Key).
+	Roles map[string]*Role
+	Keys  map[string]*Key
 }
 
 // StateMachine returns the state machine id, or with id "" the only one.

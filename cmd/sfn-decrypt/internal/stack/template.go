@@ -48,9 +48,11 @@ func LoadTemplate(path string) (*Stack, error) {
 			}
 			f := &Function{ID: id, LogicalID: id, Name: name, Env: env, EnvSub: sub, At: pos["/Resources/"+escape(id)]}
 			f.Role, f.RoleName = roleOf(props["Role"], res)
+			f.SAM = r["Type"] == "AWS::Serverless::Function"
 			s.Functions = append(s.Functions, f)
 		}
 	}
+	s.readIAM(res, func(id string) Pos { return pos["/Resources/"+escape(id)] })
 	for _, id := range sortedKeys(res) {
 		r, _ := res[id].(map[string]any)
 		if r["Type"] != "AWS::Serverless::StateMachine" && r["Type"] != "AWS::StepFunctions::StateMachine" {

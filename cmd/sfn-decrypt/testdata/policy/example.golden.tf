@@ -1,6 +1,5 @@
 # Written by sfn-decrypt policy from the sfnenc configuration.
 # key policies name this function's role as role/CheckCoApplicantFunctionRole: give the role that RoleName (an explicit name, so that no dependency cycle arises between the key and the role)
-# SFNENC_WRITES is unset: taken to write every class
 data "aws_iam_policy_document" "role_checkcoapplicantfunction" {
   statement {
     sid       = "DecryptIdentityDataKey"
@@ -10,7 +9,7 @@ data "aws_iam_policy_document" "role_checkcoapplicantfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "session"]
+      values   = ["identity"]
     }
     condition {
       test     = "StringEquals"
@@ -36,7 +35,7 @@ data "aws_iam_policy_document" "role_checkcoapplicantfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["identity"]
     }
     condition {
       test     = "StringEquals"
@@ -62,7 +61,7 @@ data "aws_iam_policy_document" "role_checkcoapplicantfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["identity"]
     }
     condition {
       test     = "StringEquals"
@@ -83,7 +82,6 @@ data "aws_iam_policy_document" "role_checkcoapplicantfunction" {
 }
 
 # key policies name this function's role as role/ContinueValidationFunctionRole: give the role that RoleName (an explicit name, so that no dependency cycle arises between the key and the role)
-# SFNENC_WRITES is unset: taken to write every class
 data "aws_iam_policy_document" "role_continuevalidationfunction" {
   statement {
     sid       = "DecryptIdentityDataKey"
@@ -93,7 +91,7 @@ data "aws_iam_policy_document" "role_continuevalidationfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "verification", "session"]
+      values   = ["identity", "verification"]
     }
     condition {
       test     = "StringEquals"
@@ -119,7 +117,7 @@ data "aws_iam_policy_document" "role_continuevalidationfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["verification"]
     }
     condition {
       test     = "StringEquals"
@@ -145,7 +143,7 @@ data "aws_iam_policy_document" "role_continuevalidationfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["verification"]
     }
     condition {
       test     = "StringEquals"
@@ -166,7 +164,6 @@ data "aws_iam_policy_document" "role_continuevalidationfunction" {
 }
 
 # key policies name this function's role as role/RequestIdentificationFunctionRole: give the role that RoleName (an explicit name, so that no dependency cycle arises between the key and the role)
-# SFNENC_WRITES is unset: taken to write every class
 data "aws_iam_policy_document" "role_requestidentificationfunction" {
   statement {
     sid       = "DecryptIdentityDataKey"
@@ -202,7 +199,7 @@ data "aws_iam_policy_document" "role_requestidentificationfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["identity"]
     }
     condition {
       test     = "StringEquals"
@@ -228,7 +225,7 @@ data "aws_iam_policy_document" "role_requestidentificationfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["identity"]
     }
     condition {
       test     = "StringEquals"
@@ -249,7 +246,6 @@ data "aws_iam_policy_document" "role_requestidentificationfunction" {
 }
 
 # key policies name this function's role as role/SendRejectionEmailFunctionRole: give the role that RoleName (an explicit name, so that no dependency cycle arises between the key and the role)
-# SFNENC_WRITES is unset: taken to write every class
 data "aws_iam_policy_document" "role_sendrejectionemailfunction" {
   statement {
     sid       = "DecryptIdentityDataKey"
@@ -259,7 +255,7 @@ data "aws_iam_policy_document" "role_sendrejectionemailfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["contact", "session"]
+      values   = ["contact"]
     }
     condition {
       test     = "StringEquals"
@@ -285,7 +281,7 @@ data "aws_iam_policy_document" "role_sendrejectionemailfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["contact"]
     }
     condition {
       test     = "StringEquals"
@@ -311,7 +307,7 @@ data "aws_iam_policy_document" "role_sendrejectionemailfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["contact"]
     }
     condition {
       test     = "StringEquals"
@@ -332,7 +328,6 @@ data "aws_iam_policy_document" "role_sendrejectionemailfunction" {
 }
 
 # key policies name this function's role as role/SendSmsFunctionRole: give the role that RoleName (an explicit name, so that no dependency cycle arises between the key and the role)
-# SFNENC_WRITES is unset: taken to write every class
 data "aws_iam_policy_document" "role_sendsmsfunction" {
   statement {
     sid       = "DecryptIdentityDataKey"
@@ -368,7 +363,7 @@ data "aws_iam_policy_document" "role_sendsmsfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["contact"]
     }
     condition {
       test     = "StringEquals"
@@ -394,7 +389,7 @@ data "aws_iam_policy_document" "role_sendsmsfunction" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
+      values   = ["contact"]
     }
     condition {
       test     = "StringEquals"
@@ -414,88 +409,9 @@ data "aws_iam_policy_document" "role_sendsmsfunction" {
   }
 }
 
+# WaitIdentificationFunction:
 # key policies name this function's role as role/WaitIdentificationFunctionRole: give the role that RoleName (an explicit name, so that no dependency cycle arises between the key and the role)
-# SFNENC_WRITES is unset: taken to write every class
-data "aws_iam_policy_document" "role_waitidentificationfunction" {
-  statement {
-    sid       = "DecryptIdentityDataKey"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt"]
-    resources = ["arn:aws:kms:eu-west-2:111122223333:key/347f55c5-5c7a-4ae6-902c-4b58b88623e4"]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["session"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:app"
-      values   = ["identity-verification"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:stage"
-      values   = ["dev"]
-    }
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "kms:EncryptionContextKeys"
-      values   = ["app", "sfnenc:class", "stage"]
-    }
-  }
-  statement {
-    sid       = "GenerateDataKeyIdentityDataKey"
-    effect    = "Allow"
-    actions   = ["kms:GenerateDataKey"]
-    resources = ["arn:aws:kms:eu-west-2:111122223333:key/347f55c5-5c7a-4ae6-902c-4b58b88623e4"]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:app"
-      values   = ["identity-verification"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:stage"
-      values   = ["dev"]
-    }
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "kms:EncryptionContextKeys"
-      values   = ["app", "sfnenc:class", "stage"]
-    }
-  }
-  statement {
-    sid       = "EncryptBreakGlassKey"
-    effect    = "Allow"
-    actions   = ["kms:Encrypt"]
-    resources = ["arn:aws:kms:eu-west-2:111122223333:key/748b3751-3a46-407f-9543-4a38819cbcfd"]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:sfnenc:class"
-      values   = ["identity", "contact", "verification"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:app"
-      values   = ["identity-verification"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:stage"
-      values   = ["dev"]
-    }
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "kms:EncryptionContextKeys"
-      values   = ["app", "sfnenc:class", "stage"]
-    }
-  }
-}
+# needs no KMS permission
 
 data "aws_iam_policy_document" "role_operatorrole" {
   statement {
@@ -779,7 +695,7 @@ data "aws_iam_policy_document" "key_identitydatakey" {
     condition {
       test     = "ArnNotEquals"
       variable = "aws:PrincipalArn"
-      values   = ["arn:aws:iam::111122223333:role/CheckCoApplicantFunctionRole", "arn:aws:iam::111122223333:role/ContinueValidationFunctionRole", "arn:aws:iam::111122223333:role/RequestIdentificationFunctionRole", "arn:aws:iam::111122223333:role/SendRejectionEmailFunctionRole", "arn:aws:iam::111122223333:role/SendSmsFunctionRole", "arn:aws:iam::111122223333:role/WaitIdentificationFunctionRole", "arn:aws:iam::111122223333:role/BackendServiceRole"]
+      values   = ["arn:aws:iam::111122223333:role/CheckCoApplicantFunctionRole", "arn:aws:iam::111122223333:role/ContinueValidationFunctionRole", "arn:aws:iam::111122223333:role/RequestIdentificationFunctionRole", "arn:aws:iam::111122223333:role/SendRejectionEmailFunctionRole", "arn:aws:iam::111122223333:role/SendSmsFunctionRole", "arn:aws:iam::111122223333:role/BackendServiceRole"]
     }
   }
   statement {
@@ -917,7 +833,7 @@ data "aws_iam_policy_document" "key_breakglasskey" {
     condition {
       test     = "ArnNotEquals"
       variable = "aws:PrincipalArn"
-      values   = ["arn:aws:iam::111122223333:role/CheckCoApplicantFunctionRole", "arn:aws:iam::111122223333:role/ContinueValidationFunctionRole", "arn:aws:iam::111122223333:role/RequestIdentificationFunctionRole", "arn:aws:iam::111122223333:role/SendRejectionEmailFunctionRole", "arn:aws:iam::111122223333:role/SendSmsFunctionRole", "arn:aws:iam::111122223333:role/WaitIdentificationFunctionRole", "arn:aws:iam::111122223333:role/BackendServiceRole"]
+      values   = ["arn:aws:iam::111122223333:role/CheckCoApplicantFunctionRole", "arn:aws:iam::111122223333:role/ContinueValidationFunctionRole", "arn:aws:iam::111122223333:role/RequestIdentificationFunctionRole", "arn:aws:iam::111122223333:role/SendRejectionEmailFunctionRole", "arn:aws:iam::111122223333:role/SendSmsFunctionRole", "arn:aws:iam::111122223333:role/BackendServiceRole"]
     }
   }
   statement {
