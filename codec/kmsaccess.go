@@ -150,15 +150,9 @@ func (c *Config) KeyARNs() []string {
 	var out []string
 	var names []string
 	for _, r := range c.Rules {
-		if !slices.Contains(names, r.Keyring) {
-			names = append(names, r.Keyring)
-		}
+		names = appendNew(names, r.Keyring)
 	}
-	for _, name := range slices.Sorted(maps.Keys(c.Keyrings)) {
-		if !slices.Contains(names, name) {
-			names = append(names, name)
-		}
-	}
+	names = appendNew(names, slices.Sorted(maps.Keys(c.Keyrings))...)
 	for _, name := range names {
 		kr := c.Keyrings[name]
 		var arns []string
@@ -168,10 +162,16 @@ func (c *Config) KeyARNs() []string {
 		case kr.KMSKeyset != nil:
 			arns = append([]string{kr.KMSKeyset.KeyARN}, kr.KMSKeyset.BreakGlassKeyARNs...)
 		}
-		for _, a := range arns {
-			if !slices.Contains(out, a) {
-				out = append(out, a)
-			}
+		out = appendNew(out, arns...)
+	}
+	return out
+}
+
+// appendNew appends the strings that out does not hold yet.
+func appendNew(out []string, ss ...string) []string {
+	for _, s := range ss {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
 		}
 	}
 	return out
@@ -190,11 +190,7 @@ func (c *Config) BreakGlassKeyARNs() []string {
 		case kr.KMSKeyset != nil:
 			arns = kr.KMSKeyset.BreakGlassKeyARNs
 		}
-		for _, a := range arns {
-			if !slices.Contains(out, a) {
-				out = append(out, a)
-			}
-		}
+		out = appendNew(out, arns...)
 	}
 	return out
 }

@@ -46,8 +46,8 @@ func TestPolicyGolden(t *testing.T) {
 				}
 				back, _ := filepath.Abs(".")
 				golden := filepath.Join(testdataPolicy(t, back), c.name+".golden."+f.ext)
-				compareGolden(t, golden, out)
-				compareGolden(t, filepath.Join(testdataPolicy(t, back), c.name+"."+f.format+".stderr"), errOut)
+				checkGolden(t, golden, out)
+				checkGolden(t, filepath.Join(testdataPolicy(t, back), c.name+"."+f.format+".stderr"), errOut)
 				switch f.format {
 				case "json":
 					var v struct {
@@ -92,23 +92,6 @@ func testdataPolicy(t *testing.T, dir string) string {
 func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
-}
-
-func compareGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to make it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", filepath.Base(path), diff)
-	}
 }
 
 // policyJSON runs policy --format json and decodes it.
