@@ -103,7 +103,7 @@ Exit codes: 0 printed, 2 usage or configuration error, 1 output failed.`)
 				continue
 			}
 			if f.SharedRole {
-				n := fmt.Sprintf("runs as the service's one role, which every function shares (the Serverless Framework's default), so no function has least privilege; give it its own: role: %sRole under functions.%s, with these statements in that role", title(f.ID), f.ID)
+				n := fmt.Sprintf("runs as the service's one role, which every function shares (the Serverless Framework's default), so no function has least privilege; give it its own: role: %s under functions.%s, with these statements in that role", check.OwnRoleID(f), f.ID)
 				p.Notes = append(p.Notes, n)
 				notes = append(notes, f.ID+": "+n)
 			}
@@ -286,22 +286,3 @@ const (
 	envErrorClass = "SFNENC_ERROR_CLASS"
 	envConfig     = "SFNENC_CONFIG"
 )
-
-// title capitalises the words of a Serverless function key for a logical
-// id (check-identity: CheckIdentity).
-func title(s string) string {
-	var b strings.Builder
-	up := true
-	for _, r := range s {
-		if r == '-' || r == '_' {
-			up = true
-			continue
-		}
-		if up {
-			r = []rune(strings.ToUpper(string(r)))[0]
-			up = false
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}

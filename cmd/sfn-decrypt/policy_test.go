@@ -29,6 +29,7 @@ var policyCases = []struct {
 		"--readers", "kyc-operator=identity,contact,session", "--writers", "kyc-backend=contact",
 		"--keyset-admins", "kyc-keys", "--break-glass-role", "kyc-break-glass"}},
 	{"kyc-classes", "testdata/policy", []string{"--config", "kyc.json", "--classes", "screen=identity,notify=contact,session"}},
+	{"kyc-serverless", "testdata/policy", []string{"--config", "kyc.json", "--serverless", "kyc.serverless.yml"}},
 }
 
 // TestPolicyGolden runs policy in each format on each case and compares

@@ -72,6 +72,7 @@ var severity = map[string]string{
 	RuleGrantTooBroad:         SeverityError,
 	RuleBreakGlassEncryptOpen: SeverityError,
 	RuleGrantNotChecked:       SeverityInfo,
+	RuleGrantSharedRole:       SeverityWarning,
 	RuleBadSuppression:        SeverityWarning,
 }
 
@@ -79,7 +80,7 @@ var severity = map[string]string{
 var Rules = []string{RuleChoiceOnToken, RuleIntrinsicOnToken, RulePathIntoToken, RuleTokenInControl,
 	RuleUnselectedPath, RulePlaintextAtSelected, RuleTokenToServiceField, RuleTokenToService,
 	RuleClassNeverReaches, RuleTooDeep, RuleGrantMissing, RuleGrantTooBroad, RuleBreakGlassEncryptOpen,
-	RuleGrantNotChecked, RuleBadSuppression}
+	RuleGrantNotChecked, RuleGrantSharedRole, RuleBadSuppression}
 
 // Finding is one place where the state machine mishandles tokens.
 type Finding struct {

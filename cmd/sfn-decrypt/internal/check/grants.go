@@ -24,6 +24,8 @@ const (
 	RuleBreakGlassEncryptOpen = "break-glass-encrypt-open"
 	// What the check cannot see of a role's permissions.
 	RuleGrantNotChecked = "kms-grant-not-checked"
+	// A function runs as the one role of its Serverless service.
+	RuleGrantSharedRole = "kms-grant-shared-role"
 )
 
 // TemplateKeys finds, in the SFNENC_CONFIG that a template's functions
@@ -150,7 +152,9 @@ func Grants(cfg *codec.Config, st *stack.Stack, functions map[string]Function) [
 		}
 		shared := ""
 		if f.SharedRole {
-			shared = fmt.Sprintf(" (it shares the service's one role with every function, so it may do what any of them needs: give it a role of its own, role: %sRole under functions.%s)", strings.Map(keepAlnum, f.ID), f.ID)
+			fix := fmt.Sprintf("role: %s under functions.%s", OwnRoleID(f), f.ID)
+			shared = fmt.Sprintf(" (it shares the service's one role with every function, so it may do what any of them needs: give it a role of its own, %s)", fix)
+			add(f, RuleGrantSharedRole, "", "%s runs as the service's one role %s, which every function of the service shares (the Serverless Framework's default), so it may do whatever any of them needs and no function has least privilege: give it a role of its own, %s, with the statements sfn-decrypt policy writes for it", f.LogicalID, role.ID, fix)
 		}
 		sts := slices.Clone(role.Statements)
 		for _, k := range st.Keys {
@@ -267,11 +271,11 @@ func Grants(cfg *codec.Config, st *stack.Stack, functions map[string]Function) [
 	return out
 }
 
-func keepAlnum(r rune) rune {
-	if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-		return r
-	}
-	return -1
+// OwnRoleID is the logical id to give the role of its own that a
+// Serverless function sharing the service's role should have:
+// ScreenRole for the key screen (logical id ScreenLambdaFunction).
+func OwnRoleID(f *stack.Function) string {
+	return strings.TrimSuffix(f.LogicalID, "LambdaFunction") + "Role"
 }
 
 func orNone(cs []string) string {

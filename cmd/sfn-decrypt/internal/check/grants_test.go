@@ -111,7 +111,8 @@ stepFunctions:
 		t.Fatal(err)
 	}
 	got, fs := grantFindings(t, filepath.Join(dir, "sfnenc.json"), file, stack.LoadServerless)
-	want := []string{"kms-grant-too-broad NotifyLambdaFunction identity", "kms-grant-too-broad ScreenLambdaFunction contact"}
+	want := []string{"kms-grant-shared-role NotifyLambdaFunction ", "kms-grant-shared-role ScreenLambdaFunction ",
+		"kms-grant-too-broad NotifyLambdaFunction identity", "kms-grant-too-broad ScreenLambdaFunction contact"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}

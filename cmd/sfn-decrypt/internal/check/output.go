@@ -78,6 +78,8 @@ var ruleHelp = map[string][2]string{
 		"Allow kms:Encrypt on a break-glass key only to the writers, for their classes."},
 	RuleGrantNotChecked: {"Permissions of a function's role that the check cannot see: managed policies by ARN, SAM policy templates, permissions boundaries, roles outside the file, SCPs, grants made at run time.",
 		"Check them by hand, or write the statements in the template."},
+	RuleGrantSharedRole: {"A function runs as the one role every function of its Serverless service shares, so it may do whatever any of them needs.",
+		"Give each function a role of its own (role: under the function), with the statements sfn-decrypt policy writes for it."},
 	RuleBadSuppression: {"A sfnenc-check:ignore directive has no reason, names no rule, or matches nothing.",
 		"Write sfnenc-check:ignore RULE-ID reason in the Comment of the state the finding is about, or remove the directive."},
 }
