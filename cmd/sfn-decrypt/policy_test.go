@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,38 @@ func TestPolicyGolden(t *testing.T) {
 					}
 					if len(v.Roles) == 0 || len(v.Keys) == 0 {
 						t.Fatalf("no roles or keys: %s", out)
+					}
+				case "terraform":
+					// No HCL parser is linked: check the block structure
+					// (names unique, braces balanced outside strings).
+					names := map[string]bool{}
+					for _, m := range regexp.MustCompile(`(?m)^data "aws_iam_policy_document" "([a-z0-9_]+)" \{$`).FindAllStringSubmatch(out, -1) {
+						if names[m[1]] {
+							t.Errorf("block %s twice", m[1])
+						}
+						names[m[1]] = true
+					}
+					if len(names) == 0 {
+						t.Fatalf("no aws_iam_policy_document block: %s", out)
+					}
+					depth, inStr := 0, false
+					for i := 0; i < len(out); i++ {
+						switch c := out[i]; {
+						case inStr && c == '\\':
+							i++
+						case c == '"':
+							inStr = !inStr
+						case !inStr && c == '{':
+							depth++
+						case !inStr && c == '}':
+							depth--
+							if depth < 0 {
+								t.Fatalf("unbalanced braces at byte %d", i)
+							}
+						}
+					}
+					if depth != 0 || inStr {
+						t.Errorf("unbalanced braces or an open string at the end (depth %d)", depth)
 					}
 				case "cloudformation":
 					var v map[string]map[string]any
