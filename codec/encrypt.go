@@ -54,12 +54,23 @@ type edit struct {
 // tokens), keys (one data key per chunk of values), write (splice the
 // tokens in). sel is the rules' selection of doc, or nil to make it; extra
 // are further nodes to seal, from a Scope s, which gives back the tokens
-// of values it decrypted (s may be nil).
+// of values it decrypted and may allow only some classes to be written
+// (WritesOnly); s may be nil.
 func (c *Codec) encrypt(ctx context.Context, doc *jsontape.Document, src []byte, sel []fieldpath.Match, extra []match, s *Scope) ([]byte, error) {
 	rep := reportFrom(ctx)
 	edits, given, err := c.plan(doc, src, sel, extra, s, rep)
 	if err != nil {
 		return nil, err
+	}
+	if s != nil && s.writes != nil {
+		// Before any key is asked for: a class the function may not
+		// write fails here, by name, not at KMS as access denied. A
+		// token given back is not a write.
+		for _, e := range edits {
+			if class := c.rules[e.rule].class; e.given == 0 && !s.writes[class] {
+				return nil, &WriteError{Pointer: doc.Pointer(int(e.node)), Class: class}
+			}
+		}
 	}
 	if len(edits) == 0 {
 		return bytes.Clone(src), nil

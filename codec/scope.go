@@ -46,9 +46,10 @@ func (e *ContractError) Unwrap() error { return ErrContract }
 type Scope struct {
 	c           *Codec
 	acceptPlain bool
-	whole       map[uint64]int // fingerprint of an opened value -> rule index
-	strs        map[uint64]int // fingerprint of a non-empty string in one -> rule index
-	orig        originals      // the tokens opened values came from
+	writes      map[string]bool // nil: every class
+	whole       map[uint64]int  // fingerprint of an opened value -> rule index
+	strs        map[uint64]int  // fingerprint of a non-empty string in one -> rule index
+	orig        originals       // the tokens opened values came from
 }
 
 // A ScopeOption changes what a Scope accepts.
@@ -59,6 +60,40 @@ type ScopeOption func(*Scope)
 // first function of a workflow whose input comes from a caller that does
 // not encrypt; the values it accepts are then guarded as if decrypted.
 func AcceptPlaintext() ScopeOption { return func(s *Scope) { s.acceptPlain = true } }
+
+// WritesOnly lets Scope.Encrypt make new tokens of the classes named only:
+// a result that would need a token of another class fails with a
+// *WriteError (wrapping ErrWriteNotAllowed) that names the class, before
+// any key service call, so that a function without the grant to write a
+// class fails with a clear error rather than with the key service's access
+// denial. A token of another class that the result passes on unchanged is
+// not a write. With no classes, the Scope writes none.
+func WritesOnly(classes ...string) ScopeOption {
+	return func(s *Scope) {
+		s.writes = make(map[string]bool, len(classes))
+		for _, c := range classes {
+			s.writes[c] = true
+		}
+	}
+}
+
+// ErrWriteNotAllowed marks a result that needs a new token of a class
+// the Scope may not write (WritesOnly). A *WriteError wraps it.
+var ErrWriteNotAllowed = errors.New("codec: the scope may not write this class")
+
+// WriteError reports where a result needs a new token of a class the Scope
+// may not write. It names the place and the class, never a value.
+type WriteError struct {
+	Pointer string // RFC 6901 pointer of the value to seal
+	Class   string
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("codec: the value at %s needs a new token of class %s, which this scope may not write", where(e.Pointer), e.Class)
+}
+
+// Unwrap returns ErrWriteNotAllowed.
+func (e *WriteError) Unwrap() error { return ErrWriteNotAllowed }
 
 // NewScope returns a Scope for one invocation.
 func (c *Codec) NewScope(opts ...ScopeOption) *Scope {

@@ -47,6 +47,11 @@
 //	                    configuration. Set but empty, or naming a class the
 //	                    configuration lacks, is a configuration error.
 //	                    It cannot apply to a codec given with WithCodec.
+//	SFNENC_WRITES       comma-separated classes this function may write;
+//	                    "-" for none; unset: every class. A result that
+//	                    needs a new token of another class fails with
+//	                    ErrorTypeEncrypt before any KMS call. It must hold
+//	                    SFNENC_ERROR_CLASS.
 //	SFNENC_ACCEPT_PLAINTEXT  "true": accept plaintext where a rule selects
 //	                    a value (see WithAcceptPlaintext)
 //	SFNENC_ERROR_CLASS  class under which a handler's error message is

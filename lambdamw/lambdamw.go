@@ -144,11 +144,25 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 	if v, ok := os.LookupEnv(EnvClasses); ok {
 		// Set but empty is a mistake, not "all classes": need to know
 		// fails closed.
-		c, err := parseClasses(v)
+		c, err := parseClasses(EnvClasses, "decrypt", v)
 		if err != nil {
 			return nil, fmt.Errorf("lambdamw: %w", err)
 		}
 		envClasses, envSet = c, true
+	}
+	// Set but empty fails closed too; unset writes every class.
+	var writes []string
+	writesSet := false
+	if v, ok := os.LookupEnv(EnvWrites); ok {
+		c, err := parseClasses(EnvWrites, "write", v)
+		if err != nil {
+			return nil, fmt.Errorf("lambdamw: %w", err)
+		}
+		writes, writesSet = c, true
+		if m.errorClass != "" && !slices.Contains(writes, m.errorClass) {
+			return nil, fmt.Errorf("lambdamw: error class %q is not in %s: the function seals its error messages as that class", m.errorClass, EnvWrites)
+		}
+		m.scopeOpts = append(m.scopeOpts, codec.WritesOnly(writes...))
 	}
 
 	var attrs []slog.Attr
@@ -158,8 +172,11 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 		}
 		m.codec = o.codec
 		attrs = append(attrs, slog.String("config", "WithCodec"))
-		if len(m.scopeOpts) > 0 {
+		if accept {
 			attrs = append(attrs, slog.Bool("acceptPlaintext", true))
+		}
+		if writesSet {
+			attrs = append(attrs, slog.Any("writeClasses", writes))
 		}
 		if m.errorClass != "" {
 			attrs = append(attrs, slog.String("errorClass", m.errorClass))
@@ -183,6 +200,11 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 		}
 		copts = append(copts, codec.WithClasses(envClasses...))
 	}
+	for _, c := range writes {
+		if !slices.Contains(cfg.Classes(), c) {
+			return nil, fmt.Errorf("lambdamw: %s names %q, which is not a class of the configuration", EnvWrites, c)
+		}
+	}
 	c, err := codec.New(context.Background(), cfg, copts...)
 	if err != nil {
 		return nil, fmt.Errorf("lambdamw: %w", err)
@@ -199,7 +221,12 @@ func (m *middleware) setup(o *options) ([]slog.Attr, error) {
 	} else {
 		attrs = append(attrs, slog.String("errorClass", "(redacted)"))
 	}
-	if len(m.scopeOpts) > 0 {
+	if writesSet {
+		attrs = append(attrs, slog.Any("writeClasses", writes))
+	} else {
+		attrs = append(attrs, slog.String("writeClasses", "all"))
+	}
+	if accept {
 		attrs = append(attrs, slog.Bool("acceptPlaintext", true))
 	}
 	return attrs, nil

@@ -19,6 +19,11 @@ const (
 	EnvConfigFile = "SFNENC_CONFIG_FILE"
 	EnvConfig     = "SFNENC_CONFIG"
 	EnvClasses    = "SFNENC_CLASSES"
+	// EnvWrites names the classes the function may write (comma
+	// separated, "-" for none; unset: every class). A result that would
+	// need a new token of another class fails with
+	// ErrorTypeEncrypt, naming the class, before any KMS call.
+	EnvWrites     = "SFNENC_WRITES"
 	EnvErrorClass = "SFNENC_ERROR_CLASS"
 	EnvLogLevel   = "SFNENC_LOG_LEVEL"
 	// EnvAcceptPlaintext, if "true", accepts plaintext where a rule
@@ -131,11 +136,12 @@ func acceptPlaintext(o *options) (bool, error) {
 	}
 }
 
-// parseClasses reads the value of SFNENC_CLASSES.
-func parseClasses(v string) ([]string, error) {
+// parseClasses reads the value of SFNENC_CLASSES or SFNENC_WRITES
+// (name); what says what the classes are for ("decrypt").
+func parseClasses(name, what, v string) ([]string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return nil, fmt.Errorf("%s is set but empty: name the classes this function may decrypt (comma-separated), or \"-\" for none", EnvClasses)
+		return nil, fmt.Errorf("%s is set but empty: name the classes this function may %s (comma-separated), or \"-\" for none", name, what)
 	}
 	if v == "-" {
 		return []string{}, nil
@@ -144,7 +150,7 @@ func parseClasses(v string) ([]string, error) {
 	for c := range strings.SplitSeq(v, ",") {
 		c = strings.TrimSpace(c)
 		if c == "" {
-			return nil, fmt.Errorf("%s: empty class name in %q", EnvClasses, v)
+			return nil, fmt.Errorf("%s: empty class name in %q", name, v)
 		}
 		out = append(out, c)
 	}

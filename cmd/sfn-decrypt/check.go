@@ -156,6 +156,10 @@ configuration error, 1 unreadable definition.`)
 		e.errorf("%v", err)
 		return exitFail
 	}
+	if st != nil {
+		// The template's own grants, against each function's classes.
+		findings = append(findings, check.Grants(cfg, st, opt.Functions)...)
+	}
 	findings = check.Suppress(def.Value, findings, base)
 	if writeBaseline != "" {
 		f, err := os.Create(writeBaseline)

@@ -14,6 +14,8 @@
 //	sfn-decrypt help [COMMAND]
 //	sfn-decrypt --version
 //	sfn-decrypt check --config FILE (--definition ASL | --template TEMPLATE) [--classes F=C,...]... [--output text|json|sarif]
+//	sfn-decrypt policy --config FILE (--template TEMPLATE | --serverless FILE | --classes F=C,...)
+//		[--readers R=C,...] [--writers R=C,...] [--keyset-admins R,...] [--break-glass-role R] [--format json|cloudformation|terraform]
 //	sfn-decrypt view --config FILE --reason TEXT [--class C]... [--listen ADDR] [--open]
 //		(--execution-arn ARN | --log-group NAME --execution-arn ARN | FILE [--definition ASL] | -)
 //
@@ -82,6 +84,7 @@ func commands() []command {
 		{"results", "print the results a Distributed Map exported to S3 with their tokens decrypted", cmdResults},
 		{"keyset", "create, rotate, list and destroy the KMS-encrypted keysets of keyset mode", cmdKeyset},
 		{"check", "check a state machine definition for places that mishandle tokens", cmdCheck},
+		{"policy", "print the least-privilege KMS key and IAM policies of the rules", cmdPolicy},
 		{"view", "show one execution, decrypted, as a local web page", cmdView},
 	}
 }

@@ -341,3 +341,26 @@ func TestManagedInstances(t *testing.T) {
 	}
 	noCanary(t, "output", f.logs.String())
 }
+
+// TestExecWrites: SFNENC_WRITES reaches the proxy through lambdamw's
+// contract. A handler (a plain aws-lambda-go one, under the emulator) that
+// returns the pii it was given, to a function that may write card and diag
+// only, fails with sfnenc.EncryptError naming pii, before any
+// GenerateDataKey, and the value is in no report or record.
+func TestExecWrites(t *testing.T) {
+	e := newEnv(t)
+	f := e.startExec(t, runtimes[0].command(t, e), "SFNENC_WRITES=card,diag")
+	// The handler changes the SSN, a value of class pii, which it may not
+	// write (returned unchanged, it would go back as its own token).
+	event := e.encrypt(t, customerEvent("rewrite"))
+	f.kms.ResetCounts()
+	r := f.invoke(t, event)
+	if r.errorType != "sfnenc.EncryptError" || !strings.Contains(r.message, "class pii") {
+		t.Fatalf("errorType %q, message %q; want sfnenc.EncryptError naming class pii", r.errorType, r.message)
+	}
+	if n := f.kms.Requests("GenerateDataKey"); n != 0 {
+		t.Errorf("%d GenerateDataKey requests, want none", n)
+	}
+	noCanary(t, "error report", string(r.body))
+	noCanary(t, "the contract's and the proxy's records", f.proxyOutput(t))
+}

@@ -4,7 +4,7 @@
 // API: the handler gets the event decrypted by contract, its result is
 // encrypted by the rules, and its error keeps its type with the message
 // sealed or redacted. The contract, its configuration (SFNENC_CONFIG_FILE or
-// SFNENC_CONFIG, SFNENC_CLASSES, SFNENC_ACCEPT_PLAINTEXT,
+// SFNENC_CONFIG, SFNENC_CLASSES, SFNENC_WRITES, SFNENC_ACCEPT_PLAINTEXT,
 // SFNENC_ERROR_CLASS, SFNENC_LOG_LEVEL), its error types and its log
 // records are those of package lambdamw.
 //
@@ -74,7 +74,7 @@ const usage = `usage:
 The proxy serves the Lambda Runtime API on 127.0.0.1:${SFNENC_PROXY_PORT:-9009}
 (0: a free port) with the sfnenc contract in front of the handler, configured
 as lambdamw is (SFNENC_CONFIG_FILE or SFNENC_CONFIG, SFNENC_CLASSES,
-SFNENC_ACCEPT_PLAINTEXT, SFNENC_ERROR_CLASS, SFNENC_LOG_LEVEL).
+SFNENC_WRITES, SFNENC_ACCEPT_PLAINTEXT, SFNENC_ERROR_CLASS, SFNENC_LOG_LEVEL).
 `
 
 func main() {

@@ -233,14 +233,14 @@ func (s *Store) Path(class string) string { return filepath.Join(s.dir, class+".
 // reader's copy (verifying keys, no signing keys), unless LoadWriter has
 // loaded the class already.
 func (s *Store) Load(ctx context.Context, class string, ec map[string]string) (*Keyset, error) {
-	return s.loadAs(ctx, class, ec, roleReader)
+	return s.loadAs(ctx, class, ec, RoleReader)
 }
 
 // LoadWriter is Load for a writer of a signed class: it decrypts a
 // writer's copy of the class's signed file, whose keyset signs as well as
 // seals and opens. It fails with ErrNotSigned for an unsigned file.
 func (s *Store) LoadWriter(ctx context.Context, class string, ec map[string]string) (*Keyset, error) {
-	return s.loadAs(ctx, class, ec, roleWriter)
+	return s.loadAs(ctx, class, ec, RoleWriter)
 }
 
 func (s *Store) loadAs(ctx context.Context, class string, ec map[string]string, role string) (*Keyset, error) {
@@ -251,9 +251,9 @@ func (s *Store) loadAs(ctx context.Context, class string, ec map[string]string, 
 	ctxKey := string(format.AppendContext(nil, kctx))
 	key := role + "\x00" + ctxKey
 	s.mu.Lock()
-	if role == roleReader {
+	if role == RoleReader {
 		// A writer's keyset reads as well: no second KMS call.
-		if w, ok := s.loaded[roleWriter+"\x00"+ctxKey]; ok && w.ks != nil {
+		if w, ok := s.loaded[RoleWriter+"\x00"+ctxKey]; ok && w.ks != nil {
 			s.mu.Unlock()
 			return w.ks, nil
 		}
@@ -399,7 +399,7 @@ func jsonProblem(err error) string {
 // of theirs. The keyset must match the file's digest, which ties every copy
 // to one keyset; a file without a digest is accepted only with one copy, or
 // by an administrator (Rotate, Stage and Destroy, which write the digest).
-// role is roleReader, roleWriter or "admin": of a signed file, a reader
+// role is RoleReader, RoleWriter or "admin": of a signed file, a reader
 // decrypts a reader's copy, writers and administrators a writer's copy; of
 // an unsigned file, a writer fails with ErrNotSigned.
 func (s *Store) decrypt(ctx context.Context, class string, kctx map[string]string, role string) (*tinkpb.Keyset, *signing, error) {
@@ -413,14 +413,14 @@ func (s *Store) decrypt(ctx context.Context, class string, kctx map[string]strin
 	if fl.KeysetDigest == nil && len(fl.EncryptedKeysets) > 1 && role != "admin" {
 		return nil, nil, fail(fmt.Errorf("%w: its %d encrypted copies are not tied together by a keysetDigest (a file of an earlier version): rewrite it with `sfn-decrypt keyset rotate --staged`", ErrBadFile, len(fl.EncryptedKeysets)))
 	}
-	if role == roleWriter && !signed {
+	if role == RoleWriter && !signed {
 		return nil, nil, fail(ErrNotSigned)
 	}
 	copies, ec, what := fl.EncryptedKeysets, kctx, "decrypt keyset"
 	if signed {
-		ec = roleContext(kctx, roleReader)
-		if role != roleReader {
-			copies, ec, what = fl.WriterKeysets, roleContext(kctx, roleWriter), "decrypt writer keyset"
+		ec = roleContext(kctx, RoleReader)
+		if role != RoleReader {
+			copies, ec, what = fl.WriterKeysets, roleContext(kctx, RoleWriter), "decrypt writer keyset"
 		}
 	}
 	kr := s.krs[0]
@@ -439,14 +439,14 @@ func (s *Store) decrypt(ctx context.Context, class string, kctx map[string]strin
 	var sg *signing
 	if signed {
 		label := readerLabel
-		if role != roleReader {
+		if role != RoleReader {
 			label = writerLabel
 		}
 		var keys map[uint32][]byte
 		if tinkBytes, keys, err = parseSigned(pt, label); err != nil {
 			return nil, nil, fail(err)
 		}
-		if role == roleReader {
+		if role == RoleReader {
 			sg = &signing{public: map[uint32]ed25519.PublicKey{}}
 			for id, k := range keys {
 				sg.public[id] = ed25519.PublicKey(bytes.Clone(k))
@@ -730,7 +730,7 @@ func (s *Store) write(ctx context.Context, class string, kctx map[string]string,
 		readerPT, _ = readerPlaintext(pt, seeds)
 		writerPT = appendSigned(nil, writerLabel, pt, seeds)
 		defer clear(writerPT)
-		readerCtx = roleContext(kctx, roleReader)
+		readerCtx = roleContext(kctx, RoleReader)
 	}
 	if n := max(len(readerPT), len(writerPT)); n > maxKMSPlaintext {
 		return fail(fmt.Errorf("%w (%d bytes, KMS encrypts at most %d)", ErrFull, n, maxKMSPlaintext))
@@ -745,7 +745,7 @@ func (s *Store) write(ctx context.Context, class string, kctx map[string]string,
 		if seeds == nil {
 			continue
 		}
-		ct, err = kr.EncryptSecret(ctx, "encrypt writer keyset", writerPT, roleContext(kctx, roleWriter))
+		ct, err = kr.EncryptSecret(ctx, "encrypt writer keyset", writerPT, roleContext(kctx, RoleWriter))
 		if err != nil {
 			return fail(err)
 		}

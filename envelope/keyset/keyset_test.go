@@ -68,7 +68,7 @@ func open(ks *Keyset, keyID uint32, sealed []byte) (string, error) {
 // KMS the way Load does, to look for it where it must not be.
 func keyValues(t *testing.T, s *Store, class string) [][]byte {
 	t.Helper()
-	ks, _, err := s.decrypt(context.Background(), class, format.KeyContext(testEC, class), roleReader)
+	ks, _, err := s.decrypt(context.Background(), class, format.KeyContext(testEC, class), RoleReader)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,11 @@ import (
 const (
 	// RoleKey is the encryption context key that says which copy of a
 	// signed keyset file a ciphertext is.
-	RoleKey    = "sfnenc:role"
-	roleReader = "reader"
-	roleWriter = "writer"
+	RoleKey = "sfnenc:role"
+	// RoleReader and RoleWriter are the values of RoleKey for readers'
+	// and writers' copies.
+	RoleReader = "reader"
+	RoleWriter = "writer"
 
 	readerLabel = "sfnenc v1 signed keyset\x00"
 	writerLabel = "sfnenc v1 signed keyset writer\x00"

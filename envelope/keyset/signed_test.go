@@ -101,7 +101,7 @@ func TestSignedFile(t *testing.T) {
 	client := kms.NewFromConfig(srv.Config(t))
 	kctx := format.KeyContext(testEC, "identity")
 	out, err := client.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(srv.KeyARN("primary")),
-		CiphertextBlob: fl.EncryptedKeysets[0].Ciphertext, EncryptionContext: roleContext(kctx, roleReader)})
+		CiphertextBlob: fl.EncryptedKeysets[0].Ciphertext, EncryptionContext: roleContext(kctx, RoleReader)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestSignedFile(t *testing.T) {
 	// role (so a key policy can tell the two apart), and the writer's copy
 	// under the reader role.
 	if _, err := client.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(srv.KeyARN("primary")),
-		CiphertextBlob: fl.WriterKeysets[0].Ciphertext, EncryptionContext: roleContext(kctx, roleReader)}); err == nil {
+		CiphertextBlob: fl.WriterKeysets[0].Ciphertext, EncryptionContext: roleContext(kctx, RoleReader)}); err == nil {
 		t.Error("the writer's copy decrypts under the reader's context")
 	}
 

@@ -76,7 +76,7 @@ func TestSignedVectorKeyset(t *testing.T) {
 	if got, err := r.VerifyingKey(1); err != nil || !bytes.Equal(got, vk) {
 		t.Errorf("the readers' copy's verifying key: %v", err)
 	}
-	got, _, err := s.decrypt(ctx, signedVectorClass, format.KeyContext(vectorEC, signedVectorClass), roleReader)
+	got, _, err := s.decrypt(ctx, signedVectorClass, format.KeyContext(vectorEC, signedVectorClass), RoleReader)
 	if err != nil {
 		t.Fatal(err)
 	}

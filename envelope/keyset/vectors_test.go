@@ -80,7 +80,7 @@ func TestVectorKeysets(t *testing.T) {
 		writeVectors(t, s)
 	}
 	for class, want := range vectorKeysets(t) {
-		got, _, err := s.decrypt(ctx, class, format.KeyContext(vectorEC, class), roleReader)
+		got, _, err := s.decrypt(ctx, class, format.KeyContext(vectorEC, class), RoleReader)
 		if err != nil {
 			t.Fatal(err)
 		}

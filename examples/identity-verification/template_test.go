@@ -28,13 +28,6 @@ const (
 	contextPrefix  = "kms:EncryptionContext:"
 )
 
-// writes lists, for each function, the classes its results hold (by the
-// configuration's rules), besides the class of its error messages. The
-// end-to-end test checks it against what the functions encrypted.
-var writes = map[string][]string{
-	"RequestIdentificationFunction": {"session"},
-}
-
 // backendWrites lists the classes the backend services encrypt: the
 // application (identity, contact) and the provider's result
 // (verification).
@@ -102,9 +95,12 @@ func kmsGrants(t *testing.T, who string, sts []samtemplate.Statement, values map
 			t.Errorf("%s: statement %s allows %s; want one of: %s; %s; %s", who, st.Sid, a, decrypt, generate, wrap)
 			continue
 		}
-		if len(st.Condition) != 1 || st.Condition["StringEquals"] == nil {
-			t.Errorf("%s: statement %s: want one StringEquals condition, got %v", who, st.Sid, st.Condition)
+		if len(st.Condition) != 2 || st.Condition["StringEquals"] == nil || st.Condition["ForAllValues:StringEquals"] == nil {
+			t.Errorf("%s: statement %s: want a StringEquals condition and a ForAllValues:StringEquals on the context keys, got %v", who, st.Sid, st.Condition)
 			continue
+		}
+		if keys, err := samtemplate.ResolveList(st.Condition["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"], values); err != nil || len(keys) == 0 {
+			t.Errorf("%s: statement %s: the context keys are not pinned: %v", who, st.Sid, st.Condition)
 		}
 		eq := st.Condition["StringEquals"]
 		classes, err := samtemplate.ResolveList(eq[classCondition], values)
@@ -269,43 +265,39 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	for _, id := range ids {
-		g := grants[id]
-		t.Run(id, func(t *testing.T) {
+	generated := generatedPolicies(t)
+	tmpl, err := samtemplate.Load(stack.TemplateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := tmpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := templateValues(t, cfg)
+	for _, f := range fns {
+		g := grants[f.LogicalID]
+		t.Run(f.LogicalID, func(t *testing.T) {
 			if g.classes == "" {
 				t.Fatalf("SFNENC_CLASSES is not set: the function would decrypt every class")
 			}
-			decrypt := classList(g.classes)
-			for _, c := range decrypt {
+			if _, ok := f.Env["SFNENC_WRITES"]; !ok {
+				t.Fatalf("SFNENC_WRITES is not set: the function would be taken to write every class")
+			}
+			for _, c := range classList(g.classes) {
 				if !slices.Contains(known, c) {
 					t.Errorf("SFNENC_CLASSES names %q, which is not a class of %s", c, stack.ConfigFile)
 				}
 			}
-			var generate []string
-			if g.errorClass != "" {
-				if !slices.Contains(known, g.errorClass) {
-					t.Errorf("SFNENC_ERROR_CLASS %q is not a class of %s", g.errorClass, stack.ConfigFile)
-				}
-				generate = append(generate, g.errorClass)
+			// The function's KMS statements are the ones sfn-decrypt
+			// policy writes from its SFNENC_CLASSES and SFNENC_WRITES.
+			want := generated.Roles[f.LogicalID]
+			var got []any
+			for _, st := range f.Statements {
+				got = append(got, normalStatement(t, st, values))
 			}
-			generate = sortedUnion(generate, writes[id])
-			// A function reads the keyset of every keyset-mode class it
-			// writes: kms:Decrypt instead of kms:GenerateDataKey.
-			var keysetWrites, envelopeWrites []string
-			for _, c := range generate {
-				if slices.Contains(keysetClasses(cfg), c) {
-					keysetWrites = append(keysetWrites, c)
-				} else {
-					envelopeWrites = append(envelopeWrites, c)
-				}
-			}
-			generate = envelopeWrites
-			decrypt = sortedUnion(decrypt, keysetWrites)
-			if diff := cmp.Diff(decrypt, g.decrypt); diff != "" {
-				t.Errorf("kms:Decrypt classes differ from SFNENC_CLASSES and the keyset-mode classes it writes (-want +policy):\n%s", diff)
-			}
-			if diff := cmp.Diff(generate, g.generate); diff != "" {
-				t.Errorf("kms:GenerateDataKey classes differ from the classes the function writes (-writes +policy):\n%s", diff)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("KMS statements differ from sfn-decrypt policy's (-policy +template):\n%s", diff)
 			}
 			// Whoever may wrap a data key under the break-glass key may
 			// forge tokens of its class for break-glass readers: exactly
@@ -424,6 +416,19 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("managed policies' KMS grants mismatch (-want +got):\n%s", diff)
 		}
+		// Their KMS statements are sfn-decrypt policy's for a writer and
+		// a reader of those classes.
+		for id, role := range map[string]string{"BackendServicePolicy": "BackendServiceRole", "OperatorHistoryReadPolicy": "OperatorRole"} {
+			var kms []any
+			for _, st := range pols[id] {
+				if slices.ContainsFunc(st.Action, func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
+					kms = append(kms, normalStatement(t, st, values))
+				}
+			}
+			if diff := cmp.Diff(generated.Roles[role], kms); diff != "" {
+				t.Errorf("%s: KMS statements differ from sfn-decrypt policy's for %s (-policy +template):\n%s", id, role, diff)
+			}
+		}
 	})
 
 	t.Run("key policies", func(t *testing.T) {
@@ -438,32 +443,26 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 		if diff := cmp.Diff([]string{breakGlassKey, dataKey}, slices.Sorted(maps.Keys(keys))); diff != "" {
 			t.Errorf("KMS keys mismatch (-want +template):\n%s", diff)
 		}
+		values := templateValues(t, cfg)
 		for _, key := range []string{dataKey, breakGlassKey} {
-			sts := keys[key]
-			if len(sts) == 0 {
-				t.Errorf("no key policy for %s", key)
-				continue
+			want := map[string]any{}
+			for _, st := range generated.Keys[key] {
+				sid := st.(map[string]any)["Sid"].(string)
+				want[sid] = st
 			}
-			// The key refuses data key use without a class, and under any
-			// other value of each configured context entry.
-			denied := map[string]bool{}
-			for _, st := range sts {
-				if st.Effect != "Deny" || !slices.Contains(st.Action, "kms:Decrypt") || !slices.Contains(st.Action, "kms:GenerateDataKey") || !slices.Contains(st.Action, "kms:Encrypt") {
-					continue
+			// The differences README.md explains: each must still be one.
+			for _, sid := range templateOmits[key] {
+				if _, ok := want[sid]; !ok {
+					t.Errorf("%s: sfn-decrypt policy writes no %s any more: update README.md and templateOmits", key, sid)
 				}
-				if v, ok := st.Condition["Null"][classCondition]; ok && v == "true" {
-					denied["sfnenc:class"] = true
-				}
-				for k := range st.Condition["StringNotEquals"] {
-					denied[strings.TrimPrefix(k, contextPrefix)] = true
-				}
+				delete(want, sid)
 			}
-			want := map[string]bool{"sfnenc:class": true}
-			for k := range cfg.EncryptionContext {
-				want[k] = true
+			got := map[string]any{}
+			for _, st := range keys[key] {
+				got[st.Sid] = normalStatement(t, st, values)
 			}
-			if diff := cmp.Diff(want, denied); diff != "" {
-				t.Errorf("%s: key policy denials mismatch (-want +got):\n%s", key, diff)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s: key policy differs from sfn-decrypt policy's (-policy +template):\n%s", key, diff)
 			}
 		}
 	})
@@ -647,6 +646,133 @@ func TestTemplateGrantsMatchConfiguration(t *testing.T) {
 			t.Errorf("placeholders of the definition and DefinitionSubstitutions differ (-definition +template):\n%s", diff)
 		}
 	})
+}
+
+// templateOmits are the statements of sfn-decrypt policy's key policies
+// that the template leaves out, each explained in README.md ("Key
+// policies"): they name the functions' roles by name, and SAM gives the
+// roles it makes names of its own.
+var templateOmits = map[string][]string{
+	dataKey:       {"DenyDataKeysToOthers", "DenyEncryptToOthers"},
+	breakGlassKey: {"DenyEncryptToOthers"},
+}
+
+// policyOutput is sfn-decrypt policy's JSON, each statement normalised.
+type policyOutput struct {
+	Roles map[string][]any
+	Keys  map[string][]any
+}
+
+// generatedPolicies runs sfn-decrypt policy on the example, as its
+// README and the template's header say.
+func generatedPolicies(t *testing.T) policyOutput {
+	t.Helper()
+	bin := testbin.Build(t, "cmd/sfn-decrypt")
+	cmd := exec.Command(bin, "policy", "--config", stack.ConfigFile, "--template", stack.TemplateFile,
+		"--writers", "BackendServiceRole="+strings.Join(backendWrites, ","),
+		"--readers", "OperatorRole=identity,contact,verification,session",
+		"--break-glass-role", "BreakGlassReaderRole", "--format", "json")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sfn-decrypt policy: %v", err)
+	}
+	var raw struct {
+		Roles, Keys map[string]struct{ Statement []any }
+	}
+	if err := json.Unmarshal(out, &raw); err != nil {
+		t.Fatal(err)
+	}
+	p := policyOutput{Roles: map[string][]any{}, Keys: map[string][]any{}}
+	for name, pol := range raw.Roles {
+		for _, st := range pol.Statement {
+			p.Roles[name] = append(p.Roles[name], normal(st))
+		}
+	}
+	for name, pol := range raw.Keys {
+		for _, st := range pol.Statement {
+			p.Keys[name] = append(p.Keys[name], normal(st))
+		}
+	}
+	return p
+}
+
+// normalStatement is a template's statement with its references resolved,
+// in the shape normal gives.
+func normalStatement(t *testing.T, st samtemplate.Statement, values map[string]string) any {
+	t.Helper()
+	m := map[string]any{"Sid": st.Sid, "Effect": st.Effect, "Action": []string(st.Action)}
+	resolve := func(v any) any {
+		switch x := v.(type) {
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				s, err := samtemplate.Resolve(e, values)
+				if err != nil {
+					t.Errorf("statement %s: %v", st.Sid, err)
+				}
+				out[i] = s
+			}
+			return out
+		case nil:
+			return nil
+		}
+		s, err := samtemplate.Resolve(v, values)
+		if err != nil {
+			t.Errorf("statement %s: %v", st.Sid, err)
+		}
+		return s
+	}
+	if p, ok := st.Principal.(map[string]any); ok {
+		m["Principal"] = map[string]any{"AWS": resolve(p["AWS"])}
+	}
+	m["Resource"] = resolve(st.Resource)
+	if len(st.Condition) > 0 {
+		conds := map[string]any{}
+		for op, kv := range st.Condition {
+			c := map[string]any{}
+			for k, v := range kv {
+				c[k] = resolve(v)
+			}
+			conds[op] = c
+		}
+		m["Condition"] = conds
+	}
+	return normal(m)
+}
+
+// normal writes a statement so that two that IAM reads alike compare
+// equal: a list of one is its value, lists of strings are sorted.
+func normal(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normal(e)
+		}
+		return out
+	case []string:
+		l := make([]any, len(x))
+		for i, s := range x {
+			l[i] = s
+		}
+		return normal(l)
+	case []any:
+		if len(x) == 1 {
+			return normal(x[0])
+		}
+		out := make([]any, len(x))
+		strs := true
+		for i, e := range x {
+			out[i] = normal(e)
+			_, ok := out[i].(string)
+			strs = strs && ok
+		}
+		if strs {
+			slices.SortFunc(out, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+		}
+		return out
+	}
+	return v
 }
 
 // denial describes what a Deny statement of a key policy refuses that the

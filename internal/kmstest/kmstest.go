@@ -1,8 +1,11 @@
 package kmstest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -10,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,9 +79,19 @@ type Server struct {
 
 	stopOnce sync.Once
 
-	mu     sync.Mutex
-	counts map[string]int
-	faults []*activeFault
+	mu        sync.Mutex
+	counts    map[string]int
+	faults    []*activeFault
+	recording bool
+	recorded  []Request
+}
+
+// Request is a KMS request as the proxy received it, for tests of what a
+// client asks of KMS (which key, under which encryption context).
+type Request struct {
+	Op                string            // the X-Amz-Target action, such as "Decrypt"
+	KeyID             string            // KeyId as sent ("" when absent)
+	EncryptionContext map[string]string // as sent
 }
 
 var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
@@ -263,6 +277,41 @@ func (s *Server) ResetCounts() {
 	clear(s.counts)
 }
 
+// Record makes the proxy keep every request it receives from now on, with
+// its KeyId and EncryptionContext, for Recorded.
+func (s *Server) Record() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recording = true
+}
+
+// Recorded returns the requests received since Record, in order.
+func (s *Server) Recorded() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.recorded)
+}
+
+// readRequest reads the key and encryption context of a KMS request and
+// puts its body back for forwarding.
+func readRequest(op string, r *http.Request) Request {
+	req := Request{Op: op}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return req
+	}
+	var in struct {
+		KeyId             string
+		EncryptionContext map[string]string
+	}
+	if json.Unmarshal(body, &in) == nil {
+		req.KeyID, req.EncryptionContext = in.KeyId, in.EncryptionContext
+	}
+	return req
+}
+
 // Stop kills the local-kms process and waits for it to exit, to simulate
 // an outage: the proxy stays up and answers every later request with HTTP
 // 502. Stop may be called more than once.
@@ -277,7 +326,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		op = op[i+1:]
 	}
 	s.mu.Lock()
+	recording := s.recording
+	s.mu.Unlock()
+	var req Request
+	if recording {
+		req = readRequest(op, r)
+	}
+	s.mu.Lock()
 	s.counts[op]++
+	if recording {
+		s.recorded = append(s.recorded, req)
+	}
 	f, ok := s.takeFault(op)
 	s.mu.Unlock()
 	if !ok {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/stack"
 	"github.com/sfnenc/sfnenc/codec"
 	"github.com/sfnenc/sfnenc/fieldpath"
 	"github.com/theory/jsonpath"
@@ -57,23 +58,29 @@ const (
 )
 
 var severity = map[string]string{
-	RuleChoiceOnToken:       SeverityError,
-	RuleIntrinsicOnToken:    SeverityError,
-	RuleUnselectedPath:      SeverityError,
-	RuleTokenToService:      SeverityWarning,
-	RuleClassNeverReaches:   SeverityInfo,
-	RulePathIntoToken:       SeverityError,
-	RuleTokenInControl:      SeverityError,
-	RuleTokenToServiceField: SeverityError,
-	RulePlaintextAtSelected: SeverityError,
-	RuleTooDeep:             SeverityWarning,
-	RuleBadSuppression:      SeverityWarning,
+	RuleChoiceOnToken:         SeverityError,
+	RuleIntrinsicOnToken:      SeverityError,
+	RuleUnselectedPath:        SeverityError,
+	RuleTokenToService:        SeverityWarning,
+	RuleClassNeverReaches:     SeverityInfo,
+	RulePathIntoToken:         SeverityError,
+	RuleTokenInControl:        SeverityError,
+	RuleTokenToServiceField:   SeverityError,
+	RulePlaintextAtSelected:   SeverityError,
+	RuleTooDeep:               SeverityWarning,
+	RuleGrantMissing:          SeverityError,
+	RuleGrantTooBroad:         SeverityError,
+	RuleBreakGlassEncryptOpen: SeverityError,
+	RuleGrantNotChecked:       SeverityInfo,
+	RuleGrantSharedRole:       SeverityWarning,
+	RuleBadSuppression:        SeverityWarning,
 }
 
 // Rules lists the rule ids in the order of the documentation.
 var Rules = []string{RuleChoiceOnToken, RuleIntrinsicOnToken, RulePathIntoToken, RuleTokenInControl,
 	RuleUnselectedPath, RulePlaintextAtSelected, RuleTokenToServiceField, RuleTokenToService,
-	RuleClassNeverReaches, RuleTooDeep, RuleBadSuppression}
+	RuleClassNeverReaches, RuleTooDeep, RuleGrantMissing, RuleGrantTooBroad, RuleBreakGlassEncryptOpen,
+	RuleGrantNotChecked, RuleGrantSharedRole, RuleBadSuppression}
 
 // Finding is one place where the state machine mishandles tokens.
 type Finding struct {
@@ -92,6 +99,9 @@ type Finding struct {
 	// (SuppressedInSource, SuppressedBaseline) and Justification why.
 	Suppressed    string `json:"suppressed,omitempty"`
 	Justification string `json:"justification,omitempty"`
+	// At, if set, is where the finding is written (a function or a key
+	// of a template), for SARIF; otherwise the state's place.
+	At stack.Pos `json:"-"`
 }
 
 // Function is what the checker knows of a Lambda function.
@@ -110,6 +120,9 @@ type Function struct {
 	// AcceptPlaintext: SFNENC_ACCEPT_PLAINTEXT is true, so the function
 	// takes plaintext where its rules select.
 	AcceptPlaintext bool
+	// Writes are the classes the function may write (SFNENC_WRITES); nil
+	// means every class of the configuration.
+	Writes []string
 }
 
 // Options are the inputs of Check besides the definition.

@@ -134,6 +134,9 @@ func FunctionFromEnv(env map[string]string) Function {
 		f.Classes = ParseClasses(s)
 		f.Explicit = true
 	}
+	if s, ok := env["SFNENC_WRITES"]; ok && !unresolved(s) {
+		f.Writes = ParseClasses(s)
+	}
 	if s := env["SFNENC_ERROR_CLASS"]; !unresolved(s) {
 		f.ErrorClass = s
 	}
@@ -146,7 +149,7 @@ func FunctionFromEnv(env map[string]string) Function {
 
 func unresolved(s string) bool { return strings.HasPrefix(s, "${") }
 
-// ParseClasses reads a list of classes as SFNENC_CLASSES holds it: comma
+// ParseClasses reads a list of classes as SFNENC_CLASSES and SFNENC_WRITES hold it: comma
 // separated, "-" for none.
 func ParseClasses(s string) []string {
 	out := []string{}

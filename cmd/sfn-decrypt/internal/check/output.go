@@ -70,6 +70,16 @@ var ruleHelp = map[string][2]string{
 		"Remove the class from the function's SFNENC_CLASSES and its kms:Decrypt grant."},
 	RuleTooDeep: {"Values nest deeper than the check follows: below that depth it cannot say where tokens are.",
 		"Flatten the data, or check the state by hand."},
+	RuleGrantMissing: {"A function's classes need a KMS grant its role lacks: it will fail with AccessDenied.",
+		"Grant the KMS action on the key, conditioned on the class and the configured context (sfn-decrypt policy writes the statements)."},
+	RuleGrantTooBroad: {"A role may decrypt or write a class it does not need, or a grant lacks the class condition.",
+		"Condition each grant on kms:EncryptionContext:sfnenc:class, for exactly the classes of SFNENC_CLASSES (decrypt) and SFNENC_WRITES (write)."},
+	RuleBreakGlassEncryptOpen: {"Someone other than the writers may kms:Encrypt on a break-glass key, and so make tokens its readers accept.",
+		"Allow kms:Encrypt on a break-glass key only to the writers, for their classes."},
+	RuleGrantNotChecked: {"Permissions of a function's role that the check cannot see: managed policies by ARN, SAM policy templates, permissions boundaries, roles outside the file, SCPs, grants made at run time.",
+		"Check them by hand, or write the statements in the template."},
+	RuleGrantSharedRole: {"A function runs as the one role every function of its Serverless service shares, so it may do whatever any of them needs.",
+		"Give each function a role of its own (role: under the function), with the statements sfn-decrypt policy writes for it."},
 	RuleBadSuppression: {"A sfnenc-check:ignore directive has no reason, names no rule, or matches nothing.",
 		"Write sfnenc-check:ignore RULE-ID reason in the Comment of the state the finding is about, or remove the directive."},
 }
@@ -163,7 +173,10 @@ func WriteSARIF(w io.Writer, fs []Finding, opt SARIF) error {
 	for _, f := range fs {
 		var loc location
 		file, at := opt.File, stack.Pos{}
-		if opt.Definition != nil {
+		switch {
+		case f.At.File != "":
+			at, file = f.At, f.At.File
+		case opt.Definition != nil:
 			at = opt.Definition.StateAt(f.State)
 			file = at.File
 		}

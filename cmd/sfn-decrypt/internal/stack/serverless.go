@@ -51,8 +51,23 @@ func LoadServerless(path string) (*Stack, error) {
 		if n, ok := scalar(r.vars(f["name"], 0)); ok {
 			name = n
 		}
-		s.Functions = append(s.Functions, &Function{ID: key, LogicalID: slsLogicalID(key) + "LambdaFunction", Name: name, Env: env, At: pos["/functions/"+escape(key)]})
+		fn := &Function{ID: key, LogicalID: slsLogicalID(key) + "LambdaFunction", Name: name, Env: env, At: pos["/functions/"+escape(key)]}
+		// Without a role of its own, a function runs as the service's
+		// one role (provider.iam.role, or the role the framework makes).
+		fn.Role, _ = scalar(r.vars(f["role"], 0))
+		if fn.Role == "" {
+			fn.SharedRole = true
+			switch pr := dig(doc, "provider", "iam")["role"].(type) {
+			case string:
+				fn.Role = pr
+			}
+		}
+		if res, ok := dig(doc, "resources", "Resources")[fn.Role].(map[string]any); ok {
+			fn.RoleName, _ = dig(res, "Properties")["RoleName"].(string)
+		}
+		s.Functions = append(s.Functions, fn)
 	}
+	s.serverlessIAM(doc, dig(doc, "resources", "Resources"), func(id string) Pos { return pos["/resources/Resources/"+escape(id)] })
 	machines := dig(doc, "stepFunctions", "stateMachines")
 	if machines == nil {
 		return nil, fmt.Errorf("%w: %s: no stepFunctions.stateMachines", ErrStack, path)

@@ -90,8 +90,40 @@ type Function struct {
 	// that are not strings are written as strings; values the reader
 	// cannot resolve are "${...}" placeholders.
 	Env map[string]string
+	// EnvSub holds the environment values given as Fn::Sub of a string
+	// (SFNENC_CONFIG with ${Key.Arn}, say), unresolved.
+	EnvSub map[string]string
 	// At is where the function is written.
 	At Pos
+	// Role is the logical id of the IAM role resource the function runs
+	// as (Role: Fn::GetAtt [X, Arn] or Ref X; Serverless: role: X), or
+	// "" when the tool makes one (SAM: the function's logical id +
+	// "Role"; Serverless: the service's one role).
+	Role string
+	// RoleName is the role's RoleName when the template writes it as a
+	// string, else "".
+	RoleName string
+	// SharedRole: the function runs as a role every function of the
+	// service shares (the Serverless Framework's default).
+	SharedRole bool
+	// SAM: an AWS::Serverless::Function, for which SAM makes a role when
+	// it names none.
+	SAM bool
+}
+
+// RoleID is the logical id of the function's role: Role, the one SAM
+// makes for an AWS::Serverless::Function ("<LogicalID>Role"), the
+// Serverless Framework's shared one, or "" if the file names none.
+func (f *Function) RoleID() string {
+	switch {
+	case f.Role != "":
+		return f.Role
+	case f.SharedRole:
+		return "IamRoleLambdaExecution"
+	case f.SAM:
+		return f.LogicalID + "Role"
+	}
+	return ""
 }
 
 // ARN is an ARN that names the function, as the reader writes it in a
@@ -117,6 +149,10 @@ type Stack struct {
 	File          string
 	Functions     []*Function
 	StateMachines []*StateMachine
+	// Roles and Keys are the IAM roles and KMS keys of the file, by
+	// logical id (see Role and Key).
+	Roles map[string]*Role
+	Keys  map[string]*Key
 }
 
 // StateMachine returns the state machine id, or with id "" the only one.

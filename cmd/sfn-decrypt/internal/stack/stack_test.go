@@ -136,8 +136,8 @@ func TestServerless(t *testing.T) {
 		got = append(got, g)
 	}
 	want := []Function{
-		{ID: "check-identity", LogicalID: "CheckDashidentityLambdaFunction", Name: "kyc-prod-check-identity", Env: map[string]string{"SFNENC_CONFIG_FILE": "sfnenc.json", "SFNENC_CLASSES": "identity"}},
-		{ID: "notify", LogicalID: "NotifyLambdaFunction", Name: "kyc-prod-notifier", Env: map[string]string{"SFNENC_CONFIG_FILE": "sfnenc.json", "SFNENC_ERROR_CLASS": "contact"}},
+		{ID: "check-identity", LogicalID: "CheckDashidentityLambdaFunction", Name: "kyc-prod-check-identity", Env: map[string]string{"SFNENC_CONFIG_FILE": "sfnenc.json", "SFNENC_CLASSES": "identity"}, SharedRole: true},
+		{ID: "notify", LogicalID: "NotifyLambdaFunction", Name: "kyc-prod-notifier", Env: map[string]string{"SFNENC_CONFIG_FILE": "sfnenc.json", "SFNENC_ERROR_CLASS": "contact"}, SharedRole: true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("functions mismatch (-want +got):\n%s", diff)

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -28,28 +29,30 @@ func LoadTemplate(path string) (*Stack, error) {
 		return nil, fmt.Errorf("%w: %s: no Resources", ErrStack, path)
 	}
 	s := &Stack{File: path}
-	globalEnv := envOf(dig(tpl, "Globals", "Function"))
+	globalEnv, globalSub := envOf(dig(tpl, "Globals", "Function")), envSubOf(dig(tpl, "Globals", "Function"))
 	for _, id := range sortedKeys(res) {
 		r, _ := res[id].(map[string]any)
 		props, _ := r["Properties"].(map[string]any)
 		switch r["Type"] {
 		case "AWS::Serverless::Function", "AWS::Lambda::Function":
-			env := map[string]string{}
+			env, sub := map[string]string{}, map[string]string{}
 			if r["Type"] == "AWS::Serverless::Function" {
-				for k, x := range globalEnv {
-					env[k] = x
-				}
+				maps.Copy(env, globalEnv)
+				maps.Copy(sub, globalSub)
 			}
-			for k, x := range envOf(props) {
-				env[k] = x
-			}
+			maps.Copy(env, envOf(props))
+			maps.Copy(sub, envSubOf(props))
 			name := id
 			if n, ok := props["FunctionName"].(string); ok {
 				name = n
 			}
-			s.Functions = append(s.Functions, &Function{ID: id, LogicalID: id, Name: name, Env: env, At: pos["/Resources/"+escape(id)]})
+			f := &Function{ID: id, LogicalID: id, Name: name, Env: env, EnvSub: sub, At: pos["/Resources/"+escape(id)]}
+			f.Role, f.RoleName = roleOf(props["Role"], res)
+			f.SAM = r["Type"] == "AWS::Serverless::Function"
+			s.Functions = append(s.Functions, f)
 		}
 	}
+	s.readIAM(res, func(id string) Pos { return pos["/Resources/"+escape(id)] })
 	for _, id := range sortedKeys(res) {
 		r, _ := res[id].(map[string]any)
 		if r["Type"] != "AWS::Serverless::StateMachine" && r["Type"] != "AWS::StepFunctions::StateMachine" {
@@ -235,6 +238,48 @@ func (s *Stack) resolveAll(x any) any {
 		return out
 	}
 	return x
+}
+
+// roleOf reads a function's Role: the logical id of the role resource it
+// names (Fn::GetAtt [X, Arn], Ref X), and that role's RoleName if it is a
+// string. A role given as an ARN string is named by the ARN.
+func roleOf(x any, res map[string]any) (id, name string) {
+	switch t := x.(type) {
+	case string:
+		if i := strings.LastIndex(t, ":role/"); i >= 0 {
+			name = t[i+len(":role/"):]
+			name = name[strings.LastIndex(name, "/")+1:]
+		}
+		return t, name
+	case map[string]any:
+		if ga, ok := t["Fn::GetAtt"].([]any); ok && len(ga) > 0 {
+			id, _ = ga[0].(string)
+		}
+		if ga, ok := t["Fn::GetAtt"].(string); ok {
+			id, _, _ = strings.Cut(ga, ".")
+		}
+		if r, ok := t["Ref"].(string); ok {
+			id = r
+		}
+	}
+	if r, ok := res[id].(map[string]any); ok {
+		name, _ = dig(r, "Properties")["RoleName"].(string)
+	}
+	return id, name
+}
+
+// envSubOf reads the values of Environment.Variables given as Fn::Sub of
+// a string.
+func envSubOf(props map[string]any) map[string]string {
+	out := map[string]string{}
+	for k, x := range dig(props, "Environment", "Variables") {
+		if m, ok := x.(map[string]any); ok {
+			if s, ok := m["Fn::Sub"].(string); ok {
+				out[k] = s
+			}
+		}
+	}
+	return out
 }
 
 // envOf reads Environment.Variables of a function's properties.

@@ -99,6 +99,12 @@ func handle(ctx context.Context, raw json.RawMessage) (Result, error) {
 		return r, nil
 	case "sleep":
 		time.Sleep(time.Duration(ev.SleepMs) * time.Millisecond)
+	case "rewrite":
+		// A changed value: the contract must make a new token for it (an
+		// unchanged one goes back as the token it came from).
+		c := *ev.Customer
+		c.SSN = "checked " + c.SSN
+		return Result{Greeting: "rewritten", Customer: &c, Card: ev.Card}, nil
 	}
 	name := ""
 	if ev.Customer != nil {
