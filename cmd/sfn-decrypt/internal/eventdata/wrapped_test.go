@@ -84,6 +84,8 @@ func TestWrappedDocument(t *testing.T) {
 			history("lambda", "invoke", "output", `{"ExecutedVersion":"$LATEST","Payload":`+event+`,"StatusCode":200}`), nil},
 		{"a child execution's input", history("states", "startExecution.sync:2", "parameters", `{"StateMachineArn":"a","Input":`+payload+`}`),
 			history("states", "startExecution.sync:2", "parameters", `{"StateMachineArn":"a","Input":`+event+`}`), nil},
+		{"a child execution's output, as sync:2 gives it", history("states", "startExecution.sync:2", "output", `{"ExecutionArn":"e","Output":`+payload+`,"Status":"SUCCEEDED"}`),
+			history("states", "startExecution.sync:2", "output", `{"ExecutionArn":"e","Output":`+event+`,"Status":"SUCCEEDED"}`), nil},
 		{"tokens outside the Payload decrypt in the parameters", history("lambda", "invoke", "parameters", `{"ClientContext":{"email":"`+email+`"},"Payload":`+payload+`}`),
 			history("lambda", "invoke", "parameters", `{"ClientContext":{"email":"ada@example.com"},"Payload":`+event+`}`), nil},
 		{"no Payload", history("lambda", "invoke", "parameters", `{"FunctionName":"f","email":"`+email+`"}`),
