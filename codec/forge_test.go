@@ -127,8 +127,7 @@ func TestForgeBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := tokenRE.FindString(string(enc))
-	real, err := format.Decode([]byte(text[1:len(text)-1]), nil)
+	real, err := format.Decode([]byte(firstToken(t, enc)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
