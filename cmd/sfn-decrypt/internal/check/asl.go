@@ -849,13 +849,17 @@ func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *v
 // function's state if the key's absence rests on content the analysis
 // cannot see.
 func (a *analyzer) keysDropped(st *state, fn string, payload *val, decrypts func(string) bool) {
-	known := payload.known()
+	var known set
+	var tokens []tokenAt
 	for _, r := range a.rules {
 		if len(r.keys) == 0 || !decrypts(r.class) {
 			continue
 		}
+		if known == nil {
+			known, tokens = payload.known(), payload.tokens()
+		}
 		opened, spec := false, true
-		for _, t := range payload.tokens() {
+		for _, t := range tokens {
 			if t.class == r.class && r.selects(t.path, t.deepName) {
 				opened = true
 				spec = spec && (t.unknown || t.deepName != "" || !known[r.class])
