@@ -111,3 +111,39 @@ func TestBreakGlassCannotForge(t *testing.T) {
 		t.Error("the primary-key reader accepted the forged token")
 	}
 }
+
+// TestForgeBound checks the forger's own tool, which the tests of signed
+// and bound classes rely on: a token sealed by forgetest under a data key
+// unwrapped from a genuine token, bound to the same business key, opens
+// for an unsigned class, and not in a document with another key. (A
+// signed class refuses it for its signature; that is what those tests
+// show, so the forgery must be right in everything else.)
+func TestForgeBound(t *testing.T) {
+	srv := kmstest.Start(t)
+	ctx := context.Background()
+	primary := srv.KeyARN("primary")
+	c := kmsRulesCodec(t, srv, []string{primary}, `[{"class":"identity","keyring":"main","select":["$..ssn"],"bind":"$.appId"}]`)
+	enc, err := c.Encrypt(ctx, []byte(`{"appId":"APP-1","ssn":"`+canarySSN+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := format.Decode([]byte(firstToken(t, enc)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kctx := format.KeyContext(map[string]string{"app": "kms-test"}, "identity")
+	out, err := kms.NewFromConfig(srv.Config(t)).Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(primary), CiphertextBlob: real.Keys[0].Ciphertext, EncryptionContext: kctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := forgetest.Seal(forgetest.Token{Class: "identity", Keys: real.Keys, DataKey: out.Plaintext, KeyContext: kctx, Binding: "APP-1"}, `"forged"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Decrypt(ctx, []byte(`{"appId":"APP-1","ssn":"`+forged+`"}`)); err != nil || string(got) != `{"appId":"APP-1","ssn":"forged"}` {
+		t.Fatalf("the forged bound token: %s, %v; want it to open in its application", got, err)
+	}
+	if _, err := c.Decrypt(ctx, []byte(`{"appId":"APP-2","ssn":"`+forged+`"}`)); !errors.Is(err, ErrAuthentication) {
+		t.Errorf("the forged bound token in another application: %v, want ErrAuthentication", err)
+	}
+}

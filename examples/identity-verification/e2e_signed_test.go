@@ -2,8 +2,10 @@ package identityverification_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,8 +64,10 @@ func checkOperatorForgery(t *testing.T, st *stack.Stack, cfg *codec.Config, kms 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Bound to the new application, as a genuine result for it would be:
+	// only the signature is wrong.
 	forged, err := forgetest.Seal(forgetest.Token{Class: "verification", Keys: genuine.Keys, DataKey: out.Plaintext, KeyContext: kctx,
-		Signed: signed, VerifyingKey: genuine.VerifyingKey, Signature: genuine.Signature}, string(person))
+		Signed: signed, VerifyingKey: genuine.VerifyingKey, Signature: genuine.Signature, Binding: sc.Application.CreditApplicationID}, string(person))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +94,77 @@ func checkOperatorForgery(t *testing.T, st *stack.Stack, cfg *codec.Config, kms 
 	for _, ev := range r.hist.Events {
 		if d := ev.StateEntered; d != nil && d.Name == "Approved" {
 			t.Fatal("the forged result was approved")
+		}
+	}
+}
+
+// checkReplayedResult plays an operator whose role may answer the
+// identification callback (SendTaskSuccess) and who holds a genuine
+// verification result from the history of application A (victim): its
+// verifiedPerson token is signed by a legitimate writer, so it is no
+// forgery. They answer the task of a new application B with it, as it
+// stands (naming A) and with B's id written over A's. The class
+// verification is bound to the credit application id, and ContinueValidation
+// reads B's id from B's own input, so the token does not open there
+// (sfnenc.DecryptError) before the handler runs, and the workflow takes
+// its failure path to VerificationFailed.
+func checkReplayedResult(t *testing.T, st *stack.Stack, victim *run) {
+	var genuine string
+	state := ""
+	for _, ev := range victim.hist.Events {
+		switch {
+		case ev.StateEntered != nil:
+			state = ev.StateEntered.Name
+		case ev.TaskSucceeded != nil && state == "WaitIdentification" && genuine == "":
+			genuine = ev.TaskSucceeded.Output
+		}
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(genuine), &res); err != nil {
+		t.Fatalf("the victim's WaitIdentification result: %v", err)
+	}
+	if info, err := codec.ParseToken(fmt.Sprint(res["verifiedPerson"])); err != nil || info.Class != "verification" || res["outcome"] != "verified" ||
+		res["creditApplicationId"] != victim.scenario.Application.CreditApplicationID {
+		t.Fatalf("the victim's WaitIdentification result is no verified result of %s bound to it: %.200s", victim.scenario.Application.CreditApplicationID, genuine)
+	}
+	for i, rewrite := range []bool{false, true} {
+		sc := stack.Scenarios()[0]
+		sc.Name = fmt.Sprintf("replayed-%d", i)
+		sc.Application.CreditApplicationID = fmt.Sprintf("APP-2026-078%d", i)
+		sc.Application.CoApplicants = nil
+		sc.WantStatus, sc.WantState, sc.WantError = "FAILED", "VerificationFailed", "sfnenc.DecryptError"
+		answer := genuine
+		if rewrite {
+			res["creditApplicationId"] = sc.Application.CreditApplicationID
+			b, err := json.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer = string(b)
+		}
+		answered := false
+		st.AnswerAs(func(output string) string {
+			var mine map[string]any
+			if json.Unmarshal([]byte(output), &mine) != nil || mine["creditApplicationId"] != sc.Application.CreditApplicationID {
+				return ""
+			}
+			answered = true
+			return answer
+		})
+		r := runScenario(t, st, sc)
+		st.AnswerAs(nil)
+		if !answered {
+			t.Fatalf("%s: the operator did not answer the task", sc.Name)
+		}
+		for _, ev := range r.hist.Events {
+			if d := ev.StateEntered; d != nil && d.Name == "Approved" {
+				t.Fatalf("%s: the replayed result was approved", sc.Name)
+			}
+		}
+		// The replayed token sits in B's history as it was: no reader
+		// opened it there.
+		if !strings.Contains(string(r.exe.History), fmt.Sprint(res["verifiedPerson"])) {
+			t.Errorf("%s: the replayed token is not in the history", sc.Name)
 		}
 	}
 }

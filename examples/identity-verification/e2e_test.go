@@ -217,6 +217,10 @@ func TestWorkflowEndToEnd(t *testing.T) {
 		checkOperatorForgery(t, st, cfg, kms, runs[0].exe.History)
 	})
 
+	t.Run("verification result replayed from another application is refused", func(t *testing.T) {
+		checkReplayedResult(t, st, runs[0])
+	})
+
 	// Figures.
 	for _, r := range runs {
 		classes := make([]string, 0, len(r.tokens))

@@ -34,6 +34,9 @@ type Token struct {
 	VerifyingKey []byte
 	SigningKey   ed25519.PrivateKey
 	Signature    []byte
+	// Binding, if not "", is the string business key bound to the token
+	// (a rule's bind).
+	Binding string
 }
 
 // Seal returns the text of a token of value (a JSON text) as t says.
@@ -73,7 +76,11 @@ func SealBody(t Token, value string) ([]byte, error) {
 	} else {
 		header = format.AppendHeader(nil, t.Class, t.Keys, commit)
 	}
-	aad := format.AppendAssociatedData(nil, header, format.AppendContext(nil, t.KeyContext), 0, nil)
+	var kind byte
+	if t.Binding != "" {
+		kind = format.BindString
+	}
+	aad := format.AppendAssociatedData(nil, header, format.AppendContext(nil, t.KeyContext), kind, []byte(t.Binding))
 	nonce := make([]byte, format.NonceSize)
 	rand.Read(nonce)
 	sealed := gcm.Seal(nonce, nonce, []byte(value), aad)

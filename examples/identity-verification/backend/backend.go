@@ -129,7 +129,7 @@ type Webhook struct {
 	Logger *slog.Logger
 
 	mu      sync.Mutex
-	tokens  map[string]string                     // session id -> task token
+	tasks   map[string]model.TaskRegistration     // session id -> waiting task
 	results map[string]model.IdentificationResult // session id -> result
 	sent    []Sent
 }
@@ -149,20 +149,20 @@ func (wh *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var session string
 	wh.mu.Lock()
-	if wh.tokens == nil {
-		wh.tokens = map[string]string{}
+	if wh.tasks == nil {
+		wh.tasks = map[string]model.TaskRegistration{}
 		wh.results = map[string]model.IdentificationResult{}
 	}
 	wh.mu.Unlock()
 	switch r.URL.Path {
 	case "/identification-tasks":
 		var reg model.TaskRegistration
-		if err := json.NewDecoder(r.Body).Decode(&reg); err != nil || reg.TaskToken == "" || reg.SessionID == "" {
+		if err := json.NewDecoder(r.Body).Decode(&reg); err != nil || reg.TaskToken == "" || reg.SessionID == "" || reg.CreditApplicationID == "" {
 			http.Error(w, "bad registration", http.StatusBadRequest)
 			return
 		}
 		wh.mu.Lock()
-		wh.tokens[reg.SessionID] = reg.TaskToken
+		wh.tasks[reg.SessionID] = reg
 		wh.mu.Unlock()
 		session = reg.SessionID
 	case "/provider-callbacks":
@@ -188,19 +188,22 @@ func (wh *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // complete sends the result of session with SendTaskSuccess if both its
-// token and its result are there.
+// task and its result are there. The result names the credit application
+// of the task, as the workflow registered it, at its root: the business
+// key of the class verification.
 func (wh *Webhook) complete(ctx context.Context, session string) error {
 	wh.mu.Lock()
-	token, okToken := wh.tokens[session]
+	task, okTask := wh.tasks[session]
 	res, okResult := wh.results[session]
-	if !okToken || !okResult {
+	if !okTask || !okResult {
 		wh.mu.Unlock()
 		return nil
 	}
-	delete(wh.tokens, session)
+	delete(wh.tasks, session)
 	delete(wh.results, session)
 	wh.mu.Unlock()
-	output, err := json.Marshal(res)
+	token := task.TaskToken
+	output, err := json.Marshal(model.TaskResult{CreditApplicationID: task.CreditApplicationID, IdentificationResult: res})
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}

@@ -830,6 +830,7 @@ func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *v
 			"a token of class %s may reach function %s at %s of its input, where no rule of %s selects it, so the function gets the token instead of the data: %s",
 			t.class, name, p, t.class, fix))
 	}
+	a.keysDropped(st, name, payload, decrypts)
 	if !fn.AcceptPlaintext {
 		a.plaintextAtSelected(st, name, payload)
 	}
@@ -838,6 +839,68 @@ func (a *analyzer) lambda(st *state, name string, payload *val) (result, errv *v
 		errv = (&val{plain: plainMay, rest: plainMay}).withField("Cause", &val{tok: set{fn.ErrorClass: true}})
 	}
 	return a.encrypted, errv
+}
+
+// keysDropped reports each business key (a rule's bind or context path)
+// that a function's input lacks where it may hold tokens of the rule's
+// class at places the rule selects: the middleware evaluates the path on
+// its input, so it cannot open them (sfnenc.DecryptError). The finding
+// names the state that built the object without the path, or the
+// function's state if the key's absence rests on content the analysis
+// cannot see.
+func (a *analyzer) keysDropped(st *state, fn string, payload *val, decrypts func(string) bool) {
+	var known set
+	var tokens []tokenAt
+	for _, r := range a.rules {
+		if len(r.keys) == 0 || !decrypts(r.class) {
+			continue
+		}
+		if known == nil {
+			known, tokens = payload.known(), payload.tokens()
+		}
+		opened, spec := false, true
+		for _, t := range tokens {
+			if t.class == r.class && r.selects(t.path, t.deepName) {
+				opened = true
+				spec = spec && (t.unknown || t.deepName != "" || !known[r.class])
+			}
+		}
+		if !opened {
+			continue
+		}
+		for _, k := range r.keys {
+			present, builder, shown := payload.keyAt(k.steps, r.class)
+			if present {
+				continue
+			}
+			sentinel := "codec.ErrBinding"
+			if k.what != "bind" {
+				sentinel = "codec.ErrContextValue"
+			}
+			where := st.name
+			if shown && builder != "" {
+				where = builder
+			}
+			a.report(RuleContextPathDropped, where, k.expr, r.class, spec || !shown, fmt.Sprintf(
+				"the input of function %s (state %s) %s tokens of class %s, whose %s is %s, but %s: the middleware evaluates the path on its input and refuses the tokens (sfnenc.DecryptError, %s); carry %s from the document that holds the tokens into the input, as the writer had it",
+				fn, st.name, mayHold(spec), r.class, k.what, k.expr, keyMissing(shown, builder, k.expr), sentinel, k.expr))
+		}
+	}
+}
+
+func mayHold(speculative bool) string {
+	if speculative {
+		return "may hold (from content the check cannot see)"
+	}
+	return "may hold"
+}
+
+// keyMissing says why a business key is missing from a function's input.
+func keyMissing(shown bool, builder, expr string) string {
+	if shown {
+		return fmt.Sprintf("state %s builds that input without %s, where their writer had the value it bound them to", builder, expr)
+	}
+	return fmt.Sprintf("%s there may not be the value their writer bound them to: it comes from content the check cannot see, not from a document that held the tokens", expr)
 }
 
 // insideSelected reports whether a rule selects a place above path: the

@@ -3,7 +3,9 @@
 // function that reads a token, a path into a value a rule encrypts whole,
 // a token where Step Functions or a service needs the value, a token moved
 // to a path no rule of its class selects before a function with the
-// middleware reads it, plaintext where the middleware expects a token,
+// middleware reads it, plaintext where the middleware expects a token, an
+// input of such a function without the business key that a class's
+// tokens are bound to (bind, context),
 // tokens sent to a service that is not such a function, and a function
 // that may decrypt a class it never receives.
 //
@@ -44,6 +46,10 @@ const (
 	// A value that is not a token where a rule selects, in the input of a
 	// function with the middleware.
 	RulePlaintextAtSelected = "plaintext-at-selected-path"
+	// The input of a function with the middleware lacks the path that a
+	// class's tokens are bound to (bind or context), while it may hold
+	// them.
+	RuleContextPathDropped = "context-path-dropped"
 	// A value nested deeper than the analysis follows.
 	RuleTooDeep = "too-deep"
 	// A suppression in a Comment that has no reason, or matches nothing.
@@ -67,6 +73,7 @@ var severity = map[string]string{
 	RuleTokenInControl:        SeverityError,
 	RuleTokenToServiceField:   SeverityError,
 	RulePlaintextAtSelected:   SeverityError,
+	RuleContextPathDropped:    SeverityError,
 	RuleTooDeep:               SeverityWarning,
 	RuleGrantMissing:          SeverityError,
 	RuleGrantTooBroad:         SeverityError,
@@ -78,7 +85,7 @@ var severity = map[string]string{
 
 // Rules lists the rule ids in the order of the documentation.
 var Rules = []string{RuleChoiceOnToken, RuleIntrinsicOnToken, RulePathIntoToken, RuleTokenInControl,
-	RuleUnselectedPath, RulePlaintextAtSelected, RuleTokenToServiceField, RuleTokenToService,
+	RuleUnselectedPath, RulePlaintextAtSelected, RuleContextPathDropped, RuleTokenToServiceField, RuleTokenToService,
 	RuleClassNeverReaches, RuleTooDeep, RuleGrantMissing, RuleGrantTooBroad, RuleBreakGlassEncryptOpen,
 	RuleGrantNotChecked, RuleGrantSharedRole, RuleBadSuppression}
 
@@ -206,6 +213,13 @@ var ErrTooComplex = errors.New("check: definition too complex to analyse")
 //   - Values are followed as deep as the rules select (64 levels at
 //     least); a loop that nests a value deeper is reported (too-deep),
 //     and what lies below is treated as content the analysis cannot see.
+//   - A writer the analysis knows (the execution's starter, a function
+//     with the middleware, a task token's sender) has the business key of
+//     each class with bind or context at its path in its document (Encrypt
+//     refuses a document without it); the key is followed as tokens are.
+//     An input lacks it where an object the definition builds has no such
+//     member (an error, at the state that builds it), or where the path
+//     leads into content that no such writer put there (a warning).
 //   - Tokens whose place is unknown are reported by choice-on-token,
 //     intrinsic-on-token and token-to-service, but not by
 //     token-at-unselected-path.
@@ -236,6 +250,19 @@ func Check(def map[string]any, opt Options) ([]Finding, error) {
 				rs.loose = append(rs.loose, l)
 			}
 			rs.sels = append(rs.sels, s)
+		}
+		if r.Bind != "" {
+			rs.keys = append(rs.keys, keyPath{expr: r.Bind, what: "bind"})
+		}
+		for _, k := range sortedKeys(r.Context) {
+			rs.keys = append(rs.keys, keyPath{expr: r.Context[k], what: fmt.Sprintf("context entry %q", k)})
+		}
+		for i := range rs.keys {
+			ref, ok := parseRef(rs.keys[i].expr)
+			if !ok || ref.dynamic || ref.indefinite {
+				return nil, fmt.Errorf("check: rule %s: %s %q is not a singular path", r.Class, rs.keys[i].what, rs.keys[i].expr)
+			}
+			rs.keys[i].steps = ref.steps
 		}
 		a.rules = append(a.rules, rs)
 	}

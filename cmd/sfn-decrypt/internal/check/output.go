@@ -62,6 +62,8 @@ var ruleHelp = map[string][2]string{
 		"Pass the field under a name a rule selects, or add a selector for the path (never one that selects the whole input)."},
 	RulePlaintextAtSelected: {"A value that is not a token reaches a path a rule selects, in the input of a function with the middleware: the function fails with sfnenc.ContractError.",
 		"Build the value in a function with the middleware, which returns it encrypted, or pass it under a name no rule of the class selects. A first function whose caller does not encrypt may set SFNENC_ACCEPT_PLAINTEXT."},
+	RuleContextPathDropped: {"A function with the middleware may get tokens of a class bound to a business key (the rule's bind or context path) in an input without that path: the middleware evaluates the path on its input and refuses the tokens with sfnenc.DecryptError.",
+		"Carry the value at that path into every input that holds the tokens (the Map's ItemSelector, the task's Parameters or Arguments, ResultSelector, OutputPath), from the document the tokens came in."},
 	RuleTokenToServiceField: {"A token reaches a field that a service uses as a value: an address to send to, a phone number, a key to find an item by.",
 		"Send the field unencrypted from a function that decrypts the class, or keep it out of the rules."},
 	RuleTokenToService: {"Tokens reach a task that is not a Lambda function with the middleware.",

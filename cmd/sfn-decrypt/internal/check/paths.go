@@ -196,7 +196,49 @@ func ruleValue(rules []ruleSel, plaintext bool) *val {
 			v = insertQuery(v, q.Segments(), r.class, plaintext)
 		}
 	}
+	// A writer that makes tokens of a bound class has the business key
+	// at its path: Encrypt refuses a document without it.
+	for _, r := range rules {
+		for _, k := range r.keys {
+			key := &val{plain: plainMay, rest: plainMay, key: set{r.class: true}}
+			v = putSteps(v, k.steps, join(v.at(k.steps), key), 0, maxDepth, nil)
+		}
+	}
 	return v
+}
+
+// at is the value at steps in v.
+func (v *val) at(steps []step) *val {
+	for _, s := range steps {
+		v = v.child(s.name, s.isName)
+	}
+	return v
+}
+
+// keyAt looks for the business key of class c at steps in v: present if a
+// writer's key may be there. If not, builder names the state whose object
+// lacks the member, or whose value stands there, and shown says that the
+// analysis can show the key is not there (else it rests on content the
+// analysis cannot see).
+func (v *val) keyAt(steps []step, c string) (present bool, builder string, shown bool) {
+	for _, s := range steps {
+		if v == nil {
+			return false, "", false
+		}
+		if s.isName {
+			if _, ok := v.fields[s.name]; !ok && v.plain == plainIs && v.from != "" && v.rest == 0 && v.other == nil && len(v.any) == 0 && len(v.tok) == 0 {
+				return false, v.from, true
+			}
+		}
+		v = v.child(s.name, s.isName)
+	}
+	switch {
+	case v != nil && v.key[c]:
+		return true, "", false
+	case v != nil && v.plain == plainIs && v.from != "" && len(v.any) == 0:
+		return false, v.from, true
+	}
+	return false, "", false
 }
 
 func insertQuery(v *val, segs []*spec.Segment, class string, plaintext bool) *val {
@@ -286,6 +328,16 @@ type ruleSel struct {
 	// loose are the queries with filters, each filter replaced by a
 	// wildcard: a filter can only be decided on data.
 	loose []*spec.PathQuery
+	// keys are the paths of the rule's business key (bind) and
+	// encryption context entries (context).
+	keys []keyPath
+}
+
+// keyPath is a singular path whose value a rule binds its tokens to.
+type keyPath struct {
+	expr  string // as the configuration writes it
+	what  string // "bind", or "context entry \"tenant\""
+	steps []step
 }
 
 // loosen returns q with every filter selector replaced by a wildcard, or

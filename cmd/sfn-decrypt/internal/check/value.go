@@ -42,6 +42,10 @@ type val struct {
 	// rest is the plain level of the members and elements that fields and
 	// other do not describe (content of the input or of a result).
 	rest byte
+	// key: the value may be the business key that the tokens of these
+	// classes are bound to (a rule's bind or context path), as a writer
+	// the analysis knows put it at that path of its document.
+	key set
 }
 
 // Plaintext levels.
@@ -166,7 +170,7 @@ const maxDepth = 64
 const maxValueDepth = 2048
 
 func (v *val) empty() bool {
-	return v == nil || (len(v.tok) == 0 && len(v.fields) == 0 && v.other == nil && len(v.deep) == 0 && len(v.any) == 0 && v.plain == 0 && v.rest == 0)
+	return v == nil || (len(v.tok) == 0 && len(v.fields) == 0 && v.other == nil && len(v.deep) == 0 && len(v.any) == 0 && v.plain == 0 && v.rest == 0 && len(v.key) == 0)
 }
 
 // child is the value of member name (or, with name "", of any element).
@@ -244,7 +248,7 @@ func joinDepth(a, b *val, depth int) *val {
 	if depth > maxValueDepth {
 		return unknownContent(a.classes().union(b.classes()))
 	}
-	out := &val{tok: a.tok.union(b.tok), any: a.any.union(b.any), plain: max(a.plain, b.plain), rest: max(a.rest, b.rest)}
+	out := &val{tok: a.tok.union(b.tok), any: a.any.union(b.any), plain: max(a.plain, b.plain), rest: max(a.rest, b.rest), key: a.key.union(b.key)}
 	out.shape = joinShape(a, b)
 	out.from = a.from
 	if out.from == "" || (b.from != "" && b.from < out.from) {
@@ -286,7 +290,7 @@ func leq(b, a *val, depth int) bool {
 	if a.empty() || depth > maxValueDepth {
 		return false
 	}
-	if !a.tok.has(b.tok) || !a.any.has(b.any) || b.plain > a.plain || b.rest > a.rest || (b.plain == plainIs && a.plain == plainIs && b.shape != a.shape && a.shape != shapeUnknown) || (b.from != "" && b.from < a.from) {
+	if !a.tok.has(b.tok) || !a.any.has(b.any) || !a.key.has(b.key) || b.plain > a.plain || b.rest > a.rest || (b.plain == plainIs && a.plain == plainIs && b.shape != a.shape && a.shape != shapeUnknown) || (b.from != "" && b.from < a.from) {
 		return false
 	}
 	for k, s := range b.deep {
@@ -312,7 +316,7 @@ func equal(a, b *val) bool {
 	if a.empty() || b.empty() {
 		return a.empty() && b.empty()
 	}
-	if a.plain != b.plain || a.rest != b.rest || a.shape != b.shape || a.from != b.from || !sameSet(a.tok, b.tok) || !sameSet(a.any, b.any) || len(a.deep) != len(b.deep) || len(a.fields) != len(b.fields) {
+	if a.plain != b.plain || a.rest != b.rest || a.shape != b.shape || a.from != b.from || !sameSet(a.tok, b.tok) || !sameSet(a.any, b.any) || !sameSet(a.key, b.key) || len(a.deep) != len(b.deep) || len(a.fields) != len(b.fields) {
 		return false
 	}
 	for k, s := range a.deep {

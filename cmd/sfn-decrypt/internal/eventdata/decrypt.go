@@ -17,6 +17,12 @@
 // that cannot be decrypted stay as they are and are reported as
 // execdata.Failure values.
 //
+// A Task's parameters and output may wrap a document of its own, read by
+// the task's function (the Payload of a lambda:invoke Task) or a child
+// execution: such a member is decrypted as its own document, so that the
+// codec evaluates the bind and context paths of its tokens where their
+// readers and writers do (see wrappers).
+//
 // In CloudWatch Logs, Step Functions cuts data off to fit the size limit of a
 // log event, and says so in the field's <field>Details object. Such a field
 // holds the start of JSON text: Decryptor.Truncated decrypts the whole tokens
@@ -181,7 +187,16 @@ func (d *Decryptor) nodeStrings(ctx context.Context, doc *jsontape.Document, n, 
 				// pointers join the string's by '#', as failures' do.
 				tctx = withSink(ctx, &sink{marks: sk.marks, prefix: sk.prefix + rel(s) + "#"})
 			}
-			text, fs = d.text(tctx, content, depth)
+			member := ""
+			if depth == 0 {
+				// An event's own field, not JSON text inside one.
+				member = nodeWrappedMember(doc, n, s)
+			}
+			if member != "" {
+				text, fs = d.wrappedText(tctx, content, depth, member)
+			} else {
+				text, fs = d.text(tctx, content, depth)
+			}
 		}
 		if len(fs) > 0 {
 			field := rel(s)
@@ -321,13 +336,22 @@ func (d *Decryptor) token(ctx context.Context, tok []byte) ([]byte, []execdata.F
 // for each token it decrypted or left alone by the configuration's classes,
 // as the codec reported them (failed tokens are in the failures).
 func (d *Decryptor) TextMarks(ctx context.Context, s []byte, truncated bool) ([]byte, []execdata.Failure, []execdata.Mark) {
+	return d.textMarks(ctx, s, truncated, "")
+}
+
+// textMarks is TextMarks for a field whose member (see wrappers), if not
+// "", is a document of its own.
+func (d *Decryptor) textMarks(ctx context.Context, s []byte, truncated bool, member string) ([]byte, []execdata.Failure, []execdata.Mark) {
 	var marks []execdata.Mark
 	ctx = withSink(ctx, &sink{marks: &marks})
 	var out []byte
 	var fails []execdata.Failure
-	if truncated {
+	switch {
+	case truncated:
 		out, fails = d.Truncated(ctx, s)
-	} else {
+	case member != "":
+		out, fails = d.wrappedText(ctx, s, 0, member)
+	default:
 		out, fails = d.text(ctx, s, 0)
 	}
 	return out, fails, marks

@@ -14,15 +14,16 @@ import (
 // that shows one field at a time needs them.
 func (d *Decryptor) Fields(ctx context.Context, events []*execdata.Event) {
 	for _, e := range events {
-		e.Data, _ = d.details(ctx, e.Details)
+		e.Data, _ = d.details(ctx, e.Details, true)
 		if e.Data == nil {
 			e.Data = []execdata.DataField{}
 		}
 	}
 }
 
-// details decrypts each member of an event's details.
-func (d *Decryptor) details(ctx context.Context, details []byte) ([]execdata.DataField, error) {
+// details decrypts each member of an event's details (with top, its own
+// members rather than its assigned variables).
+func (d *Decryptor) details(ctx context.Context, details []byte, top bool) ([]execdata.DataField, error) {
 	if len(details) == 0 {
 		return nil, nil
 	}
@@ -65,9 +66,13 @@ func (d *Decryptor) details(ctx context.Context, details []byte) ([]execdata.Dat
 		case len(mb.raw) > 0 && mb.raw[0] == '"':
 			var s string
 			json.Unmarshal(mb.raw, &s)
-			out = append(out, d.field(ctx, mb.name, s, truncated(mb.name)))
+			member := ""
+			if top {
+				member = wrappedMember(mb.name, str(m["resourceType"]), str(m["resource"]))
+			}
+			out = append(out, d.field(ctx, mb.name, s, truncated(mb.name), member))
 		case mb.name == "assignedVariables" && len(mb.raw) > 0 && mb.raw[0] == '{':
-			vars, _ := d.details(ctx, mb.raw)
+			vars, _ := d.details(ctx, mb.raw, false)
 			for _, v := range vars {
 				v.Name = "assignedVariables." + v.Name
 				out = append(out, v)
@@ -81,11 +86,20 @@ func (d *Decryptor) details(ctx context.Context, details []byte) ([]execdata.Dat
 	return out, nil
 }
 
+// str returns the JSON string raw holds, or "".
+func str(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
 // field decrypts one string member and marks its tokens: those that failed
 // with the reason, the others as the codec reported them.
-func (d *Decryptor) field(ctx context.Context, name, s string, truncated bool) execdata.DataField {
+func (d *Decryptor) field(ctx context.Context, name, s string, truncated bool, member string) execdata.DataField {
 	f := execdata.DataField{Name: name, Truncated: truncated}
-	out, fails, marks := d.TextMarks(ctx, []byte(s), truncated)
+	out, fails, marks := d.textMarks(ctx, []byte(s), truncated, member)
 	f.Text = string(out)
 	t := bytes.TrimLeft(out, " \t\r\n")
 	f.JSON = !truncated && len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(out)

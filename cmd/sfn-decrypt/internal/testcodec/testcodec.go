@@ -17,10 +17,17 @@ import (
 // ($..email), both in the insecure test keyset of testdata/keys.
 func New(t testing.TB, opts ...codec.Option) *codec.Codec {
 	t.Helper()
+	return NewRules(t, `[{"class":"identity","keyring":"dev","select":["$..ssn"]},{"class":"contact","keyring":"dev","select":["$..email"]}]`, opts...)
+}
+
+// NewRules returns a codec with the rules of the JSON array rules, whose
+// keyring "dev" is the insecure test keyset of testdata/keys.
+func NewRules(t testing.TB, rules string, opts ...codec.Option) *codec.Codec {
+	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	path, _ := json.Marshal(filepath.Join(filepath.Dir(file), "../../../../testdata/keys/insecure-test-keyset.json"))
 	cfg, err := codec.ParseConfig([]byte(`{"encryptionContext":{"app":"test"},"keyrings":{"dev":{"insecureLocalKeyset":` + string(path) + `}},
-		"rules":[{"class":"identity","keyring":"dev","select":["$..ssn"]},{"class":"contact","keyring":"dev","select":["$..email"]}]}`))
+		"rules":` + rules + `}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,13 +72,24 @@ const (
 )
 
 // IdentificationResult is what the identity provider reports to the
-// webhook when a session ends, and what the webhook hands to the workflow.
+// webhook when a session ends.
 type IdentificationResult struct {
 	SessionID      string `json:"sessionId"`
 	Reference      string `json:"reference"`
 	Outcome        string `json:"outcome"`
 	VerifiedPerson Person `json:"verifiedPerson"`
 	CheckedAt      string `json:"checkedAt"`
+}
+
+// TaskResult is what the webhook hands to the workflow as the result of
+// the WaitIdentification task: the provider's IdentificationResult and,
+// at its root, the id of the credit application whose task it completes,
+// as the workflow registered the task. The class verification is bound to
+// that id ("bind" in config/sfnenc.json), so a verified person of one
+// application does not decrypt in another's.
+type TaskResult struct {
+	CreditApplicationID string `json:"creditApplicationId"`
+	IdentificationResult
 }
 
 // ScreeningRequest asks the identity provider to screen a co-applicant.
