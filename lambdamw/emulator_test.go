@@ -107,6 +107,21 @@ func (f *emulated) records(t *testing.T, msg string) []map[string]any {
 	return f.logs.records(t, msg)
 }
 
+// recordsAtLeast returns the records of msg once there are n of them, or
+// what there is after a few seconds: the emulator passes the function's
+// standard error on asynchronously, so the record of the last invocation
+// may reach the output after its response.
+func (f *emulated) recordsAtLeast(t *testing.T, msg string, n int) []map[string]any {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		recs := f.records(t, msg)
+		if len(recs) >= n || time.Now().After(deadline) {
+			return recs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // itConfig is the function's configuration: KMS keys of local-kms.
 func itConfig(keyARN string) string {
 	return `{"encryptionContext":{"app":"lambdamw-it"},"keyrings":{"dev":{"kms":{"keyArn":"` + keyARN + `"}}},"rules":` + testRules + `}`
@@ -237,7 +252,7 @@ func TestUnderEmulator(t *testing.T) {
 			}
 		}
 		// The middleware's records say the same.
-		recs := f.records(t, "lambdamw: invocation")
+		recs := f.recordsAtLeast(t, "lambdamw: invocation", len(steps))
 		if len(recs) != len(steps) {
 			t.Fatalf("%d invocation records, want %d", len(recs), len(steps))
 		}
