@@ -100,8 +100,7 @@ quickstart: $(BIN)/local-kms build
 
 # Release artefacts in bin/release: sfn-decrypt for linux and darwin on
 # amd64 and arm64 (VERSION stamped into --version), the Lambda layer zip for
-# both Lambda architectures where the tree has a layer target, and
-# SHA256SUMS of them all. VERSION defaults to git describe.
+# both Lambda architectures, and SHA256SUMS of them all. VERSION defaults to git describe.
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 RELEASE   := $(BIN)/release
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
@@ -116,14 +115,12 @@ release:
 	  tar -C $(RELEASE) --sort=name --mtime='@0' --owner=0 --group=0 --numeric-owner -czf $(RELEASE)/$$name.tar.gz $$name; \
 	  rm -rf $(RELEASE)/$$name; \
 	done
-	@set -e; if grep -q '^layer:' Makefile; then \
-	  for a in x86_64:amd64 arm64:arm64; do \
-	    echo "sfnenc-layer_$(VERSION)_$${a%:*}.zip"; \
-	    rm -f $(BIN)/sfnenc-layer.zip; \
-	    $(MAKE) --no-print-directory layer LAYER_ARCH=$${a#*:}; \
-	    mv $(BIN)/sfnenc-layer.zip $(RELEASE)/sfnenc-layer_$(VERSION)_$${a%:*}.zip; \
-	  done; \
-	else echo "no layer target in this tree: no layer zip"; fi
+	@set -e; for a in x86_64:amd64 arm64:arm64; do \
+	  echo "sfnenc-layer_$(VERSION)_$${a%:*}.zip"; \
+	  rm -f $(BIN)/sfnenc-layer.zip; \
+	  $(MAKE) --no-print-directory layer LAYER_ARCH=$${a#*:}; \
+	  mv $(BIN)/sfnenc-layer.zip $(RELEASE)/sfnenc-layer_$(VERSION)_$${a%:*}.zip; \
+	done
 	cd $(RELEASE) && sha256sum * > SHA256SUMS && cat SHA256SUMS
 
 clean:
