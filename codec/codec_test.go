@@ -515,7 +515,34 @@ func TestReport(t *testing.T) {
 	if diff := cmp.Diff([]string{"/a", "/b"}, ptrs); diff != "" {
 		t.Errorf("decrypted pointers (-want +got):\n%s", diff)
 	}
+	// A failed token's text is in the report, as it stays in the output,
+	// escaped or not there; the error says nothing of it.
 	tok := tokenRE.FindString(string(enc))
+	bad := tok[:len(tok)-3] + "AA" + `"`
+	escaped := `"\u0073` + bad[2:] // "s" spelled as an escape
+	rep = Report{CountsOnly: true}
+	out, terrs, err := c.DecryptPartial(WithReport(ctx, &rep), []byte(`{"x":`+bad+`,"y":[`+escaped+`]}`))
+	if err != nil || len(terrs) != 2 {
+		t.Fatalf("DecryptPartial of altered tokens: %v, %d failures", err, len(terrs))
+	}
+	var failed []Event
+	for _, e := range rep.Events {
+		if e.Op == Failed {
+			failed = append(failed, Event{Op: e.Op, Class: e.Class, Pointer: e.Pointer, Token: e.Token})
+		}
+	}
+	want := []Event{{Op: Failed, Class: "pii", Pointer: "/x", Token: bad[1 : len(bad)-1]}, {Op: Failed, Class: "pii", Pointer: "/y/0", Token: bad[1 : len(bad)-1]}}
+	if diff := cmp.Diff(want, failed); diff != "" {
+		t.Errorf("failed events (-want +got):\n%s", diff)
+	}
+	if !bytes.Contains(out, []byte(bad)) {
+		t.Errorf("the altered token is not in the output as it was")
+	}
+	for _, te := range terrs {
+		if strings.Contains(te.Error(), bad[8:40]) {
+			t.Errorf("the error quotes the token: %v", te)
+		}
+	}
 	info, err := ParseToken(tok[1 : len(tok)-1])
 	if err != nil || info.Class != "pii" || info.Format != "native" {
 		t.Errorf("ParseToken = %+v, %v", info, err)

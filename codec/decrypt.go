@@ -128,7 +128,7 @@ func (d *decryptor) run(src []byte, outer place, nested bool, depth, level int) 
 		}
 		val, terr := d.token(text, at, depth+doc.Depth(n), level)
 		if terr != nil {
-			d.rep.addAt(Failed, terr.Class, terr.Pointer, terr.Err)
+			d.rep.failedToken(terr, text)
 			if !d.lenient {
 				return nil, terr
 			}

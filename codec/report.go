@@ -56,6 +56,11 @@ type Event struct {
 	Class   string // the class of the token ("" if it could not be parsed)
 	Pointer string // RFC 6901 pointer; inside a decrypted value, the outermost token's
 	Err     error  // for Failed
+	// Token is, for a token that failed to decrypt, its text, which stays
+	// in the output as it was: a caller that shows where tokens were left
+	// (sfn-decrypt) need not scan the output again to find it. It holds
+	// a wrapped data key: write it only where the output itself goes.
+	Token string
 }
 
 // Report records what the calls given its context did: one Event per token
@@ -109,6 +114,14 @@ func (r *Report) add(op Op, class string, doc *jsontape.Document, n int, err err
 		ptr = doc.Pointer(n)
 	}
 	r.Events = append(r.Events, Event{Op: op, Class: class, Pointer: ptr, Err: err})
+}
+
+// failedToken records a token, text, that failed to decrypt.
+func (r *Report) failedToken(terr *TokenError, text []byte) {
+	if r == nil {
+		return
+	}
+	r.Events = append(r.Events, Event{Op: Failed, Class: terr.Class, Pointer: terr.Pointer, Err: terr.Err, Token: string(text)})
 }
 
 func (r *Report) addAt(op Op, class, ptr string, err error) {
