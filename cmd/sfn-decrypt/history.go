@@ -224,7 +224,7 @@ func (h *historyRun) one(ctx context.Context, arn, file string) int {
 // on stderr, each prefixed by prefix. It returns the exit code for the
 // tokens.
 func (h *historyRun) write(ctx context.Context, hist *history.History, arn, title, indent, prefix string) (int, error) {
-	fails := hist.Decrypt(ctx, h.dec)
+	fails := h.dec.Events(ctx, hist.Events())
 	var err error
 	if h.timeline != nil {
 		err = h.timeline.WriteExecution(title, hist.Events())

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/logs"
 )
 
@@ -212,17 +213,17 @@ func (l *logsRun) readAPI(ctx context.Context, q logs.Query) int {
 
 // write decrypts a whole log, writes it and reports on stderr.
 func (l *logsRun) write(ctx context.Context, lg *logs.Log) int {
-	rep := logs.Decrypt(ctx, l.dec, lg.Records)
+	fails := l.dec.Events(ctx, lg.Events())
 	var err error
 	if l.timeline != nil {
-		err = l.timeline.WriteGrouped(logs.Split(lg.Records))
+		err = l.timeline.WriteGrouped(lg.Events(), lg.Messages())
 	} else {
 		err = lg.WriteJSON(l.out, "    ")
 	}
 	if err == nil {
 		err = l.out.Flush()
 	}
-	code := l.report(rep)
+	code := l.report(lg.Report(), fails)
 	if err != nil {
 		l.e.errorf("%v", err)
 		return worse(code, exitFail)
@@ -233,13 +234,13 @@ func (l *logsRun) write(ctx context.Context, lg *logs.Log) int {
 	return code
 }
 
-// report writes what decryption found to stderr and returns the exit code
-// it calls for.
-func (l *logsRun) report(rep logs.Report) int {
+// report writes what reading and decryption found to stderr and returns
+// the exit code it calls for.
+func (l *logsRun) report(rep logs.Report, fails []execdata.Failure) int {
 	for _, t := range rep.Truncations {
 		l.e.infof("warning: %s", t.Describe())
 	}
-	code := reportFailures(l.e, rep.Failures, "")
+	code := reportFailures(l.e, fails, "")
 	for _, err := range rep.Errors {
 		l.e.errorf("%v", err)
 		code = worse(code, exitFail)
@@ -272,14 +273,14 @@ func (l *logsRun) followAPI(ctx context.Context, q logs.Query) int {
 	}
 	code = exitOK
 	var line []byte
-	err := c.Follow(ctx, q, l.flags.interval, func(recs []*logs.Record) error {
-		rep := logs.Decrypt(decCtx, l.dec, recs)
+	err := c.Follow(ctx, q, l.flags.interval, func(lg *logs.Log) error {
+		fails := l.dec.Events(decCtx, lg.Events())
 		var err error
 		if l.timeline != nil {
-			err = l.timeline.WriteGrouped(logs.Split(recs))
+			err = l.timeline.WriteGrouped(lg.Events(), lg.Messages())
 		} else {
-			for _, r := range recs {
-				line = append(r.AppendJSON(line[:0]), '\n')
+			for i := range lg.Records {
+				line = append(lg.AppendRecord(line[:0], i), '\n')
 				if _, err = l.out.Write(line); err != nil {
 					break
 				}
@@ -288,7 +289,7 @@ func (l *logsRun) followAPI(ctx context.Context, q logs.Query) int {
 		if err == nil {
 			err = l.out.Flush()
 		}
-		code = worse(code, l.report(rep))
+		code = worse(code, l.report(lg.Report(), fails))
 		return err
 	})
 	if err != nil {

@@ -10,11 +10,11 @@
 // the tokens in one such string: JSON text with tokens inside it, a string
 // that is a token, or plain text with tokens in it; Decryptor.TextMarks
 // also says, from the codec's report, which tokens it opened or left alone.
-// Decryptor.Strings applies Text to every string of a value in a document
-// already scanned (an event of a history), and returns the strings that
-// changed as jsontape.Edit values, which Document.AppendSpliced writes into
-// the document; Decryptor.Value does both for JSON text of its own. Tokens
-// that cannot be decrypted stay as they are and are reported as
+// Decryptor.Events applies Text to every string of the events a reader
+// scanned (execdata.Scan: an event of a history, a log message), and keeps
+// the strings that changed as edits that the reader's document is written
+// with; Decryptor.Value does the same for JSON text of its own. Tokens that
+// cannot be decrypted stay as they are and are reported as
 // execdata.Failure values.
 //
 // A Task's parameters and output may wrap a document of its own, read by
@@ -94,14 +94,26 @@ func (d *Decryptor) strings(ctx context.Context, src []byte, depth int, skipToke
 	return doc.AppendSpliced(make([]byte, 0, len(src)+len(src)/2), 0, edits), fails, nil
 }
 
-// Strings decrypts, with Text, the tokens in every string of node n of doc
-// (a document already scanned: a history, say, with n one of its events),
-// and returns the strings that changed, in document order, and the tokens
-// left in place. Failures name the string by its JSON Pointer from node n.
-// The strings at the pointers in truncated (from node n, as
-// "/details/output") are decrypted with Truncated instead.
-func (d *Decryptor) Strings(ctx context.Context, doc *jsontape.Document, n int, truncated []string) ([]jsontape.Edit, []execdata.Failure) {
-	return d.nodeStrings(ctx, doc, n, 0, false, truncated)
+// Events decrypts the tokens in the data of each event that has a Scan,
+// with Strings, once: it keeps what changed as the Scan's Edits (which the
+// reader writes back into its document), sets the event's Failures, and
+// returns the failures of all events, each naming its event.
+func (d *Decryptor) Events(ctx context.Context, events []*execdata.Event) []execdata.Failure {
+	var all []execdata.Failure
+	for _, e := range events {
+		sc := e.Scan
+		if sc == nil {
+			continue
+		}
+		edits, fails := d.nodeStrings(ctx, sc.Tape, sc.Node, 0, false, sc.Truncated)
+		sc.Edits = edits
+		for i := range fails {
+			fails[i].ExecutionARN, fails[i].EventID, fails[i].EventType = e.ExecutionARN, e.ID, e.Type
+		}
+		e.Failures = fails
+		all = append(all, fails...)
+	}
+	return all
 }
 
 // Record decrypts the tokens of one JSON value, doc (scanned already), that
@@ -258,17 +270,20 @@ func (d *Decryptor) text(ctx context.Context, s []byte, depth int) ([]byte, []ex
 	return inner, fails
 }
 
-// decryptJSON decrypts the JSON text s and fills in the text of each failed
-// token. It returns s itself if nothing changed.
+// decryptJSON decrypts the JSON text s, and takes the failed tokens, with
+// their text, from the codec's report. It returns s itself if nothing
+// changed.
 func (d *Decryptor) decryptJSON(ctx context.Context, s []byte) ([]byte, []execdata.Failure, error) {
 	sk := sinkFrom(ctx)
-	var rep *codec.Report
-	if sk != nil {
-		// What became of each token, from the codec itself.
-		rep = &codec.Report{}
-		ctx = codec.WithReport(ctx, rep)
-	}
-	out, terrs, err := d.c.DecryptPartial(ctx, s)
+	rep := reports.Get().(*codec.Report)
+	defer func() {
+		clear(rep.Events)
+		*rep = codec.Report{Events: rep.Events[:0]}
+		reports.Put(rep)
+	}()
+	// Only a sink (the view) needs the pointers of the tokens decrypted.
+	rep.CountsOnly = sk == nil
+	out, terrs, err := d.c.DecryptPartial(codec.WithReport(ctx, rep), s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -281,13 +296,24 @@ func (d *Decryptor) decryptJSON(ctx context.Context, s []byte) ([]byte, []execda
 	if len(terrs) == 0 {
 		return out, nil, nil
 	}
-	tokens := tokensByPointer(out)
-	fails := make([]execdata.Failure, len(terrs))
-	for i, te := range terrs {
-		fails[i] = execdata.Failure{Pointer: te.Pointer, Class: te.Class, Token: tokens[te.Pointer], Err: te.Err}
+	fails := make([]execdata.Failure, 0, len(terrs))
+	for _, e := range rep.Events {
+		if e.Op == codec.Failed {
+			fails = append(fails, execdata.Failure{Pointer: e.Pointer, Class: e.Class, Token: e.Token, Err: e.Err})
+		}
+	}
+	if len(fails) != len(terrs) {
+		// A Decrypter that reports nothing: the failures, without text.
+		fails = fails[:0]
+		for _, te := range terrs {
+			fails = append(fails, execdata.Failure{Pointer: te.Pointer, Class: te.Class, Err: te.Err})
+		}
 	}
 	return out, fails, nil
 }
+
+// reports are the codec reports of decryptJSON, for reuse.
+var reports = sync.Pool{New: func() any { return new(codec.Report) }}
 
 // plainText replaces each token in text that is not JSON.
 func (d *Decryptor) plainText(ctx context.Context, s []byte) ([]byte, []execdata.Failure) {
@@ -452,27 +478,6 @@ func openingQuote(s []byte, start int) (open, level int) {
 		}
 	}
 	return start, -1
-}
-
-// tokensByPointer maps the JSON Pointer of each string in doc that claims to
-// be a token to its text.
-func tokensByPointer(doc []byte) map[string]string {
-	m := map[string]string{}
-	fd, err := jsontape.Scan(doc, execdata.Limits)
-	if err != nil {
-		return m
-	}
-	defer fd.Release()
-	var buf []byte
-	for n := 0; n < fd.Len(); n++ {
-		if fd.Kind(n) != jsontape.String {
-			continue
-		}
-		if buf = fd.AppendString(buf[:0], n); bytes.HasPrefix(buf, []byte(codec.TokenPrefix)) {
-			m[fd.Pointer(n)] = string(buf)
-		}
-	}
-	return m
 }
 
 // mayHoldToken reports whether s may hold a token: the prefix, or a \u

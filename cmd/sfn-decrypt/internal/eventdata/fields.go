@@ -14,7 +14,7 @@ import (
 // that shows one field at a time needs them.
 func (d *Decryptor) Fields(ctx context.Context, events []*execdata.Event) {
 	for _, e := range events {
-		e.Data, _ = d.details(ctx, e.Details, true)
+		e.Data, _ = d.details(ctx, e.Details(), true)
 		if e.Data == nil {
 			e.Data = []execdata.DataField{}
 		}

@@ -114,8 +114,14 @@ func (d *Decryptor) wrappedText(ctx context.Context, s []byte, depth int, member
 		f.Pointer = ptr + f.Pointer
 		fails = append(fails, f)
 	}
-	if sameSlice(outOuter, outer) && sameSlice(outInner, inner) {
+	switch {
+	case sameSlice(outOuter, outer) && sameSlice(outInner, inner):
 		return s, fails
+	case sameSlice(outOuter, outer):
+		// The rest held no token to replace (the common case: the
+		// function's name and the like): the member is where it was.
+		out := make([]byte, 0, len(s)-(end-start)+len(outInner))
+		return append(append(append(out, s[:start]...), outInner...), s[end:]...), fails
 	}
 	// Put the member back where the null stands in the decrypted rest.
 	od, err := jsontape.Scan(outOuter, execdata.Limits)

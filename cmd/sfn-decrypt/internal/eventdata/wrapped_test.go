@@ -133,7 +133,8 @@ func TestWrappedDocument(t *testing.T) {
 	}
 
 	// The fields view shows, with the tokens marked where they are.
-	ev := &execdata.Event{Details: []byte(`{"resourceType":"lambda","resource":"invoke","parameters":` + quoted(`{"FunctionName":"f","Payload":`+payload+`}`) + `}`)}
+	ev := &execdata.Event{}
+	ev.SetDetails([]byte(`{"resourceType":"lambda","resource":"invoke","parameters":` + quoted(`{"FunctionName":"f","Payload":`+payload+`}`) + `}`))
 	d.Fields(ctx, []*execdata.Event{ev})
 	var params *execdata.DataField
 	for i := range ev.Data {

@@ -8,9 +8,9 @@
 // object whose "events" member is an array, among other members whose order
 // and content are kept. Parse scans a document once, into a Doc: the
 // document's bytes, the tape of its values and the nodes of its events,
-// which the caller reads from the tape. Doc.Replace gives a string of the
-// document new text (a decrypted value, say), and Doc.Marshal writes the
-// document with those strings spliced in, compact or indented;
+// which the caller reads from the tape. Doc.Hold ties the Scan of an event
+// to the document, and Doc.Marshal writes the document with what
+// decryption changed in its events spliced in, compact or indented;
 // Doc.AppendValue one value of it.
 //
 // An Event is one Step Functions event (its ids, type, time, execution and
@@ -35,8 +35,17 @@ type Doc struct {
 	tape *jsontape.Document
 	// events are the nodes of the events, in order.
 	events []int
-	// edits are the strings given new text, in document order.
-	edits []jsontape.Edit
+	// held are the scans whose edits the document is written with, in
+	// document order.
+	held []held
+}
+
+// held is a scan the document is written with: at is the node of its
+// event in the document's own tape (in is -1), or of the string that holds
+// its JSON text (in is at).
+type held struct {
+	at, in int
+	scan   *Scan
 }
 
 // Member is a top-level member to write before a document's own.
@@ -185,7 +194,7 @@ func syntaxError(dec *json.Decoder, err error, data []byte, notDoc error) error 
 // Release hands the tape back for reuse; the Doc must not be used after.
 func (d *Doc) Release() {
 	d.tape.Release()
-	d.tape, d.events, d.edits = nil, nil, nil
+	d.tape, d.events, d.held = nil, nil, nil
 }
 
 // Tape returns the tape of the document's values. The caller must not
@@ -214,32 +223,51 @@ func (d *Doc) Bytes(n int) []byte {
 	return d.tape.Source()[start:end:end]
 }
 
-// Replace gives the string nodes of edits new text: the document is written
-// with a JSON string of each Text in place of its node. A node replaced
-// twice keeps the last text.
-func (d *Doc) Replace(edits ...jsontape.Edit) {
-	for _, e := range edits {
-		if d.tape.Kind(e.Node) != jsontape.String {
-			panic("execdata: Replace of a node that is not a string")
+// Hold makes the document written with what decryption changes in scan,
+// an event of the document's: scan's Tape is the document's own, or, if in
+// is not -1, the JSON text of the document's string node in (a log
+// event's message), which is then written with the changes spliced in.
+// Scans are held in document order.
+func (d *Doc) Hold(in int, scan *Scan) {
+	at := in
+	if in < 0 {
+		if scan.Tape != d.tape {
+			panic("execdata: Hold of a scan of another tape without its string")
 		}
-		// Callers replace in document order: append, or else insert.
-		if k := len(d.edits); k == 0 || d.edits[k-1].Node < e.Node {
-			d.edits = append(d.edits, e)
-			continue
-		}
-		i, found := slices.BinarySearchFunc(d.edits, e.Node, func(a jsontape.Edit, n int) int { return a.Node - n })
-		if found {
-			d.edits[i] = e
-		} else {
-			d.edits = slices.Insert(d.edits, i, e)
-		}
+		at = scan.Node
+	} else if d.tape.Kind(in) != jsontape.String {
+		panic("execdata: Hold in a node that is not a string")
 	}
+	if k := len(d.held); k > 0 && d.held[k-1].at >= at {
+		panic("execdata: Hold out of document order")
+	}
+	d.held = append(d.held, held{at: at, in: in, scan: scan})
 }
 
-// AppendValue appends node n, with the replacements inside it, to dst, with
-// the layout of the document.
+// edits returns the edits of the held scans that hold or lie in the nodes
+// [n, end), in document order (AppendSpliced keeps those inside n).
+func (d *Doc) edits(n, end int) []jsontape.Edit {
+	i, _ := slices.BinarySearchFunc(d.held, n, func(h held, n int) int { return h.at - n })
+	if i > 0 && d.tape.End(d.held[i-1].at) > n {
+		i-- // a scan of a value that holds node n
+	}
+	var out []jsontape.Edit
+	for ; i < len(d.held) && d.held[i].at < end; i++ {
+		h := d.held[i]
+		switch {
+		case h.in < 0:
+			out = append(out, h.scan.Edits...)
+		case len(h.scan.Edits) > 0:
+			out = append(out, jsontape.Edit{Node: h.in, Text: h.scan.Tape.AppendSpliced(nil, 0, h.scan.Edits)})
+		}
+	}
+	return out
+}
+
+// AppendValue appends node n, with what decryption changed inside it, to
+// dst, with the layout of the document.
 func (d *Doc) AppendValue(dst []byte, n int) []byte {
-	return d.tape.AppendSpliced(dst, n, d.edits)
+	return d.tape.AppendSpliced(dst, n, d.edits(n, d.tape.End(n)))
 }
 
 // Marshal returns the document, with its replacements and the members of
@@ -271,7 +299,7 @@ func (d *Doc) AppendMarshal(dst []byte, first []Member, indent string) []byte {
 		w.value(raw, 0, nil)
 		raw.Release()
 	}
-	edits := d.edits
+	edits := d.edits(0, d.tape.Len())
 	for n := 1; n < d.tape.Len(); n = d.tape.End(n) {
 		w.member(d.tape, n)
 		edits = w.value(d.tape, n, edits)

@@ -38,12 +38,13 @@ func TestParseMarshal(t *testing.T) {
 		t.Errorf("events mismatch (-want +got):\n%s", diff)
 	}
 	// Give "x" (the last node of the second event) new text, and the
-	// name's value a new one and then another.
+	// name's value another, as decryption of the whole document would.
 	tape := d.Tape()
 	x := tape.End(d.Events()[1]) - 1
 	y := tape.Len() - 1
-	d.Replace(jsontape.Edit{Node: y, Text: []byte("first")}, jsontape.Edit{Node: x, Text: []byte(`{"q":"\"quoted\""}`)})
-	d.Replace(jsontape.Edit{Node: y, Text: []byte("é")})
+	scan := &Scan{Tape: tape, DetailsNode: -1}
+	d.Hold(-1, scan)
+	scan.Edits = []jsontape.Edit{{Node: x, Text: []byte(`{"q":"\"quoted\""}`)}, {Node: y, Text: []byte("é")}}
 	if got, want := string(d.AppendValue(nil, d.Events()[1])), `{"b": [2, "{\"q\":\"\\\"quoted\\\"\"}"]}`; got != want {
 		t.Errorf("AppendValue = %s, want %s", got, want)
 	}
@@ -121,6 +122,8 @@ func TestMarshalSplices(t *testing.T) {
 		}
 		n++
 		tape := d.Tape()
+		scan := &Scan{Tape: tape, DetailsNode: -1}
+		d.Hold(-1, scan)
 		var spliced []byte
 		last := 0
 		for s := range tape.Len() {
@@ -128,7 +131,7 @@ func TestMarshalSplices(t *testing.T) {
 				continue
 			}
 			text := append(tape.AppendString(nil, s), "\"\\\n\x01\u00e9\u2028"...)
-			d.Replace(jsontape.Edit{Node: s, Text: text})
+			scan.Edits = append(scan.Edits, jsontape.Edit{Node: s, Text: text})
 			start, end := tape.Raw(s)
 			q, _ := json.Marshal(string(text))
 			spliced = append(append(spliced, src[last:start]...), q...)

@@ -26,17 +26,53 @@ type Event struct {
 	// ExecutionARN is the execution's ARN, where the source names it
 	// ("" in a history, which holds one execution).
 	ExecutionARN string
-	// Details is the JSON object of the event's details (the history's
-	// ...EventDetails member, a log event's details), or nil: decrypted
-	// once a reader decrypted the event.
-	Details []byte
-	// Failures are the tokens in Details that were left in place.
+	// Scan is the event in the JSON its reader scanned: decryption edits
+	// its strings there, and the reader writes that JSON with the edits
+	// spliced in. It is nil for an event built otherwise (with
+	// SetDetails), or that is not strict JSON.
+	Scan *Scan
+	// details are the details of an event without a Scan.
+	details []byte
+	// Failures are the tokens in the details that were left in place.
 	Failures []Failure
 	// Data are the event's data fields, decrypted one by one for a
 	// reader that shows each field (the view), once a decryptor filled
 	// them in; nil before.
 	Data []DataField
 }
+
+// Scan is where an event is in JSON a reader scanned strictly (a history,
+// a log message), and what decryption changed in it.
+type Scan struct {
+	// Tape is the scanned JSON; Node is the event's node in it and
+	// DetailsNode that of its details object (-1 if it has none).
+	Tape              *jsontape.Document
+	Node, DetailsNode int
+	// Truncated are the JSON Pointers, from Node, of the strings whose JSON
+	// text Step Functions cut off to fit (in a log event,
+	// "/details/output"): decryption reads them as truncated text.
+	Truncated []string
+	// Edits are the strings that decryption gave new text, in document
+	// order.
+	Edits []jsontape.Edit
+}
+
+// Details returns the JSON object of the event's details (the history's
+// ...EventDetails member, a log event's details) as they are now:
+// decrypted once decryption ran. It is nil if the event has none.
+func (e *Event) Details() []byte {
+	if e.Scan == nil {
+		return e.details
+	}
+	if e.Scan.DetailsNode < 0 {
+		return nil
+	}
+	return e.Scan.Tape.AppendSpliced(nil, e.Scan.DetailsNode, e.Scan.Edits)
+}
+
+// SetDetails gives an event without a Scan its details, the JSON object
+// details.
+func (e *Event) SetDetails(details []byte) { e.details = details }
 
 // DataField is one member of an event's details as a reader shows it:
 // for a string, its content with its tokens decrypted; for another value,
@@ -93,10 +129,11 @@ type Field struct {
 // Fields returns the members of the event's details in their order, or
 // nil if it has none or they are not a JSON object.
 func (e *Event) Fields() []Field {
-	if len(e.Details) == 0 {
+	details := e.Details()
+	if len(details) == 0 {
 		return nil
 	}
-	doc, err := jsontape.Scan(e.Details, Limits)
+	doc, err := jsontape.Scan(details, Limits)
 	if err != nil {
 		return nil
 	}
@@ -109,7 +146,7 @@ func (e *Event) Fields() []Field {
 	for n := 1; n < doc.Len(); n = doc.End(n) {
 		name = doc.AppendName(name[:0], n)
 		start, end := doc.Raw(n)
-		out = append(out, Field{Name: string(name), Raw: e.Details[start:end:end]})
+		out = append(out, Field{Name: string(name), Raw: details[start:end:end]})
 	}
 	return out
 }

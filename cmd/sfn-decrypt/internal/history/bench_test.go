@@ -45,7 +45,7 @@ func BenchmarkHistoryDecrypt(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h.Decrypt(ctx, d)
+			d.Events(ctx, h.Events())
 			if err := h.WriteJSON(io.Discard, "", ""); err != nil {
 				b.Fatal(err)
 			}

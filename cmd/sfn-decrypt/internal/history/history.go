@@ -1,20 +1,20 @@
 // Package history reads AWS Step Functions execution histories, from the JSON
 // that "aws stepfunctions get-execution-history" prints or from the
-// GetExecutionHistory API, decrypts the sfnenc tokens in their events, and
-// writes them out again as JSON of the same shape or as a text timeline.
+// GetExecutionHistory API, into the events that decryption works on, and
+// writes them out again as JSON of the same shape.
 //
-// Parse reads a saved history, in one scan of the document; Client.History
-// reads one through the API, with every page and the execution data.
-// History.Decrypt decrypts the data strings of every event, each once, with
-// an eventdata.Decryptor; History.WriteJSON writes the document with the
-// decrypted strings spliced in, and History.Events gives the events, as a
-// timeline writes them. Events keep every member they have,
-// including event types and fields this package does not know.
+// Parse reads a saved history, in one scan of the document, into the model
+// of package execdata; Client.History reads one through the API, with every
+// page and the execution data. History.Events gives the events, each with
+// its execdata.Scan, for decryption to work on and a timeline to show;
+// History.WriteJSON writes the document with what decryption changed
+// spliced in. Events keep every member they have, including event types
+// and fields this package does not know. The package only reads: it does
+// not decrypt.
 package history
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 
@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
@@ -38,17 +37,16 @@ var ErrNotHistory = errors.New("history: not an execution history")
 // document.
 type History struct {
 	doc    *execdata.Doc
-	events []event
+	events []*execdata.Event
 }
 
-// event is what Parse read of an event, and what Decrypt left in it.
+// event is what Parse read of an event.
 type event struct {
 	node     int
 	id, prev int64
 	typ      string
 	ts       int // the node of the timestamp
 	details  int // the node of the ...EventDetails object, or -1
-	fails    []execdata.Failure
 }
 
 // Parse reads a history in the shape "aws stepfunctions
@@ -75,7 +73,17 @@ func Parse(data []byte) (*History, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &History{doc: doc, events: events}, nil
+	h := &History{doc: doc, events: make([]*execdata.Event, len(events))}
+	scans := make([]execdata.Scan, len(events))
+	evs := make([]execdata.Event, len(events))
+	for i, e := range events {
+		scans[i] = execdata.Scan{Tape: doc.Tape(), Node: e.node, DetailsNode: e.details}
+		doc.Hold(-1, &scans[i])
+		evs[i] = execdata.Event{ID: e.id, PreviousID: e.prev, Type: e.typ, Scan: &scans[i]}
+		evs[i].Time, evs[i].TimeText = eventTime(doc.Tape(), e.ts)
+		h.events[i] = &evs[i]
+	}
+	return h, nil
 }
 
 var errWrongType = errors.New("id, previousEventId, type or timestamp of the wrong type")
@@ -160,14 +168,13 @@ func readEvent(tape *jsontape.Document, n int, buf *[]byte) (event, error) {
 	return e, nil
 }
 
-// eventTime reads the timestamp of e, which readEvent checked.
-func (h *History) eventTime(e *event) (time.Time, string) {
-	tape := h.doc.Tape()
-	start, end := tape.Raw(e.ts)
+// eventTime reads the timestamp at node ts, which readEvent checked.
+func eventTime(tape *jsontape.Document, ts int) (time.Time, string) {
+	start, end := tape.Raw(ts)
 	raw := tape.Source()[start:end]
 	var str []byte
-	if tape.Kind(e.ts) == jsontape.String {
-		str = tape.AppendString(nil, e.ts)
+	if tape.Kind(ts) == jsontape.String {
+		str = tape.AppendString(nil, ts)
 	}
 	t, text, _ := parseTime(raw, str)
 	return t, text
@@ -212,25 +219,8 @@ func (h *History) Len() int { return len(h.events) }
 // NextToken, as "aws stepfunctions get-execution-history --max-items" leaves).
 func (h *History) Partial() bool { return h.doc.Partial() }
 
-// Decrypt decrypts the tokens in every event with d, and returns the tokens
-// that were left in place. Each event keeps every member it had.
-func (h *History) Decrypt(ctx context.Context, d *eventdata.Decryptor) []execdata.Failure {
-	var all []execdata.Failure
-	for i := range h.events {
-		e := &h.events[i]
-		edits, fails := d.Strings(ctx, h.doc.Tape(), e.node, nil)
-		h.doc.Replace(edits...)
-		for i := range fails {
-			fails[i].EventID, fails[i].EventType = e.id, e.typ
-		}
-		e.fails = fails
-		all = append(all, fails...)
-	}
-	return all
-}
-
-// WriteJSON writes the history as one JSON document with its events and
-// other members in their order. If executionARN is not empty, an
+// WriteJSON writes the history as one JSON document with its events (as
+// decryption left them) and other members in their order. If executionARN is not empty, an
 // "executionArn" member comes first. With an empty indent the document is
 // compact, on one line; otherwise it is indented by indent per level, as the
 // AWS CLI prints it with "    ". A newline ends it.
@@ -249,17 +239,7 @@ func (h *History) WriteJSON(w io.Writer, executionARN, indent string) error {
 // outBufs hold the output of WriteJSON, for the next history.
 var outBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// Events returns the events, with what Decrypt left in them, as a Timeline
-// writes them.
-func (h *History) Events() []*execdata.Event {
-	out := make([]*execdata.Event, len(h.events))
-	for i, e := range h.events {
-		ev := &execdata.Event{ID: e.id, PreviousID: e.prev, Type: e.typ, Failures: e.fails}
-		ev.Time, ev.TimeText = h.eventTime(&e)
-		if e.details >= 0 {
-			ev.Details = h.doc.AppendValue(nil, e.details)
-		}
-		out[i] = ev
-	}
-	return out
-}
+// Events returns the events, in order, each with its Scan: decryption
+// (eventdata.Decryptor.Events) works on them, WriteJSON writes what it
+// changed, and a timeline shows them.
+func (h *History) Events() []*execdata.Event { return h.events }

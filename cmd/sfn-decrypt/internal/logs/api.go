@@ -2,10 +2,12 @@ package logs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/awsapi"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // logsAPI is the CloudWatch Logs API, with the kinds of its own error codes.
@@ -154,19 +157,58 @@ func (q Query) region() string {
 const maxPages = 100000
 
 // Events reads every page of FilterLogEvents for q, and returns the events
-// in the order the API gives them, in the shape "aws logs filter-log-events"
-// prints.
+// in the order the API gives them, read from the document that "aws logs
+// filter-log-events" prints for them.
 func (c *Client) Events(ctx context.Context, q Query) (*Log, error) {
-	var recs []*Record
-	err := c.pages(ctx, q, q.Start, func(evs []types.FilteredLogEvent) {
-		for _, e := range evs {
-			recs = append(recs, NewRecord(e.LogStreamName, e.Timestamp, e.Message, e.IngestionTime, e.EventId))
-		}
+	var evs []types.FilteredLogEvent
+	err := c.pages(ctx, q, q.Start, func(page []types.FilteredLogEvent) {
+		evs = append(evs, page...)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return NewLog(recs), nil
+	return fromAPI(evs)
+}
+
+// fromAPI reads log events that the API gave from the document "aws logs
+// filter-log-events --output json" prints for them: each with the members
+// the API gave, in the AWS CLI's order.
+func fromAPI(evs []types.FilteredLogEvent) (*Log, error) {
+	b := []byte(`{"events":[`)
+	for i, e := range evs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendEvent(b, e)
+	}
+	b = append(b, `],"searchedLogStreams":[]}`...)
+	l, err := Parse(b)
+	if err != nil {
+		// Cannot happen: the document is made to be one.
+		return nil, fmt.Errorf("logs: the FilterLogEvents response: %w", err)
+	}
+	return l, nil
+}
+
+// appendEvent appends a log event as a compact JSON object, as the AWS
+// CLI prints it (names and ids as encoding/json quotes them, the message
+// as it is). A message or timestamp the API left out is empty, or 0.
+func appendEvent(b []byte, e types.FilteredLogEvent) []byte {
+	b = append(b, '{')
+	if e.LogStreamName != nil {
+		q, _ := json.Marshal(*e.LogStreamName)
+		b = append(append(append(b, `"logStreamName":`...), q...), ',')
+	}
+	b = strconv.AppendInt(append(b, `"timestamp":`...), aws.ToInt64(e.Timestamp), 10)
+	b = jsontape.AppendQuoted(append(b, `,"message":`...), []byte(aws.ToString(e.Message)))
+	if e.IngestionTime != nil {
+		b = strconv.AppendInt(append(b, `,"ingestionTime":`...), *e.IngestionTime, 10)
+	}
+	if e.EventId != nil {
+		q, _ := json.Marshal(*e.EventId)
+		b = append(append(b, `,"eventId":`...), q...)
+	}
+	return append(b, '}')
 }
 
 func ms(t time.Time) *int64 {
@@ -212,10 +254,10 @@ const FollowLookback = 5 * time.Second
 
 // Follow reads the events of q as they arrive, until ctx ends: it reads
 // every page of FilterLogEvents from q.Start, calls fn with the events it
-// has not given before (in timestamp order), waits interval, and polls again
+// has not given before (a Log, in timestamp order), waits interval, and polls again
 // from the newest event's timestamp less FollowLookback. q.End must be zero.
 // It returns nil when ctx ends, and the error of fn or of the API otherwise.
-func (c *Client) Follow(ctx context.Context, q Query, interval time.Duration, fn func([]*Record) error) error {
+func (c *Client) Follow(ctx context.Context, q Query, interval time.Duration, fn func(*Log) error) error {
 	if !q.End.IsZero() {
 		return errors.New("logs: Follow has no end")
 	}
@@ -223,7 +265,7 @@ func (c *Client) Follow(ctx context.Context, q Query, interval time.Duration, fn
 	start := q.Start
 	var newest int64
 	for {
-		var batch []*Record
+		var batch []types.FilteredLogEvent
 		err := c.pages(ctx, q, start, func(evs []types.FilteredLogEvent) {
 			for _, e := range evs {
 				key := aws.ToString(e.EventId)
@@ -236,7 +278,7 @@ func (c *Client) Follow(ctx context.Context, q Query, interval time.Duration, fn
 				ts := aws.ToInt64(e.Timestamp)
 				seen[key] = ts
 				newest = max(newest, ts)
-				batch = append(batch, NewRecord(e.LogStreamName, e.Timestamp, e.Message, e.IngestionTime, e.EventId))
+				batch = append(batch, e)
 			}
 		})
 		if ctx.Err() != nil {
@@ -246,8 +288,14 @@ func (c *Client) Follow(ctx context.Context, q Query, interval time.Duration, fn
 			return err
 		}
 		if len(batch) > 0 {
-			slices.SortStableFunc(batch, func(a, b *Record) int { return compare(a.Timestamp, b.Timestamp) })
-			if err := fn(batch); err != nil {
+			slices.SortStableFunc(batch, func(a, b types.FilteredLogEvent) int {
+				return compare(aws.ToInt64(a.Timestamp), aws.ToInt64(b.Timestamp))
+			})
+			l, err := fromAPI(batch)
+			if err != nil {
+				return err
+			}
+			if err := fn(l); err != nil {
 				return err
 			}
 		}

@@ -32,7 +32,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		Decrypt(context.Background(), d, l.Records)
+		d.Events(context.Background(), l.Events())
 		var b bytes.Buffer
 		if err := l.WriteJSON(&b, "    "); err != nil {
 			t.Fatalf("WriteJSON: %v", err)
@@ -45,11 +45,11 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%d records written, %d read back", len(l.Records), len(again.Records))
 		}
 		for i, r := range l.Records {
-			if !bytes.Equal(again.Records[i].msg, r.msg) {
-				t.Fatalf("record %d: message %q read back as %q", i, r.msg, again.Records[i].msg)
+			if !bytes.Equal(again.Records[i].msg, r.Message()) {
+				t.Fatalf("record %d: message %q read back as %q", i, r.Message(), again.Records[i].msg)
 			}
 		}
-		if err := timeline.New(io.Discard).WriteGrouped(Split(l.Records)); err != nil {
+		if err := timeline.New(io.Discard).WriteGrouped(l.Events(), l.Messages()); err != nil {
 			t.Fatalf("WriteText: %v", err)
 		}
 	})

@@ -1,31 +1,32 @@
 // Package logs reads the events that AWS Step Functions writes to CloudWatch
 // Logs (the only record of an Express workflow's executions, and a copy of a
-// Standard workflow's history when it logs execution data), decrypts the
-// sfnenc tokens in their data, and writes them out again as JSON of the shape
-// they came in or as a text timeline grouped by execution.
+// Standard workflow's history when it logs execution data) into the model
+// of package execdata, and writes them out again as JSON of the shape they
+// came in. It only reads: decryption works on the events it gives.
 //
 // Parse reads the JSON that "aws logs filter-log-events" or "aws logs
 // get-log-events" prints; Client.Events reads a log group through the
-// FilterLogEvents API, with every page, and Client.Follow keeps reading the
-// events that arrive until its context ends. Decrypt decrypts the Step
-// Functions events among a list of records with an eventdata.Decryptor;
-// Log.WriteJSON and Record.AppendJSON write the result, Record.Event gives
-// a record's event, and Split the events and other messages for a
-// timeline.
+// FilterLogEvents API, with every page, into the same document, and
+// Client.Follow keeps reading the events that arrive until its context
+// ends. Log.Events gives the Step Functions events among the log events,
+// each with its execdata.Scan, and Log.Messages the other messages, for a
+// timeline; Log.Report what the reading found (data that Step Functions
+// truncated, messages that are not strict JSON, messages that are not
+// events); Log.WriteJSON and Log.AppendRecord write the log with what
+// decryption changed.
 //
 // A log event's message is a Step Functions event if it is a JSON object with
 // an "id", a "type" and an "execution_arn": its "details" carry the same data
 // as an execution history event's details (input, output, parameters, error,
 // cause, as JSON text in strings). Every other message passes through as it
 // is. Data that Step Functions truncated to fit a log event (a field whose
-// <field>Details says "truncated") is decrypted as far as it goes and
-// reported. Records keep every member they have, including ones this package
-// does not know.
+// <field>Details says "truncated") is marked for decryption to read as far
+// as it goes, and reported. Records keep every member they have, including
+// ones this package does not know.
 package logs
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +37,6 @@ import (
 
 	"github.com/sfnenc/sfnenc/codec"
 
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
@@ -45,31 +45,24 @@ import (
 // document of CloudWatch Logs events.
 var ErrNotLog = errors.New("logs: not a CloudWatch Logs events document")
 
-// Log is a list of log events and the other top-level members of the
-// document they came in.
+// Log is a document of log events, read in one scan, and what was read of
+// each: the Step Functions events among them, the other messages, and what
+// the reading found.
 type Log struct {
-	// doc is the document Parse read, nil for a Log of NewLog.
 	doc *execdata.Doc
 	// Records are the log events, in order.
 	Records []*Record
+	events  []*execdata.Event
+	others  []execdata.Message
+	report  Report
 }
 
-// member is a member of a log event read through the API.
-type member struct {
-	name string
-	raw  json.RawMessage
-}
-
-// Record is one log event: its members as CloudWatch Logs gives them and,
-// once decrypted, its message with the tokens it could decrypt.
+// Record is one log event: what the reader needs of its members, and its
+// message's Step Functions event, if it is one.
 type Record struct {
-	// Of a record that Parse read: the document, the record's node in it
-	// and its message's.
-	doc           *execdata.Doc
+	// node and msgNode are the record's node in the document and its
+	// message's.
 	node, msgNode int
-	// Of a record of NewRecord: its members in order; the message member
-	// is written from msg.
-	members []member
 
 	// Timestamp is the log event's time, in milliseconds since the epoch.
 	Timestamp int64
@@ -78,10 +71,8 @@ type Record struct {
 	// EventID is the log event's id ("" if the document does not say).
 	EventID string
 
-	msg     []byte // the message's text
-	changed bool   // msg differs from the input's
-	event   *event // the Step Functions event in msg, or nil
-	fails   []execdata.Failure
+	msg   []byte          // the message's text, as read
+	event *execdata.Event // the Step Functions event in msg, or nil
 }
 
 // event is what the package reads of a Step Functions event: its head, and
@@ -96,7 +87,6 @@ type event struct {
 	tape    *jsontape.Document // its tape; nil if it is not strict JSON
 	err     error              // why it is not, then
 	details int                // the node of its details object, or -1
-	edits   []jsontape.Edit    // what Decrypt changed in it
 }
 
 // Truncation is a data field of a Step Functions event that Step Functions
@@ -138,13 +128,13 @@ func (e *RecordError) Error() string {
 // Unwrap returns the cause.
 func (e *RecordError) Unwrap() error { return e.Err }
 
-// Report is what Decrypt found.
+// Report is what reading a log found besides its events' data.
 type Report struct {
-	// Failures are the tokens left in place.
-	Failures []execdata.Failure
 	// Truncations are the data fields that Step Functions truncated.
 	Truncations []Truncation
-	// Errors are the Step Functions events that could not be decrypted.
+	// Errors are the Step Functions events that cannot be decrypted (not
+	// strict JSON): they pass through as they are, among the other
+	// messages.
 	Errors []*RecordError
 	// Others counts the messages that are not Step Functions events, and
 	// OthersWithTokens those of them that hold text that looks like a
@@ -168,11 +158,45 @@ func Parse(data []byte) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range recs {
-		r.doc = doc
-		r.event = parseEvent(r.msg)
+	l := &Log{doc: doc, Records: recs}
+	for i, r := range recs {
+		l.read(doc, i, r)
 	}
-	return &Log{doc: doc, Records: recs}, nil
+	return l, nil
+}
+
+// read reads the message of record i: a Step Functions event, which the
+// document is tied to (execdata.Doc.Hold), or another message.
+func (l *Log) read(doc *execdata.Doc, i int, r *Record) {
+	e := parseEvent(r.msg)
+	other := func() {
+		l.others = append(l.others, execdata.Message{Time: time.UnixMilli(r.Timestamp), Source: r.Stream, Text: string(r.msg)})
+	}
+	if e == nil {
+		l.report.Others++
+		if bytes.Contains(r.msg, []byte(codec.TokenPrefix)) {
+			l.report.OthersWithTokens++
+		}
+		other()
+		return
+	}
+	for _, f := range e.truncated {
+		l.report.Truncations = append(l.report.Truncations, Truncation{e.executionARN, e.id, e.typ, f})
+	}
+	if e.tape == nil {
+		// Written as it is, among the messages that are not events.
+		l.report.Errors = append(l.report.Errors, &RecordError{EventID: r.EventID, Index: i, Err: e.err})
+		other()
+		return
+	}
+	ev := &execdata.Event{ID: e.id, PreviousID: e.previousID, Time: e.time, Type: e.typ, ExecutionARN: e.executionARN,
+		Scan: &execdata.Scan{Tape: e.tape, Node: 0, DetailsNode: e.details, Truncated: e.truncated}}
+	if ev.Time.IsZero() {
+		ev.Time = time.UnixMilli(r.Timestamp).UTC()
+	}
+	doc.Hold(r.msgNode, ev.Scan)
+	r.event = ev
+	l.events = append(l.events, ev)
 }
 
 // readRecord reads log event n of tape.
@@ -223,56 +247,39 @@ func readRecord(tape *jsontape.Document, n int) (*Record, error) {
 	return r, nil
 }
 
-// NewRecord returns a record for a log event read through the API. Members
-// the API did not give (nil) are left out.
-func NewRecord(stream *string, timestamp *int64, message *string, ingestion *int64, eventID *string) *Record {
-	r := &Record{}
-	add := func(name string, v any) {
-		b, _ := json.Marshal(v)
-		r.members = append(r.members, member{name, b})
-	}
-	if stream != nil {
-		r.Stream = *stream
-		add("logStreamName", *stream)
-	}
-	if timestamp != nil {
-		r.Timestamp = *timestamp
-		add("timestamp", *timestamp)
-	}
-	if message != nil {
-		r.msg = []byte(*message)
-	}
-	r.members = append(r.members, member{name: "message", raw: jsontape.AppendQuoted(nil, r.msg)})
-	r.event = parseEvent(r.msg)
-	if ingestion != nil {
-		add("ingestionTime", *ingestion)
-	}
-	if eventID != nil {
-		r.EventID = *eventID
-		add("eventId", *eventID)
-	}
-	return r
-}
-
-// NewLog returns a Log of records in the shape "aws logs filter-log-events"
-// prints them.
-func NewLog(records []*Record) *Log { return &Log{Records: records} }
-
 // Partial reports whether the document says more events follow (it has a
 // NextToken, as "aws logs filter-log-events --max-items" leaves).
-func (l *Log) Partial() bool { return l.doc != nil && l.doc.Partial() }
+func (l *Log) Partial() bool { return l.doc.Partial() }
 
-// Message returns the record's message: decrypted, once Decrypt has run.
-func (r *Record) Message() []byte { return r.msg }
+// Events returns the Step Functions events among the log events, in their
+// order, each with its Scan: decryption (eventdata.Decryptor.Events) works
+// on them, WriteJSON and AppendRecord write what it changed, and a
+// timeline shows them.
+func (l *Log) Events() []*execdata.Event { return l.events }
+
+// Messages returns the messages that are not Step Functions events (or are
+// not strict JSON), in their order, as a timeline shows them.
+func (l *Log) Messages() []execdata.Message { return l.others }
+
+// Report returns what reading the log found besides its events' data.
+func (l *Log) Report() Report { return l.report }
+
+// Message returns the record's message as it is now: decrypted, once
+// decryption has run.
+func (r *Record) Message() []byte {
+	if r.event == nil || len(r.event.Scan.Edits) == 0 {
+		return r.msg
+	}
+	return r.event.Scan.Tape.AppendSpliced(nil, 0, r.event.Scan.Edits)
+}
 
 // ExecutionARN returns the execution of the record's Step Functions event,
-// or "" if the message is not a Step Functions event. It is known once
-// Decrypt has run.
+// or "" if the message is not a Step Functions event.
 func (r *Record) ExecutionARN() string {
 	if r.event == nil {
 		return ""
 	}
-	return r.event.executionARN
+	return r.event.ExecutionARN
 }
 
 // head is what a Step Functions event in a message must have, as read
@@ -434,110 +441,18 @@ func truncatedFlag(tape *jsontape.Document, n int) bool {
 	return false
 }
 
-// Decrypt decrypts the tokens in the Step Functions events among records
-// with d, and reports what it left in place, what Step Functions truncated
-// and which messages it passed through. Each record keeps every member it
-// had; messages that are not Step Functions events stay as they are.
-func Decrypt(ctx context.Context, d *eventdata.Decryptor, records []*Record) Report {
-	var rep Report
-	for i, r := range records {
-		if r.event == nil {
-			r.event = parseEvent(r.msg)
-		}
-		e := r.event
-		if e == nil {
-			rep.Others++
-			if bytes.Contains(r.msg, []byte(codec.TokenPrefix)) {
-				rep.OthersWithTokens++
-			}
-			continue
-		}
-		for _, f := range e.truncated {
-			rep.Truncations = append(rep.Truncations, Truncation{e.executionARN, e.id, e.typ, f})
-		}
-		if e.tape == nil {
-			// Written as it is, among the messages that are not events.
-			r.event = nil
-			rep.Errors = append(rep.Errors, &RecordError{EventID: r.EventID, Index: i, Err: e.err})
-			continue
-		}
-		edits, fails := d.Strings(ctx, e.tape, 0, e.truncated)
-		if len(edits) > 0 {
-			e.edits = edits
-			r.msg, r.changed = e.tape.AppendSpliced(nil, 0, edits), true
-			if r.doc != nil {
-				r.doc.Replace(jsontape.Edit{Node: r.msgNode, Text: r.msg})
-			}
-		}
-		for i := range fails {
-			fails[i].ExecutionARN, fails[i].EventID, fails[i].EventType = e.executionARN, e.id, e.typ
-		}
-		r.fails = fails
-		rep.Failures = append(rep.Failures, fails...)
-	}
-	return rep
-}
-
-// AppendJSON appends the record as a compact JSON object, its members in
-// their order, with the message as it is now.
-func (r *Record) AppendJSON(dst []byte) []byte {
-	if r.doc != nil {
-		return execdata.AppendLayout(dst, r.doc.AppendValue(nil, r.node), "")
-	}
-	dst = append(dst, '{')
-	for i, m := range r.members {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = jsontape.AppendQuoted(dst, []byte(m.name))
-		dst = append(dst, ':')
-		if m.name == "message" && r.changed {
-			dst = jsontape.AppendQuoted(dst, r.msg)
-			continue
-		}
-		dst = append(dst, m.raw...) // compact: from json.Marshal
-	}
-	return append(dst, '}')
+// AppendRecord appends record i as a compact JSON object, its members in
+// their order, with its message as it is now.
+func (l *Log) AppendRecord(dst []byte, i int) []byte {
+	return execdata.AppendLayout(dst, l.doc.AppendValue(nil, l.Records[i].node), "")
 }
 
 // WriteJSON writes the log as one JSON document with its records and other
 // members in their order, indented by indent per level (compact, on one line,
-// if indent is empty) and ended by a newline. A Log of NewLog is written in
-// the shape "aws logs filter-log-events" prints.
+// if indent is empty) and ended by a newline.
 func (l *Log) WriteJSON(w io.Writer, indent string) error {
-	var out []byte
-	if l.doc != nil {
-		out = l.doc.Marshal(nil, indent)
-	} else {
-		b := []byte(`{"events":[`)
-		for i, r := range l.Records {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = r.AppendJSON(b)
-		}
-		b = append(b, `],"searchedLogStreams":[]}`...)
-		out = append(execdata.AppendLayout(nil, b, indent), '\n')
-	}
-	_, err := w.Write(out)
+	_, err := w.Write(l.doc.Marshal(nil, indent))
 	return err
-}
-
-// Split returns the Step Functions events among records, as Record.Event
-// gives them, and the other messages, each in the records' order, for a
-// timeline (timeline.Timeline.WriteGrouped). Records must have been through
-// Decrypt.
-func Split(records []*Record) ([]*execdata.Event, []execdata.Message) {
-	var events []*execdata.Event
-	var others []execdata.Message
-	for _, r := range records {
-		if e := r.Event(); e != nil {
-			events = append(events, e)
-			continue
-		}
-		others = append(others, execdata.Message{Time: time.UnixMilli(r.Timestamp), Source: r.Stream, Text: string(r.msg)})
-	}
-	return events, others
 }
 
 func compare(a, b int64) int {
@@ -548,34 +463,4 @@ func compare(a, b int64) int {
 		return 1
 	}
 	return 0
-}
-
-// Events returns the Step Functions events among the log's records, in
-// their order, as Record.Event gives them.
-func (l *Log) Events() []*execdata.Event {
-	var out []*execdata.Event
-	for _, r := range l.Records {
-		if e := r.Event(); e != nil {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// Event returns the record's Step Functions event as a Timeline writes it,
-// with its details as they are now (decrypted, once Decrypt has run), or nil
-// if the message is not a Step Functions event.
-func (r *Record) Event() *execdata.Event {
-	e := r.event
-	if e == nil {
-		return nil
-	}
-	ev := &execdata.Event{ID: e.id, PreviousID: e.previousID, Time: e.time, Type: e.typ, ExecutionARN: e.executionARN, Failures: r.fails}
-	if ev.Time.IsZero() {
-		ev.Time = time.UnixMilli(r.Timestamp).UTC()
-	}
-	if e.details >= 0 {
-		ev.Details = e.tape.AppendSpliced(nil, e.details, e.edits)
-	}
-	return ev
 }

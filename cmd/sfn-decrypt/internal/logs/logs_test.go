@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
@@ -81,7 +83,7 @@ func TestParseEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := parseEvent([]byte(tt.msg))
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(event{}), cmpopts.IgnoreFields(event{}, "tape", "err", "details", "edits")); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(event{}), cmpopts.IgnoreFields(event{}, "tape", "err", "details")); diff != "" {
 				t.Errorf("mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -161,9 +163,9 @@ func TestDecryptRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := Decrypt(ctx, d, l.Records)
-	if len(rep.Failures)+len(rep.Truncations)+len(rep.Errors) != 0 || rep.Others != 1 || rep.OthersWithTokens != 0 {
-		t.Errorf("report %+v", rep)
+	fails := d.Events(ctx, l.Events())
+	if rep := l.Report(); len(fails)+len(rep.Truncations)+len(rep.Errors) != 0 || rep.Others != 1 || rep.OthersWithTokens != 0 {
+		t.Errorf("report %+v, failures %v", rep, fails)
 	}
 	if l.Records[0].ExecutionARN() != "arn:aws:states:eu-west-2:1:express:m:e:x" || l.Records[1].ExecutionARN() != "" {
 		t.Errorf("execution ARNs %q, %q", l.Records[0].ExecutionARN(), l.Records[1].ExecutionARN())
@@ -182,16 +184,28 @@ func TestDecryptRoundTrip(t *testing.T) {
 	}
 }
 
-func TestNewRecord(t *testing.T) {
-	s, ts, m, it, id := "stream", int64(5), `{"a":"<b>"}`, int64(6), "e"
-	r := NewRecord(&s, &ts, &m, &it, &id)
-	want := `{"logStreamName":"stream","timestamp":5,"message":"{\"a\":\"<b>\"}","ingestionTime":6,"eventId":"e"}`
-	if got := string(r.AppendJSON(nil)); got != want {
-		t.Errorf("AppendJSON = %s, want %s", got, want)
+// TestFromAPI checks the document made of log events the API gave: the
+// members it gave, in the AWS CLI's order, each record written back as it
+// was read.
+func TestFromAPI(t *testing.T) {
+	s, ts, m, it, id := "stream<", int64(5), `{"a":"<b>"}`, int64(6), "e"
+	l, err := fromAPI([]types.FilteredLogEvent{
+		{LogStreamName: &s, Timestamp: &ts, Message: &m, IngestionTime: &it, EventId: &id},
+		{Timestamp: &ts, Message: &m},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	r = NewRecord(nil, &ts, &m, nil, nil)
-	if got, want := string(r.AppendJSON(nil)), `{"timestamp":5,"message":"{\"a\":\"<b>\"}"}`; got != want {
-		t.Errorf("AppendJSON = %s, want %s", got, want)
+	for i, want := range []string{
+		`{"logStreamName":"stream\u003c","timestamp":5,"message":"{\"a\":\"<b>\"}","ingestionTime":6,"eventId":"e"}`,
+		`{"timestamp":5,"message":"{\"a\":\"<b>\"}"}`,
+	} {
+		if got := string(l.AppendRecord(nil, i)); got != want {
+			t.Errorf("AppendRecord(%d) = %s, want %s", i, got, want)
+		}
+	}
+	if r := l.Records[0]; r.Stream != s || r.EventID != id || r.Timestamp != ts {
+		t.Errorf("record %+v", r)
 	}
 }
 
@@ -200,29 +214,35 @@ func TestNewRecord(t *testing.T) {
 // resumes an execution's timeline with its states.
 func TestWriteText(t *testing.T) {
 	d, _ := newDecryptor(t)
-	rec := func(ts int64, msg string) *Record {
-		return NewRecord(nil, &ts, &msg, nil, nil)
+	rec := func(ts int64, msg string) types.FilteredLogEvent {
+		return types.FilteredLogEvent{Timestamp: &ts, Message: &msg}
+	}
+	read := func(recs ...types.FilteredLogEvent) *Log {
+		l, err := fromAPI(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Events(context.Background(), l.Events())
+		return l
 	}
 	ev := func(exec string, id int, typ, details string) string {
 		return `{"id":"` + string(rune('0'+id)) + `","type":"` + typ + `","details":` + details + `,"previous_event_id":"` + string(rune('0'+id-1)) +
 			`","event_timestamp":"17147277001` + string(rune('0'+id)) + `0","execution_arn":"` + exec + `"}`
 	}
-	recs := []*Record{
+	recs := read(
 		rec(1714727700100, ev("A", 1, "ExecutionStarted", `{"input":"{}"}`)),
 		rec(1714727700105, "hello"),
 		rec(1714727700110, ev("B", 1, "ExecutionStarted", `{}`)),
 		rec(1714727700130, ev("A", 3, "TaskScheduled", `{"resource":"r"}`)),
 		rec(1714727700120, ev("A", 2, "TaskStateEntered", `{"name":"Charge"}`)),
-	}
+	)
 	var b strings.Builder
 	tl := timeline.New(&b)
-	Decrypt(context.Background(), d, recs)
-	if err := tl.WriteGrouped(Split(recs)); err != nil {
+	if err := tl.WriteGrouped(recs.Events(), recs.Messages()); err != nil {
 		t.Fatal(err)
 	}
-	more := []*Record{rec(1714727700140, ev("A", 4, "TaskStarted", `{}`))}
-	Decrypt(context.Background(), d, more)
-	if err := tl.WriteGrouped(Split(more)); err != nil {
+	more := read(rec(1714727700140, ev("A", 4, "TaskStarted", `{}`)))
+	if err := tl.WriteGrouped(more.Events(), more.Messages()); err != nil {
 		t.Fatal(err)
 	}
 	want := `== A
@@ -262,19 +282,25 @@ func TestDecryptReport(t *testing.T) {
 		`{"id":"6","id":"7","type":"TaskSucceeded","execution_arn":"` + arn + `"}`,
 		`debug sfnenc:AAAA`,
 	}
-	var recs []*Record
+	var evs []types.FilteredLogEvent
 	for i, m := range msgs {
 		ts := int64(i)
 		id := []string{"a", "b", "c"}[i]
-		recs = append(recs, NewRecord(nil, &ts, &m, nil, &id))
+		evs = append(evs, types.FilteredLogEvent{Timestamp: &ts, Message: &m, EventId: &id})
 	}
-	rep := Decrypt(ctx, d, recs)
+	l, err := fromAPI(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := l.Records
+	rep := l.Report()
+	fails := d.Events(ctx, l.Events())
 	if len(rep.Truncations) != 1 || rep.Truncations[0].Describe() != arn+" event 5 (TaskSucceeded) /details/output: truncated by Step Functions to fit the log event; the rest of it is not in the log" {
 		t.Errorf("truncations %+v", rep.Truncations)
 	}
-	if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, execdata.ErrTruncated) || rep.Failures[0].Field != "/details/output" {
-		t.Errorf("failures %+v", rep.Failures)
-	} else if got := rep.Failures[0].Describe(); !strings.HasPrefix(got, arn+" event 5 (TaskSucceeded) /details/output: in data truncated by Step Functions") {
+	if len(fails) != 1 || !errors.Is(fails[0].Err, execdata.ErrTruncated) || fails[0].Field != "/details/output" {
+		t.Errorf("failures %+v", fails)
+	} else if got := fails[0].Describe(); !strings.HasPrefix(got, arn+" event 5 (TaskSucceeded) /details/output: in data truncated by Step Functions") {
 		t.Errorf("Describe() = %q", got)
 	}
 	if len(rep.Errors) != 1 || rep.Errors[0].EventID != "b" || !strings.Contains(rep.Errors[0].Error(), "logs: log event b: not decrypted, passed through as it is: jsontape: ") {

@@ -75,7 +75,7 @@ func BenchmarkResultsDecrypt(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if fails := h.Decrypt(ctx, d); len(fails) > 0 {
+			if fails := d.Events(ctx, h.Events()); len(fails) > 0 {
 				b.Fatal(fails)
 			}
 			if err := h.WriteJSON(io.Discard, "", ""); err != nil {

@@ -35,7 +35,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/awsapi"
-	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/execdata"
 	"github.com/sfnenc/sfnenc/jsontape"
 )
@@ -273,6 +272,12 @@ type Renderer interface {
 	Write(e *execdata.Event) error
 }
 
+// Decrypter decrypts the tokens of one record, scanned already:
+// *eventdata.Decryptor. Failures name the tokens by pointer in the record.
+type Decrypter interface {
+	Record(ctx context.Context, doc *jsontape.Document) ([]byte, []execdata.Failure, error)
+}
+
 // Decrypt reads the result file f from r, one record at a time, decrypts
 // the tokens in each record with d, and writes it to out: as JSON, the
 // records in the file's own framing (a JSON array stays an array, JSON
@@ -281,7 +286,7 @@ type Renderer interface {
 // tokens left in place in each record to failed, as it goes, and returns
 // the number of records. Records are flushed as they are written, so
 // memory is bounded by the largest record.
-func Decrypt(ctx context.Context, d *eventdata.Decryptor, f File, r io.Reader, out Output, failed func([]execdata.Failure)) (int, error) {
+func Decrypt(ctx context.Context, d Decrypter, f File, r io.Reader, out Output, failed func([]execdata.Failure)) (int, error) {
 	sp := jsontape.NewSplitter(r, execdata.Limits)
 	n := 0
 	if out.Text != nil {
@@ -385,7 +390,7 @@ func recordEvent(rec []byte, i int, status string, fails []execdata.Failure) *ex
 	e := &execdata.Event{ID: int64(i), Type: status, Failures: fails}
 	t := trimSpace(rec)
 	if len(t) > 0 && t[0] == '{' {
-		e.Details = t
+		e.SetDetails(t)
 		var head struct{ StartDate json.RawMessage }
 		if json.Unmarshal(t, &head) == nil && len(head.StartDate) > 0 {
 			var s string
@@ -396,7 +401,7 @@ func recordEvent(rec []byte, i int, status string, fails []execdata.Failure) *ex
 			}
 		}
 	} else {
-		e.Details = append(append([]byte(`{"Output":`), t...), '}')
+		e.SetDetails(append(append([]byte(`{"Output":`), t...), '}'))
 		for i := range e.Failures {
 			e.Failures[i].Field = "/Output" + e.Failures[i].Field
 		}

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
+	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/testcodec"
 )
 
 func TestParseManifest(t *testing.T) {
@@ -82,14 +85,15 @@ func (c *cutReader) Read(p []byte) (int, error) {
 func TestDecryptStreamCut(t *testing.T) {
 	var out bytes.Buffer
 	o := Output{W: bufio.NewWriter(&out)}
-	n, err := Decrypt(context.Background(), nil, File{Status: "SUCCEEDED", Key: "k/SUCCEEDED_0.json"}, &cutReader{[]byte(`[{"a":1},{"b":`)}, o, nil)
+	d := eventdata.NewDecryptor(testcodec.New(t))
+	n, err := Decrypt(context.Background(), d, File{Status: "SUCCEEDED", Key: "k/SUCCEEDED_0.json"}, &cutReader{[]byte(`[{"a":1},{"b":`)}, o, nil)
 	if !errors.Is(err, ErrRead) || errors.Is(err, ErrNotResults) || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("Decrypt = %v, want a read error", err)
 	}
 	if n != 1 || !strings.Contains(err.Error(), "after 1 records") {
 		t.Errorf("n = %d, err %v", n, err)
 	}
-	n, err = Decrypt(context.Background(), nil, File{Status: "SUCCEEDED", Key: "k/SUCCEEDED_0.json"}, strings.NewReader(`[{"a":1},{"b":`), o, nil)
+	n, err = Decrypt(context.Background(), d, File{Status: "SUCCEEDED", Key: "k/SUCCEEDED_0.json"}, strings.NewReader(`[{"a":1},{"b":`), o, nil)
 	if !errors.Is(err, ErrNotResults) || n != 1 {
 		t.Errorf("a file cut off: %d, %v; want ErrNotResults", n, err)
 	}

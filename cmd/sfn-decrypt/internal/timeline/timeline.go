@@ -113,8 +113,8 @@ func (t *Timeline) Write(e *execdata.Event) error {
 	line := fmt.Sprintf("%6d  %s  %-28s  %s", e.ID, ts, e.Type, state)
 	fmt.Fprintln(t.w, escapeData(strings.TrimRight(line, " ")))
 	r := renderer{w: t.w, fails: e.Failures, marked: make([]bool, len(e.Failures))}
-	if len(e.Details) > 0 {
-		r.details(e.Details, state)
+	if details := e.Details(); len(details) > 0 {
+		r.details(details, state)
 	}
 	for i, f := range e.Failures {
 		if !r.marked[i] {
@@ -207,7 +207,7 @@ func (t *Timeline) stateOf(e *execdata.Event) string {
 		var d struct {
 			Name *string `json:"name"`
 		}
-		if json.Unmarshal(e.Details, &d) == nil && d.Name != nil {
+		if json.Unmarshal(e.Details(), &d) == nil && d.Name != nil {
 			return *d.Name
 		}
 		return ""

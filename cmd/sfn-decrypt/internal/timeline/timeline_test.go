@@ -26,26 +26,34 @@ func TestTimeline(t *testing.T) {
 
 	details := func(members ...string) []byte { return []byte("{" + strings.Join(members, ",") + "}") }
 	str := func(s string) string { return string(jsontape.AppendQuoted(nil, []byte(s))) }
-	events := []*execdata.Event{
-		{ID: 1, Type: "ExecutionStarted", Time: time.Date(2024, 5, 1, 10, 0, 0, 123e6, time.UTC),
-			Details: details(`"input":`+str(`{"email":"`+email+`","ssn":"`+ssn+`"}`), `"inputDetails":{"truncated":false}`, `"roleArn":"arn:aws:iam::1:role/r"`)},
-		{ID: 2, PreviousID: 1, Type: "TaskStateEntered", TimeText: "later",
-			Details: details(`"name":"Charge"`, `"input":`+str(`{"e":"`+badEmail+`"}`), `"inputDetails":{"truncated":true}`)},
-		{ID: 3, PreviousID: 2, Type: "TaskFailed",
-			Details: details(`"resource":"invoke"`, `"error":"Boom"`, `"cause":`+str("line one\nline two"), `"taskCredentials":{"roleArn":"arn:r"}`, `"n":[1, 2]`)},
-		{ID: 4, PreviousID: 3, Type: "TaskStateExited",
-			Details: details(`"name":"Charge"`, `"output":"42"`, `"assignedVariables":{"who":`+str(`"`+email+`"`)+`}`, `"assignedVariablesDetails":{"truncated":false}`)},
-		{ID: 5, PreviousID: 4, Type: "ExecutionSucceeded"},
+	type ev struct {
+		execdata.Event
+		details []byte
 	}
-	for _, e := range events {
-		if e.Details == nil {
+	raw := []ev{
+		{execdata.Event{ID: 1, Type: "ExecutionStarted", Time: time.Date(2024, 5, 1, 10, 0, 0, 123e6, time.UTC)},
+			details(`"input":`+str(`{"email":"`+email+`","ssn":"`+ssn+`"}`), `"inputDetails":{"truncated":false}`, `"roleArn":"arn:aws:iam::1:role/r"`)},
+		{execdata.Event{ID: 2, PreviousID: 1, Type: "TaskStateEntered", TimeText: "later"},
+			details(`"name":"Charge"`, `"input":`+str(`{"e":"`+badEmail+`"}`), `"inputDetails":{"truncated":true}`)},
+		{execdata.Event{ID: 3, PreviousID: 2, Type: "TaskFailed"},
+			details(`"resource":"invoke"`, `"error":"Boom"`, `"cause":`+str("line one\nline two"), `"taskCredentials":{"roleArn":"arn:r"}`, `"n":[1, 2]`)},
+		{execdata.Event{ID: 4, PreviousID: 3, Type: "TaskStateExited"},
+			details(`"name":"Charge"`, `"output":"42"`, `"assignedVariables":{"who":`+str(`"`+email+`"`)+`}`, `"assignedVariablesDetails":{"truncated":false}`)},
+		{execdata.Event{ID: 5, PreviousID: 4, Type: "ExecutionSucceeded"}, nil},
+	}
+	var events []*execdata.Event
+	for _, r := range raw {
+		e := r.Event
+		events = append(events, &e)
+		if r.details == nil {
 			continue
 		}
-		out, fails, err := d.Value(ctx, e.Details)
+		out, fails, err := d.Value(ctx, r.details)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.Details, e.Failures = out, fails
+		e.SetDetails(out)
+		e.Failures = fails
 	}
 	// A failure that no line shows (its token is written with an escape).
 	events[4].Failures = []execdata.Failure{{Field: "/output", Pointer: "/x", Class: "contact", Err: codec.ErrAuthentication}}
@@ -136,7 +144,9 @@ func TestTimelineEscapesControls(t *testing.T) {
 	if err := tl.Heading("arn:x\x1b]8;;http://evil/\x07"); err != nil {
 		t.Fatal(err)
 	}
-	if err := tl.Write(&execdata.Event{ID: 1, Type: "TaskFailed\r", TimeText: "\x1b[H", Details: out}); err != nil {
+	failed := &execdata.Event{ID: 1, Type: "TaskFailed\r", TimeText: "\x1b[H"}
+	failed.SetDetails(out)
+	if err := tl.Write(failed); err != nil {
 		t.Fatal(err)
 	}
 	if err := tl.Message(time.Unix(0, 0), "stream\x1b[8m", "line\r\n\x1b[2Kover\rwrite"+fake+"\n\u0090dcs"); err != nil {
@@ -192,6 +202,10 @@ func TestEscape(t *testing.T) {
 func TestTimelineExecution(t *testing.T) {
 	var b strings.Builder
 	tl := New(&b)
+	withDetails := func(e *execdata.Event, details string) *execdata.Event {
+		e.SetDetails([]byte(details))
+		return e
+	}
 	write := func(title string, e *execdata.Event) {
 		if err := tl.Execution(title); err != nil {
 			t.Fatal(err)
@@ -200,9 +214,9 @@ func TestTimelineExecution(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("A", &execdata.Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Charge","inputDetails":{"truncated":"false"}}`)})
+	write("A", withDetails(&execdata.Event{ID: 1, Type: "TaskStateEntered", TimeText: "t"}, `{"name":"Charge","inputDetails":{"truncated":"false"}}`))
 	write("A", &execdata.Event{ID: 2, PreviousID: 1, Type: "TaskScheduled", TimeText: "t"})
-	write("B", &execdata.Event{ID: 1, Type: "TaskStateEntered", TimeText: "t", Details: []byte(`{"name":"Ship","input":"{}","inputDetails":{"truncated":"true"}}`)})
+	write("B", withDetails(&execdata.Event{ID: 1, Type: "TaskStateEntered", TimeText: "t"}, `{"name":"Ship","input":"{}","inputDetails":{"truncated":"true"}}`))
 	write("A", &execdata.Event{ID: 3, PreviousID: 2, Type: "TaskStarted", TimeText: "t"})
 	write("B", &execdata.Event{ID: 2, PreviousID: 1, Type: "TaskStarted", TimeText: "t"})
 	if err := tl.Execution("other"); err != nil {
