@@ -78,7 +78,7 @@ func Parse(data []byte, notDoc error, what string, check func(tape *jsontape.Doc
 		tape.Release()
 		return nil, diagnose(data, notDoc, what, check, nil)
 	}
-	d := &Doc{tape: tape, events: make([]int, 0, tape.Count(arr))}
+	d := &Doc{tape: tape, events: make([]int, 0, tape.Count(arr)), held: make([]held, 0, tape.Count(arr))}
 	for i, n := 0, arr+1; n < tape.End(arr); i, n = i+1, tape.End(n) {
 		if err := check(tape, n); err != nil {
 			tape.Release()

@@ -11,13 +11,14 @@ import (
 
 	"github.com/sfnenc/sfnenc/cmd/sfn-decrypt/internal/eventdata"
 	"github.com/sfnenc/sfnenc/codec"
+	"github.com/sfnenc/sfnenc/jsontape"
 )
 
 // BenchmarkHistoryDecrypt measures what "sfn-decrypt history FILE" does
 // with a saved history (parse it, decrypt every data field, write the JSON
 // out) next to the codec's own DecryptPartial of the same data fields in
 // the same run: the difference is the cost of reading and writing the
-// history around the codec.
+// history around the codec. op=parse and op=scan show where it goes.
 func BenchmarkHistoryDecrypt(b *testing.B) {
 	ctx := context.Background()
 	cfg, err := codec.LoadConfig(filepath.Join(fixtures, "config.json"))
@@ -52,6 +53,31 @@ func BenchmarkHistoryDecrypt(b *testing.B) {
 			h.Release()
 		}
 	})
+	// Where the difference goes: reading the document (one strict scan,
+	// and the events read from it), and the strict scan alone, which no
+	// reader of a history can skip.
+	b.Run("op=parse", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			h, err := Parse(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.Release()
+		}
+	})
+	b.Run("op=scan", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			doc, err := jsontape.Scan(data, jsontape.Limits{MaxSize: len(data) + 1, MaxDepth: 1 << 10})
+			if err != nil {
+				b.Fatal(err)
+			}
+			doc.Release()
+		}
+	})
 	b.Run("op=codec-fields", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
@@ -68,7 +94,7 @@ func BenchmarkHistoryDecrypt(b *testing.B) {
 // dataFields returns the JSON documents held by the data fields of a
 // history's events (input, output, parameters and the like), as Step
 // Functions stores them: JSON text in strings.
-func dataFields(b *testing.B, data []byte) [][]byte {
+func dataFields(b testing.TB, data []byte) [][]byte {
 	var h struct {
 		Events []map[string]json.RawMessage `json:"events"`
 	}

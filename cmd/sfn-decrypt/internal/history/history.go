@@ -125,7 +125,7 @@ func readEvent(tape *jsontape.Document, n int, buf *[]byte) (event, error) {
 			if tape.Kind(c) != jsontape.String {
 				return e, wrongType
 			}
-			e.typ = string(tape.AppendString(nil, c))
+			e.typ = eventType(tape, c, buf)
 		case "timestamp":
 			ts, e.ts = v, c
 		default:
@@ -168,6 +168,33 @@ func readEvent(tape *jsontape.Document, n int, buf *[]byte) (event, error) {
 	return e, nil
 }
 
+// eventTypes are the event types Step Functions writes most, so that the
+// events of a history share their strings.
+var eventTypes = func() map[string]string {
+	m := map[string]string{}
+	for _, t := range []string{"ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut",
+		"ExecutionRedriven", "TaskStateEntered", "TaskStateExited", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded",
+		"TaskFailed", "TaskTimedOut", "PassStateEntered", "PassStateExited", "ChoiceStateEntered", "ChoiceStateExited",
+		"WaitStateEntered", "WaitStateExited", "SucceedStateEntered", "SucceedStateExited", "FailStateEntered",
+		"ParallelStateEntered", "ParallelStateStarted", "ParallelStateSucceeded", "ParallelStateExited", "ParallelStateFailed",
+		"MapStateEntered", "MapStateStarted", "MapStateSucceeded", "MapStateExited", "MapStateFailed", "MapIterationStarted",
+		"MapIterationSucceeded", "MapIterationFailed", "MapRunStarted", "MapRunSucceeded", "MapRunFailed",
+		"LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "LambdaFunctionFailed"} {
+		m[t] = t
+	}
+	return m
+}()
+
+// eventType returns the string node n of tape, the event's type; buf is
+// scratch space.
+func eventType(tape *jsontape.Document, n int, buf *[]byte) string {
+	*buf = tape.AppendString((*buf)[:0], n)
+	if t, ok := eventTypes[string(*buf)]; ok {
+		return t
+	}
+	return string(*buf)
+}
+
 // eventTime reads the timestamp at node ts, which readEvent checked.
 func eventTime(tape *jsontape.Document, ts int) (time.Time, string) {
 	start, end := tape.Raw(ts)
@@ -192,7 +219,7 @@ func parseTime(raw, str []byte) (time.Time, string, error) {
 		if err != nil {
 			return time.Time{}, s, nil
 		}
-		return t, s, nil
+		return t, "", nil
 	case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
 		f, err := strconv.ParseFloat(string(raw), 64)
 		if err != nil || f < 0 || f > 1e11 {
