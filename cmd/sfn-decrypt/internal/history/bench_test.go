@@ -18,7 +18,8 @@ import (
 // with a saved history (parse it, decrypt every data field, write the JSON
 // out) next to the codec's own DecryptPartial of the same data fields in
 // the same run: the difference is the cost of reading and writing the
-// history around the codec. op=parse and op=scan show where it goes.
+// history around the codec. op=parse, op=scan, op=decrypt and op=write
+// show where it goes.
 func BenchmarkHistoryDecrypt(b *testing.B) {
 	ctx := context.Background()
 	cfg, err := codec.LoadConfig(filepath.Join(fixtures, "config.json"))
@@ -76,6 +77,27 @@ func BenchmarkHistoryDecrypt(b *testing.B) {
 				b.Fatal(err)
 			}
 			doc.Release()
+		}
+	})
+	// Decryption of a history read once, and the writing of its JSON.
+	parsed, err := Parse(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("op=decrypt", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			d.Events(ctx, parsed.Events())
+		}
+	})
+	b.Run("op=write", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := parsed.WriteJSON(io.Discard, "", ""); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("op=codec-fields", func(b *testing.B) {
