@@ -100,8 +100,9 @@ func (d *Decryptor) wrappedText(ctx context.Context, s []byte, depth int, member
 		return d.text(ctx, s, depth)
 	}
 	inner := s[start:end]
-	outer := make([]byte, 0, len(s)-(end-start)+4)
-	outer = append(append(append(outer, s[:start]...), "null"...), s[end:]...)
+	sp := jsontape.NewSplicer(nil, s, len(s)-(end-start)+4)
+	sp.Put(start, end, []byte("null"))
+	outer := sp.Bytes()
 
 	ptr := "/" + member // member names hold neither '~' nor '/'
 	outOuter, fails := d.text(ctx, outer, depth)
@@ -120,8 +121,9 @@ func (d *Decryptor) wrappedText(ctx context.Context, s []byte, depth int, member
 	case sameSlice(outOuter, outer):
 		// The rest held no token to replace (the common case: the
 		// function's name and the like): the member is where it was.
-		out := make([]byte, 0, len(s)-(end-start)+len(outInner))
-		return append(append(append(out, s[:start]...), outInner...), s[end:]...), fails
+		sp := jsontape.NewSplicer(nil, s, len(s)-(end-start)+len(outInner))
+		sp.Put(start, end, outInner)
+		return sp.Bytes(), fails
 	}
 	// Put the member back where the null stands in the decrypted rest.
 	od, err := jsontape.Scan(outOuter, execdata.Limits)
@@ -134,6 +136,7 @@ func (d *Decryptor) wrappedText(ctx context.Context, s []byte, depth int, member
 		return s, fails // cannot happen: decryption keeps member names
 	}
 	ostart, oend := od.Raw(om)
-	out := make([]byte, 0, len(outOuter)-(oend-ostart)+len(outInner))
-	return append(append(append(out, outOuter[:ostart]...), outInner...), outOuter[oend:]...), fails
+	sp = jsontape.NewSplicer(nil, outOuter, len(outOuter)-(oend-ostart)+len(outInner))
+	sp.Put(ostart, oend, outInner)
+	return sp.Bytes(), fails
 }
